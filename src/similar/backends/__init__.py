@@ -1,0 +1,23 @@
+"""Search backends over arrays: rows in, (scores, rows) out; they know nothing of PMIDs."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Best k (score, row) pairs of a 1-D score array, highest first, ties broken by lower row."""
+    scores = np.asarray(scores, dtype=np.float32)
+    if exclude is not None and len(exclude):
+        scores = scores.copy()
+        scores[exclude] = -np.inf
+    k = min(k, scores.shape[0])
+    if k <= 0:
+        return np.empty(0, np.float32), np.empty(0, np.int64)
+    if k < scores.shape[0]:
+        part = np.argpartition(-scores, k - 1)[:k]
+    else:
+        part = np.arange(scores.shape[0])
+    order = np.lexsort((part, -scores[part]))
+    rows = part[order]
+    keep = np.isfinite(scores[rows])
+    return scores[rows][keep], rows[keep].astype(np.int64)

@@ -1,0 +1,134 @@
+"""Dense vectors in FAISS (inner product on normalized vectors): exact flat, HNSW, or IVF, chosen by size."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+# above this many vectors an exact scan is no longer cheap enough per query; an approximate index takes over
+EXACT_LIMIT = 200_000
+DEFAULT_PARAMS = {
+    "flat": {},
+    "hnsw": {"M": 32, "ef_construction": 80, "ef_search": 96, "storage": "SQ8"},
+    "ivf": {"nlist": 0, "nprobe": 32, "storage": "SQ8", "refine": True},
+}
+
+
+def choose_kind(count: int) -> str:
+    return "flat" if count <= EXACT_LIMIT else "hnsw"
+
+
+def _as_matrix(vectors: np.ndarray, dim: int | None = None) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    if dim is not None and vectors.shape[1] != dim:
+        raise ValueError(f"vectors have dimension {vectors.shape[1]}, the index has {dim}")
+    return vectors
+
+
+class DenseBackend:
+    """A FAISS index whose row i is the i-th vector added."""
+
+    filename = "vectors.faiss"
+
+    def __init__(self, index: faiss.Index, kind: str, params: dict):
+        self.index = index
+        self.kind = kind
+        self.params = params
+        self._apply_search_params()
+
+    # -- build ------------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, vectors: np.ndarray, kind: str = "auto", params: dict | None = None) -> "DenseBackend":
+        vectors = _as_matrix(vectors)
+        n, dim = vectors.shape
+        if kind == "auto":
+            kind = choose_kind(n)
+        if kind not in DEFAULT_PARAMS:
+            raise ValueError(f"unknown dense index type {kind!r}: use flat, hnsw or ivf")
+        p = {**DEFAULT_PARAMS[kind], **(params or {})}
+        if kind == "flat":
+            index = faiss.IndexFlatIP(dim)
+        elif kind == "hnsw":
+            if p["storage"] == "SQ8":
+                index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, p["M"], faiss.METRIC_INNER_PRODUCT)
+            else:
+                index = faiss.IndexHNSWFlat(dim, p["M"], faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = p["ef_construction"]
+        else:
+            nlist = p["nlist"] or max(16, int(4 * np.sqrt(max(n, 1))))
+            p["nlist"] = nlist
+            quantizer = faiss.IndexFlatIP(dim)
+            qtype = faiss.ScalarQuantizer.QT_8bit if p["storage"] == "SQ8" else faiss.ScalarQuantizer.QT_fp16
+            index = faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, qtype, faiss.METRIC_INNER_PRODUCT)
+            index.own_fields = True
+            quantizer.this.disown()
+        if kind == "ivf" and p.get("refine"):
+            index = faiss.IndexRefineFlat(index)  # re-scores the approximate candidates exactly
+            index.k_factor = float(p.get("k_factor", 4.0))
+        if not index.is_trained:
+            sample = vectors
+            if n > 100_000:
+                sample = vectors[np.random.default_rng(0).choice(n, 100_000, replace=False)]
+            index.train(sample)
+        index.add(vectors)
+        return cls(index, kind, p)
+
+    def _apply_search_params(self) -> None:
+        base = self.index
+        if isinstance(base, faiss.IndexRefine):
+            base = faiss.downcast_index(base.base_index)
+        if self.kind == "hnsw" and hasattr(base, "hnsw"):
+            base.hnsw.efSearch = int(self.params.get("ef_search", 96))
+        if self.kind == "ivf":
+            faiss.extract_index_ivf(base).nprobe = int(self.params.get("nprobe", 32))
+
+    # -- use --------------------------------------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    def add(self, vectors: np.ndarray) -> None:
+        self.index.add(_as_matrix(vectors, self.dim))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k inner products per query: (scores, rows), rows of -1 where fewer than k exist."""
+        queries = _as_matrix(queries, self.dim)
+        k = max(1, min(k, self.count))
+        scores, rows = self.index.search(queries, k)
+        return scores, rows
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of some rows (approximate where the storage is quantized)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return np.empty((0, self.dim), np.float32)
+        return self.index.reconstruct_batch(rows)
+
+    def describe(self) -> dict:
+        return {"type": self.kind, "metric": "inner_product", "dim": self.dim, "params": self.params}
+
+    # -- disk -------------------------------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        faiss.write_index(self.index, str(Path(folder) / self.filename))
+
+    @classmethod
+    def load(cls, folder: Path, spec: dict, mmap: bool = True) -> "DenseBackend":
+        path = str(Path(folder) / cls.filename)
+        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap and spec.get("type") != "flat" else 0
+        try:
+            index = faiss.read_index(path, flags)
+        except RuntimeError:
+            index = faiss.read_index(path)
+        return cls(index, spec.get("type", "flat"), spec.get("params", {}))
+
+
+def set_threads(n: int | None = None) -> None:
+    faiss.omp_set_num_threads(n or os.cpu_count() or 1)

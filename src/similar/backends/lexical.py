@@ -1,0 +1,193 @@
+"""Lexical similarity on sparse term-count matrices: TF-IDF cosine, Okapi BM25 and PubMed's PMRA."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import CountVectorizer
+
+from . import top_k
+
+METHODS = ("tfidf", "bm25", "pmra")
+TOKEN_PATTERN = r"(?u)\b\w[\w\-]*\w\b|\b\w\b"  # keeps gene names like il-6, p53, brca1 whole
+
+# Okapi BM25 as Lucene and Anserini set it
+BM25_K1, BM25_B = 1.2, 0.75
+# PMRA (Lin & Wilbur 2007, BMC Bioinformatics 8:423): Poisson rates of elite / non-elite term use, per word
+PMRA_LAMBDA, PMRA_MU = 0.022, 0.013
+# title words count twice in PMRA (as in the paper); TF-IDF uses the same weight
+TITLE_WEIGHT = 2.0
+
+
+def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
+    return CountVectorizer(
+        lowercase=True,
+        token_pattern=TOKEN_PATTERN,
+        stop_words="english",
+        vocabulary=vocabulary,
+        dtype=np.float32,
+    )
+
+
+def _row_scale(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
+    return sp.diags(factors.astype(np.float32)) @ matrix
+
+
+def _l2_normalize(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    return _row_scale(matrix, 1.0 / norms).tocsr()
+
+
+def tfidf_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int) -> sp.csr_matrix:
+    """Sublinear tf times smoothed idf, rows L2-normalized (cosine by dot product)."""
+    w = counts.copy().tocsr()
+    w.data = 1.0 + np.log(w.data)
+    idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
+    return _l2_normalize((w @ sp.diags(idf.astype(np.float32))).tocsr())
+
+
+def bm25_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int, avgdl: float) -> sp.csr_matrix:
+    """Document-side Okapi BM25 term scores; a query's score is its term counts dotted with these rows."""
+    w = counts.copy().tocsr()
+    doclen = np.asarray(counts.sum(axis=1)).ravel()
+    norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doclen / max(avgdl, 1e-9))
+    row_norm = np.repeat(norm, np.diff(w.indptr))
+    tf = w.data
+    w.data = (tf * (BM25_K1 + 1.0) / (tf + row_norm)).astype(np.float32)
+    idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+    return (w @ sp.diags(idf.astype(np.float32))).tocsr()
+
+
+def pmra_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int) -> sp.csr_matrix:
+    """PMRA term weights: P(term is elite | k occurrences in a document of l words) times sqrt(idf)."""
+    w = counts.copy().tocsr()
+    doclen = np.asarray(counts.sum(axis=1)).ravel()
+    row_len = np.repeat(doclen, np.diff(w.indptr))
+    k = w.data
+    ratio = PMRA_MU / PMRA_LAMBDA
+    # 1 / (1 + (mu/lambda)^(k-1) * exp(-(mu-lambda) * l)), computed in logs to stay finite on long documents
+    log_term = (k - 1.0) * np.log(ratio) + (PMRA_LAMBDA - PMRA_MU) * row_len
+    elite = 1.0 / (1.0 + np.exp(np.clip(log_term, -50, 50)))
+    w.data = elite.astype(np.float32)
+    idf = np.log(n_docs / np.maximum(df, 1.0))
+    return (w @ sp.diags(np.sqrt(np.maximum(idf, 0.0)).astype(np.float32))).tocsr()
+
+
+class LexicalBackend:
+    """Title and abstract term counts (rows aligned with the index), with per-method weights derived on demand."""
+
+    filename = "lexical.joblib"
+
+    def __init__(self, vocabulary: dict, title_counts: sp.csr_matrix, abstract_counts: sp.csr_matrix):
+        self.vocabulary = vocabulary
+        self.vectorizer = make_vectorizer(vocabulary)
+        self.title_counts = title_counts.tocsr()
+        self.abstract_counts = abstract_counts.tocsr()
+        self._live: np.ndarray | None = None
+        self._cache: dict = {}
+
+    @classmethod
+    def build(cls, titles: Sequence[str], abstracts: Sequence[str]) -> "LexicalBackend":
+        vec = make_vectorizer()
+        vec.fit(list(titles) + list(abstracts))
+        vocab = {t: int(i) for t, i in vec.vocabulary_.items()}
+        fixed = make_vectorizer(vocab)
+        return cls(vocab, fixed.transform(titles).tocsr(), fixed.transform(abstracts).tocsr())
+
+    def add(self, titles: Sequence[str], abstracts: Sequence[str]) -> None:
+        """Append rows; words outside the vocabulary of the first build are not counted."""
+        self.title_counts = sp.vstack([self.title_counts, self.vectorizer.transform(titles)]).tocsr()
+        self.abstract_counts = sp.vstack([self.abstract_counts, self.vectorizer.transform(abstracts)]).tocsr()
+        self._cache.clear()
+
+    @property
+    def count(self) -> int:
+        return self.title_counts.shape[0]
+
+    def set_live(self, live: np.ndarray | None) -> None:
+        """Rows outside `live` (tombstones) are left out of document frequencies."""
+        self._live = live
+        self._cache.clear()
+
+    # -- weights ----------------------------------------------------------------------------------------
+    def counts(self, title_weight: float = TITLE_WEIGHT) -> sp.csr_matrix:
+        key = ("counts", title_weight)
+        if key not in self._cache:
+            self._cache[key] = (self.title_counts * title_weight + self.abstract_counts).tocsr()
+        return self._cache[key]
+
+    def _stats(self, counts: sp.csr_matrix) -> tuple[np.ndarray, int, float]:
+        live = counts if self._live is None else counts[self._live]
+        n_docs = live.shape[0]
+        df = np.asarray((live > 0).sum(axis=0)).ravel().astype(np.float64)
+        avgdl = float(live.sum() / max(n_docs, 1))
+        return df, n_docs, avgdl
+
+    def weights(self, method: str) -> sp.csr_matrix:
+        """Document-side weight matrix for a method, computed once."""
+        if method not in METHODS:
+            raise ValueError(f"unknown lexical method {method!r}")
+        if method not in self._cache:
+            self._cache[method] = self._weigh(method, self.counts(1.0 if method == "bm25" else TITLE_WEIGHT))
+        return self._cache[method]
+
+    def _weigh(self, method: str, counts: sp.csr_matrix) -> sp.csr_matrix:
+        df, n_docs, avgdl = self._stats(self.counts(1.0 if method == "bm25" else TITLE_WEIGHT))
+        if method == "tfidf":
+            return tfidf_weights(counts, df, n_docs)
+        if method == "bm25":
+            return bm25_weights(counts, df, n_docs, avgdl)
+        return pmra_weights(counts, df, n_docs)
+
+    def query_rows(self, method: str, rows: Sequence[int]) -> sp.csr_matrix:
+        """Query weights for indexed documents: BM25 queries with the seed's raw term counts."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if method == "bm25":
+            return self.counts(1.0)[rows]
+        return self.weights(method)[rows]
+
+    def query_texts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
+        """Query weights for documents outside the index, weighed like indexed ones."""
+        tw = 1.0 if method == "bm25" else TITLE_WEIGHT
+        counts = (self.vectorizer.transform(titles) * tw + self.vectorizer.transform(abstracts)).tocsr()
+        if method == "bm25":
+            return counts
+        return self._weigh(method, counts)
+
+    def score_all(self, method: str, queries: sp.csr_matrix) -> np.ndarray:
+        """Dense (queries x documents) score matrix: one sparse matrix product."""
+        return np.asarray((queries @ self.weights(method).T).todense(), dtype=np.float32)
+
+    def score_rows(self, method: str, queries: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
+        """Scores of one query against some rows only."""
+        return np.asarray((queries @ self.weights(method)[rows].T).todense(), dtype=np.float32).ravel()
+
+    def search(self, method: str, queries: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, rows) per query row, like the dense backend's search."""
+        scores = self.score_all(method, queries)
+        out_s = np.full((scores.shape[0], k), -np.inf, np.float32)
+        out_r = np.full((scores.shape[0], k), -1, np.int64)
+        for i, row in enumerate(scores):
+            s, r = top_k(row, k)
+            out_s[i, : len(s)], out_r[i, : len(r)] = s, r
+        return out_s, out_r
+
+    # -- disk -------------------------------------------------------------------------------------------
+    def describe(self) -> dict:
+        return {"vocabulary": len(self.vocabulary), "title_weight": TITLE_WEIGHT, "methods": list(METHODS)}
+
+    def save(self, folder: Path) -> None:
+        joblib.dump(
+            {"vocabulary": self.vocabulary, "title_counts": self.title_counts, "abstract_counts": self.abstract_counts},
+            Path(folder) / self.filename,
+            compress=3,
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalBackend":
+        data = joblib.load(Path(folder) / cls.filename)
+        return cls(data["vocabulary"], data["title_counts"], data["abstract_counts"])

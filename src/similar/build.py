@@ -1,0 +1,276 @@
+"""Build and update index folders: records -> staging -> checkpointed embedding -> backends -> store."""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import store
+from .backends.dense import DenseBackend
+from .backends.lexical import LexicalBackend
+from .encoders import Encoder, ModelUnavailable, describe, load_encoder
+from .errors import SimilarError
+from .records import Deletion, Paper, Problem, later_version_replaces, read_records
+
+log = logging.getLogger("similar")
+
+SHARD_ROWS = 512  # rows per embedding checkpoint; an interrupted build loses at most one shard of work
+STAGING = "staging.sqlite"
+STATE = "state.json"
+
+
+@dataclass
+class BuildReport:
+    """What a build or add did, for the CLI and the manifest."""
+
+    index: str
+    read: int = 0
+    kept: int = 0
+    skipped: int = 0
+    deleted: int = 0
+    replaced: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    resumed_rows: int = 0
+    files_skipped: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+    method: str = ""
+    seconds: float = 0.0
+
+    def counts(self) -> dict:
+        return {k: getattr(self, k) for k in ("read", "kept", "skipped", "deleted", "replaced", "unchanged")}
+
+
+# --- staging: read every input once, resolve repeats and deletions --------------------------------------------
+
+STAGING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS staged (seq INTEGER PRIMARY KEY AUTOINCREMENT, pmid TEXT UNIQUE NOT NULL, title TEXT NOT NULL,
+    abstract TEXT NOT NULL, journal TEXT NOT NULL, year INTEGER, mesh TEXT NOT NULL, text_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deletions (pmid TEXT PRIMARY KEY, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS problems (source TEXT NOT NULL, place TEXT NOT NULL, reason TEXT NOT NULL);
+"""
+
+
+def _paper_row(p: Paper) -> tuple:
+    return (p.pmid, p.title, p.abstract, p.journal, p.year, "; ".join(p.mesh), p.text_hash)
+
+
+def _stage(inputs: Sequence[Path], conn: sqlite3.Connection, report: BuildReport, progress: bool) -> None:
+    conn.executescript(STAGING_SCHEMA)
+    bar = tqdm(desc="reading", unit=" rec", disable=not progress)
+    for path in inputs:
+        replace = later_version_replaces(path)
+        for event in read_records(path):
+            bar.update(1)
+            if isinstance(event, Problem):
+                report.skipped += 1
+                conn.execute("INSERT INTO problems VALUES (?,?,?)", (path.name, event.where, event.reason))
+                continue
+            if isinstance(event, Deletion):
+                conn.execute("INSERT OR REPLACE INTO deletions VALUES (?,?)", (event.pmid, path.name))
+                report.deleted += conn.execute("DELETE FROM staged WHERE pmid=?", (event.pmid,)).rowcount
+                continue
+            report.read += 1
+            exists = conn.execute("SELECT 1 FROM staged WHERE pmid=?", (event.pmid,)).fetchone()
+            if exists and not replace:
+                report.skipped += 1
+                conn.execute("INSERT INTO problems VALUES (?,?,?)", (path.name, event.where, f"duplicate PMID {event.pmid}"))
+                continue
+            if exists:
+                report.replaced += 1
+                conn.execute("DELETE FROM staged WHERE pmid=?", (event.pmid,))
+            conn.execute("DELETE FROM deletions WHERE pmid=?", (event.pmid,))
+            conn.execute(
+                "INSERT INTO staged (pmid,title,abstract,journal,year,mesh,text_hash) VALUES (?,?,?,?,?,?,?)",
+                _paper_row(event),
+            )
+    bar.close()
+    conn.commit()
+
+
+# --- embedding with checkpoints --------------------------------------------------------------------------------
+
+
+def embed_checkpointed(
+    count: int,
+    texts_of: Callable[[int, int], list[str]],
+    encoder: Encoder,
+    shard_dir: Path,
+    progress: bool = True,
+    shard_rows: int = SHARD_ROWS,
+) -> tuple[np.ndarray, int]:
+    """Embed rows [0, count) shard by shard; shards already on disk are kept, not recomputed."""
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    n_shards = (count + shard_rows - 1) // shard_rows
+    done = [i for i in range(n_shards) if (shard_dir / f"shard-{i:06d}.npy").exists()]
+    resumed = sum(min(shard_rows, count - i * shard_rows) for i in done)
+    bar = tqdm(total=count, initial=resumed, desc="embedding", unit=" doc", disable=not progress, smoothing=0.1)
+    for i in range(n_shards):
+        final = shard_dir / f"shard-{i:06d}.npy"
+        if final.exists():
+            continue
+        start, stop = i * shard_rows, min(count, (i + 1) * shard_rows)
+        vectors = encoder.encode(texts_of(start, stop))
+        if vectors.shape != (stop - start, encoder.dim):
+            raise SimilarError(f"encoder returned {vectors.shape} for {stop - start} texts")
+        tmp = shard_dir / f".shard-{i:06d}.tmp.npy"
+        np.save(tmp, vectors.astype(np.float32))
+        tmp.rename(final)  # a shard exists whole or not at all
+        bar.update(stop - start)
+    bar.close()
+    if n_shards == 0:
+        return np.empty((0, encoder.dim), np.float32), 0
+    return np.concatenate([np.load(shard_dir / f"shard-{i:06d}.npy") for i in range(n_shards)]), resumed
+
+
+# --- shared writers ----------------------------------------------------------------------------------------------
+
+
+def _resolve_encoder(model: str | Encoder | None, method: str, report: BuildReport) -> Encoder | None:
+    """The encoder to build with, or None for a TF-IDF-only index (asked for, or no model available)."""
+    if method == "tfidf":
+        return None
+    if model is not None and not isinstance(model, str):
+        return model
+    try:
+        return load_encoder(model)
+    except ModelUnavailable as exc:
+        if model is not None:  # a model named explicitly must load; silence would hide a typo
+            raise
+        log.warning("no embedding model (%s): building a TF-IDF-only index", exc)
+        report.problems.append(f"no embedding model: {exc}")
+        return None
+
+
+def _input_entries(inputs: Sequence[Path]) -> list[dict]:
+    return [
+        {"path": str(p), "name": p.name, "sha256": store.file_sha256(p), "bytes": p.stat().st_size, "applied": store.now_iso()}
+        for p in inputs
+    ]
+
+
+def _check_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    paths = [Path(p) for p in inputs]
+    if not paths:
+        raise SimilarError("no input files given: name at least one .jsonl/.csv/.tsv/.xml(.gz) file")
+    for p in paths:
+        if not p.is_file():
+            raise SimilarError(f"input file not found: {p}")
+    return paths
+
+
+def _insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tuple]) -> None:
+    """rows: (pmid, title, abstract, journal, year, mesh, text_hash) in row order."""
+    conn.executemany(
+        "INSERT INTO papers (row,pmid,title,journal,year,mesh,text_hash,status) VALUES (?,?,?,?,?,?,?,'live')",
+        ((first_row + i, r[0], r[1], r[3], r[4], r[5], r[6]) for i, r in enumerate(rows)),
+    )
+
+
+# --- build ---------------------------------------------------------------------------------------------------------
+
+
+def build_index(
+    inputs: Sequence[str | Path],
+    dest: str | Path,
+    model: str | Encoder | None = None,
+    method: str = "auto",
+    dense_type: str = "auto",
+    progress: bool = True,
+    shard_rows: int = SHARD_ROWS,
+) -> BuildReport:
+    """Build a new index folder at `dest` from input files; resumable after any interruption."""
+    started = time.time()
+    paths = _check_inputs(inputs)
+    dest = Path(dest)
+    report = BuildReport(index=str(dest))
+    encoder = _resolve_encoder(model, method, report)
+    report.method = "dense+lexical" if encoder is not None else "tfidf"
+    inputs_meta = _input_entries(paths)
+
+    work = dest.parent / f".{dest.name}.work"
+    state = {
+        "inputs": [e["sha256"] for e in inputs_meta],
+        "model": describe(encoder)["fingerprint"] if encoder else None,
+        "shard_rows": shard_rows,
+    }
+    previous = json.loads((work / STATE).read_text()) if (work / STATE).exists() else None
+    if previous is None or {k: previous.get(k) for k in state} != state:
+        shutil.rmtree(work, ignore_errors=True)
+        previous = None
+    work.mkdir(parents=True, exist_ok=True)
+
+    staging_path = work / STAGING
+    if previous is None or not previous.get("staged"):
+        staging_path.unlink(missing_ok=True)
+        conn = sqlite3.connect(staging_path)
+        _stage(paths, conn, report, progress)
+        conn.execute("CREATE TABLE report (data TEXT)")
+        conn.execute("INSERT INTO report VALUES (?)", (json.dumps(report.counts()),))
+        conn.commit()
+        store.write_json_atomic(work / STATE, {**state, "staged": True})
+    else:
+        conn = sqlite3.connect(staging_path)
+        for k, v in json.loads(conn.execute("SELECT data FROM report").fetchone()[0]).items():
+            setattr(report, k, v)
+    staged = conn.execute("SELECT pmid,title,abstract,journal,year,mesh,text_hash FROM staged ORDER BY seq").fetchall()
+    report.kept = len(staged)
+    if not staged:
+        conn.close()
+        shutil.rmtree(work, ignore_errors=True)
+        raise SimilarError(f"no usable records in {', '.join(str(p) for p in paths)} ({report.skipped} skipped): nothing to index")
+
+    dense = None
+    if encoder is not None:
+        texts = [f"{r[1]} {r[2]}".strip() for r in staged]
+        vectors, report.resumed_rows = embed_checkpointed(
+            len(texts), lambda a, b: texts[a:b], encoder, work / "shards", progress, shard_rows
+        )
+        report.embedded = len(texts) - report.resumed_rows
+        dense = DenseBackend.build(vectors, dense_type)
+    lexical = LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged])
+
+    with store.atomic_dir(dest) as tmp:
+        papers = store.connect(tmp / store.PAPERS)
+        _insert_papers(papers, 0, staged)
+        papers.executemany("INSERT INTO deletions VALUES (?,?)", conn.execute("SELECT pmid, source FROM deletions"))
+        problems = conn.execute("SELECT source, place, reason FROM problems").fetchall()
+        papers.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
+        papers.commit()
+        papers.close()
+        store.write_rows(tmp, (r[0] for r in staged))
+        if dense is not None:
+            dense.save(tmp)
+        lexical.save(tmp)
+        report.seconds = round(time.time() - started, 2)
+        manifest = {
+            "format": store.FORMAT,
+            "format_version": store.FORMAT_VERSION,
+            "name": dest.name,
+            "build_id": store.new_build_id(),
+            "created": store.now_iso(),
+            "updated": store.now_iso(),
+            "count": len(staged),
+            "live": len(staged),
+            "model": describe(encoder) if encoder else None,
+            "dense": dense.describe() if dense else None,
+            "lexical": lexical.describe(),
+            "default_method": "hybrid" if dense else "tfidf",
+            "inputs": inputs_meta,
+            "records": report.counts(),
+            "build_seconds": report.seconds,
+            "versions": store.library_versions(),
+        }
+        store.write_json_atomic(tmp / store.MANIFEST, manifest)
+    conn.close()
+    shutil.rmtree(work, ignore_errors=True)
+    report.problems = [f"{place or source}: {reason}" for source, place, reason in problems] + report.problems
+    return report

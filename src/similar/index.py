@@ -1,0 +1,228 @@
+"""Index.open(dir).similar(pmid, n): opens and checks an index folder, maps rows to PMIDs, applies filters."""
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .backends.dense import DenseBackend
+from .backends.lexical import LexicalBackend
+from .encoders import Encoder, ModelUnavailable, load_encoder
+from .errors import NotFound, SimilarError
+from .ranking import Query, Ranker
+
+MAX_N = 1000
+
+
+@dataclass(frozen=True)
+class PaperInfo:
+    """An indexed paper's metadata."""
+
+    pmid: str
+    title: str
+    journal: str
+    year: int | None
+
+    @property
+    def url(self) -> str:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    """One similar paper in a ranked list."""
+
+    rank: int
+    pmid: str
+    score: float
+    title: str
+    journal: str
+    year: int | None
+    duplicate: bool = False  # same title+abstract as the seed, under another PMID
+
+    @property
+    def url(self) -> str:
+        return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "url": self.url}
+
+
+@dataclass(frozen=True)
+class SimilarList:
+    """The answer to one query: which method answered, for which seed, from which build."""
+
+    method: str
+    neighbors: list[Neighbor]
+    seed: PaperInfo | None = None
+    build_id: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "seed": None if self.seed is None else {**asdict(self.seed), "url": self.seed.url},
+            "method": self.method,
+            "build_id": self.build_id,
+            "neighbors": [n.to_dict() for n in self.neighbors],
+        }
+
+
+def check_n(n: int) -> int:
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_N:
+        raise SimilarError(f"n must be between 1 and {MAX_N}, got {n}")
+    return n
+
+
+class Index:
+    """A built index folder, opened once and queried many times (thread-safe for reads)."""
+
+    def __init__(self, path: Path, manifest: dict, dense: DenseBackend | None, lexical: LexicalBackend, encoder: Encoder | None = None):
+        self.path = path
+        self.manifest = manifest
+        self.build_id = manifest["build_id"]
+        self._encoder = encoder
+        self._lock = threading.Lock()
+        self._db = store.connect(path / store.PAPERS, readonly=True)
+        rows = store.read_rows(path, manifest["count"])
+        meta = self._db.execute("SELECT row, status, year, text_hash FROM papers ORDER BY row").fetchall()
+        store.check_count(path, store.PAPERS, len(meta), manifest["count"])
+        store.check_count(path, store.LEXICAL, lexical.count, manifest["count"])
+        if dense is not None:
+            store.check_count(path, store.VECTORS, dense.count, manifest["count"])
+        self.pmids = np.array(rows, dtype=object)
+        self.live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
+        self.years = np.array([m[2] if m[2] is not None else 0 for m in meta], dtype=np.int32)
+        self.hashes = np.array([m[3] for m in meta], dtype=object)
+        self.row_of = {rows[i]: int(i) for i in np.flatnonzero(self.live)}
+        self.deleted = {r[0] for r in self._db.execute("SELECT pmid FROM deletions")}
+        self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
+        lexical.set_live(self.live)
+        self.ranker = Ranker(dense, lexical, self.live)
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
+        """Open and check an index folder; one line says what is wrong if anything is."""
+        path = store.index_path(path)
+        manifest = store.read_manifest(path)
+        try:
+            dense = DenseBackend.load(path, manifest["dense"], mmap=mmap) if manifest.get("dense") else None
+            lexical = LexicalBackend.load(path)
+        except (OSError, RuntimeError, EOFError, KeyError, ValueError) as exc:
+            raise SimilarError(f"corrupt index {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; rebuild it") from exc
+        return cls(path, manifest, dense, lexical, encoder)
+
+    # -- facts --------------------------------------------------------------------------------------------
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return self.ranker.methods
+
+    @property
+    def default_method(self) -> str:
+        return self.manifest.get("default_method") or self.methods[0]
+
+    def __len__(self) -> int:
+        return int(self.live.sum())
+
+    def __contains__(self, pmid: str) -> bool:
+        return str(pmid) in self.row_of
+
+    def row(self, pmid: str | int) -> int:
+        pmid = str(pmid).strip()
+        if not pmid.isdigit():
+            raise SimilarError(f"PMID must be a number, got {pmid!r}")
+        pmid = str(int(pmid))
+        if pmid in self.row_of:
+            return self.row_of[pmid]
+        if pmid in self.deleted:
+            raise NotFound(f"PMID {pmid} was deleted from this index (a DeleteCitation removed it)")
+        raise NotFound(f"PMID {pmid} is not in index {self.path.name} ({len(self)} papers): add it with `similar add`, or query with --text")
+
+    def _info(self, rows: list[int]) -> dict[int, tuple]:
+        if not rows:
+            return {}
+        rows = [int(r) for r in rows]
+        marks = ",".join("?" * len(rows))
+        with self._lock:
+            got = self._db.execute(f"SELECT row, pmid, title, journal, year FROM papers WHERE row IN ({marks})", rows).fetchall()
+        return {r[0]: r[1:] for r in got}
+
+    def paper(self, pmid: str | int) -> PaperInfo:
+        row = self.row(pmid)
+        p = self._info([row])[row]
+        return PaperInfo(pmid=p[0], title=p[1], journal=p[2], year=p[3])
+
+    # -- queries ------------------------------------------------------------------------------------------
+    def _method(self, method: str | None) -> str:
+        method = method or self.default_method
+        if method not in self.methods:
+            if method in ("dense", "hybrid"):
+                raise SimilarError(f"method {method} needs an embedding model, and index {self.path.name} is TF-IDF only: use --method tfidf, or rebuild with a model")
+            raise SimilarError(f"unknown method {method!r}: use one of {', '.join(self.methods)}")
+        return method
+
+    def similar(self, pmid: str | int, n: int = 10, method: str | None = None, min_year: int | None = None, max_year: int | None = None) -> SimilarList:
+        """The n papers most similar to an indexed paper, never the paper itself."""
+        check_n(n)
+        method = self._method(method)
+        row = self.row(pmid)
+        neighbors = self._rank(method, Query(row=row), n, min_year, max_year, seed_hash=self.hashes[row])
+        return SimilarList(method=method, neighbors=neighbors, seed=self.paper(pmid), build_id=self.build_id)
+
+    def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None) -> SimilarList:
+        """The n indexed papers most similar to a text that need not be in the index."""
+        check_n(n)
+        method = self._method(method)
+        if not (text or "").strip() and not title.strip():
+            raise SimilarError("the query text is empty: give a title or an abstract")
+        vector = None
+        if method in ("dense", "hybrid"):
+            vector = self.encoder().encode([f"{title} {text}".strip()])[0]
+        query = Query(vector=vector, title=title, abstract=text)
+        return SimilarList(method=method, neighbors=self._rank(method, query, n, min_year, max_year), build_id=self.build_id)
+
+    def _rank(self, method: str, query: Query, n: int, min_year, max_year, seed_hash: str | None = None) -> list[Neighbor]:
+        filtered = min_year is not None or max_year is not None
+        want = n * 4 if filtered else n
+        while True:
+            scores, rows = self.ranker.search(method, query, want)
+            keep = np.ones(len(rows), dtype=bool)
+            if min_year is not None:
+                keep &= self.years[rows] >= min_year
+            if max_year is not None:
+                keep &= (self.years[rows] <= max_year) & (self.years[rows] > 0)
+            if keep.sum() >= n or want >= len(self) or not filtered:
+                break
+            want = min(len(self), want * 4)  # over-fetch so that n results survive the filters
+        scores, rows = scores[keep][:n], rows[keep][:n]
+        info = self._info(rows.tolist())
+        return [
+            Neighbor(
+                rank=i + 1,
+                pmid=info[r][0],
+                score=round(float(s), 6),
+                title=info[r][1],
+                journal=info[r][2],
+                year=info[r][3],
+                duplicate=seed_hash is not None and self.hashes[r] == seed_hash,
+            )
+            for i, (s, r) in enumerate(zip(scores, rows.tolist()))
+        ]
+
+    # -- the model, loaded only for text queries ------------------------------------------------------------
+    def encoder(self) -> Encoder:
+        if self._encoder is None:
+            model = self.manifest.get("model") or {}
+            try:
+                enc = load_encoder(model.get("path") if model.get("path") and Path(model["path"]).exists() else model.get("name"))
+            except ModelUnavailable as exc:
+                raise SimilarError(f"the index's model {model.get('name')} is not available here ({exc}); use --method tfidf") from exc
+            if enc.fingerprint != model.get("fingerprint"):
+                raise SimilarError(f"model {enc.name} here differs from the one that built the index (fingerprint {enc.fingerprint} != {model.get('fingerprint')}): rebuild, or use --method tfidf")
+            self._encoder = enc
+        return self._encoder
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,30 @@
+"""Print results as JSON lines or as a readable table."""
+from __future__ import annotations
+
+import json
+import shutil
+
+from .index import SimilarList
+
+
+def as_json_lines(result: SimilarList) -> str:
+    """One JSON object per neighbour, each carrying the method and seed, for piping into other tools."""
+    seed = result.seed.pmid if result.seed else None
+    return "\n".join(
+        json.dumps({**n.to_dict(), "seed": seed, "method": result.method}, ensure_ascii=False) for n in result.neighbors
+    )
+
+
+def as_table(result: SimilarList) -> str:
+    width = shutil.get_terminal_size((120, 20)).columns
+    lines = []
+    if result.seed:
+        lines.append(f"Papers similar to PMID {result.seed.pmid} ({result.seed.year or '----'}): {result.seed.title}")
+    lines.append(f"method: {result.method}   index build: {result.build_id}")
+    lines.append(f"{'rank':>4}  {'pmid':>9}  {'score':>6}  {'year':>4}  title")
+    room = max(20, width - 34)
+    for n in result.neighbors:
+        title = n.title if len(n.title) <= room else n.title[: room - 1] + "…"
+        mark = " [same text as seed]" if n.duplicate else ""
+        lines.append(f"{n.rank:>4}  {n.pmid:>9}  {n.score:6.3f}  {n.year or '----':>4}  {title}{mark}")
+    return "\n".join(lines)

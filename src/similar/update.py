@@ -1,0 +1,141 @@
+"""`similar add`: append new or revised records and apply deletions to an index, re-embedding only what changed."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Sequence
+
+from . import store
+from .backends.dense import DenseBackend
+from .backends.lexical import LexicalBackend
+from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed
+from .encoders import Encoder, ModelUnavailable, load_encoder
+from .errors import SimilarError
+from .records import Deletion, Paper, Problem, later_version_replaces, read_records
+
+
+def _index_encoder(manifest: dict, encoder: Encoder | None) -> Encoder | None:
+    model = manifest.get("model")
+    if not manifest.get("dense"):
+        return None
+    if encoder is None:
+        path = model.get("path")
+        try:
+            encoder = load_encoder(path if path and Path(path).exists() else model["name"])
+        except ModelUnavailable as exc:
+            raise SimilarError(f"cannot add to {manifest['name']}: its model {model['name']} is not available ({exc})") from exc
+    if encoder.fingerprint != model.get("fingerprint"):
+        raise SimilarError(
+            f"cannot add to {manifest['name']}: model {encoder.name} differs from the one that built it "
+            f"(fingerprint {encoder.fingerprint} != {model.get('fingerprint')}); rebuild instead"
+        )
+    return encoder
+
+
+def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encoder | None = None, progress: bool = True) -> BuildReport:
+    """Apply input files in order to an existing index; a file applied before (same SHA-256) is a no-op."""
+    started = time.time()
+    dest = Path(dest)
+    paths = _check_inputs(inputs)
+    manifest = store.read_manifest(dest)
+    report = BuildReport(index=str(dest), method="dense+lexical" if manifest.get("dense") else "tfidf")
+    applied = {e["sha256"] for e in manifest["inputs"]}
+    entries = []
+    for entry, path in zip(_input_entries(paths), paths):
+        if entry["sha256"] in applied:
+            report.files_skipped.append(str(path))
+        else:
+            entries.append((entry, path))
+            applied.add(entry["sha256"])
+    if not entries:
+        report.seconds = round(time.time() - started, 2)
+        return report
+
+    db = store.connect(dest / store.PAPERS, readonly=True)
+    live = {pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")}
+    count = db.execute("SELECT count(*) FROM papers").fetchone()[0]
+    db.close()
+
+    new: dict[str, Paper] = {}  # pmid -> latest record to append, in first-seen order
+    retire: dict[int, str] = {}  # row -> new status
+    deletions, problems = [], []
+    for entry, path in entries:
+        replace = later_version_replaces(path)
+        seen_here: set[str] = set()
+        for event in read_records(path):
+            if isinstance(event, Problem):
+                report.skipped += 1
+                problems.append((path.name, event.where, event.reason))
+                continue
+            if isinstance(event, Deletion):
+                deletions.append((event.pmid, path.name))
+                if event.pmid in new:
+                    del new[event.pmid]
+                if event.pmid in live:
+                    retire[live.pop(event.pmid)[0]] = store.DELETED
+                    report.deleted += 1
+                continue
+            report.read += 1
+            if event.pmid in seen_here and not replace:
+                report.skipped += 1
+                problems.append((path.name, event.where, f"duplicate PMID {event.pmid}"))
+                continue
+            seen_here.add(event.pmid)
+            if event.pmid in live and live[event.pmid][1] == event.text_hash:
+                report.unchanged += 1
+                new.pop(event.pmid, None)
+                continue
+            if event.pmid in live:
+                retire[live.pop(event.pmid)[0]] = store.REPLACED
+                report.replaced += 1
+            elif event.pmid in new:
+                report.replaced += 1
+            new[event.pmid] = event
+    papers = list(new.values())
+    report.kept = len(papers)
+
+    encoder = _index_encoder(manifest, encoder)
+    work = dest.parent / f".{dest.name}.add-work"
+    with store.atomic_dir(dest) as tmp:
+        for f in dest.iterdir():
+            if f.is_file():
+                shutil.copy2(f, tmp / f.name)
+        lexical = LexicalBackend.load(tmp)
+        lexical.add([p.title for p in papers], [p.abstract for p in papers])
+        lexical.save(tmp)
+        if encoder is not None:
+            dense = DenseBackend.load(tmp, manifest["dense"], mmap=False)
+            if papers:
+                shutil.rmtree(work, ignore_errors=True)
+                vectors, _ = embed_checkpointed(len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress)
+                dense.add(vectors)
+                report.embedded = len(papers)
+            dense.save(tmp)
+            manifest["dense"] = dense.describe()
+        conn = store.connect(tmp / store.PAPERS)
+        conn.executemany("UPDATE papers SET status=? WHERE row=?", [(s, r) for r, s in retire.items()])
+        conn.executemany("INSERT OR REPLACE INTO deletions VALUES (?,?)", deletions)
+        conn.executemany("DELETE FROM deletions WHERE pmid=?", [(p.pmid,) for p in papers])
+        conn.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
+        _insert_papers(conn, count, (_paper_row(p) for p in papers))
+        conn.commit()
+        live_count = conn.execute("SELECT count(*) FROM papers WHERE status='live'").fetchone()[0]
+        conn.close()
+        with open(tmp / store.ROWS, "a") as f:
+            f.writelines(f"{p.pmid}\n" for p in papers)
+        report.seconds = round(time.time() - started, 2)
+        manifest.update(
+            build_id=store.new_build_id(),
+            updated=store.now_iso(),
+            count=count + len(papers),
+            live=live_count,
+            inputs=manifest["inputs"] + [e for e, _ in entries],
+            versions=store.library_versions(),
+        )
+        manifest.setdefault("updates", []).append({"files": [e["name"] for e, _ in entries], **report.counts(), "seconds": report.seconds})
+        store.write_json_atomic(tmp / store.MANIFEST, manifest)
+    shutil.rmtree(work, ignore_errors=True)
+    report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]
+    return report
