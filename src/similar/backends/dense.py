@@ -59,7 +59,7 @@ class DenseBackend:
                 index = faiss.IndexHNSWFlat(dim, p["M"], faiss.METRIC_INNER_PRODUCT)
             index.hnsw.efConstruction = p["ef_construction"]
         else:
-            nlist = p["nlist"] or max(16, int(4 * np.sqrt(max(n, 1))))
+            nlist = p["nlist"] or max(1, int(min(4 * np.sqrt(n), n / 39)))  # FAISS wants >= 39 training points a list
             p["nlist"] = nlist
             quantizer = faiss.IndexFlatIP(dim)
             qtype = faiss.ScalarQuantizer.QT_8bit if p["storage"] == "SQ8" else faiss.ScalarQuantizer.QT_fp16

@@ -1,0 +1,81 @@
+"""The command line: output shapes, and a table of bad inputs with their exact one-line errors and exit codes."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from similar.build import build_index
+from similar.cli import main
+
+from conftest import FakeEncoder, make_corpus, write_jsonl
+
+
+@pytest.fixture
+def cli_index(tmp_path, corpus_file):
+    dest = tmp_path / "index" / "default"
+    build_index([corpus_file], dest, model=FakeEncoder(), progress=False)
+    return dest
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_build_and_query_tfidf_without_model(tmp_path, corpus_file, monkeypatch):
+    monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
+    out = run("build", corpus_file, "--index", "tiny", "--quiet")
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith(f"built {tmp_path}/index/tiny: 40 papers kept, 0 skipped")
+    assert "method tfidf" in out.output
+    res = run("query", "1002", "--index", "tiny", "-n", "3")
+    lines = res.output.splitlines()
+    assert res.exit_code == 0 and lines[0].startswith("Papers similar to PMID 1002 (1992): Study 2 of")
+    assert lines[1].startswith("method: tfidf") and len(lines) == 6
+
+
+def test_query_json_lines(cli_index):
+    res = run("query", "1000", "-n", "4", "--json")
+    rows = [json.loads(line) for line in res.output.splitlines()]
+    assert len(rows) == 4 and {r["seed"] for r in rows} == {"1000"}
+    assert set(rows[0]) >= {"rank", "pmid", "score", "title", "journal", "year", "url", "method", "duplicate"}
+    assert rows[0]["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{rows[0]['pmid']}/"
+
+
+def test_info_prints_the_manifest(cli_index):
+    res = run("info")
+    data = json.loads(res.output)
+    assert data["count"] == 40 and data["methods"] == ["hybrid", "dense", "tfidf", "bm25", "pmra"]
+
+
+ERRORS = [
+    (["query", "4242"], 3, "error: PMID 4242 is not in index default (40 papers): add it with `similar add`, or query with --text"),
+    (["query", "12x"], 1, "error: PMID must be a number, got '12x'"),
+    (["query", "1000", "-n", "0"], 1, "error: n must be between 1 and 1000, got 0"),
+    (["query", "1000", "-n", "1001"], 1, "error: n must be between 1 and 1000, got 1001"),
+    (["query"], 1, 'error: give either a PMID or --text "...", not both or neither'),
+    (["query", "1000", "--text", "x"], 1, 'error: give either a PMID or --text "...", not both or neither'),
+    (["query", "1000", "--index", "nope"], 1, "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
+    (["build", "--index", "x"], 1, "error: no input files given: name at least one .jsonl/.csv/.tsv/.xml(.gz) file"),
+    (["build", "missing.jsonl"], 1, "error: input file not found: missing.jsonl"),
+    (["build", "{home}/empty.jsonl", "--method", "tfidf", "--index", "e", "--quiet"], 1, "error: no usable records in {home}/empty.jsonl (0 skipped): nothing to index"),
+    (["build", "{home}/corpus.jsonl", "--model", "{home}/no-such-model", "--index", "m"], 1, "error: model '{home}/no-such-model' not found: give a local sentence-transformers folder or a name under {home}/models"),
+    (["add", "{home}/corpus.jsonl", "--index", "nope"], 1, "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
+]
+
+
+@pytest.mark.parametrize("args,code,message", ERRORS)
+def test_errors_are_one_line(tmp_path, cli_index, monkeypatch, args, code, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.jsonl").write_text("")
+    res = run(*[a.format(home=tmp_path) for a in args])
+    assert res.exit_code == code
+    assert res.output.strip() == message.format(home=tmp_path)
+
+
+def test_deleted_pmid_error_names_the_deletion(tmp_path, monkeypatch):
+    from conftest import MEDLINE
+    monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
+    assert run("build", MEDLINE / "medline16n0902.xml.gz", "--index", "med", "--quiet").exit_code == 0
+    res = run("query", "26432306", "--index", "med")
+    assert res.exit_code == 3
+    assert res.output.strip() == "error: PMID 26432306 was deleted from this index (a DeleteCitation removed it)"

@@ -1,0 +1,194 @@
+"""Index logic with the fake encoder: queries, seeds, duplicates, filters, fallbacks, updates, corrupt folders."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from similar import store
+from similar.build import build_index
+from similar.errors import NotFound, SimilarError
+from similar.index import Index
+from similar.update import add_to_index
+
+from conftest import FakeEncoder, make_corpus, write_jsonl
+
+
+@pytest.fixture
+def built(tmp_path, corpus_file, fake_encoder):
+    dest = tmp_path / "index" / "t"
+    build_index([corpus_file], dest, model=fake_encoder, progress=False)
+    return dest
+
+
+@pytest.mark.parametrize("method", ["hybrid", "dense", "tfidf", "bm25", "pmra"])
+def test_every_paper_gets_n_neighbours_never_itself(built, method):
+    index = Index.open(built)
+    for pmid in index.pmids:
+        result = index.similar(pmid, n=10, method=method)
+        got = [n.pmid for n in result.neighbors]
+        assert len(got) == 10 and pmid not in got and len(set(got)) == 10
+        assert [n.rank for n in result.neighbors] == list(range(1, 11))
+        scores = [n.score for n in result.neighbors]
+        assert scores == sorted(scores, reverse=True)
+        assert result.method == method and result.seed.pmid == pmid
+
+
+def test_neighbours_share_the_topic(built):
+    index = Index.open(built)
+    result = index.similar("1000", n=5)
+    assert all(int(n.pmid) % 4 == 0 for n in result.neighbors)  # topic = index mod 4
+    assert result.method == "hybrid" and result.build_id == index.manifest["build_id"]
+
+
+def test_hybrid_equals_exhaustive_fusion(built):
+    index = Index.open(built)
+    ranker = index.ranker
+    from similar.ranking import Query
+    all_rows = np.arange(len(index.pmids))
+    for row in range(0, 40, 7):
+        fused = ranker.score("hybrid", Query(row=row), all_rows)
+        fused[row] = -np.inf
+        _, rows = ranker.search("hybrid", Query(row=row), 10)
+        np.testing.assert_allclose(np.sort(fused)[::-1][:10], fused[rows], rtol=1e-5)
+
+
+def test_exact_duplicates_are_marked(tmp_path, fake_encoder):
+    rows = make_corpus(12)
+    rows.append({**rows[3], "pmid": "9999"})
+    path = write_jsonl(tmp_path / "c.jsonl", rows)
+    build_index([path], tmp_path / "ix", model=fake_encoder, progress=False)
+    result = Index.open(tmp_path / "ix").similar(rows[3]["pmid"], n=3)
+    assert result.neighbors[0].pmid == "9999" and result.neighbors[0].duplicate
+    assert not any(n.duplicate for n in result.neighbors[1:])
+
+
+def test_year_filters_over_fetch(built):
+    index = Index.open(built)
+    result = index.similar("1000", n=5, min_year=2005, max_year=2009)
+    assert len(result.neighbors) == 5
+    assert all(2005 <= n.year <= 2009 for n in result.neighbors)
+
+
+def test_text_query(built, fake_encoder):
+    index = Index.open(built, encoder=fake_encoder)
+    for method in ("hybrid", "dense", "tfidf", "bm25", "pmra"):
+        result = index.similar_text("neuron synaptic plasticity in the hippocampus", n=3, method=method)
+        assert result.seed is None and all(int(n.pmid) % 4 == 1 for n in result.neighbors), method
+
+
+def test_tfidf_only_when_models_are_switched_off(tmp_path, corpus_file, monkeypatch):
+    monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
+    report = build_index([corpus_file], tmp_path / "ix", progress=False)
+    assert report.method == "tfidf"
+    index = Index.open(tmp_path / "ix")
+    assert index.manifest["model"] is None and not (tmp_path / "ix" / store.VECTORS).exists()
+    assert index.default_method == "tfidf" and "dense" not in index.methods
+    assert len(index.similar("1001").neighbors) == 10
+    with pytest.raises(SimilarError, match="^method dense needs an embedding model, and index ix is TF-IDF only"):
+        index.similar("1001", method="dense")
+
+
+def test_manifest_describes_the_index(built, corpus_file):
+    m = json.loads((built / "manifest.json").read_text())
+    assert m["count"] == m["live"] == 40 and m["dense"]["dim"] == 64 and m["dense"]["type"] == "flat"
+    assert m["model"]["name"] == "fake-hash" and m["inputs"][0]["sha256"] == store.file_sha256(corpus_file)
+    assert m["records"] == {"read": 40, "kept": 40, "skipped": 0, "deleted": 0, "replaced": 0, "unchanged": 0}
+    assert set(m["versions"]) >= {"faiss-cpu", "numpy", "scikit-learn"}
+    assert (built / "rows.txt").read_text().split()[:2] == ["1000", "1001"]
+    assert not list(built.parent.glob(".t.*"))  # no temp or work folders left behind
+
+
+def test_bad_records_are_counted_not_fatal(tmp_path, fake_encoder):
+    good = make_corpus(6)
+    lines = [json.dumps(r) for r in good] + ['{"pmid": "x1", "title": "t"}', json.dumps(good[0]), "{broken"]
+    path = write_jsonl(tmp_path / "c.jsonl", lines)
+    report = build_index([path], tmp_path / "ix", model=fake_encoder, progress=False)
+    assert report.kept == 6 and report.skipped == 3
+    assert report.problems == ["c.jsonl:7: non-numeric PMID 'x1'", "c.jsonl:8: duplicate PMID 1000",
+                               "c.jsonl:9: invalid JSON (Expecting property name enclosed in double quotes)"]
+
+
+def test_medline_deletion_and_title_only_records(tmp_path, fake_encoder):
+    from conftest import MEDLINE
+    report = build_index([MEDLINE / "medline16n0902.xml.gz"], tmp_path / "ix", model=fake_encoder, progress=False)
+    assert report.kept == 604 and report.deleted == 0
+    index = Index.open(tmp_path / "ix")
+    with pytest.raises(NotFound, match="^PMID 26432306 was deleted from this index"):
+        index.similar("26432306")
+
+
+# --- add -----------------------------------------------------------------------------------------------------
+
+def test_add_new_changed_unchanged_and_deleted(tmp_path, built):
+    enc = FakeEncoder()
+    corpus = make_corpus()
+    update = [
+        {"pmid": "5000", "title": "Brand new cardiac heart failure paper", "abstract": "heart failure"},
+        {**corpus[1], "title": corpus[1]["title"] + " (revised)"},
+        corpus[2],
+    ]
+    path = write_jsonl(tmp_path / "update.jsonl", update)
+    report = add_to_index([path], built, encoder=enc, progress=False)
+    assert (report.kept, report.replaced, report.unchanged) == (2, 1, 1)
+    assert enc.encoded == 2  # the unchanged record cost nothing
+    index = Index.open(built)
+    assert len(index) == 41 and index.manifest["count"] == 42
+    assert index.paper("1001").title.endswith("(revised)")
+    assert "5000" in {n.pmid for n in index.similar("1000", n=5, method="tfidf").neighbors}
+    assert all(n.pmid != "1001" or n.title.endswith("(revised)") for n in index.similar("1005", n=39).neighbors)
+    # the same file again is a no-op
+    again = add_to_index([path], built, encoder=enc, progress=False)
+    assert again.files_skipped == [str(path)] and enc.encoded == 2
+    assert Index.open(built).build_id == index.build_id
+
+
+def test_add_applies_medline_deletions(tmp_path, fake_encoder):
+    from conftest import MEDLINE
+    rows = [{"pmid": "26432306", "title": "To be withdrawn", "abstract": "x"}] + make_corpus(5)
+    base = write_jsonl(tmp_path / "base.jsonl", rows)
+    build_index([base], tmp_path / "ix", model=fake_encoder, progress=False)
+    report = add_to_index([MEDLINE / "medline16n0902.xml.gz"], tmp_path / "ix", encoder=fake_encoder, progress=False)
+    assert report.deleted == 1 and report.kept == 604
+    index = Index.open(tmp_path / "ix")
+    with pytest.raises(NotFound, match="deleted"):
+        index.paper("26432306")
+    assert all(n.pmid != "26432306" for n in index.similar("1000", n=50).neighbors)
+
+
+def test_add_refuses_another_model(tmp_path, built):
+    other = FakeEncoder()
+    other.fingerprint = "different"
+    path = write_jsonl(tmp_path / "u.jsonl", [{"pmid": "7", "title": "t"}])
+    with pytest.raises(SimilarError, match="differs from the one that built it"):
+        add_to_index([path], built, encoder=other, progress=False)
+
+
+# --- corrupt folders: one line each ----------------------------------------------------------------------------
+
+def _truncate_rows(p):
+    (p / "rows.txt").write_text("\n".join((p / "rows.txt").read_text().split()[:-1]) + "\n")
+
+
+CORRUPTIONS = [
+    (lambda p: shutil.rmtree(p), "no index at {p}: build one with `similar build INPUT --index {p}`"),
+    (lambda p: (p / "manifest.json").unlink(), "{p} is not a similar index (no manifest.json): rebuild it with `similar build`"),
+    (lambda p: (p / "manifest.json").write_text("{oops"), "corrupt index {p}: manifest.json is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); rebuild it"),
+    (_truncate_rows, "corrupt index {p}: rows.txt has 39 rows, the manifest says 40; rebuild it"),
+    (lambda p: (p / "rows.txt").unlink(), "corrupt index {p}: rows.txt is missing; rebuild it"),
+    (lambda p: (p / "vectors.faiss").write_bytes(b"junk"), None),
+    (lambda p: (p / "lexical.joblib").unlink(), None),
+]
+
+
+@pytest.mark.parametrize("corrupt,message", CORRUPTIONS)
+def test_corrupt_index_is_one_line(built, corrupt, message):
+    corrupt(built)
+    with pytest.raises(SimilarError) as exc:
+        Index.open(built)
+    text = str(exc.value)
+    assert "\n" not in text
+    if message:
+        assert text == message.format(p=built)
+    else:
+        assert text.startswith(f"corrupt index {built}: ") and text.endswith("; rebuild it")

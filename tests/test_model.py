@@ -1,0 +1,49 @@
+"""The real all-MiniLM-L6-v2 model from its PyPI package, loaded once per session with the hub switched off."""
+import gzip
+import json
+import os
+
+import numpy as np
+import pytest
+
+from similar.build import build_index
+from similar.encoders import DEFAULT_MODEL, ModelUnavailable, load_encoder, resolve_model
+from similar.index import Index
+
+from conftest import TREC, write_jsonl
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    return load_encoder()
+
+
+def test_packaged_model_loads_offline(minilm):
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert minilm.name == DEFAULT_MODEL and minilm.dim == 384 and "site-packages" in str(minilm.spec.path)
+    v = minilm.encode(["BRCA1 mutations in hereditary breast cancer", "BRCA1 germline variants and breast cancer risk",
+                       "Beta blockers in chronic heart failure"])
+    assert v.shape == (3, 384) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+    assert v[0] @ v[1] > 0.7 > v[0] @ v[2]
+
+
+def test_real_build_and_text_query(tmp_path, minilm):
+    with gzip.open(TREC / "corpus.jsonl.gz", "rt") as f:
+        rows = [json.loads(next(f)) for _ in range(48)]
+    path = write_jsonl(tmp_path / "c.jsonl", rows)
+    build_index([path], tmp_path / "ix", model=minilm, progress=False)
+    index = Index.open(tmp_path / "ix", encoder=minilm)
+    assert index.manifest["model"]["fingerprint"] == minilm.fingerprint
+    seed = rows[5]
+    result = index.similar_text(seed["abstract"], title=seed["title"], n=3, method="dense")
+    assert result.neighbors[0].pmid == seed["pmid"] and result.neighbors[0].score > 0.99
+    assert len(index.similar(seed["pmid"], n=10).neighbors) == 10
+
+
+def test_no_model_switch(monkeypatch):
+    monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
+    with pytest.raises(ModelUnavailable, match="^embedding model disabled by SIMILAR_NO_MODEL=1$"):
+        resolve_model()
