@@ -123,5 +123,37 @@ def info(index_dir):
     click.echo(json.dumps({**index.manifest, "methods": list(index.methods)}, indent=2))
 
 
+@main.group()
+def bench():
+    """Benchmarks: ranking quality and speed."""
+
+
+@bench.command("quality")
+@click.option("--corpus", type=click.Path(dir_okay=False), help="Corpus file (any format build reads).")
+@click.option("--judgments", type=click.Path(dir_okay=False), help="RELISH-format judgments TSV.")
+@click.option("--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread.")
+@click.option("--model", "models", multiple=True, help="Dense model(s) to compare (default: all-MiniLM-L6-v2).")
+@click.option("--name", default=None, help="Results name under benchmarks/results/.")
+@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--check", "check_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
+              help="Rerun the benchmarks listed in a YAML file (default benchmarks/quality.yaml) and compare.")
+@click.option("--quiet", is_flag=True)
+def bench_quality(corpus, judgments, topics, models, name, out_dir, check_file, quiet):
+    """nDCG@10/20, P@5/10, MAP, Recall@100 with 95% intervals, for every method, on graded judgments."""
+    from .bench.quality import run_quality
+    from .bench.regression import check_quality
+
+    if check_file:
+        ok = check_quality(check_file, out_dir=out_dir, progress=not quiet, echo=click.echo)
+        sys.exit(0 if ok else 1)
+    if not corpus or not judgments:
+        raise SimilarError("give --corpus and --judgments (or --check)")
+    results = run_quality(corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet)
+    from .bench.report import quality_markdown
+
+    click.echo(quality_markdown(results))
+    click.echo(f"wrote {out_dir}/{results['name']}.json, .md, .png ({results['seconds']}s)")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

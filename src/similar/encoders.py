@@ -154,3 +154,41 @@ def describe(encoder) -> dict:
     if hasattr(encoder, "describe"):
         return encoder.describe()
     return {"name": encoder.name, "path": None, "fingerprint": encoder.fingerprint, "backend": "python", "dim": encoder.dim}
+
+
+class CachedEncoder:
+    """Wraps an encoder with an on-disk cache keyed by model fingerprint + text hash: a rerun embeds nothing twice."""
+
+    def __init__(self, encoder, folder: Path | None = None):
+        import sqlite3
+
+        self.inner = encoder
+        self.name, self.dim, self.fingerprint = encoder.name, encoder.dim, encoder.fingerprint
+        folder = Path(folder or store.cache_dir())
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(folder / f"embeddings-{self.fingerprint}.sqlite")
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (text_hash TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        self.hits = 0
+
+    def describe(self) -> dict:
+        return describe(self.inner)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self.db.execute(f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk):
+                found[key] = np.frombuffer(blob, dtype=np.float32)
+        missing = [i for i, k in enumerate(keys) if k not in found]
+        self.hits += len(keys) - len(missing)
+        if missing:
+            fresh = self.inner.encode([texts[i] for i in missing])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?)", [(keys[i], fresh[j].tobytes()) for j, i in enumerate(missing)]
+            )
+            self.db.commit()
+            for j, i in enumerate(missing):
+                found[keys[i]] = fresh[j]
+        return np.stack([found[k] for k in keys]).astype(np.float32) if keys else np.empty((0, self.dim), np.float32)

@@ -56,6 +56,11 @@ def models_dir() -> Path:
     return Path(os.environ.get("SIMILAR_MODELS_DIR", project_home() / "models")).expanduser()
 
 
+def cache_dir() -> Path:
+    """Embedding cache (keyed by model fingerprint and text hash): $SIMILAR_CACHE, else ~/.cache/similar."""
+    return Path(os.environ.get("SIMILAR_CACHE", Path.home() / ".cache" / "similar")).expanduser()
+
+
 def index_path(name_or_path: str | Path | None) -> Path:
     """An index given by name (under index/) or by path."""
     if name_or_path is None:
