@@ -41,16 +41,25 @@ def test_neighbours_share_the_topic(built):
     assert result.method == "hybrid" and result.build_id == index.manifest["build_id"]
 
 
-def test_hybrid_equals_exhaustive_fusion(built):
+def test_hybrid_search_equals_exhaustive_scoring(built):
+    from similar.ranking import HybridParams, Query, Ranker
     index = Index.open(built)
-    ranker = index.ranker
-    from similar.ranking import Query
+    ranker = Ranker(index.ranker.dense, index.ranker.lexical, index.live, HybridParams(pool=1000))
     all_rows = np.arange(len(index.pmids))
     for row in range(0, 40, 7):
         fused = ranker.score("hybrid", Query(row=row), all_rows)
         fused[row] = -np.inf
-        _, rows = ranker.search("hybrid", Query(row=row), 10)
-        np.testing.assert_allclose(np.sort(fused)[::-1][:10], fused[rows], rtol=1e-5)
+        scores, rows = ranker.search("hybrid", Query(row=row), 10)
+        assert row not in rows
+        np.testing.assert_allclose(scores, np.sort(fused)[::-1][:10], rtol=1e-5)
+        np.testing.assert_allclose(fused[rows], scores, rtol=1e-5)
+
+
+def test_hybrid_base_scores_are_scale_free(built):
+    from similar.ranking import Query
+    index = Index.open(built)
+    base = index.ranker._base([Query(row=3)], np.array([3]))
+    assert base[0, 0] == pytest.approx(1.0, rel=1e-4)  # a paper against itself: cosine 1, normalized BM25 1
 
 
 def test_exact_duplicates_are_marked(tmp_path, fake_encoder):

@@ -143,6 +143,20 @@ class LexicalBackend:
             return bm25_weights(counts, df, n_docs, avgdl)
         return pmra_weights(counts, df, n_docs)
 
+    def self_scores(self, method: str) -> np.ndarray:
+        """Each document's score against itself, to put a method's scores on a 0-1 scale."""
+        key = ("self", method)
+        if key not in self._cache:
+            queries = self.counts(1.0) if method == "bm25" else self.weights(method)
+            self._cache[key] = np.asarray(queries.multiply(self.weights(method)).sum(axis=1)).ravel().astype(np.float32)
+        return self._cache[key]
+
+    def text_self_score(self, method: str, queries: sp.csr_matrix, titles: Sequence[str], abstracts: Sequence[str]) -> np.ndarray:
+        """Self scores of outside texts, weighed as if they were indexed."""
+        tw = 1.0 if method == "bm25" else TITLE_WEIGHT
+        counts = (self.vectorizer.transform(titles) * tw + self.vectorizer.transform(abstracts)).tocsr()
+        return np.asarray(queries.multiply(self._weigh(method, counts)).sum(axis=1)).ravel().astype(np.float32)
+
     def query_rows(self, method: str, rows: Sequence[int]) -> sp.csr_matrix:
         """Query weights for indexed documents: BM25 queries with the seed's raw term counts."""
         rows = np.asarray(rows, dtype=np.int64)
