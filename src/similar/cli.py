@@ -155,5 +155,21 @@ def bench_quality(corpus, judgments, topics, models, name, out_dir, check_file, 
     click.echo(f"wrote {out_dir}/{results['name']}.json, .md, .png ({results['seconds']}s)")
 
 
+@bench.command("tune")
+@click.option("--corpus", required=True, type=click.Path(dir_okay=False))
+@click.option("--judgments", required=True, type=click.Path(dir_okay=False))
+@click.option("--topics", required=True, type=click.Path(dir_okay=False), help="seed<TAB>topic, for leave-one-topic-out CV.")
+@click.option("--model", default=None)
+@click.option("--name", default="hybrid-cv", show_default=True)
+@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--quiet", is_flag=True)
+def bench_tune(corpus, judgments, topics, model, name, out_dir, quiet):
+    """Score ranking ideas and choose the hybrid's settings by cross-validation over topics."""
+    from .bench.tuning import run_tuning, tuning_markdown
+
+    results = run_tuning(corpus, judgments, topics, model=model, out_dir=out_dir, name=name, progress=not quiet)
+    click.echo(tuning_markdown(results))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
