@@ -171,5 +171,49 @@ def bench_tune(corpus, judgments, topics, model, name, out_dir, quiet):
     click.echo(tuning_markdown(results))
 
 
+@main.group()
+def models():
+    """Embedding models: list, train."""
+
+
+@models.command("list")
+def models_list():
+    """Models that build can use: the packaged default and folders under models/."""
+    from . import store
+    from .encoders import DEFAULT_MODEL, ModelUnavailable, resolve_model
+
+    try:
+        spec = resolve_model(DEFAULT_MODEL)
+        click.echo(f"{DEFAULT_MODEL}\t{spec.backend}\t{spec.path}")
+    except ModelUnavailable as exc:
+        click.echo(f"{DEFAULT_MODEL}\tunavailable\t{exc}")
+    root = store.models_dir()
+    for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        kind = "openvino" if (folder / "openvino").is_dir() else "torch"
+        click.echo(f"{folder.name}\t{kind}\t{folder}")
+
+
+@models.command("train")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False), help="JSON lines with title and abstract.")
+@click.option("--exclude", multiple=True, type=click.Path(dir_okay=False), help="Benchmark corpora: papers in them are never trained on.")
+@click.option("--name", default="minilm-ohsumed", show_default=True, help="Folder under models/.")
+@click.option("--base", default=None, help="Model to start from (default all-MiniLM-L6-v2).")
+@click.option("--epochs", default=1, show_default=True, type=int)
+@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--lr", default=2e-5, show_default=True, type=float)
+@click.option("--max-pairs", default=None, type=int)
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--pairing", type=click.Choice(["title-abstract", "halves"]), default="title-abstract", show_default=True)
+def models_train(data, exclude, name, base, epochs, batch_size, lr, max_pairs, device, seed, pairing):
+    """Adapt the model to biomedical text: title -> abstract pairs, in-batch negatives."""
+    from .training import train_model
+
+    info = train_model(data, name, base=base, exclude=exclude, epochs=epochs, batch_size=batch_size, lr=lr,
+                       max_pairs=max_pairs, device=device, seed=seed, pairing=pairing)
+    click.echo(f"trained {info['path']}: {info['pairs']} pairs ({info['excluded_overlap']} excluded as benchmark papers), "
+               f"{info['steps']} steps, loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}, {info['seconds']}s")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
