@@ -45,21 +45,23 @@ def test_hybrid_search_equals_exhaustive_scoring(built):
     from similar.ranking import HybridParams, Query, Ranker
     index = Index.open(built)
     ranker = Ranker(index.ranker.dense, index.ranker.lexical, index.live, HybridParams(pool=1000))
-    all_rows = np.arange(len(index.pmids))
     for row in range(0, 40, 7):
-        fused = ranker.score("hybrid", Query(row=row), all_rows)
-        fused[row] = -np.inf
+        others = np.array([r for r in range(len(index.pmids)) if r != row])
+        fused = ranker.score("hybrid", Query(row=row), others)
         scores, rows = ranker.search("hybrid", Query(row=row), 10)
         assert row not in rows
         np.testing.assert_allclose(scores, np.sort(fused)[::-1][:10], rtol=1e-5)
-        np.testing.assert_allclose(fused[rows], scores, rtol=1e-5)
+        np.testing.assert_allclose(fused[np.searchsorted(others, rows)], scores, rtol=1e-5)
 
 
 def test_hybrid_base_scores_are_scale_free(built):
     from similar.ranking import Query
     index = Index.open(built)
-    base = index.ranker._base([Query(row=3)], np.array([3]))
-    assert base[0, 0] == pytest.approx(1.0, rel=1e-4)  # a paper against itself: cosine 1, normalized BM25 1
+    block = index.ranker._block(Query(row=3), np.array([3, 5]))
+    assert block.shape == (3, 2)
+    assert block[0, 0] == pytest.approx(1.0, rel=1e-4)  # a paper against itself: cosine 1, normalized BM25 1
+    assert block[2, 1] == pytest.approx(1.0, rel=1e-4)
+    assert block[0, 1] == pytest.approx(block[1, 1], rel=1e-5)  # the seed's row is the seed's own row in the block
 
 
 def test_exact_duplicates_are_marked(tmp_path, fake_encoder):
@@ -67,9 +69,12 @@ def test_exact_duplicates_are_marked(tmp_path, fake_encoder):
     rows.append({**rows[3], "pmid": "9999"})
     path = write_jsonl(tmp_path / "c.jsonl", rows)
     build_index([path], tmp_path / "ix", model=fake_encoder, progress=False)
-    result = Index.open(tmp_path / "ix").similar(rows[3]["pmid"], n=3)
+    index = Index.open(tmp_path / "ix")
+    result = index.similar(rows[3]["pmid"], n=3, method="dense")
     assert result.neighbors[0].pmid == "9999" and result.neighbors[0].duplicate
     assert not any(n.duplicate for n in result.neighbors[1:])
+    marked = {n.pmid: n.duplicate for n in index.similar(rows[3]["pmid"], n=12).neighbors}
+    assert marked["9999"] and sum(marked.values()) == 1
 
 
 def test_year_filters_over_fetch(built):

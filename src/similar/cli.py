@@ -171,6 +171,19 @@ def bench_tune(corpus, judgments, topics, model, name, out_dir, quiet):
     click.echo(tuning_markdown(results))
 
 
+@main.command()
+@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(index_dir, host, port):
+    """Serve the JSON API and the widget; SIGHUP or POST /admin/reload swaps in a rebuilt index."""
+    from . import store
+    from .server.app import serve as run
+
+    click.echo(f"serving {store.index_path(index_dir)} on http://{host}:{port} (docs at /docs)")
+    run(store.index_path(index_dir), host=host, port=port)
+
+
 @main.group()
 def models():
     """Embedding models: list, train."""

@@ -18,19 +18,22 @@ METHODS = ("hybrid", "dense", "tfidf", "bm25", "pmra")
 class HybridParams:
     """The default ranking, chosen by leave-one-topic-out cross-validation (benchmarks/results/hybrid-cv.md).
 
-    base(x, c)  = dense_weight * cos(x, c) + (1 - dense_weight) * lex(x, c) / lex(x, x)
-    final(s, c) = base(s, c) + expansion * mean over the seed's top `neighbours` papers n of base(n, c)
+    Over a candidate pool (the seed's dense top `pool`):
+      base(x, c) = dense_weight * cos(x, c) + (1 - dense_weight) * lex(x, c) / lex(x, x)
+      hop1(x, c) = base(x, c) + expansion * mean of base(v, c) over x's top `neighbours` papers v by base
+      final(c)   = hop1(seed, c) + second_hop * mean of hop1(v, c) over the seed's top `neighbours` papers v by hop1
 
-    Dividing the lexical score by the paper's score against itself puts BM25 on the 0-1 scale of the cosine, so
-    a pair's base score does not depend on which other papers are ranked. The neighbour expansion (pseudo-relevance
-    feedback over papers) lets the seed's closest papers vote. Candidates are the dense top `pool`, which keeps the
-    cost near a plain dense query.
+    Dividing the lexical score by the paper's score against itself puts BM25 on the 0-1 scale of the cosine. The two
+    expansion steps let the seed's closest papers, and theirs, vote (pseudo-relevance feedback over the similarity
+    graph). Everything is computed on one (1 + pool) x pool block, so a query costs one dense search, one sparse
+    product and a few small dense products.
     """
 
     dense_weight: float = 0.5
     lexical: str = "bm25"
-    neighbours: int = 5
-    expansion: float = 3.0
+    neighbours: int = 12
+    expansion: float = 5.0
+    second_hop: float = 5.0
     pool: int = 100
 
     def describe(self) -> dict:
@@ -84,42 +87,42 @@ class Ranker:
             return self._hybrid(q, rows)
         return self.lexical.score_rows(method, self._terms(method, q), rows)
 
-    def _rows_side(self, rows: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
-        """What the scored rows contribute to every product: their vectors, and their lexical weights transposed."""
-        return self.dense.vectors(rows).T, self.lexical.weights(self.hybrid.lexical)[rows].T.tocsr()
-
-    def _base(self, queries: list[Query], rows: np.ndarray, side=None) -> np.ndarray:
-        """(queries x rows) fused base scores."""
+    def _block(self, q: Query, pool: np.ndarray) -> np.ndarray:
+        """(1 + pool) x pool base scores: the seed's row first, then every pool paper's."""
         p = self.hybrid
-        row_vecs_t, row_weights_t = side if side is not None else self._rows_side(rows)
-        vecs = np.vstack([self._vector(q) for q in queries])
-        dense = vecs @ row_vecs_t
-        lex_rows = [q.row for q in queries if q.row is not None]
-        if len(lex_rows) == len(queries):
-            terms = self.lexical.query_rows(p.lexical, lex_rows)
-            norm = self.lexical.self_scores(p.lexical)[lex_rows]
+        pool_vecs = self.dense.vectors(pool)
+        dense = np.vstack([self._vector(q), pool_vecs]) @ pool_vecs.T
+        if q.row is not None:
+            queried = np.concatenate([[q.row], pool])
+            terms = self.lexical.query_rows(p.lexical, queried)
+            norm = self.lexical.self_scores(p.lexical)[queried]
         else:
-            q = queries[0]
-            terms = self._terms(p.lexical, q)
-            norm = self.lexical.text_self_score(p.lexical, terms, [q.title], [q.abstract])
-        lex = (terms @ row_weights_t).toarray().astype(np.float32)
-        lex /= np.maximum(norm, 1e-9)[:, None]
+            seed_terms = self._terms(p.lexical, q)
+            terms = sp.vstack([seed_terms, self.lexical.query_rows(p.lexical, pool)]).tocsr()
+            norm = np.concatenate([self.lexical.text_self_score(p.lexical, seed_terms, [q.title], [q.abstract]),
+                                   self.lexical.self_scores(p.lexical)[pool]])
+        lex = (terms @ self.lexical.weights(p.lexical)[pool].T).toarray() / np.maximum(norm, 1e-9)[:, None]
         return p.dense_weight * dense + (1.0 - p.dense_weight) * lex
 
-    def _neighbours(self, q: Query) -> np.ndarray:
-        """The seed's closest papers by base score among its dense pool: the voters of the expansion."""
-        pool = self._dense_candidates(q, self.hybrid.pool, self._exclude(q))
-        base = self._base([q], pool)[0]
-        return pool[np.argsort(-base, kind="stable")[: self.hybrid.neighbours]]
-
-    def _expansion(self, voters: np.ndarray, rows: np.ndarray, side=None) -> np.ndarray:
-        if not len(voters) or not self.hybrid.expansion:
-            return np.zeros(len(rows), np.float32)
-        return self.hybrid.expansion * self._base([Query(row=int(n)) for n in voters], rows, side).mean(axis=0)
+    def _pool_hybrid(self, q: Query, pool: np.ndarray) -> np.ndarray:
+        """Final hybrid scores of the pool papers (see HybridParams)."""
+        p = self.hybrid
+        base = self._block(q, pool)
+        m = min(p.neighbours, len(pool) - 1)
+        if m <= 0 or not (p.expansion or p.second_hop):
+            return base[0].astype(np.float32)
+        others = base.copy()
+        others[np.arange(1, len(pool) + 1), np.arange(len(pool))] = -np.inf  # a paper does not vote for itself
+        voters = np.argpartition(-others, m - 1, axis=1)[:, :m]
+        hop1 = base + p.expansion * base[1 + voters].mean(axis=1)
+        seed_voters = np.argpartition(-hop1[0], m - 1)[:m]
+        return (hop1[0] + p.second_hop * hop1[1 + seed_voters].mean(axis=0)).astype(np.float32)
 
     def _hybrid(self, q: Query, rows: np.ndarray) -> np.ndarray:
-        side = self._rows_side(rows)
-        return (self._base([q], rows, side)[0] + self._expansion(self._neighbours(q), rows, side)).astype(np.float32)
+        """Hybrid scores of chosen rows: the pool is the seed's dense pool plus those rows."""
+        pool = np.union1d(self._dense_candidates(q, self.hybrid.pool, self._exclude(q)), rows)
+        scores = self._pool_hybrid(q, pool)
+        return scores[np.searchsorted(pool, rows)]
 
     # -- top-k ------------------------------------------------------------------------------------------
     def search(self, method: str, q: Query, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,11 +137,8 @@ class Ranker:
             rows = self._dense_candidates(q, k, exclude)
             best, order = top_k(self.score("dense", q, rows), k)
             return best, rows[order]
-        pool = self._dense_candidates(q, max(k, self.hybrid.pool), exclude)
-        side = self._rows_side(pool)
-        base = self._base([q], pool, side)[0]
-        voters = pool[np.argsort(-base, kind="stable")[: self.hybrid.neighbours]]
-        best, order = top_k(base + self._expansion(voters, pool, side), k)
+        pool = np.sort(self._dense_candidates(q, max(k, self.hybrid.pool), exclude))  # row order: ties break alike everywhere
+        best, order = top_k(self._pool_hybrid(q, pool), k)
         return best, pool[order]
 
     def _dense_candidates(self, q: Query, k: int, exclude: np.ndarray) -> np.ndarray:

@@ -20,23 +20,25 @@ from .metrics import bootstrap_ci, ndcg_at_k
 from .quality import read_judgments, read_topics
 
 GRID = {
-    "dense_weight": (0.4, 0.5, 0.6, 0.7),
-    "lexical": ("bm25", "tfidf"),
-    "neighbours": (0, 3, 5, 8),
-    "expansion": (1.0, 2.0, 3.0, 4.0),
+    "dense_weight": (0.4, 0.5, 0.6),
+    "neighbours": (5, 8, 10, 12),
+    "expansion": (2.0, 3.0, 4.0, 5.0),
+    "second_hop": (0.0, 2.0, 3.0, 4.0, 5.0),
 }
 
 # named ideas, each one setting of the hybrid; kept or not, each lands in the results with its figure
+NO_EXPANSION = dict(neighbours=0, expansion=0.0, second_hop=0.0)
 IDEAS = {
-    "fusion: dense + tfidf cosine, equal weights": HybridParams(lexical="tfidf", neighbours=0),
-    "fusion: dense + normalized bm25, equal weights": HybridParams(lexical="bm25", neighbours=0),
-    "fusion: dense + normalized bm25, dense weight 0.7": HybridParams(lexical="bm25", neighbours=0, dense_weight=0.7),
-    "expansion: 5 neighbours x 3, tfidf fusion": HybridParams(lexical="tfidf"),
-    "expansion: 5 neighbours x 3, bm25 fusion (default)": HybridParams(),
-    "expansion: 10 neighbours x 3": HybridParams(neighbours=10),
-    "expansion: 3 neighbours x 2": HybridParams(neighbours=3, expansion=2.0),
-    "expansion over a pool of 50": HybridParams(pool=50),
-    "expansion over a pool of 200": HybridParams(pool=200),
+    "fusion: dense + tfidf cosine, equal weights": HybridParams(lexical="tfidf", **NO_EXPANSION),
+    "fusion: dense + normalized bm25, equal weights": HybridParams(**NO_EXPANSION),
+    "fusion: dense + normalized bm25, dense weight 0.7": HybridParams(dense_weight=0.7, **NO_EXPANSION),
+    "one-hop expansion: 5 neighbours x 3": HybridParams(second_hop=0.0),
+    "one-hop expansion, tfidf fusion": HybridParams(lexical="tfidf", second_hop=0.0),
+    "two-hop expansion, tfidf fusion": HybridParams(lexical="tfidf"),
+    "two-hop expansion: 5 neighbours, 3 and 3": HybridParams(neighbours=5, expansion=3.0, second_hop=3.0),
+    "two-hop expansion (default)": HybridParams(),
+    "two-hop expansion over a pool of 50": HybridParams(pool=50),
+    "two-hop expansion over a pool of 200": HybridParams(pool=200),
 }
 
 
@@ -50,12 +52,8 @@ def _per_seed(index: Index, params: HybridParams, usable: dict[str, dict[str, in
 
 
 def grid() -> list[HybridParams]:
-    combos = []
-    for w, lex, m, beta in itertools.product(*GRID.values()):
-        if m == 0 and beta != GRID["expansion"][0]:
-            continue  # without neighbours the expansion weight means nothing
-        combos.append(HybridParams(dense_weight=w, lexical=lex, neighbours=m, expansion=beta if m else 0.0))
-    return combos
+    return [HybridParams(dense_weight=w, neighbours=m, expansion=b, second_hop=g)
+            for w, m, b, g in itertools.product(*GRID.values())]
 
 
 def leave_one_topic_out(scores: dict[HybridParams, dict[str, float]], topics: dict[str, str]) -> dict:
@@ -120,7 +118,8 @@ def run_tuning(corpus: str | Path, judgments_path: str | Path, topics_path: str 
 def _params(p: dict | None) -> str:
     if not p:
         return "-"
-    return f"w={p['dense_weight']} {p['lexical']} m={p['neighbours']} beta={p['expansion']} pool={p['pool']}"
+    return (f"w={p['dense_weight']} {p['lexical']} m={p['neighbours']} beta={p['expansion']} "
+            f"gamma={p.get('second_hop', 0.0)} pool={p['pool']}")
 
 
 def tuning_markdown(r: dict) -> str:

@@ -1,0 +1,1 @@
+"""HTTP service: JSON API, embeddable widget, reload without downtime."""

@@ -1,0 +1,125 @@
+"""Self-contained HTML and JavaScript for the "Similar Papers" widget, its script snippet and the embed page."""
+from __future__ import annotations
+
+import html
+import json
+
+from ..index import PaperInfo, SimilarList
+
+THEMES = {
+    "light": {"bg": "#ffffff", "fg": "#1b1f24", "muted": "#5b6472", "link": "#0b57d0", "border": "#d9dee5"},
+    "dark": {"bg": "#15181d", "fg": "#e6e9ee", "muted": "#9aa4b2", "link": "#8ab4f8", "border": "#2c323b"},
+}
+
+
+def _style(theme: str) -> str:
+    t = THEMES.get(theme, THEMES["light"])
+    return (
+        f"body{{margin:0;background:{t['bg']};color:{t['fg']};font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif}}"
+        f".similar-papers{{padding:12px 14px;border:1px solid {t['border']};border-radius:8px;background:{t['bg']};color:{t['fg']}}}"
+        f".similar-papers h2{{font-size:15px;margin:0 0 8px}}"
+        f".similar-papers ol{{margin:0;padding-left:20px}}"
+        f".similar-papers li{{margin:0 0 8px}}"
+        f".similar-papers a{{color:{t['link']};text-decoration:none}}"
+        f".similar-papers a:hover{{text-decoration:underline}}"
+        f".similar-papers .meta{{color:{t['muted']};font-size:12px}}"
+    )
+
+
+def _items(result: SimilarList) -> str:
+    rows = []
+    for n in result.neighbors:
+        meta = " · ".join(x for x in (html.escape(n.journal or ""), str(n.year or "")) if x)
+        rows.append(
+            f'<li data-pmid="{n.pmid}"><a href="{n.url}" target="_blank" rel="noopener">{html.escape(n.title)}</a>'
+            f'<div class="meta">{meta}{" · " if meta else ""}PMID {n.pmid}</div></li>'
+        )
+    return "\n".join(rows)
+
+
+def widget_page(result: SimilarList, theme: str = "light") -> str:
+    """The list as a page of its own, fit for an iframe: no external assets, links open PubMed in a new tab."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Similar papers to PMID {result.seed.pmid}</title><style>{_style(theme)}</style></head>
+<body><section class="similar-papers" data-seed="{result.seed.pmid}" data-method="{result.method}">
+<h2>Similar Papers</h2>
+<ol>
+{_items(result)}
+</ol></section></body></html>"""
+
+
+def widget_error(message: str, theme: str = "light") -> str:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><style>{_style(theme)}</style></head>
+<body><section class="similar-papers"><h2>Similar Papers</h2><p class="meta">{html.escape(message)}</p></section></body></html>"""
+
+
+WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar Papers" list. No dependencies. */
+(function () {
+  var script = document.currentScript;
+  var origin = script ? new URL(script.src, location.href).origin : location.origin;
+  var THEMES = __THEMES__;
+  function esc(s) { var d = document.createElement("div"); d.textContent = s == null ? "" : String(s); return d.innerHTML; }
+  function render(el, data, theme) {
+    var t = THEMES[theme] || THEMES.light;
+    var items = data.neighbors.map(function (n) {
+      var meta = [n.journal, n.year].filter(Boolean).map(esc).join(" · ");
+      return '<li data-pmid="' + esc(n.pmid) + '" style="margin:0 0 8px">' +
+        '<a href="' + esc(n.url) + '" target="_blank" rel="noopener" style="color:' + t.link + ';text-decoration:none">' + esc(n.title) + '</a>' +
+        '<div style="color:' + t.muted + ';font-size:12px">' + meta + (meta ? " · " : "") + 'PMID ' + esc(n.pmid) + '</div></li>';
+    }).join("");
+    el.innerHTML = '<section class="similar-papers" style="padding:12px 14px;border:1px solid ' + t.border +
+      ';border-radius:8px;background:' + t.bg + ';color:' + t.fg + ';font:14px/1.4 system-ui,sans-serif">' +
+      '<h2 style="font-size:15px;margin:0 0 8px">Similar Papers</h2><ol style="margin:0;padding-left:20px">' + items + '</ol></section>';
+  }
+  function load(el) {
+    var pmid = el.getAttribute("data-similar-pmid");
+    var n = el.getAttribute("data-similar-n") || "5";
+    var theme = el.getAttribute("data-similar-theme") || "light";
+    fetch(origin + "/v1/papers/" + encodeURIComponent(pmid) + "/similar?n=" + encodeURIComponent(n))
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (!res.ok) { el.textContent = "Similar papers unavailable: " + res.body.error; return; }
+        render(el, res.body, theme);
+      })
+      .catch(function () { el.textContent = "Similar papers unavailable."; });
+  }
+  function start() { Array.prototype.forEach.call(document.querySelectorAll("[data-similar-pmid]"), load); }
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+})();
+""".replace("__THEMES__", json.dumps(THEMES))
+
+
+def embed_page(paper: PaperInfo, base_url: str) -> str:
+    """What a literature site offers under a paper: both snippets, a copy button each, and a live preview."""
+    script_snippet = (f'<div data-similar-pmid="{paper.pmid}" data-similar-n="5"></div>\n'
+                      f'<script src="{base_url}/widget.js" async></script>')
+    iframe_snippet = (f'<iframe src="{base_url}/widget/{paper.pmid}?n=5" width="420" height="480" '
+                      f'style="border:0" title="Similar papers"></iframe>')
+    block = lambda name, code: (
+        f'<h3>{name}</h3><pre id="{name}"><code>{html.escape(code)}</code></pre>'
+        f'<button type="button" data-copy="{name}">Copy</button>'
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Embed similar papers for PMID {paper.pmid}</title>
+<style>{_style("light")} main{{max-width:760px;margin:24px auto;padding:0 16px}} pre{{background:#f4f6f8;padding:10px;border-radius:6px;white-space:pre-wrap;word-break:break-all}}
+button{{padding:4px 12px;border-radius:6px;border:1px solid #c5ccd6;background:#fff;cursor:pointer}}</style></head>
+<body><main>
+<h1 style="font-size:20px">Embed "Similar Papers" for PMID {paper.pmid}</h1>
+<p>{html.escape(paper.title)}</p>
+<p>Free, no account required. Paste either snippet into your page.</p>
+{block("script", script_snippet)}
+{block("iframe", iframe_snippet)}
+<h3>Preview</h3>
+{iframe_snippet}
+</main>
+<script>
+document.querySelectorAll("button[data-copy]").forEach(function (b) {{
+  b.addEventListener("click", function () {{
+    var text = document.getElementById(b.getAttribute("data-copy")).innerText;
+    (navigator.clipboard ? navigator.clipboard.writeText(text) : Promise.reject()).then(
+      function () {{ b.textContent = "Copied"; }}, function () {{ b.textContent = "Select and copy"; }});
+  }});
+}});
+</script></body></html>"""

@@ -1,0 +1,98 @@
+"""HTTP API and widget pages with the fake encoder: status codes, bodies, filters, caching, reload."""
+import pytest
+from fastapi.testclient import TestClient
+
+from similar.build import build_index
+from similar.server.app import create_app
+
+from conftest import FakeEncoder, make_corpus, write_jsonl
+
+
+@pytest.fixture
+def index_dir(tmp_path, corpus_file):
+    dest = tmp_path / "index" / "web"
+    build_index([corpus_file], dest, model=FakeEncoder(), progress=False)
+    return dest
+
+
+@pytest.fixture
+def client(index_dir):
+    return TestClient(create_app(index_dir))
+
+
+def test_similar_api(client):
+    r = client.get("/v1/papers/1000/similar?n=7")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["seed"]["pmid"] == "1000" and body["method"] == "hybrid" and body["build_id"]
+    pmids = [n["pmid"] for n in body["neighbors"]]
+    assert len(pmids) == 7 and "1000" not in pmids
+    first = body["neighbors"][0]
+    assert set(first) >= {"pmid", "title", "journal", "year", "score", "url"}
+    assert first["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{first['pmid']}/"
+    assert r.headers["access-control-allow-origin"] if "origin" in r.request.headers else True
+
+
+def test_every_method_and_year_filters(client):
+    for method in ("hybrid", "dense", "tfidf", "bm25", "pmra"):
+        body = client.get(f"/v1/papers/1001/similar?n=5&method={method}&min_year=2000&max_year=2005").json()
+        assert body["method"] == method and len(body["neighbors"]) == 5
+        assert all(2000 <= n["year"] <= 2005 for n in body["neighbors"])
+        assert "1001" not in [n["pmid"] for n in body["neighbors"]]
+
+
+@pytest.mark.parametrize("url,status,message", [
+    ("/v1/papers/4242/similar", 404, "PMID 4242 is not in index web (40 papers): add it with `similar add`, or query with --text"),
+    ("/v1/papers/abc/similar", 422, "invalid pmid: String should match pattern '^[0-9]{1,9}$'"),
+    ("/v1/papers/1000/similar?n=0", 422, "invalid n: Input should be greater than or equal to 1"),
+    ("/v1/papers/1000/similar?n=101", 422, "invalid n: Input should be less than or equal to 100"),
+    ("/v1/papers/1000/similar?n=x", 422, "invalid n: Input should be a valid integer, unable to parse string as an integer"),
+    ("/v1/papers/1000/similar?method=magic", 422, "invalid method: String should match pattern '^(hybrid|dense|tfidf|bm25|pmra)$'"),
+    ("/v1/papers/99999", 404, "PMID 99999 is not in index web (40 papers): add it with `similar add`, or query with --text"),
+])
+def test_errors_are_json_never_500(client, url, status, message):
+    r = client.get(url)
+    assert r.status_code == status
+    assert r.json() == {"error": message, "status": status}
+
+
+def test_paper_health_manifest_docs(client):
+    assert client.get("/v1/papers/1002").json()["title"].startswith("Study 2 of")
+    health = client.get("/v1/health").json()
+    assert health["status"] == "ok" and health["papers"] == 40
+    assert client.get("/v1/index").json()["count"] == 40
+    assert client.get("/docs").status_code == 200
+    assert "/v1/papers/{pmid}/similar" in client.get("/openapi.json").json()["paths"]
+
+
+def test_etag_and_cors(client):
+    r = client.get("/v1/papers/1000/similar", headers={"Origin": "https://example.org"})
+    assert r.headers["access-control-allow-origin"] == "*"
+    etag = r.headers["etag"]
+    again = client.get("/v1/papers/1000/similar", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_widget_page_and_script(client):
+    page = client.get("/widget/1000?n=4&theme=dark")
+    assert page.status_code == 200 and page.text.count("<li ") == 4
+    assert "https://pubmed.ncbi.nlm.nih.gov/" in page.text and "http://" not in page.text.replace("https://pubmed", "")
+    assert "<script src=" not in page.text and "<link" not in page.text  # self-contained
+    assert client.get("/widget/4242").status_code == 404
+    js = client.get("/widget.js")
+    assert js.headers["content-type"].startswith("application/javascript") and "data-similar-pmid" in js.text
+    embed = client.get("/embed/1000").text
+    assert 'data-similar-pmid=&quot;1000&quot;' in embed and "/widget/1000" in embed and "Copy" in embed
+
+
+def test_get_routes_never_change_state_and_reload_is_guarded(client, index_dir, monkeypatch, tmp_path):
+    build = client.get("/v1/health").json()["build_id"]
+    assert client.post("/admin/reload").status_code == 403
+    monkeypatch.setenv("SIMILAR_ADMIN_TOKEN", "s3cret")
+    assert client.post("/admin/reload", headers={"Authorization": "Bearer wrong"}).status_code == 403
+    assert client.get("/admin/reload").status_code == 405
+    build_index([write_jsonl(tmp_path / "more.jsonl", make_corpus(44))], index_dir, model=FakeEncoder(), progress=False)
+    assert client.get("/v1/health").json()["build_id"] == build  # nothing changes until asked
+    r = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    assert r.status_code == 200 and r.json()["papers"] == 44
+    assert client.get("/v1/health").json()["build_id"] != build

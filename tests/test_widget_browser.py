@@ -1,0 +1,40 @@
+"""The widget in a real headless Chromium: a host page on another origin with the script snippet, and one with the iframe."""
+import pytest
+
+from similar.build import build_index
+from similar.server.app import create_app
+
+from browser import CHROMEDRIVER, CHROMIUM, chromium, host_pages, running_server, static_site
+from conftest import FakeEncoder
+
+pytestmark = pytest.mark.browser
+
+try:
+    import selenium  # noqa: F401
+    missing = None if CHROMIUM and CHROMEDRIVER else "Debian's chromium and chromium-driver are not installed (.ci/install-browser installs them)"
+except ImportError:
+    missing = "selenium is not installed (pip install -e '.[test]')"
+
+
+@pytest.mark.skipif(missing is not None, reason=missing or "")
+def test_script_and_iframe_snippets_render_the_list(tmp_path, corpus_file):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    build_index([corpus_file], tmp_path / "ix", model=FakeEncoder(), progress=False)
+    app = create_app(tmp_path / "ix")
+    expected = [n.title for n in app.state.holder.index.similar("1000", n=5).neighbors]
+    with running_server(app) as api:
+        host_pages(tmp_path / "site", api, "1000")
+        with static_site(tmp_path / "site") as site, chromium(tmp_path) as driver:
+            driver.get(f"{site}/script.html")
+            WebDriverWait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "[data-similar-pmid] li")) == 5)
+            titles = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "[data-similar-pmid] li a")]
+            assert titles == expected
+            links = [a.get_attribute("href") for a in driver.find_elements(By.CSS_SELECTOR, "[data-similar-pmid] li a")]
+            assert all(h.startswith("https://pubmed.ncbi.nlm.nih.gov/") for h in links)
+
+            driver.get(f"{site}/iframe.html")
+            driver.switch_to.frame(driver.find_element(By.ID, "w"))
+            WebDriverWait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "li a")) == 5)
+            assert [a.text for a in driver.find_elements(By.CSS_SELECTOR, "li a")] == expected
