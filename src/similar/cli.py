@@ -171,6 +171,20 @@ def bench_tune(corpus, judgments, topics, model, name, out_dir, quiet):
     click.echo(tuning_markdown(results))
 
 
+@bench.command("load")
+@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--requests", default=5000, show_default=True, type=int)
+@click.option("--concurrency", default=32, show_default=True, type=int)
+@click.option("--name", default="load", show_default=True)
+@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+def bench_load(index_dir, requests, concurrency, name, out_dir):
+    """Start `similar serve` on 127.0.0.1 and measure throughput and latency, plain and while the index reloads."""
+    from . import store
+    from .bench.load import load_markdown, run_load
+
+    click.echo(load_markdown(run_load(store.index_path(index_dir), requests, concurrency, out_dir, name)))
+
+
 @main.command()
 @click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
 @click.option("--host", default="127.0.0.1", show_default=True)

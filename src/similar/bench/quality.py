@@ -57,7 +57,7 @@ def evaluate(index: Index, judgments: dict[str, dict[str, int]], methods: Sequen
     """Per-seed metrics for each method under both protocols, plus coverage counts (nothing dropped silently)."""
     label = label or {}
     coverage = {"seeds": len(judgments), "seeds_without_text": 0, "seeds_without_judged_candidates": 0,
-                "self_pairs_dropped": 0, "candidates": 0, "candidates_without_text": 0}
+                "self_pairs_dropped": 0, "candidates": 0, "candidates_of_seeds_with_text": 0, "candidates_without_text": 0}
     usable: dict[str, dict[str, int]] = {}
     for seed, judged in judgments.items():
         if seed in judged:
@@ -68,6 +68,7 @@ def evaluate(index: Index, judgments: dict[str, dict[str, int]], methods: Sequen
             coverage["seeds_without_text"] += 1
             continue
         present = {c: g for c, g in judged.items() if c in index}
+        coverage["candidates_of_seeds_with_text"] += len(judged)
         coverage["candidates_without_text"] += len(judged) - len(present)
         if not present:
             coverage["seeds_without_judged_candidates"] += 1

@@ -26,7 +26,8 @@ def quality_markdown(results: dict) -> str:
         "",
         f"Coverage: {cov['seeds_evaluated']} of {cov['seeds']} seeds evaluated; {cov['seeds_without_text']} seeds without text, "
         f"{cov['seeds_without_judged_candidates']} with no judged candidate that has text; "
-        f"{cov['candidates_without_text']} of {cov['candidates']} judged candidates without text; "
+        f"of the {cov.get('candidates_of_seeds_with_text', cov['candidates'])} judged candidates of seeds with text, "
+        f"{cov['candidates_without_text']} have no text ({cov['candidates']} judged pairs in all); "
         f"{cov['self_pairs_dropped']} seed-to-itself pairs dropped.",
         "",
     ]
