@@ -106,6 +106,12 @@ class SentenceTransformerEncoder:
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ModelUnavailable(f"sentence-transformers cannot be imported ({exc}); use --method tfidf") from exc
         torch.set_num_threads(max(1, os.cpu_count() or 1))
+        try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # our own bars show the work that takes time
+        except ImportError:  # pragma: no cover
+            pass
         kwargs = {"device": device, "local_files_only": True}
         if spec.backend == "openvino":
             kwargs["backend"] = "openvino"

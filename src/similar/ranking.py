@@ -21,7 +21,8 @@ class HybridParams:
     Over a candidate pool (the seed's dense top `pool`):
       base(x, c) = dense_weight * cos(x, c) + (1 - dense_weight) * lex(x, c) / lex(x, x)
       hop1(x, c) = base(x, c) + expansion * mean of base(v, c) over x's top `neighbours` papers v by base
-      final(c)   = hop1(seed, c) + second_hop * mean of hop1(v, c) over the seed's top `neighbours` papers v by hop1
+      final(c)   = hop1(seed, c) + second_hop * mean of hop1(v, c) over the seed's top `neighbours` papers v by hop1,
+                   divided by (1 + expansion) * (1 + second_hop) so that scores stay on a 0-1 scale
 
     Dividing the lexical score by the paper's score against itself puts BM25 on the 0-1 scale of the cosine. The two
     expansion steps let the seed's closest papers, and theirs, vote (pseudo-relevance feedback over the similarity
@@ -116,7 +117,8 @@ class Ranker:
         voters = np.argpartition(-others, m - 1, axis=1)[:, :m]
         hop1 = base + p.expansion * base[1 + voters].mean(axis=1)
         seed_voters = np.argpartition(-hop1[0], m - 1)[:m]
-        return (hop1[0] + p.second_hop * hop1[1 + seed_voters].mean(axis=0)).astype(np.float32)
+        final = hop1[0] + p.second_hop * hop1[1 + seed_voters].mean(axis=0)
+        return (final / ((1.0 + p.expansion) * (1.0 + p.second_hop))).astype(np.float32)  # back to about 0-1
 
     def _hybrid(self, q: Query, rows: np.ndarray) -> np.ndarray:
         """Hybrid scores of chosen rows: the pool is the seed's dense pool plus those rows."""
