@@ -171,6 +171,27 @@ def bench_tune(corpus, judgments, topics, model, name, out_dir, quiet):
     click.echo(tuning_markdown(results))
 
 
+@bench.command("speed")
+@click.option("--part", "parts", multiple=True, type=click.Choice(["encode", "build", "methods", "query"]),
+              help="Parts to run (default: all).")
+@click.option("--encode-corpus", default="../shared/data/pubmed-sample/abstracts.jsonl.gz", show_default=True)
+@click.option("--corpus", "corpora", multiple=True, help="Corpora to build (default: the TREC corpus and the PubMed sample).")
+@click.option("--sizes", default="10000,100000,1000000", show_default=True, help="Synthetic index sizes.")
+@click.option("--name", default="speed", show_default=True)
+@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
+    """Encoding rate per backend, build cost, per-method query cost, and index types at 10k-1M vectors."""
+    from pathlib import Path
+
+    from .bench.speed import run_speed, speed_markdown
+
+    corpora = [Path(c) for c in corpora] or [Path("../shared/data/trec2005-d2d/corpus.jsonl.gz"),
+                                             Path("../shared/data/pubmed-sample/abstracts.jsonl.gz")]
+    results = run_speed(parts or ("encode", "build", "methods", "query"), Path(encode_corpus), corpora,
+                        [int(s) for s in sizes.split(",")], Path(out_dir), name)
+    click.echo(speed_markdown(results))
+
+
 @bench.command("load")
 @click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
 @click.option("--requests", default=5000, show_default=True, type=int)
@@ -218,6 +239,18 @@ def models_list():
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
         kind = "openvino" if (folder / "openvino").is_dir() else "torch"
         click.echo(f"{folder.name}\t{kind}\t{folder}")
+
+
+@models.command("prepare")
+@click.option("--backend", type=click.Choice(["openvino"]), default="openvino", show_default=True)
+@click.option("--model", "name", default=None, help="Model name (default all-MiniLM-L6-v2).")
+@click.option("--force", is_flag=True, help="Export again even if an export exists.")
+def models_prepare(backend, name, force):
+    """Export the model once for fast CPU encoding; build and query use the export when present."""
+    from .openvino_export import prepare_openvino
+
+    info = prepare_openvino(name, force=force)
+    click.echo(f"prepared {info['source']} -> OpenVINO {info['openvino']} (fingerprint {info['fingerprint']})")
 
 
 @models.command("train")

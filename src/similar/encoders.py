@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,9 +114,6 @@ class SentenceTransformerEncoder:
         except ImportError:  # pragma: no cover
             pass
         kwargs = {"device": device, "local_files_only": True}
-        if spec.backend == "openvino":
-            kwargs["backend"] = "openvino"
-            kwargs["model_kwargs"] = {"file_name": "openvino/openvino_model.xml"}
         try:
             self.model = SentenceTransformer(str(spec.path), **kwargs)
         except Exception as exc:
@@ -150,9 +148,59 @@ class SentenceTransformerEncoder:
         }
 
 
-def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: str | None = None) -> SentenceTransformerEncoder:
-    """Resolve and load a model; raises ModelUnavailable (never downloads)."""
-    return SentenceTransformerEncoder(resolve_model(name_or_path, backend), device=device)
+class OpenVINOEncoder:
+    """The same model exported by `similar models prepare`, run by OpenVINO with an async request queue (all cores)."""
+
+    batch_size = 16  # small length-sorted batches pad little; the queue keeps every core busy
+
+    def __init__(self, spec: ModelSpec):
+        try:
+            import openvino as ov
+            from transformers import AutoTokenizer
+        except ImportError as exc:
+            raise ModelUnavailable(f"OpenVINO cannot be imported ({exc}): pip install openvino, or use the torch backend") from exc
+        self.spec = spec
+        self.name = spec.name
+        self.backend = "openvino"
+        self.tokenizer = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True)
+        config = spec.path / "sentence_bert_config.json"
+        self.max_seq_length = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
+        self.compiled = ov.Core().compile_model(str(spec.path / "openvino" / "model.xml"), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+        self._ov = ov
+        self.dim = int(self.compiled.output(0).get_partial_shape()[1].get_length())
+        self.fingerprint = fingerprint_dir(spec.path)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        if not len(texts):
+            return out
+        queue = self._ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+
+        def done(request, rows):
+            out[rows] = request.get_output_tensor(0).data
+
+        queue.set_callback(done)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            enc = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np")
+            feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask")}
+            feed["token_type_ids"] = enc["token_type_ids"].astype(np.int64) if "token_type_ids" in enc else np.zeros_like(feed["input_ids"])
+            queue.start_async(feed, rows)
+        queue.wait_all()
+        return out
+
+    def describe(self) -> dict:
+        return {"name": self.name, "path": str(self.spec.path), "fingerprint": self.fingerprint, "backend": "openvino",
+                "dim": self.dim, "max_seq_length": self.max_seq_length}
+
+
+def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: str | None = None):
+    """Resolve and load a model; raises ModelUnavailable (never downloads). A prepared OpenVINO export wins on CPU."""
+    spec = resolve_model(name_or_path, backend if backend else (None if device == "cpu" else "torch"))
+    if spec.backend == "openvino":
+        return OpenVINOEncoder(spec)
+    return SentenceTransformerEncoder(spec, device=device)
 
 
 def describe(encoder) -> dict:

@@ -1,0 +1,284 @@
+"""`similar bench speed`: encoding rate per backend, build cost, and query latency/recall/memory per index type and size."""
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import store
+
+DIM = 384
+QUERIES = 200
+
+
+def _texts(corpus: Path, limit: int) -> list[str]:
+    out = []
+    with gzip.open(corpus, "rt") if corpus.suffix == ".gz" else open(corpus) as f:
+        for line in f:
+            r = json.loads(line)
+            out.append(f"{r.get('title', '')} {r.get('abstract', '')}".strip())
+            if len(out) >= limit:
+                break
+    return out
+
+
+def _top10(vectors: np.ndarray) -> np.ndarray:
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    return np.argsort(-sims, axis=1)[:, :10]
+
+
+def bench_encode(corpus: Path, docs: int = 512) -> dict:
+    """docs/s of each backend on the same texts, and agreement with torch fp32 (cosine, top-10 neighbour overlap)."""
+    from ..encoders import DEFAULT_MODEL, ModelSpec, ModelUnavailable, OpenVINOEncoder, SentenceTransformerEncoder, resolve_model
+
+    texts = _texts(corpus, docs)
+    runs = []
+    torch_spec = resolve_model(DEFAULT_MODEL, backend="torch")
+    encoders = [("torch fp32", lambda: SentenceTransformerEncoder(torch_spec))]
+    prepared = store.models_dir() / DEFAULT_MODEL
+    if (prepared / "openvino" / "model.xml").exists():
+        encoders.append(("openvino fp32", lambda: OpenVINOEncoder(ModelSpec(DEFAULT_MODEL, prepared, "openvino"))))
+    reference = None
+    for label, make in encoders:
+        try:
+            enc = make()
+        except ModelUnavailable as exc:
+            runs.append({"backend": label, "error": str(exc)})
+            continue
+        enc.encode(texts[:32])  # warm-up
+        started = time.perf_counter()
+        vectors = enc.encode(texts)
+        seconds = time.perf_counter() - started
+        run = {"backend": label, "docs": len(texts), "seconds": round(seconds, 2), "docs_per_s": round(len(texts) / seconds, 1)}
+        if reference is None:
+            reference, ref_top = vectors, _top10(vectors)
+        else:
+            top = _top10(vectors)
+            run["mean_cosine_to_torch"] = float((vectors * reference).sum(axis=1).mean())
+            run["min_cosine_to_torch"] = float((vectors * reference).sum(axis=1).min())
+            run["top10_overlap"] = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, ref_top)]))
+            run["speedup_vs_torch"] = round(run["docs_per_s"] / runs[0]["docs_per_s"], 2)
+        runs.append(run)
+        print(run, file=sys.stderr, flush=True)
+    return {"corpus": str(corpus), "threads": os.cpu_count(), "runs": runs}
+
+
+def bench_build(corpora: Sequence[Path]) -> list[dict]:
+    """Wall time, peak RSS and on-disk size of `similar build` on each corpus, in a child process each."""
+    out = []
+    for corpus in corpora:
+        with tempfile.TemporaryDirectory(prefix="similar-speed-") as tmp:
+            dest = Path(tmp) / "ix"
+            started = time.perf_counter()
+            proc = subprocess.Popen([sys.executable, "-m", "similar.cli", "build", str(corpus), "--index", str(dest), "--quiet"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "SIMILAR_CACHE": str(Path(tmp) / "cache")})
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - started
+            stdout, stderr = proc.stdout.read().decode(), proc.stderr.read().decode()
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"build of {corpus} failed: {stderr[-2000:]}")
+            manifest = json.loads((dest / store.MANIFEST).read_text())
+            size = sum(f.stat().st_size for f in dest.iterdir())
+            out.append({"corpus": str(corpus), "papers": manifest["count"], "backend": (manifest["model"] or {}).get("backend"),
+                        "wall_s": round(wall, 1), "docs_per_s": round(manifest["count"] / wall, 1),
+                        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "disk_mb": round(size / 2**20, 2),
+                        "files": {f.name: f.stat().st_size for f in dest.iterdir()}, "output": stdout.strip()})
+            print(out[-1], file=sys.stderr, flush=True)
+    return out
+
+
+def synthetic(n: int, seed: int = 0, clusters: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+    """Clustered unit vectors (like sentence embeddings, unlike uniform noise) and held-out queries from the same law."""
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((clusters, DIM)).astype(np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+
+    def draw(count):
+        x = centers[rng.integers(0, clusters, count)] + 0.05 * rng.standard_normal((count, DIM)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    return np.vstack([draw(min(n - i, 100_000)) for i in range(0, n, 100_000)]), draw(QUERIES)
+
+
+def _latencies(fn, queries: np.ndarray) -> np.ndarray:
+    out = []
+    for q in queries:
+        t = time.perf_counter()
+        fn(q[None, :])
+        out.append(time.perf_counter() - t)
+    return np.array(out) * 1000
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def bench_query(sizes: Sequence[int], kinds: Sequence[str] = ("flat", "hnsw", "ivf")) -> list[dict]:
+    import faiss
+
+    from ..backends.dense import DenseBackend
+
+    rows = []
+    for n in sizes:
+        x, queries = synthetic(n)
+        exact = x @ queries.T
+        truth = np.argsort(-exact, axis=0)[:10].T
+        del exact
+        faiss.omp_set_num_threads(1)
+        brute = _latencies(lambda q: np.argpartition(-(x @ q[0]), 10)[:10], queries)
+        rows.append({"n": n, "index": "numpy brute force", "p50_ms": float(np.percentile(brute, 50)), "p95_ms": float(np.percentile(brute, 95)),
+                     "p99_ms": float(np.percentile(brute, 99)), "recall@10": 1.0, "memory_mb": x.nbytes / 2**20, "build_s": 0.0})
+        print(rows[-1], file=sys.stderr, flush=True)
+        for kind in kinds:
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            before = _rss_mb()
+            started = time.perf_counter()
+            backend = DenseBackend.build(x, kind)
+            build_s = time.perf_counter() - started
+            size_mb = len(faiss.serialize_index(backend.index)) / 2**20
+            grown = _rss_mb() - before
+            faiss.omp_set_num_threads(1)
+            lat = _latencies(lambda q: backend.search(q, 10), queries)
+            _, found = backend.search(queries, 10)
+            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            started = time.perf_counter()
+            backend.search(np.repeat(queries, 5, axis=0), 10)
+            qps = 5 * len(queries) / (time.perf_counter() - started)
+            rows.append({"n": n, "index": kind, "params": backend.params, "p50_ms": float(np.percentile(lat, 50)),
+                         "p95_ms": float(np.percentile(lat, 95)), "p99_ms": float(np.percentile(lat, 99)),
+                         "batch_qps": round(qps, 1), "recall@10": recall, "memory_mb": round(size_mb, 1),
+                         "rss_growth_mb": round(grown, 1), "build_s": round(build_s, 1)})
+            print(rows[-1], file=sys.stderr, flush=True)
+            del backend
+        del x
+    return rows
+
+
+def bench_methods(corpus: Path, queries: int = 300) -> list[dict]:
+    """Single-thread latency of each ranking method on a real index (the hybrid's cost against plain dense)."""
+    import faiss
+
+    from ..build import build_index
+    from ..encoders import CachedEncoder, load_encoder
+    from ..index import Index
+
+    faiss.omp_set_num_threads(1)
+    with tempfile.TemporaryDirectory(prefix="similar-speed-") as tmp:
+        build_index([corpus], Path(tmp) / "ix", model=CachedEncoder(load_encoder()), progress=False)
+        index = Index.open(Path(tmp) / "ix")
+        pmids = index.pmids[:queries].tolist()
+        out = []
+        for method in index.methods:
+            for p in pmids[:20]:
+                index.similar(p, n=10, method=method)
+            lat = []
+            for p in pmids:
+                t = time.perf_counter()
+                index.similar(p, n=10, method=method)
+                lat.append((time.perf_counter() - t) * 1000)
+            out.append({"corpus": str(corpus), "papers": len(index), "method": method, "p50_ms": float(np.percentile(lat, 50)),
+                        "p95_ms": float(np.percentile(lat, 95)), "p99_ms": float(np.percentile(lat, 99))})
+        dense = next(r for r in out if r["method"] == "dense")
+        for r in out:
+            r["x_dense_p50"] = round(r["p50_ms"] / dense["p50_ms"], 2)
+        index.close()
+    return out
+
+
+def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence[Path], sizes: Sequence[int],
+              out_dir: Path, name: str = "speed") -> dict:
+    results = {"name": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+               "command": " ".join(["similar"] + sys.argv[1:]), "cpus": os.cpu_count(), "versions": store.library_versions()}
+    if "encode" in parts:
+        results["encode"] = bench_encode(encode_corpus)
+    if "build" in parts:
+        results["build"] = bench_build(build_corpora)
+    if "methods" in parts:
+        results["methods"] = [r for c in build_corpora for r in bench_methods(c)]
+    if "query" in parts:
+        results["query"] = bench_query(sizes)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = out_dir / f"{name}.json"
+    if previous.exists():  # parts not rerun keep their last figures
+        old = json.loads(previous.read_text())
+        results = {**{k: v for k, v in old.items() if k in ("encode", "build", "methods", "query")}, **results}
+    (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out_dir / f"{name}.md").write_text(speed_markdown(results))
+    if results.get("query"):
+        speed_chart(results["query"], out_dir / f"{name}.png")
+    return results
+
+
+def speed_markdown(r: dict) -> str:
+    lines = [f"# Speed: {r['name']}", "", f"Command: `{r['command']}` ({r['date']}); {r['cpus']} CPUs.", ""]
+    if r.get("encode"):
+        lines += ["## Encoding (all-MiniLM-L6-v2, same texts, same run)", "",
+                  "| backend | docs | docs/s | speed-up vs torch | mean cosine to torch | top-10 overlap |", "|---|---|---|---|---|---|"]
+        for e in r["encode"]["runs"]:
+            if "error" in e:
+                lines.append(f"| {e['backend']} | - | {e['error']} | | | |")
+                continue
+            lines.append(f"| {e['backend']} | {e['docs']} | {e['docs_per_s']} | {e.get('speedup_vs_torch', 1.0)} | "
+                         f"{e.get('mean_cosine_to_torch', 1.0):.5f} | {e.get('top10_overlap', 1.0):.3f} |")
+        lines.append("")
+    if r.get("build"):
+        lines += ["## Build (`similar build`, child process, embedding cache off)", "",
+                  "| corpus | papers | encoder | wall (s) | docs/s | peak RSS (MB) | on disk (MB) |", "|---|---|---|---|---|---|---|"]
+        for b in r["build"]:
+            lines.append(f"| {Path(b['corpus']).parent.name}/{Path(b['corpus']).name} | {b['papers']} | {b['backend']} | {b['wall_s']} | "
+                         f"{b['docs_per_s']} | {b['peak_rss_mb']} | {b['disk_mb']} |")
+        lines.append("")
+    if r.get("methods"):
+        lines += ["## Query latency per method on real indexes (`Index.similar`, n=10, one thread, warm)", "",
+                  "| corpus | papers | method | p50 (ms) | p95 (ms) | p99 (ms) | p50 / dense p50 |", "|---|---|---|---|---|---|---|"]
+        for m in r["methods"]:
+            lines.append(f"| {Path(m['corpus']).name} | {m['papers']} | {m['method']} | {m['p50_ms']:.3f} | {m['p95_ms']:.3f} | "
+                         f"{m['p99_ms']:.3f} | {m['x_dense_p50']} |")
+        lines.append("")
+    if r.get("query"):
+        lines += ["## Dense index types on synthetic clustered vectors (dim 384; 200 held-out queries; one thread)", "",
+                  "| N | index | build (s) | p50 (ms) | p95 (ms) | p99 (ms) | batch q/s (2 threads) | recall@10 vs exact | index memory (MB) |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for q in r["query"]:
+            lines.append(f"| {q['n']:,} | {q['index']} | {q['build_s']} | {q['p50_ms']:.3f} | {q['p95_ms']:.3f} | {q['p99_ms']:.3f} | "
+                         f"{q.get('batch_qps', '-')} | {q['recall@10']:.3f} | {q['memory_mb']:.0f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def speed_chart(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for kind in dict.fromkeys(r["index"] for r in rows):
+        pts = [r for r in rows if r["index"] == kind]
+        a.plot([p["n"] for p in pts], [p["p99_ms"] for p in pts], marker="o", label=kind)
+        b.plot([p["n"] for p in pts], [p["memory_mb"] for p in pts], marker="o", label=kind)
+    for ax, title, unit in ((a, "single-query p99 latency", "ms"), (b, "index memory", "MB")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("vectors (N)")
+        ax.set_ylabel(unit)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
