@@ -65,13 +65,19 @@ def _print_report(report, verb: str) -> None:
 @click.option("--model", default=None, help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).")
 @click.option("--method", type=click.Choice(["auto", "tfidf"]), default="auto", help="tfidf: build without embeddings.")
 @click.option("--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type.")
+@click.option("--device", default="cpu", show_default=True, help="Encoding device: cpu, cuda, cuda:1 ...")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(inputs, index_dir, model, method, dense_type, quiet):
+def build(inputs, index_dir, model, method, dense_type, device, quiet):
     """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
     from . import store
     from .build import build_index
 
-    report = build_index(inputs, store.index_path(index_dir), model=model, method=method, dense_type=dense_type, progress=not quiet)
+    encoder = model
+    if device != "cpu" and method != "tfidf":
+        from .encoders import load_encoder
+
+        encoder = load_encoder(model, device=device)
+    report = build_index(inputs, store.index_path(index_dir), model=encoder, method=method, dense_type=dense_type, progress=not quiet)
     _print_report(report, "built")
 
 
@@ -217,6 +223,34 @@ def serve(index_dir, host, port):
 
     click.echo(f"serving {store.index_path(index_dir)} on http://{host}:{port} (docs at /docs)")
     run(store.index_path(index_dir), host=host, port=port)
+
+
+@main.group()
+def pubmed():
+    """Get PubMed itself: NLM's annual baseline and daily update files."""
+
+
+@pubmed.command("fetch")
+@click.option("--baseline", "kind", flag_value="baseline", help="The annual baseline files.")
+@click.option("--updates", "kind", flag_value="updates", help="The daily update files.")
+@click.option("--dest", default=None, help="Folder (default: pubmed/baseline or pubmed/updatefiles under SIMILAR_HOME).")
+@click.option("--base-url", default=None, help="Mirror to use instead of NLM's (default https://ftp.ncbi.nlm.nih.gov/pubmed).")
+@click.option("--limit", default=None, type=int, help="Only the first N files.")
+def pubmed_fetch(kind, dest, base_url, limit):
+    """Download, resuming partial files, verifying each against NLM's .md5; verified files are never fetched again."""
+    from . import store
+    from .pubmed import DEFAULT_BASE_URL, FOLDERS, fetch
+
+    if not kind:
+        raise SimilarError("say which files: --baseline or --updates")
+    dest = dest or store.project_home() / "pubmed" / FOLDERS[kind]
+    report = fetch(kind, dest, base_url or DEFAULT_BASE_URL, limit=limit)
+    click.echo(f"{dest}: {len(report.downloaded)} downloaded ({len(report.resumed)} resumed), "
+               f"{len(report.already_verified)} already verified, {len(report.failed)} failed")
+    for name, reason in report.failed:
+        click.echo(f"  failed {name}: {reason}", err=True)
+    if report.failed:
+        sys.exit(1)
 
 
 @main.group()
