@@ -186,8 +186,12 @@ def build_index(
     dense_type: str = "auto",
     progress: bool = True,
     shard_rows: int = SHARD_ROWS,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> BuildReport:
-    """Build a new index folder at `dest` from input files; resumable after any interruption."""
+    """Build a new index folder at `dest` from input files; resumable after any interruption.
+
+    engine="ray" embeds with Ray Data actors (see distributed.py); everything else is the same code path."""
     started = time.time()
     paths = _check_inputs(inputs)
     dest = Path(dest)
@@ -201,6 +205,7 @@ def build_index(
         "inputs": [e["sha256"] for e in inputs_meta],
         "model": describe(encoder)["fingerprint"] if encoder else None,
         "shard_rows": shard_rows,
+        "engine": engine,
     }
     previous = json.loads((work / STATE).read_text()) if (work / STATE).exists() else None
     if previous is None or {k: previous.get(k) for k in state} != state:
@@ -231,9 +236,15 @@ def build_index(
     dense = None
     if encoder is not None:
         texts = [f"{r[1]} {r[2]}".strip() for r in staged]
-        vectors, report.resumed_rows = embed_checkpointed(
-            len(texts), lambda a, b: texts[a:b], encoder, work / "shards", progress, shard_rows
-        )
+        if engine == "ray":
+            from .distributed import embed_with_ray
+
+            vectors, report.resumed_rows = embed_with_ray(texts, model if model is not None else encoder, encoder.dim,
+                                                          work / "ray-shards", ray_address, progress)
+        else:
+            vectors, report.resumed_rows = embed_checkpointed(
+                len(texts), lambda a, b: texts[a:b], encoder, work / "shards", progress, shard_rows
+            )
         report.embedded = len(texts) - report.resumed_rows
         dense = DenseBackend.build(vectors, dense_type)
     lexical = LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged])

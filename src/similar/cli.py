@@ -66,8 +66,11 @@ def _print_report(report, verb: str) -> None:
 @click.option("--method", type=click.Choice(["auto", "tfidf"]), default="auto", help="tfidf: build without embeddings.")
 @click.option("--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type.")
 @click.option("--device", default="cpu", show_default=True, help="Encoding device: cpu, cuda, cuda:1 ...")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="ray: embed with Ray Data actor workers (one model load each).")
+@click.option("--address", default=None, help="Ray cluster address (default: a running cluster, else a local one).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(inputs, index_dir, model, method, dense_type, device, quiet):
+def build(inputs, index_dir, model, method, dense_type, device, engine, address, quiet):
     """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
     from . import store
     from .build import build_index
@@ -77,7 +80,8 @@ def build(inputs, index_dir, model, method, dense_type, device, quiet):
         from .encoders import load_encoder
 
         encoder = load_encoder(model, device=device)
-    report = build_index(inputs, store.index_path(index_dir), model=encoder, method=method, dense_type=dense_type, progress=not quiet)
+    report = build_index(inputs, store.index_path(index_dir), model=encoder, method=method, dense_type=dense_type,
+                         progress=not quiet, engine=engine, ray_address=address)
     _print_report(report, "built")
 
 

@@ -1,0 +1,38 @@
+"""A Ray build on a local 2-CPU Ray instance started here gives the same index as the single-process build."""
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from similar.build import build_index
+from similar.index import Index
+
+from conftest import SHARED, FakeEncoder
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[test]')")
+SAMPLE = SHARED / "pubmed-sample" / "abstracts.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    tests = str(Path(__file__).parent)
+    path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": path, "SIMILAR_NO_MODEL": ""}})
+    yield
+    ray.shutdown()
+
+
+def test_ray_build_equals_local_build(tmp_path, local_ray):
+    local = build_index([SAMPLE], tmp_path / "local", model=FakeEncoder(), progress=False)
+    distributed = build_index([SAMPLE], tmp_path / "ray", model=FakeEncoder(), progress=False, engine="ray")
+    assert local.kept == distributed.kept == 11482
+    assert (tmp_path / "local" / "rows.txt").read_text() == (tmp_path / "ray" / "rows.txt").read_text()
+    a = faiss.read_index(str(tmp_path / "local" / "vectors.faiss"))
+    b = faiss.read_index(str(tmp_path / "ray" / "vectors.faiss"))
+    np.testing.assert_array_equal(a.reconstruct_n(0, a.ntotal), b.reconstruct_n(0, b.ntotal))
+    ia, ib = Index.open(tmp_path / "local"), Index.open(tmp_path / "ray")
+    for pmid in ia.pmids[::997]:
+        assert [n.pmid for n in ia.similar(pmid, n=10).neighbors] == [n.pmid for n in ib.similar(pmid, n=10).neighbors]
