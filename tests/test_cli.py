@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from similar.build import build_index
 from similar.cli import main
 
-from conftest import FakeEncoder, make_corpus, write_jsonl
+from conftest import FakeEncoder
 
 
 @pytest.fixture

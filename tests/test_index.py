@@ -168,6 +168,14 @@ def test_add_applies_medline_deletions(tmp_path, fake_encoder):
     with pytest.raises(NotFound, match="deleted"):
         index.paper("26432306")
     assert all(n.pmid != "26432306" for n in index.similar("1000", n=50).neighbors)
+    assert [e["name"] for e in index.manifest["inputs"]] == ["base.jsonl", "medline16n0902.xml.gz"]
+    # the same update file again changes nothing: same build, same rows, nothing embedded
+    before = (tmp_path / "ix" / "rows.txt").read_text()
+    encoded = fake_encoder.encoded
+    again = add_to_index([MEDLINE / "medline16n0902.xml.gz"], tmp_path / "ix", encoder=fake_encoder, progress=False)
+    assert again.files_skipped and again.kept == 0 and fake_encoder.encoded == encoded
+    assert (tmp_path / "ix" / "rows.txt").read_text() == before
+    assert Index.open(tmp_path / "ix").build_id == index.build_id
 
 
 def test_add_refuses_another_model(tmp_path, built):

@@ -16,8 +16,14 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture(scope="session")
-def minilm():
-    return load_encoder()
+def minilm(tmp_path_factory):
+    """The packaged model itself, whatever a developer has prepared under ./models."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SIMILAR_MODELS_DIR", str(tmp_path_factory.mktemp("no-models")))
+    try:
+        return load_encoder(backend="torch")
+    finally:
+        mp.undo()
 
 
 def test_packaged_model_loads_offline(minilm):
@@ -47,3 +53,18 @@ def test_no_model_switch(monkeypatch):
     monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
     with pytest.raises(ModelUnavailable, match="^embedding model disabled by SIMILAR_NO_MODEL=1$"):
         resolve_model()
+
+
+def test_openvino_export_agrees_with_torch(tmp_path, monkeypatch, minilm):
+    from similar.encoders import OpenVINOEncoder
+    from similar.openvino_export import prepare_openvino
+
+    monkeypatch.setenv("SIMILAR_MODELS_DIR", str(tmp_path / "models"))
+    info = prepare_openvino()
+    assert info["fingerprint"] == minilm.fingerprint  # same model: indexes work with either backend
+    encoder = load_encoder()
+    assert isinstance(encoder, OpenVINOEncoder) and encoder.fingerprint == minilm.fingerprint
+    with gzip.open(TREC / "corpus.jsonl.gz", "rt") as f:
+        texts = [(lambda r: f"{r['title']} {r['abstract']}")(json.loads(next(f))) for _ in range(24)]
+    a, b = minilm.encode(texts), encoder.encode(texts)
+    assert b.shape == a.shape and float((a * b).sum(axis=1).min()) > 0.999

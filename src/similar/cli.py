@@ -115,6 +115,9 @@ def query(pmid, text, n, index_dir, method, min_year, max_year, as_json):
     check_n(n)
     if (pmid is None) == (text is None):
         raise SimilarError("give either a PMID or --text \"...\", not both or neither")
+    from .backends.dense import set_threads
+
+    set_threads(1)  # a single query gains nothing from an OpenMP team
     index = Index.open(index_dir)
     if pmid is not None:
         result = index.similar(pmid, n=n, method=method, min_year=min_year, max_year=max_year)

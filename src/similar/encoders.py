@@ -154,6 +154,9 @@ class OpenVINOEncoder:
     batch_size = 16  # small length-sorted batches pad little; the queue keeps every core busy
 
     def __init__(self, spec: ModelSpec):
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             import openvino as ov
             from transformers import AutoTokenizer

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from pathlib import Path
 
 from . import store
 from .encoders import DEFAULT_MODEL, fingerprint_dir, resolve_model

@@ -1,7 +1,6 @@
 """`similar add`: append new or revised records and apply deletions to an index, re-embedding only what changed."""
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path

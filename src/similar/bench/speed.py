@@ -5,8 +5,6 @@ import datetime as dt
 import gzip
 import json
 import os
-import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -163,8 +161,8 @@ def bench_query(sizes: Sequence[int], kinds: Sequence[str] = ("flat", "hnsw", "i
                          "batch_qps": round(qps, 1), "recall@10": recall, "memory_mb": round(size_mb, 1),
                          "rss_growth_mb": round(grown, 1), "build_s": round(build_s, 1)})
             print(rows[-1], file=sys.stderr, flush=True)
-            del backend
-        del x
+            backend = None  # free the index before the next one is built
+        x = None
     return rows
 
 

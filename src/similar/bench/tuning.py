@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import store
 from ..build import build_index
 from ..encoders import CachedEncoder, load_encoder
 from ..index import Index

@@ -46,6 +46,9 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
+    from ..backends.dense import set_threads
+
+    set_threads(1)  # one query per request thread: OpenMP teams would only fight over the cores
     holder = IndexHolder(Path(index_path), index)
     app = FastAPI(
         title="similar",
