@@ -34,6 +34,17 @@ def test_every_paper_gets_n_neighbours_never_itself(built, method):
         assert result.method == method and result.seed.pmid == pmid
 
 
+def test_precomputed_lists_equal_live_ranking(built):
+    from similar.ranking import Query
+    index = Index.open(built)
+    assert index.manifest["precomputed"] == {"method": "hybrid", "k": 100}
+    for pmid in index.pmids:
+        looked_up = index.similar(pmid, n=10)
+        scores, rows = index.ranker.search("hybrid", Query(row=index.row(pmid)), 10)
+        assert [n.pmid for n in looked_up.neighbors] == index.pmids[rows].tolist()
+        np.testing.assert_allclose([n.score for n in looked_up.neighbors], scores, atol=1e-6)
+
+
 def test_neighbours_share_the_topic(built):
     index = Index.open(built)
     result = index.similar("1000", n=5)
@@ -150,6 +161,8 @@ def test_add_new_changed_unchanged_and_deleted(tmp_path, built):
     assert len(index) == 41 and index.manifest["count"] == 42
     assert index.paper("1001").title.endswith("(revised)")
     assert "5000" in {n.pmid for n in index.similar("1000", n=5, method="tfidf").neighbors}
+    assert "5000" in {n.pmid for n in index.similar("1000", n=10).neighbors}  # lists were recomputed after the add
+    assert "1001" in {n.pmid for n in index.similar("1005", n=39).neighbors}  # the revised paper is listed under its new row
     assert all(n.pmid != "1001" or n.title.endswith("(revised)") for n in index.similar("1005", n=39).neighbors)
     # the same file again is a no-op
     again = add_to_index([path], built, encoder=enc, progress=False)
@@ -200,6 +213,7 @@ CORRUPTIONS = [
     (lambda p: (p / "rows.txt").unlink(), "corrupt index {p}: rows.txt is missing; rebuild it"),
     (lambda p: (p / "vectors.faiss").write_bytes(b"junk"), None),
     (lambda p: (p / "lexical.joblib").unlink(), None),
+    (lambda p: (p / "neighbours.npz").write_bytes(b"junk"), None),
 ]
 
 

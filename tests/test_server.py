@@ -96,3 +96,39 @@ def test_get_routes_never_change_state_and_reload_is_guarded(client, index_dir, 
     r = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert r.status_code == 200 and r.json()["papers"] == 44
     assert client.get("/v1/health").json()["build_id"] != build
+
+
+def test_sighup_reloads_a_running_server(index_dir, tmp_path):
+    """`similar serve` as a real process: SIGHUP swaps in the rebuilt index without a restart."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from browser import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "similar.cli", "serve", "--index", str(index_dir), "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1/health"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                first = httpx.get(url, timeout=1).json()
+                break
+            except httpx.HTTPError:
+                assert time.time() < deadline and proc.poll() is None, "server did not start"
+                time.sleep(0.2)
+        build_index([write_jsonl(tmp_path / "more.jsonl", make_corpus(44))], index_dir, model=FakeEncoder(), progress=False)
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 30
+        while httpx.get(url, timeout=2).json()["papers"] != 44:
+            assert time.time() < deadline, "SIGHUP did not reload"
+            time.sleep(0.2)
+        assert httpx.get(url).json()["build_id"] != first["build_id"] and proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

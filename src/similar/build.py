@@ -175,6 +175,17 @@ def _insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tupl
     )
 
 
+def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool):
+    """Every live paper's list under the default method (see ranking.precompute); written to `folder` if given."""
+    from .ranking import Ranker, precompute
+
+    lexical.set_live(live)
+    rows, scores = precompute(Ranker(dense, lexical, live), method, progress=progress)
+    if folder is not None:
+        np.savez(Path(folder) / store.NEIGHBOURS, rows=rows, scores=scores)
+    return rows, scores
+
+
 # --- build ---------------------------------------------------------------------------------------------------------
 
 
@@ -188,10 +199,12 @@ def build_index(
     shard_rows: int = SHARD_ROWS,
     engine: str = "local",
     ray_address: str | None = None,
+    precompute: bool = True,
 ) -> BuildReport:
     """Build a new index folder at `dest` from input files; resumable after any interruption.
 
-    engine="ray" embeds with Ray Data actors (see distributed.py); everything else is the same code path."""
+    engine="ray" embeds with Ray Data actors (see distributed.py); everything else is the same code path.
+    precompute=True stores every paper's list under the default method, so a query by PMID is a lookup."""
     started = time.time()
     paths = _check_inputs(inputs)
     dest = Path(dest)
@@ -248,6 +261,8 @@ def build_index(
         report.embedded = len(texts) - report.resumed_rows
         dense = DenseBackend.build(vectors, dense_type)
     lexical = LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged])
+    default_method = "hybrid" if dense else "tfidf"
+    neighbours = save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress) if precompute else None
 
     with store.atomic_dir(dest) as tmp:
         papers = store.connect(tmp / store.PAPERS)
@@ -261,6 +276,8 @@ def build_index(
         if dense is not None:
             dense.save(tmp)
         lexical.save(tmp)
+        if neighbours is not None:
+            np.savez(tmp / store.NEIGHBOURS, rows=neighbours[0], scores=neighbours[1])
         report.seconds = round(time.time() - started, 2)
         manifest = {
             "format": store.FORMAT,
@@ -274,7 +291,8 @@ def build_index(
             "model": describe(encoder) if encoder else None,
             "dense": dense.describe() if dense else None,
             "lexical": lexical.describe(),
-            "default_method": "hybrid" if dense else "tfidf",
+            "default_method": default_method,
+            "precomputed": {"method": default_method, "k": int(neighbours[0].shape[1])} if neighbours is not None else None,
             "inputs": inputs_meta,
             "records": report.counts(),
             "build_seconds": report.seconds,

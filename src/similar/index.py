@@ -101,6 +101,16 @@ class Index:
         self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
         lexical.set_live(self.live)
         self.ranker = Ranker(dense, lexical, self.live)
+        self.precomputed = None  # (method, rows, scores): each paper's list under the default method
+        spec = manifest.get("precomputed")
+        if spec:
+            try:
+                with np.load(path / store.NEIGHBOURS) as data:
+                    rows_, scores_ = data["rows"], data["scores"]
+            except (OSError, KeyError, ValueError) as exc:
+                raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
+            store.check_count(path, store.NEIGHBOURS, rows_.shape[0], manifest["count"])
+            self.precomputed = (spec["method"], rows_, scores_)
 
     @classmethod
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
@@ -183,20 +193,39 @@ class Index:
         query = Query(vector=vector, title=title, abstract=text)
         return SimilarList(method=method, neighbors=self._rank(method, query, n, min_year, max_year), build_id=self.build_id)
 
+    def _keep(self, rows: np.ndarray, min_year, max_year) -> np.ndarray:
+        keep = rows >= 0
+        keep[keep] &= self.live[rows[keep]]
+        if min_year is not None:
+            keep &= self.years[rows] >= min_year
+        if max_year is not None:
+            keep &= (self.years[rows] <= max_year) & (self.years[rows] > 0)
+        return keep
+
+    def _lookup(self, method: str, query: Query, n: int, min_year, max_year):
+        """The precomputed list, when it answers this query whole; else None."""
+        if self.precomputed is None or query.row is None or method != self.precomputed[0]:
+            return None
+        rows, scores = self.precomputed[1][query.row], self.precomputed[2][query.row]
+        keep = self._keep(rows.astype(np.int64), min_year, max_year)
+        if keep.sum() < n and rows[-1] >= 0:
+            return None  # filters left fewer than n of a cut-off list: rank on the fly (a list padded with -1 holds every paper)
+        return scores[keep][:n], rows[keep][:n].astype(np.int64)
+
     def _rank(self, method: str, query: Query, n: int, min_year, max_year, seed_hash: str | None = None) -> list[Neighbor]:
-        filtered = min_year is not None or max_year is not None
-        want = n * 4 if filtered else n
-        while True:
-            scores, rows = self.ranker.search(method, query, want)
-            keep = np.ones(len(rows), dtype=bool)
-            if min_year is not None:
-                keep &= self.years[rows] >= min_year
-            if max_year is not None:
-                keep &= (self.years[rows] <= max_year) & (self.years[rows] > 0)
-            if keep.sum() >= n or want >= len(self) or not filtered:
-                break
-            want = min(len(self), want * 4)  # over-fetch so that n results survive the filters
-        scores, rows = scores[keep][:n], rows[keep][:n]
+        found = self._lookup(method, query, n, min_year, max_year)
+        if found is not None:
+            scores, rows = found
+        else:
+            filtered = min_year is not None or max_year is not None
+            want = n * 4 if filtered else n
+            while True:
+                scores, rows = self.ranker.search(method, query, want)
+                keep = self._keep(rows, min_year, max_year)
+                if keep.sum() >= n or want >= len(self) or not filtered:
+                    break
+                want = min(len(self), want * 4)  # over-fetch so that n results survive the filters
+            scores, rows = scores[keep][:n], rows[keep][:n]
         info = self._info(rows.tolist())
         return [
             Neighbor(

@@ -153,3 +153,19 @@ class Ranker:
             if len(kept) >= k or want >= self.dense.count:
                 return np.asarray(kept[:k], dtype=np.int64)
             want = min(self.dense.count, want * 2)
+
+
+PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
+
+
+def precompute(ranker: Ranker, method: str, k: int = PRECOMPUTED, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Every live paper's top-k under `method`, as (rows, scores) arrays of shape (count, k); -1 pads short lists."""
+    from tqdm.auto import tqdm
+
+    count = len(ranker.live)
+    rows = np.full((count, k), -1, dtype=np.int32)
+    scores = np.zeros((count, k), dtype=np.float32)
+    for row in tqdm(np.flatnonzero(ranker.live), desc="neighbour lists", unit=" paper", disable=not progress):
+        s, r = ranker.search(method, Query(row=int(row)), k)
+        rows[row, : len(r)], scores[row, : len(s)] = r, s
+    return rows, scores

@@ -21,6 +21,7 @@ ROWS = "rows.txt"
 PAPERS = "papers.sqlite"
 VECTORS = "vectors.faiss"
 LEXICAL = "lexical.joblib"
+NEIGHBOURS = "neighbours.npz"  # precomputed lists of the default method, per row
 
 # row status in papers.sqlite: a row is never reused; revised or withdrawn papers leave a tombstone
 LIVE, REPLACED, DELETED = "live", "replaced", "deleted"

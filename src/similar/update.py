@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import shutil
 import time
+
+import numpy as np
 from pathlib import Path
 from typing import Sequence
 
 from . import store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
-from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed
+from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed, save_neighbours
 from .encoders import Encoder, ModelUnavailable, load_encoder
 from .errors import SimilarError
 from .records import Deletion, Paper, Problem, later_version_replaces, read_records
@@ -120,8 +122,11 @@ def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encode
         conn.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
         _insert_papers(conn, count, (_paper_row(p) for p in papers))
         conn.commit()
-        live_count = conn.execute("SELECT count(*) FROM papers WHERE status='live'").fetchone()[0]
+        live = np.array([r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool)
+        live_count = int(live.sum())
         conn.close()
+        if manifest.get("precomputed"):  # every list may change when papers come or go: recompute them all
+            save_neighbours(tmp, dense if encoder is not None else None, lexical, live, manifest["precomputed"]["method"], progress)
         with open(tmp / store.ROWS, "a") as f:
             f.writelines(f"{p.pmid}\n" for p in papers)
         report.seconds = round(time.time() - started, 2)
