@@ -69,8 +69,9 @@ def _print_report(report, verb: str) -> None:
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="ray: embed with Ray Data actor workers (one model load each).")
 @click.option("--address", default=None, help="Ray cluster address (default: a running cluster, else a local one).")
+@click.option("--no-lists", is_flag=True, help="Do not store each paper's list (rank every query live; cheaper adds).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(inputs, index_dir, model, method, dense_type, device, engine, address, quiet):
+def build(inputs, index_dir, model, method, dense_type, device, engine, address, no_lists, quiet):
     """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
     from . import store
     from .build import build_index
@@ -81,7 +82,7 @@ def build(inputs, index_dir, model, method, dense_type, device, engine, address,
 
         encoder = load_encoder(model, device=device)
     report = build_index(inputs, store.index_path(index_dir), model=encoder, method=method, dense_type=dense_type,
-                         progress=not quiet, engine=engine, ray_address=address)
+                         progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists)
     _print_report(report, "built")
 
 

@@ -162,10 +162,37 @@ def precompute(ranker: Ranker, method: str, k: int = PRECOMPUTED, progress: bool
     """Every live paper's top-k under `method`, as (rows, scores) arrays of shape (count, k); -1 pads short lists."""
     from tqdm.auto import tqdm
 
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # idle OpenMP threads spinning between small searches slow everything else 4x
+    try:
+        return _precompute(ranker, method, k, progress)
+    finally:
+        faiss.omp_set_num_threads(threads)
+
+
+def _precompute(ranker: Ranker, method: str, k: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    from tqdm.auto import tqdm
+
     count = len(ranker.live)
     rows = np.full((count, k), -1, dtype=np.int32)
     scores = np.zeros((count, k), dtype=np.float32)
-    for row in tqdm(np.flatnonzero(ranker.live), desc="neighbour lists", unit=" paper", disable=not progress):
-        s, r = ranker.search(method, Query(row=int(row)), k)
-        rows[row, : len(r)], scores[row, : len(s)] = r, s
+    live = np.flatnonzero(ranker.live)
+    batched = method == "hybrid" and len(ranker.dead) == 0  # dense pools of many papers in one BLAS-backed search
+    pool_size = max(k, ranker.hybrid.pool)
+    with tqdm(total=len(live), desc="neighbour lists", unit=" paper", disable=not progress) as bar:
+        for start in range(0, len(live), 512):
+            chunk = live[start : start + 512]
+            pools = ranker.dense.search(ranker.dense.vectors(chunk), min(pool_size + 1, count))[1] if batched else None
+            for i, row in enumerate(chunk):
+                q = Query(row=int(row))
+                if batched:
+                    pool = pools[i][(pools[i] >= 0) & (pools[i] != row)][:pool_size]
+                    s, order = top_k(ranker._pool_hybrid(q, np.sort(pool)), k)
+                    r = np.sort(pool)[order]
+                else:
+                    s, r = ranker.search(method, q, k)
+                rows[row, : len(r)], scores[row, : len(s)] = r, s
+            bar.update(len(chunk))
     return rows, scores
