@@ -102,6 +102,17 @@ def test_text_query(built, fake_encoder):
         assert result.seed is None and all(int(n.pmid) % 4 == 1 for n in result.neighbors), method
 
 
+def test_text_query_falls_back_to_tfidf_without_a_model(built, monkeypatch):
+    monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
+    index = Index.open(built)  # built with the fake encoder; no model can be loaded for the text
+    result = index.similar_text("neuron synaptic plasticity in the hippocampus", n=3)
+    assert result.method == "tfidf" and result.notes[0].startswith("answered with tfidf: the index's model fake-hash is not available here")
+    assert all(int(n.pmid) % 4 == 1 for n in result.neighbors)
+    with pytest.raises(SimilarError, match="^the index's model fake-hash is not available here"):
+        index.similar_text("neuron", n=3, method="dense")
+    assert len(index.similar("1000", n=10).neighbors) == 10  # queries by PMID need no model
+
+
 def test_tfidf_only_when_models_are_switched_off(tmp_path, corpus_file, monkeypatch):
     monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
     report = build_index([corpus_file], tmp_path / "ix", progress=False)

@@ -124,6 +124,8 @@ def query(pmid, text, n, index_dir, method, min_year, max_year, as_json):
         result = index.similar(pmid, n=n, method=method, min_year=min_year, max_year=max_year)
     else:
         result = index.similar_text(text, n=n, method=method, min_year=min_year, max_year=max_year)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(as_json_lines(result) if as_json else as_table(result))
 
 

@@ -67,6 +67,7 @@ class SimilarList:
             "method": self.method,
             "build_id": self.build_id,
             "neighbors": [n.to_dict() for n in self.neighbors],
+            **({"notes": self.notes} if self.notes else {}),
         }
 
 
@@ -184,14 +185,20 @@ class Index:
     def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None) -> SimilarList:
         """The n indexed papers most similar to a text that need not be in the index."""
         check_n(n)
+        asked = method
         method = self._method(method)
         if not (text or "").strip() and not title.strip():
             raise SimilarError("the query text is empty: give a title or an abstract")
-        vector = None
+        vector, notes = None, []
         if method in ("dense", "hybrid"):
-            vector = self.encoder().encode([f"{title} {text}".strip()])[0]
+            try:
+                vector = self.encoder().encode([f"{title} {text}".strip()])[0]
+            except SimilarError as exc:
+                if asked is not None:  # a method asked for by name must not quietly become another
+                    raise
+                method, notes = "tfidf", [f"answered with tfidf: {exc}"]
         query = Query(vector=vector, title=title, abstract=text)
-        return SimilarList(method=method, neighbors=self._rank(method, query, n, min_year, max_year), build_id=self.build_id)
+        return SimilarList(method=method, neighbors=self._rank(method, query, n, min_year, max_year), build_id=self.build_id, notes=notes)
 
     def _keep(self, rows: np.ndarray, min_year, max_year) -> np.ndarray:
         keep = rows >= 0
