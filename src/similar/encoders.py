@@ -206,6 +206,26 @@ def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: 
     return SentenceTransformerEncoder(spec, device=device)
 
 
+def load_index_model(model: dict):
+    """The model an index was built with: by name first (a prepared, faster copy counts when its fingerprint matches),
+    then by the path recorded at build time. Raises ModelUnavailable saying why neither serves."""
+    tried, reasons = set(), []
+    path = model.get("path")
+    for candidate in (model.get("name"), path if path and Path(path).exists() else None):
+        if not candidate or candidate in tried:
+            continue
+        tried.add(candidate)
+        try:
+            encoder = load_encoder(candidate)
+        except ModelUnavailable as exc:
+            reasons.append(str(exc))
+            continue
+        if encoder.fingerprint == model.get("fingerprint"):
+            return encoder
+        reasons.append(f"{encoder.name} here has fingerprint {encoder.fingerprint}, the index was built with {model.get('fingerprint')}")
+    raise ModelUnavailable("; ".join(reasons) or "the manifest names no model")
+
+
 def describe(encoder) -> dict:
     """Manifest entry for any encoder (real or fake)."""
     if hasattr(encoder, "describe"):

@@ -10,7 +10,7 @@ import numpy as np
 from . import store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
-from .encoders import Encoder, ModelUnavailable, load_encoder
+from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import NotFound, SimilarError
 from .ranking import Query, Ranker
 
@@ -252,12 +252,9 @@ class Index:
         if self._encoder is None:
             model = self.manifest.get("model") or {}
             try:
-                enc = load_encoder(model.get("path") if model.get("path") and Path(model["path"]).exists() else model.get("name"))
+                self._encoder = load_index_model(model)
             except ModelUnavailable as exc:
                 raise SimilarError(f"the index's model {model.get('name')} is not available here ({exc}); use --method tfidf") from exc
-            if enc.fingerprint != model.get("fingerprint"):
-                raise SimilarError(f"model {enc.name} here differs from the one that built the index (fingerprint {enc.fingerprint} != {model.get('fingerprint')}): rebuild, or use --method tfidf")
-            self._encoder = enc
         return self._encoder
 
     def close(self) -> None:

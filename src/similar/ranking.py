@@ -160,8 +160,6 @@ PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
 
 def precompute(ranker: Ranker, method: str, k: int = PRECOMPUTED, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Every live paper's top-k under `method`, as (rows, scores) arrays of shape (count, k); -1 pads short lists."""
-    from tqdm.auto import tqdm
-
     import faiss
 
     threads = faiss.omp_get_max_threads()

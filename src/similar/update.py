@@ -12,7 +12,7 @@ from . import store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed, save_neighbours
-from .encoders import Encoder, ModelUnavailable, load_encoder
+from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import SimilarError
 from .records import Deletion, Paper, Problem, later_version_replaces, read_records
 
@@ -22,9 +22,8 @@ def _index_encoder(manifest: dict, encoder: Encoder | None) -> Encoder | None:
     if not manifest.get("dense"):
         return None
     if encoder is None:
-        path = model.get("path")
         try:
-            encoder = load_encoder(path if path and Path(path).exists() else model["name"])
+            return load_index_model(model)
         except ModelUnavailable as exc:
             raise SimilarError(f"cannot add to {manifest['name']}: its model {model['name']} is not available ({exc})") from exc
     if encoder.fingerprint != model.get("fingerprint"):
