@@ -36,3 +36,18 @@ def test_ray_build_equals_local_build(tmp_path, local_ray):
     ia, ib = Index.open(tmp_path / "local"), Index.open(tmp_path / "ray")
     for pmid in ia.pmids[::997]:
         assert [n.pmid for n in ia.similar(pmid, n=10).neighbors] == [n.pmid for n in ib.similar(pmid, n=10).neighbors]
+
+
+def test_loaded_models_travel_as_their_folder():
+    from similar.distributed import encoder_factory
+    from similar.encoders import ModelSpec
+
+    class Loaded:  # stands for a loaded model, whose compiled weights cannot be pickled
+        spec = ModelSpec("m", Path("/models/m"), "openvino")
+        device = "cpu"
+
+    factory = encoder_factory(Loaded())
+    assert factory.args == ("/models/m", "cpu", "openvino")
+    assert encoder_factory("name").args == ("name",)
+    fake = FakeEncoder()
+    assert encoder_factory(fake)() is fake

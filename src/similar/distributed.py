@@ -18,11 +18,15 @@ def _same(encoder):
 
 
 def encoder_factory(model):
-    """Something each actor calls once: a model name/path is loaded there; an encoder object travels pickled."""
-    if model is None or isinstance(model, str):
-        from .encoders import load_encoder
+    """Something each actor calls once. A model name or path, or a loaded model (by its folder, device and backend),
+    is loaded again in the actor; any other encoder object travels pickled."""
+    from .encoders import load_encoder
 
+    if model is None or isinstance(model, str):
         return functools.partial(load_encoder, model)
+    spec = getattr(model, "spec", None)
+    if spec is not None:
+        return functools.partial(load_encoder, str(spec.path), getattr(model, "device", "cpu"), spec.backend)
     return functools.partial(_same, model)
 
 
