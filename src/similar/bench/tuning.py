@@ -31,13 +31,13 @@ IDEAS = {
     "fusion: dense + tfidf cosine, equal weights": HybridParams(lexical="tfidf", **NO_EXPANSION),
     "fusion: dense + normalized bm25, equal weights": HybridParams(**NO_EXPANSION),
     "fusion: dense + normalized bm25, dense weight 0.7": HybridParams(dense_weight=0.7, **NO_EXPANSION),
-    "one-hop expansion: 5 neighbours x 3": HybridParams(second_hop=0.0),
-    "one-hop expansion, tfidf fusion": HybridParams(lexical="tfidf", second_hop=0.0),
+    "one-hop expansion only (second hop off)": HybridParams(second_hop=0.0),
+    "one-hop expansion only, tfidf fusion": HybridParams(lexical="tfidf", second_hop=0.0),
     "two-hop expansion, tfidf fusion": HybridParams(lexical="tfidf"),
-    "two-hop expansion: 5 neighbours, 3 and 3": HybridParams(neighbours=5, expansion=3.0, second_hop=3.0),
-    "two-hop expansion (default)": HybridParams(),
-    "two-hop expansion over a pool of 50": HybridParams(pool=50),
-    "two-hop expansion over a pool of 200": HybridParams(pool=200),
+    "two-hop expansion: 5 voters, weights 3 and 3": HybridParams(neighbours=5, expansion=3.0, second_hop=3.0),
+    "two-hop expansion: 12 voters, weights 5 and 5 (default)": HybridParams(),
+    "default over a pool of 50": HybridParams(pool=50),
+    "default over a pool of 200": HybridParams(pool=200),
 }
 
 
