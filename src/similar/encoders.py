@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -169,7 +170,8 @@ class OpenVINOEncoder:
         config = spec.path / "sentence_bert_config.json"
         self.max_seq_length = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
         self.compiled = ov.Core().compile_model(str(spec.path / "openvino" / "model.xml"), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
-        self._ov = ov
+        self.queue = ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        self._lock = threading.Lock()  # one queue, reused: requests are created once, callers take turns
         self.dim = int(self.compiled.output(0).get_partial_shape()[1].get_length())
         self.fingerprint = fingerprint_dir(spec.path)
 
@@ -177,7 +179,11 @@ class OpenVINOEncoder:
         out = np.zeros((len(texts), self.dim), np.float32)
         if not len(texts):
             return out
-        queue = self._ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        with self._lock:
+            return self._encode(texts, out)
+
+    def _encode(self, texts: Sequence[str], out: np.ndarray) -> np.ndarray:
+        queue = self.queue
 
         def done(request, rows):
             out[rows] = request.get_output_tensor(0).data

@@ -47,7 +47,8 @@ def tfidf_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int) -> sp.csr_
     w = counts.copy().tocsr()
     w.data = 1.0 + np.log(w.data)
     idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
-    return _l2_normalize((w @ sp.diags(idf.astype(np.float32))).tocsr())
+    w.data *= idf[w.indices].astype(np.float32)  # column scaling in place: O(non-zeros), not O(vocabulary)
+    return _l2_normalize(w)
 
 
 def bm25_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int, avgdl: float) -> sp.csr_matrix:
@@ -59,7 +60,8 @@ def bm25_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int, avgdl: floa
     tf = w.data
     w.data = (tf * (BM25_K1 + 1.0) / (tf + row_norm)).astype(np.float32)
     idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-    return (w @ sp.diags(idf.astype(np.float32))).tocsr()
+    w.data *= idf[w.indices].astype(np.float32)
+    return w
 
 
 def pmra_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int) -> sp.csr_matrix:
@@ -74,7 +76,8 @@ def pmra_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int) -> sp.csr_m
     elite = 1.0 / (1.0 + np.exp(np.clip(log_term, -50, 50)))
     w.data = elite.astype(np.float32)
     idf = np.log(n_docs / np.maximum(df, 1.0))
-    return (w @ sp.diags(np.sqrt(np.maximum(idf, 0.0)).astype(np.float32))).tocsr()
+    w.data *= np.sqrt(np.maximum(idf, 0.0))[w.indices].astype(np.float32)
+    return w
 
 
 class LexicalBackend:
@@ -120,7 +123,14 @@ class LexicalBackend:
             self._cache[key] = (self.title_counts * title_weight + self.abstract_counts).tocsr()
         return self._cache[key]
 
-    def _stats(self, counts: sp.csr_matrix) -> tuple[np.ndarray, int, float]:
+    def _stats(self, title_weight: float) -> tuple[np.ndarray, int, float]:
+        key = ("stats", title_weight)
+        if key not in self._cache:  # once per index, not once per text query
+            self._cache[key] = self._count_stats(self.counts(title_weight))
+        return self._cache[key]
+
+    def _count_stats(self, counts: sp.csr_matrix) -> tuple[np.ndarray, int, float]:
+        """Document frequencies, live document count and mean length over the live rows."""
         live = counts if self._live is None else counts[self._live]
         n_docs = live.shape[0]
         df = np.asarray((live > 0).sum(axis=0)).ravel().astype(np.float64)
@@ -136,7 +146,7 @@ class LexicalBackend:
         return self._cache[method]
 
     def _weigh(self, method: str, counts: sp.csr_matrix) -> sp.csr_matrix:
-        df, n_docs, avgdl = self._stats(self.counts(1.0 if method == "bm25" else TITLE_WEIGHT))
+        df, n_docs, avgdl = self._stats(1.0 if method == "bm25" else TITLE_WEIGHT)
         if method == "tfidf":
             return tfidf_weights(counts, df, n_docs)
         if method == "bm25":
