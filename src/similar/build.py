@@ -262,7 +262,9 @@ def build_index(
         dense = DenseBackend.build(vectors, dense_type)
     lexical = LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged])
     default_method = "hybrid" if dense else "tfidf"
-    neighbours = save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress) if precompute else None
+    # stored lists pay off for the hybrid (a lookup instead of its expansion); TF-IDF answers live in one sparse product
+    lists = precompute and dense is not None
+    neighbours = save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress) if lists else None
 
     with store.atomic_dir(dest) as tmp:
         papers = store.connect(tmp / store.PAPERS)
