@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 import sqlite3
 import time
@@ -20,7 +19,6 @@ from .encoders import Encoder, ModelUnavailable, describe, load_encoder
 from .errors import SimilarError
 from .records import Deletion, Paper, Problem, later_version_replaces, read_records
 
-log = logging.getLogger("similar")
 
 SHARD_ROWS = 512  # rows per embedding checkpoint; an interrupted build loses at most one shard of work
 STAGING = "staging.sqlite"
@@ -42,6 +40,7 @@ class BuildReport:
     resumed_rows: int = 0
     files_skipped: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
     method: str = ""
     seconds: float = 0.0
 
@@ -145,8 +144,7 @@ def _resolve_encoder(model: str | Encoder | None, method: str, report: BuildRepo
     except ModelUnavailable as exc:
         if model is not None:  # a model named explicitly must load; silence would hide a typo
             raise
-        log.warning("no embedding model (%s): building a TF-IDF-only index", exc)
-        report.problems.append(f"no embedding model: {exc}")
+        report.notes.append(f"no embedding model ({exc}): building a TF-IDF-only index")
         return None
 
 
@@ -303,5 +301,5 @@ def build_index(
         store.write_json_atomic(tmp / store.MANIFEST, manifest)
     conn.close()
     shutil.rmtree(work, ignore_errors=True)
-    report.problems = [f"{place or source}: {reason}" for source, place, reason in problems] + report.problems
+    report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]
     return report

@@ -44,6 +44,8 @@ def main(verbose: bool) -> None:
 
 def _print_report(report, verb: str) -> None:
     r = report
+    for note in r.notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(
         f"{verb} {r.index}: {r.kept} papers kept, {r.skipped} skipped, {r.deleted} deleted, {r.replaced} replaced"
         + (f", {r.unchanged} unchanged" if r.unchanged else "")
