@@ -25,8 +25,9 @@ def test_build_and_query_tfidf_without_model(tmp_path, corpus_file, monkeypatch)
     monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
     out = run("build", corpus_file, "--index", "tiny", "--quiet")
     assert out.exit_code == 0, out.output
-    assert out.output.startswith(f"built {tmp_path}/index/tiny: 40 papers kept, 0 skipped")
-    assert "method tfidf" in out.output
+    note, built = out.output.splitlines()
+    assert note == "note: no embedding model (embedding model disabled by SIMILAR_NO_MODEL=1): building a TF-IDF-only index"
+    assert built.startswith(f"built {tmp_path}/index/tiny: 40 papers kept, 0 skipped") and "method tfidf" in built
     res = run("query", "1002", "--index", "tiny", "-n", "3")
     lines = res.output.splitlines()
     assert res.exit_code == 0 and lines[0].startswith("Papers similar to PMID 1002 (1992): Study 2 of")
