@@ -231,10 +231,12 @@ def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence
     if "query" in parts:
         results["query"] = bench_query(sizes)
     out_dir.mkdir(parents=True, exist_ok=True)
+    results["runs"] = {part: {"command": results["command"], "date": results["date"]} for part in parts}
     previous = out_dir / f"{name}.json"
-    if previous.exists():  # parts not rerun keep their last figures
+    if previous.exists():  # parts not rerun keep their last figures, with the command and date that made them
         old = json.loads(previous.read_text())
-        results = {**{k: v for k, v in old.items() if k in ("encode", "build", "methods", "query")}, **results}
+        runs = {**old.get("runs", {}), **results["runs"]}
+        results = {**{k: v for k, v in old.items() if k in ("encode", "build", "methods", "query")}, **results, "runs": runs}
     (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     (out_dir / f"{name}.md").write_text(speed_markdown(results))
     if results.get("query"):
@@ -243,9 +245,10 @@ def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence
 
 
 def speed_markdown(r: dict) -> str:
-    lines = [f"# Speed: {r['name']}", "", f"Command: `{r['command']}` ({r['date']}); {r['cpus']} CPUs.", ""]
+    lines = [f"# Speed: {r['name']}", "", f"{r['cpus']} CPUs. Each section names the command and date that measured it.", ""]
+    made = lambda part: (f"Measured by `{r['runs'][part]['command']}` on {r['runs'][part]['date']}." if part in r.get("runs", {}) else "")
     if r.get("encode"):
-        lines += ["## Encoding (all-MiniLM-L6-v2, same texts, same run)", "",
+        lines += ["## Encoding (all-MiniLM-L6-v2, same texts, same run)", "", made("encode"), "",
                   "| backend | docs | docs/s | speed-up vs torch | mean cosine to torch | top-10 overlap |", "|---|---|---|---|---|---|"]
         for e in r["encode"]["runs"]:
             if "error" in e:
@@ -255,21 +258,21 @@ def speed_markdown(r: dict) -> str:
                          f"{e.get('mean_cosine_to_torch', 1.0):.5f} | {e.get('top10_overlap', 1.0):.3f} |")
         lines.append("")
     if r.get("build"):
-        lines += ["## Build (`similar build`, child process, embedding cache off)", "",
+        lines += ["## Build (`similar build`, child process, embedding cache off)", "", made("build"), "",
                   "| corpus | papers | encoder | wall (s) | docs/s | peak RSS (MB) | on disk (MB) |", "|---|---|---|---|---|---|---|"]
         for b in r["build"]:
             lines.append(f"| {Path(b['corpus']).parent.name}/{Path(b['corpus']).name} | {b['papers']} | {b['backend']} | {b['wall_s']} | "
                          f"{b['docs_per_s']} | {b['peak_rss_mb']} | {b['disk_mb']} |")
         lines.append("")
     if r.get("methods"):
-        lines += ["## Query latency per method on real indexes (`Index.similar`, n=10, one thread, warm)", "",
+        lines += ["## Query latency per method on real indexes (`Index.similar`, n=10, one thread, warm)", "", made("methods"), "",
                   "| corpus | papers | method | p50 (ms) | p95 (ms) | p99 (ms) | p50 / dense p50 (same kind of query) |", "|---|---|---|---|---|---|---|"]
         for m in r["methods"]:
             lines.append(f"| {Path(m['corpus']).name} | {m['papers']} | {m['method']} | {m['p50_ms']:.3f} | {m['p95_ms']:.3f} | "
                          f"{m['p99_ms']:.3f} | {m['x_dense_p50']} |")
         lines.append("")
     if r.get("query"):
-        lines += ["## Dense index types on synthetic clustered vectors (dim 384; 200 held-out queries; one thread)", "",
+        lines += ["## Dense index types on synthetic clustered vectors (dim 384; 200 held-out queries; one thread)", "", made("query"), "",
                   "| N | index | build (s) | p50 (ms) | p95 (ms) | p99 (ms) | batch q/s (2 threads) | recall@10 vs exact | index memory (MB) |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for q in r["query"]:
