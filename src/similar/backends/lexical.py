@@ -42,16 +42,23 @@ def _l2_normalize(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return _row_scale(matrix, 1.0 / norms).tocsr()
 
 
-def tfidf_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int) -> sp.csr_matrix:
+# each method's term weight across documents, from document frequencies df over n documents
+IDF = {
+    "tfidf": lambda df, n: np.log((1.0 + n) / (1.0 + df)) + 1.0,  # smoothed, as scikit-learn's
+    "bm25": lambda df, n: np.log(1.0 + (n - df + 0.5) / (df + 0.5)),  # Lucene's
+    "pmra": lambda df, n: np.sqrt(np.maximum(np.log(n / np.maximum(df, 1.0)), 0.0)),  # PMRA uses sqrt(idf)
+}
+
+
+def tfidf_weights(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear tf times smoothed idf, rows L2-normalized (cosine by dot product)."""
     w = counts.copy().tocsr()
     w.data = 1.0 + np.log(w.data)
-    idf = np.log((1.0 + n_docs) / (1.0 + df)) + 1.0
-    w.data *= idf[w.indices].astype(np.float32)  # column scaling in place: O(non-zeros), not O(vocabulary)
+    w.data *= idf[w.indices]  # column scaling in place: O(non-zeros), not O(vocabulary)
     return _l2_normalize(w)
 
 
-def bm25_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int, avgdl: float) -> sp.csr_matrix:
+def bm25_weights(counts: sp.csr_matrix, idf: np.ndarray, avgdl: float) -> sp.csr_matrix:
     """Document-side Okapi BM25 term scores; a query's score is its term counts dotted with these rows."""
     w = counts.copy().tocsr()
     doclen = np.asarray(counts.sum(axis=1)).ravel()
@@ -59,12 +66,11 @@ def bm25_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int, avgdl: floa
     row_norm = np.repeat(norm, np.diff(w.indptr))
     tf = w.data
     w.data = (tf * (BM25_K1 + 1.0) / (tf + row_norm)).astype(np.float32)
-    idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
-    w.data *= idf[w.indices].astype(np.float32)
+    w.data *= idf[w.indices]
     return w
 
 
-def pmra_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int) -> sp.csr_matrix:
+def pmra_weights(counts: sp.csr_matrix, sqrt_idf: np.ndarray) -> sp.csr_matrix:
     """PMRA term weights: P(term is elite | k occurrences in a document of l words) times sqrt(idf)."""
     w = counts.copy().tocsr()
     doclen = np.asarray(counts.sum(axis=1)).ravel()
@@ -74,9 +80,7 @@ def pmra_weights(counts: sp.csr_matrix, df: np.ndarray, n_docs: int) -> sp.csr_m
     # 1 / (1 + (mu/lambda)^(k-1) * exp(-(mu-lambda) * l)), computed in logs to stay finite on long documents
     log_term = (k - 1.0) * np.log(ratio) + (PMRA_LAMBDA - PMRA_MU) * row_len
     elite = 1.0 / (1.0 + np.exp(np.clip(log_term, -50, 50)))
-    w.data = elite.astype(np.float32)
-    idf = np.log(n_docs / np.maximum(df, 1.0))
-    w.data *= np.sqrt(np.maximum(idf, 0.0))[w.indices].astype(np.float32)
+    w.data = elite.astype(np.float32) * sqrt_idf[w.indices]
     return w
 
 
@@ -145,13 +149,20 @@ class LexicalBackend:
             self._cache[method] = self._weigh(method, self.counts(1.0 if method == "bm25" else TITLE_WEIGHT))
         return self._cache[method]
 
+    def _idf(self, method: str) -> np.ndarray:
+        key = ("idf", method)
+        if key not in self._cache:
+            df, n_docs, _ = self._stats(1.0 if method == "bm25" else TITLE_WEIGHT)
+            self._cache[key] = IDF[method](df, n_docs).astype(np.float32)
+        return self._cache[key]
+
     def _weigh(self, method: str, counts: sp.csr_matrix) -> sp.csr_matrix:
-        df, n_docs, avgdl = self._stats(1.0 if method == "bm25" else TITLE_WEIGHT)
+        """Weights of any count rows (indexed or outside texts) with this index's statistics."""
         if method == "tfidf":
-            return tfidf_weights(counts, df, n_docs)
+            return tfidf_weights(counts, self._idf(method))
         if method == "bm25":
-            return bm25_weights(counts, df, n_docs, avgdl)
-        return pmra_weights(counts, df, n_docs)
+            return bm25_weights(counts, self._idf(method), self._stats(1.0)[2])
+        return pmra_weights(counts, self._idf(method))
 
     def self_scores(self, method: str) -> np.ndarray:
         """Each document's score against itself, to put a method's scores on a 0-1 scale."""
