@@ -139,7 +139,11 @@ class Ranker:
             rows = self._dense_candidates(q, k, exclude)
             best, order = top_k(self.score("dense", q, rows), k)
             return best, rows[order]
-        pool = np.sort(self._dense_candidates(q, max(k, self.hybrid.pool), exclude))  # row order: ties break alike everywhere
+        return self.rank_pool(q, self._dense_candidates(q, max(k, self.hybrid.pool), exclude), k)
+
+    def rank_pool(self, q: Query, pool: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Hybrid top-k of a candidate pool (the seed's dense neighbours, the seed itself left out)."""
+        pool = np.sort(pool)  # row order: ties break alike everywhere
         best, order = top_k(self._pool_hybrid(q, pool), k)
         return best, pool[order]
 
@@ -186,9 +190,7 @@ def _precompute(ranker: Ranker, method: str, k: int, progress: bool) -> tuple[np
             for i, row in enumerate(chunk):
                 q = Query(row=int(row))
                 if batched:
-                    pool = pools[i][(pools[i] >= 0) & (pools[i] != row)][:pool_size]
-                    s, order = top_k(ranker._pool_hybrid(q, np.sort(pool)), k)
-                    r = np.sort(pool)[order]
+                    s, r = ranker.rank_pool(q, pools[i][(pools[i] >= 0) & (pools[i] != row)][:pool_size], k)
                 else:
                     s, r = ranker.search(method, q, k)
                 rows[row, : len(r)], scores[row, : len(s)] = r, s
