@@ -98,10 +98,9 @@ class Ranker:
             terms = self.lexical.query_rows(p.lexical, queried)
             norm = self.lexical.self_scores(p.lexical)[queried]
         else:
-            seed_terms = self._terms(p.lexical, q)
+            seed_terms, seed_norm = self.lexical.text_query(p.lexical, [q.title], [q.abstract])
             terms = sp.vstack([seed_terms, self.lexical.query_rows(p.lexical, pool)]).tocsr()
-            norm = np.concatenate([self.lexical.text_self_score(p.lexical, seed_terms, [q.title], [q.abstract]),
-                                   self.lexical.self_scores(p.lexical)[pool]])
+            norm = np.concatenate([seed_norm, self.lexical.self_scores(p.lexical)[pool]])
         lex = (terms @ self.lexical.weights(p.lexical)[pool].T).toarray() / np.maximum(norm, 1e-9)[:, None]
         return p.dense_weight * dense + (1.0 - p.dense_weight) * lex
 

@@ -22,6 +22,11 @@ PMRA_LAMBDA, PMRA_MU = 0.022, 0.013
 TITLE_WEIGHT = 2.0
 
 
+def method_title_weight(method: str) -> float:
+    """BM25 counts title words once (a standard Okapi query); TF-IDF and PMRA count them twice, as PMRA does."""
+    return 1.0 if method == "bm25" else TITLE_WEIGHT
+
+
 def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
     return CountVectorizer(
         lowercase=True,
@@ -146,13 +151,13 @@ class LexicalBackend:
         if method not in METHODS:
             raise ValueError(f"unknown lexical method {method!r}")
         if method not in self._cache:
-            self._cache[method] = self._weigh(method, self.counts(1.0 if method == "bm25" else TITLE_WEIGHT))
+            self._cache[method] = self._weigh(method, self.counts(method_title_weight(method)))
         return self._cache[method]
 
     def _idf(self, method: str) -> np.ndarray:
         key = ("idf", method)
         if key not in self._cache:
-            df, n_docs, _ = self._stats(1.0 if method == "bm25" else TITLE_WEIGHT)
+            df, n_docs, _ = self._stats(method_title_weight(method))
             self._cache[key] = IDF[method](df, n_docs).astype(np.float32)
         return self._cache[key]
 
@@ -172,11 +177,15 @@ class LexicalBackend:
             self._cache[key] = np.asarray(queries.multiply(self.weights(method)).sum(axis=1)).ravel().astype(np.float32)
         return self._cache[key]
 
-    def text_self_score(self, method: str, queries: sp.csr_matrix, titles: Sequence[str], abstracts: Sequence[str]) -> np.ndarray:
-        """Self scores of outside texts, weighed as if they were indexed."""
-        tw = 1.0 if method == "bm25" else TITLE_WEIGHT
-        counts = (self.vectorizer.transform(titles) * tw + self.vectorizer.transform(abstracts)).tocsr()
-        return np.asarray(queries.multiply(self._weigh(method, counts)).sum(axis=1)).ravel().astype(np.float32)
+    def _text_counts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
+        return (self.vectorizer.transform(titles) * method_title_weight(method) + self.vectorizer.transform(abstracts)).tocsr()
+
+    def text_query(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Query weights of outside texts and their self scores, weighed as if they were indexed (counted once)."""
+        counts = self._text_counts(method, titles, abstracts)
+        weighed = self._weigh(method, counts)
+        queries = counts if method == "bm25" else weighed
+        return queries, np.asarray(queries.multiply(weighed).sum(axis=1)).ravel().astype(np.float32)
 
     def query_rows(self, method: str, rows: Sequence[int]) -> sp.csr_matrix:
         """Query weights for indexed documents: BM25 queries with the seed's raw term counts."""
@@ -187,11 +196,8 @@ class LexicalBackend:
 
     def query_texts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
         """Query weights for documents outside the index, weighed like indexed ones."""
-        tw = 1.0 if method == "bm25" else TITLE_WEIGHT
-        counts = (self.vectorizer.transform(titles) * tw + self.vectorizer.transform(abstracts)).tocsr()
-        if method == "bm25":
-            return counts
-        return self._weigh(method, counts)
+        counts = self._text_counts(method, titles, abstracts)
+        return counts if method == "bm25" else self._weigh(method, counts)
 
     def score_all(self, method: str, queries: sp.csr_matrix) -> np.ndarray:
         """Dense (queries x documents) score matrix: one sparse matrix product."""
