@@ -161,7 +161,9 @@ class Index:
         return {r[0]: r[1:] for r in got}
 
     def paper(self, pmid: str | int) -> PaperInfo:
-        row = self.row(pmid)
+        return self._paper_at(self.row(pmid))
+
+    def _paper_at(self, row: int) -> PaperInfo:
         p = self._info([row])[row]
         return PaperInfo(pmid=p[0], title=p[1], journal=p[2], year=p[3])
 
@@ -180,7 +182,7 @@ class Index:
         method = self._method(method)
         row = self.row(pmid)
         neighbors = self._rank(method, Query(row=row), n, min_year, max_year, seed_hash=self.hashes[row])
-        return SimilarList(method=method, neighbors=neighbors, seed=self.paper(pmid), build_id=self.build_id)
+        return SimilarList(method=method, neighbors=neighbors, seed=self._paper_at(row), build_id=self.build_id)
 
     def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None) -> SimilarList:
         """The n indexed papers most similar to a text that need not be in the index."""
