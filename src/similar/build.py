@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import store
+from . import lock, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, ModelUnavailable, describe, load_encoder
@@ -198,14 +198,24 @@ def build_index(
     engine: str = "local",
     ray_address: str | None = None,
     precompute: bool = True,
+    wait: bool = False,
+    notify: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Build a new index folder at `dest` from input files; resumable after any interruption.
 
     engine="ray" embeds with Ray Data actors (see distributed.py); everything else is the same code path.
-    precompute=True stores every paper's list under the default method, so a query by PMID is a lookup."""
+    precompute=True stores every paper's list under the default method, so a query by PMID is a lookup.
+    One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
+    _check_inputs(inputs)
+    with lock.writing(Path(dest), wait, notify) as recovered:
+        report = _build_index(inputs, Path(dest), model, method, dense_type, progress, shard_rows, engine, ray_address, precompute)
+    report.notes[:0] = recovered
+    return report
+
+
+def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_rows, engine, ray_address, precompute) -> BuildReport:
     started = time.time()
     paths = _check_inputs(inputs)
-    dest = Path(dest)
     report = BuildReport(index=str(dest))
     encoder = _resolve_encoder(model, method, report)
     report.method = "dense+lexical" if encoder is not None else "tfidf"
@@ -297,6 +307,7 @@ def build_index(
             "records": report.counts(),
             "build_seconds": report.seconds,
             "versions": store.library_versions(),
+            "files": store.describe_files(tmp),
         }
         store.write_json_atomic(tmp / store.MANIFEST, manifest)
     conn.close()

@@ -1,13 +1,16 @@
 """Index.open(dir).similar(pmid, n): opens and checks an index folder, maps rows to PMIDs, applies filters."""
 from __future__ import annotations
 
+import re
+import sqlite3
 import threading
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import lock, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, ModelUnavailable, load_index_model
@@ -15,6 +18,16 @@ from .errors import NotFound, SimilarError
 from .ranking import Query, Ranker
 
 MAX_N = 1000
+_PMID = re.compile(r"[0-9]{1,18}\Z")
+
+
+def _load(path: Path, name: str, load):
+    """Deserialize one index file; whatever a damaged file raises becomes the one-line corrupt-index error."""
+    try:
+        return load()
+    except Exception as exc:  # noqa: BLE001 - unpickling or parsing damaged bytes can raise any type
+        text = str(exc).splitlines()[0] if str(exc).strip() else ""
+        raise SimilarError(f"corrupt index {path}: {name} cannot be read ({type(exc).__name__}{': ' + text if text else ''}); rebuild it") from exc
 
 
 @dataclass(frozen=True)
@@ -86,10 +99,17 @@ class Index:
         self.build_id = manifest["build_id"]
         self._encoder = encoder
         self._lock = threading.Lock()
-        self._db = store.connect(path / store.PAPERS, readonly=True)
         rows = store.read_rows(path, manifest["count"])
-        meta = self._db.execute("SELECT row, status, year, text_hash FROM papers ORDER BY row").fetchall()
+        try:
+            self._db = store.connect(path / store.PAPERS, readonly=True)
+            meta = self._db.execute("SELECT row, status, year, text_hash, pmid FROM papers ORDER BY row").fetchall()
+            deleted = {r[0] for r in self._db.execute("SELECT pmid FROM deletions")}
+        except sqlite3.DatabaseError as exc:
+            raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
         store.check_count(path, store.PAPERS, len(meta), manifest["count"])
+        mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
+        if mismatch is not None:
+            raise SimilarError(f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it")
         store.check_count(path, store.LEXICAL, lexical.count, manifest["count"])
         if dense is not None:
             store.check_count(path, store.VECTORS, dense.count, manifest["count"])
@@ -98,7 +118,7 @@ class Index:
         self.years = np.array([m[2] if m[2] is not None else 0 for m in meta], dtype=np.int32)
         self.hashes = np.array([m[3] for m in meta], dtype=object)
         self.row_of = {rows[i]: int(i) for i in np.flatnonzero(self.live)}
-        self.deleted = {r[0] for r in self._db.execute("SELECT pmid FROM deletions")}
+        self.deleted = deleted
         self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
         lexical.set_live(self.live)
         self.ranker = Ranker(dense, lexical, self.live)
@@ -108,7 +128,7 @@ class Index:
             try:
                 with np.load(path / store.NEIGHBOURS) as data:
                     rows_, scores_ = data["rows"], data["scores"]
-            except (OSError, KeyError, ValueError) as exc:
+            except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
                 raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
             store.check_count(path, store.NEIGHBOURS, rows_.shape[0], manifest["count"])
             self.precomputed = (spec["method"], rows_, scores_)
@@ -117,12 +137,12 @@ class Index:
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
         """Open and check an index folder; one line says what is wrong if anything is."""
         path = store.index_path(path)
+        lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
         manifest = store.read_manifest(path)
-        try:
-            dense = DenseBackend.load(path, manifest["dense"], mmap=mmap) if manifest.get("dense") else None
-            lexical = LexicalBackend.load(path)
-        except (OSError, RuntimeError, EOFError, KeyError, ValueError) as exc:
-            raise SimilarError(f"corrupt index {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; rebuild it") from exc
+        store.read_rows(path, manifest["count"])  # first: a row count that is off is the clearest message
+        store.check_files(path, manifest)
+        dense = _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest["dense"], mmap=mmap)) if manifest.get("dense") else None
+        lexical = _load(path, store.LEXICAL, lambda: LexicalBackend.load(path))
         return cls(path, manifest, dense, lexical, encoder)
 
     # -- facts --------------------------------------------------------------------------------------------
@@ -142,7 +162,7 @@ class Index:
 
     def row(self, pmid: str | int) -> int:
         pmid = str(pmid).strip()
-        if not pmid.isdigit():
+        if not _PMID.match(pmid):  # ASCII digits only: str.isdigit() takes '²' and '١٢٣'
             raise SimilarError(f"PMID must be a number, got {pmid!r}")
         pmid = str(int(pmid))
         if pmid in self.row_of:

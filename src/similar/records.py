@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
@@ -62,7 +63,8 @@ class Problem:
 Event = Union[Paper, Deletion, Problem]
 
 _PMID = re.compile(r"^[0-9]{1,9}$")
-_SURROGATE = re.compile("[\udc80-\udcff]")
+_BAD_BYTES = re.compile("[\udc80-\udcff]")  # undecodable input bytes, kept by surrogateescape
+_SURROGATE = re.compile("[\ud800-\udfff]")  # any lone surrogate, e.g. a "\\ud800" JSON escape: not encodable text
 
 
 def detect_format(path: Path) -> str:
@@ -111,17 +113,22 @@ def make_paper(row: dict, where: str) -> Paper | Problem:
     pmid = _clean(row.get("pmid", row.get("PMID", "")))
     title = _clean(row.get("title"))
     abstract = _clean(row.get("abstract"))
-    if any(_SURROGATE.search(v) for v in (pmid, title, abstract, str(row.get("journal") or ""))):
+    mesh = row.get("mesh") or ()
+    if isinstance(mesh, str):
+        mesh = tuple(m.strip() for m in mesh.split(";") if m.strip())
+    elif not isinstance(mesh, (list, tuple)) or not all(isinstance(m, str) for m in mesh):
+        return Problem(where, "mesh must be a string or a list of strings")
+    texts = (pmid, title, abstract, str(row.get("journal") or ""), *mesh)
+    if any(_BAD_BYTES.search(v) for v in texts):
         return Problem(where, "invalid UTF-8")
+    if any(_SURROGATE.search(v) for v in texts):
+        return Problem(where, "invalid Unicode (a lone surrogate)")
     if not pmid:
         return Problem(where, "no PMID")
     if not _PMID.match(pmid):
         return Problem(where, f"non-numeric PMID {pmid[:40]!r}")
     if not title and not abstract:
         return Problem(where, f"PMID {pmid} has neither title nor abstract")
-    mesh = row.get("mesh") or ()
-    if isinstance(mesh, str):
-        mesh = tuple(m.strip() for m in mesh.split(";") if m.strip())
     return Paper(
         pmid=str(int(pmid)),
         title=title,
@@ -169,7 +176,14 @@ def _read_delimited(path: Path, delimiter: str) -> Iterator[Event]:
         if "pmid" not in fields:
             raise SimilarError(f"{path}: the header must name a 'pmid' column (found: {', '.join(fields) or 'none'})")
         reader.fieldnames = fields
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a field over the size limit: this row only
+                yield Problem(f"{path.name}:{reader.line_num}", f"unreadable row ({exc})")
+                continue
             yield make_paper(row, f"{path.name}:{reader.line_num}")
 
 
@@ -236,19 +250,36 @@ def _read_medline_xml(path: Path) -> Iterator[Event]:
 
 
 def read_records(path: str | Path) -> Iterator[Event]:
-    """Yield Paper / Deletion / Problem events from one input file, streaming."""
+    """Yield Paper / Deletion / Problem events from one input file, streaming.
+
+    A file that stops being readable part-way (not gzip, truncated, bad CRC, an I/O error) ends in one Problem
+    naming the file and the reason; the records read before it stand."""
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "jsonl":
-        yield from _read_jsonl(path)
+        events = _read_jsonl(path)
     elif fmt == "json":
-        yield from _read_json_array(path)
+        events = _read_json_array(path)
     elif fmt == "csv":
-        yield from _read_delimited(path, ",")
+        events = _read_delimited(path, ",")
     elif fmt == "tsv":
-        yield from _read_delimited(path, "\t")
+        events = _read_delimited(path, "\t")
     else:
-        yield from _read_medline_xml(path)
+        events = _read_medline_xml(path)
+    count = 0
+    try:
+        for event in events:
+            count += 1
+            yield event
+    except (OSError, EOFError, zlib.error) as exc:
+        yield Problem(path.name, f"unreadable file after {count} records, rest of file skipped ({_reason(exc)})")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "truncated: the compressed stream ends early"
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (text.splitlines() or [type(exc).__name__])[0]
 
 
 def later_version_replaces(path: str | Path) -> bool:

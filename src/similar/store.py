@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import glob
 import hashlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import uuid
 from pathlib import Path
@@ -103,29 +105,104 @@ def library_versions() -> dict:
 # --- writing -----------------------------------------------------------------------------------------------
 
 
+# a publish is these steps in order; a kill may land between any two (tests inject one at each, see crash_point)
+PUBLISH_STEPS = ("written", "synced", "old-moved", "new-moved", "old-removed")
+CRASH_ENV = "SIMILAR_CRASH_AT"
+
+
+def crash_point(step: str) -> None:
+    """Fault injection for tests: SIGKILL this process at the named publish step when $SIMILAR_CRASH_AT names it."""
+    if os.environ.get(CRASH_ENV) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sibling_path(final: Path, kind: str) -> Path:
+    return final.parent / f".{final.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
 @contextlib.contextmanager
 def atomic_dir(final: Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder; on success it replaces `final` by rename, on failure it is removed."""
+    """Yield a temporary sibling folder; on success it replaces `final` by rename, on failure it is removed.
+
+    A kill between the two renames leaves `final` absent and the previous folder in `.NAME.old-*`:
+    `recover` (run by the next writer, and by open) puts it back."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    tmp = sibling_path(final, "tmp")
     tmp.mkdir()
     try:
         yield tmp
+        crash_point("written")
+        for f in tmp.iterdir():  # make the files durable before the rename publishes them
+            if f.is_file():
+                with open(f, "rb") as fh:
+                    os.fsync(fh.fileno())
+        _fsync_dir(tmp)
+        crash_point("synced")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for f in tmp.iterdir():  # make the files durable before the rename publishes them
-        if f.is_file():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
     old = None
     if final.exists():
-        old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:6]}"
+        old = sibling_path(final, "old")
         os.rename(final, old)
-    os.rename(tmp, final)
+        crash_point("old-moved")
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.rename(old, final)  # put the previous folder back
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(final.parent)
+    crash_point("new-moved")
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+    crash_point("old-removed")
+
+
+def leftovers(final: Path) -> dict[str, list[Path]]:
+    """Sibling folders that an interrupted writer left: previous versions, unpublished copies, add work folders."""
+    final = Path(final)
+    name = glob.escape(final.name)
+    if not final.parent.is_dir():
+        return {"old": [], "tmp": [], "work": []}
+    by_age = lambda paths: sorted(paths, key=lambda p: p.stat().st_mtime)  # noqa: E731
+    return {
+        "old": by_age(final.parent.glob(f".{name}.old-*")),
+        "tmp": by_age(final.parent.glob(f".{name}.tmp-*")),
+        "work": by_age(final.parent.glob(f".{name}.add-work-*")),
+    }
+
+
+def interrupted(final: Path) -> bool:
+    """True when a publish was cut between its two renames: no index at the path, a previous one beside it."""
+    return not Path(final).exists() and bool(leftovers(final)["old"])
+
+
+def recover(final: Path) -> list[str]:
+    """Undo what a killed writer left (call it holding the writer lock); returns one note per action."""
+    final = Path(final)
+    found = leftovers(final)
+    notes = []
+    olds = found["old"]
+    if olds and not final.exists():
+        os.rename(olds[-1], final)  # the newest previous version: the cut publish never happened
+        _fsync_dir(final.parent)
+        notes.append(f"restored {final} from {olds[-1].name}, left by an interrupted write")
+        olds = olds[:-1]
+    for p in olds + found["tmp"] + found["work"]:
+        shutil.rmtree(p, ignore_errors=True)
+        notes.append(f"removed {p.name}, left by an interrupted write")
+    return notes
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -164,20 +241,75 @@ def read_manifest(folder: Path) -> dict:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SimilarError(f"corrupt index {folder}: {MANIFEST} is not valid JSON ({exc}); rebuild it") from exc
+    if not isinstance(manifest, dict):
+        raise SimilarError(f"corrupt index {folder}: {MANIFEST} is not a JSON object; rebuild it")
     if manifest.get("format") != FORMAT:
         raise SimilarError(f"{folder} is not a similar index ({MANIFEST} has no format '{FORMAT}')")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise SimilarError(
             f"index {folder} has format version {manifest.get('format_version')}, this similar reads {FORMAT_VERSION}: rebuild it"
         )
+    for key, kinds, required in MANIFEST_FIELDS:
+        value = manifest.get(key)
+        if (value is None and required) or (value is not None and (not isinstance(value, kinds) or isinstance(value, bool))):
+            raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid '{key}'; rebuild it")
+    if manifest["count"] < 0:
+        raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid 'count'; rebuild it")
     return manifest
+
+
+# key, accepted types, required: what open and add rely on
+MANIFEST_FIELDS = (
+    ("build_id", str, True), ("count", int, True), ("inputs", list, True),
+    ("model", dict, False), ("dense", dict, False), ("precomputed", dict, False), ("files", dict, False),
+)
+SQLITE_HEADER = b"SQLite format 3\x00"
+HASH_ON_OPEN_LIMIT = 64 << 20  # open checks every file's SHA-256 up to this total size; above it sizes only (`similar verify` hashes all)
+
+
+def describe_files(folder: Path) -> dict:
+    """Size and SHA-256 of every file of an index folder but the manifest, for the manifest's `files`."""
+    return {
+        f.name: {"bytes": f.stat().st_size, "sha256": file_sha256(f)}
+        for f in sorted(Path(folder).iterdir())
+        if f.is_file() and f.name != MANIFEST and not f.name.startswith(".")
+    }
+
+
+def check_files(folder: Path, manifest: dict, hash_limit: int | None = HASH_ON_OPEN_LIMIT) -> int:
+    """Every file the manifest lists is there, has its size and (up to `hash_limit` bytes in all) its SHA-256.
+
+    Returns how many files were hashed. Indexes built before checksums were recorded are not checked."""
+    files = manifest.get("files") or {}
+    for name, meta in files.items():
+        path = Path(folder) / name
+        if not path.is_file():
+            raise SimilarError(f"corrupt index {folder}: {name} is missing; rebuild it")
+        size = path.stat().st_size
+        if not isinstance(meta, dict) or size != meta.get("bytes"):
+            raise SimilarError(f"corrupt index {folder}: {name} is {size} bytes, the manifest says {meta.get('bytes') if isinstance(meta, dict) else '?'}; rebuild it")
+    papers = Path(folder) / PAPERS
+    if papers.is_file():
+        with open(papers, "rb") as f:
+            if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise SimilarError(f"corrupt index {folder}: {PAPERS} is not an SQLite database; rebuild it")
+    total = sum(m["bytes"] for m in files.values())
+    if hash_limit is not None and total > hash_limit:
+        return 0
+    for name, meta in files.items():
+        if file_sha256(Path(folder) / name) != meta.get("sha256"):
+            raise SimilarError(f"corrupt index {folder}: {name} does not match its SHA-256 in the manifest; rebuild it")
+    return len(files)
 
 
 def read_rows(folder: Path, expected: int) -> list[str]:
     path = folder / ROWS
     if not path.exists():
         raise SimilarError(f"corrupt index {folder}: {ROWS} is missing; rebuild it")
-    rows = path.read_text().split()
+    try:
+        rows = path.read_text().split()
+    except UnicodeDecodeError as exc:
+        raise SimilarError(f"corrupt index {folder}: {ROWS} is not text; rebuild it") from exc
     if len(rows) != expected:
         raise SimilarError(f"corrupt index {folder}: {ROWS} has {len(rows)} rows, the manifest says {expected}; rebuild it")
     return rows

@@ -6,9 +6,9 @@ import time
 
 import numpy as np
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-from . import store
+from . import lock, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed, save_neighbours
@@ -34,10 +34,23 @@ def _index_encoder(manifest: dict, encoder: Encoder | None) -> Encoder | None:
     return encoder
 
 
-def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encoder | None = None, progress: bool = True) -> BuildReport:
-    """Apply input files in order to an existing index; a file applied before (same SHA-256) is a no-op."""
-    started = time.time()
+def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encoder | None = None, progress: bool = True,
+                 wait: bool = False, notify: Callable[[str], None] | None = None) -> BuildReport:
+    """Apply input files in order to an existing index; a file applied before (same SHA-256) is a no-op.
+
+    One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     dest = Path(dest)
+    _check_inputs(inputs)
+    if not dest.exists() and not store.interrupted(dest):
+        store.read_manifest(dest)  # the one-line "no index at ..." error, without creating anything
+    with lock.writing(dest, wait, notify) as recovered:
+        report = _add(inputs, dest, encoder, progress)
+    report.notes[:0] = recovered
+    return report
+
+
+def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, progress: bool) -> BuildReport:
+    started = time.time()
     paths = _check_inputs(inputs)
     manifest = store.read_manifest(dest)
     report = BuildReport(index=str(dest), method="dense+lexical" if manifest.get("dense") else "tfidf")
@@ -97,7 +110,7 @@ def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encode
     report.kept = len(papers)
 
     encoder = _index_encoder(manifest, encoder)
-    work = dest.parent / f".{dest.name}.add-work"
+    work = store.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
     with store.atomic_dir(dest) as tmp:
         for f in dest.iterdir():
             if f.is_file():
@@ -136,6 +149,7 @@ def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encode
             live=live_count,
             inputs=manifest["inputs"] + [e for e, _ in entries],
             versions=store.library_versions(),
+            files=store.describe_files(tmp),
         )
         manifest.setdefault("updates", []).append({"files": [e["name"] for e, _ in entries], **report.counts(), "seconds": report.seconds})
         store.write_json_atomic(tmp / store.MANIFEST, manifest)
