@@ -1,4 +1,4 @@
-"""The `similar` command: build, add, query, info, bench, serve, models (a face: parsing and printing only)."""
+"""The `similar` command: build, add, query, info, verify, bench, serve, models (a face: parsing and printing only)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from .errors import SimilarError
+from .errors import SimilarError, edge_message
 
 METHOD_CHOICE = click.Choice(["hybrid", "dense", "tfidf", "bm25", "pmra"])
 
@@ -32,6 +32,12 @@ class Group(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted: rerun the same command to resume", err=True)
             sys.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except Exception as exc:  # the edge: a full disk, an I/O error or a bug is one line, the traceback only with -v
+            if ctx.params.get("verbose"):
+                raise
+            raise Fail(SimilarError(edge_message(exc))) from exc
 
 
 @click.group(cls=Group)
@@ -40,6 +46,10 @@ class Group(click.Group):
 def main(verbose: bool) -> None:
     """Similar-paper recommendations for biomedical literature."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+
+
+def _notify(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
 
 
 def _print_report(report, verb: str) -> None:
@@ -72,8 +82,9 @@ def _print_report(report, verb: str) -> None:
               help="ray: embed with Ray Data actor workers (one model load each).")
 @click.option("--address", default=None, help="Ray cluster address (default: a running cluster, else a local one).")
 @click.option("--no-lists", is_flag=True, help="Do not store each paper's list (rank every query live; cheaper adds).")
+@click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(inputs, index_dir, model, method, dense_type, device, engine, address, no_lists, quiet):
+def build(inputs, index_dir, model, method, dense_type, device, engine, address, no_lists, wait, quiet):
     """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
     from . import store
     from .build import build_index
@@ -84,20 +95,22 @@ def build(inputs, index_dir, model, method, dense_type, device, engine, address,
 
         encoder = load_encoder(model, device=device)
     report = build_index(inputs, store.index_path(index_dir), model=encoder, method=method, dense_type=dense_type,
-                         progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists)
+                         progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists,
+                         wait=wait, notify=_notify)
     _print_report(report, "built")
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def add(inputs, index_dir, quiet):
+def add(inputs, index_dir, wait, quiet):
     """Add records (and apply deletions) to an existing index; unchanged records cost nothing."""
     from . import store
     from .update import add_to_index
 
-    report = add_to_index(inputs, store.index_path(index_dir), progress=not quiet)
+    report = add_to_index(inputs, store.index_path(index_dir), progress=not quiet, wait=wait, notify=_notify)
     _print_report(report, "updated")
 
 
@@ -128,6 +141,8 @@ def query(pmid, text, n, index_dir, method, min_year, max_year, as_json):
         result = index.similar_text(text, n=n, method=method, min_year=min_year, max_year=max_year)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    if not result.neighbors and (min_year is not None or max_year is not None):
+        click.echo(f"note: no paper in the index matches the year filter ({min_year or '...'}-{max_year or '...'})", err=True)
     click.echo(as_json_lines(result) if as_json else as_table(result))
 
 
@@ -139,6 +154,23 @@ def info(index_dir):
 
     index = Index.open(index_dir)
     click.echo(json.dumps({**index.manifest, "methods": list(index.methods)}, indent=2))
+
+
+@main.command()
+@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+def verify(index_dir):
+    """Check every index file against its SHA-256 in the manifest, and that rows, PMIDs, SQLite and backends agree."""
+    from .verify import verify_index
+
+    result = verify_index(index_dir)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if not result.ok:
+        for problem in result.problems[1:]:
+            click.echo(f"  also: {problem}", err=True)
+        raise SimilarError(result.problems[0])
+    click.echo(f"verified {result.path}: {result.files_hashed} files match their SHA-256; "
+               f"{result.rows} rows agree across rows.txt, papers.sqlite and the backends")
 
 
 @main.group()

@@ -11,3 +11,19 @@ class NotFound(SimilarError):
     """A PMID that the index does not hold (never indexed, or deleted)."""
 
     exit_code = 3
+
+
+def edge_message(exc: BaseException) -> str:
+    """One line for an unexpected exception that reached a face (the CLI, a server reload)."""
+    import errno
+    import sqlite3
+
+    first = (str(exc).strip().splitlines() or [""])[0]
+    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+        isinstance(exc, sqlite3.OperationalError) and "disk is full" in first
+    ):
+        where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
+        return f"disk full{where}: free some space and rerun the same command (the index is unchanged; a build resumes where it stopped)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return f"unexpected {type(exc).__name__}" + (f": {first}" if first else "") + " (rerun with -v for the traceback)"

@@ -5,6 +5,7 @@ import hmac
 import logging
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Header, Query, Request
@@ -12,13 +13,16 @@ from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import NotFound, SimilarError
+from ..errors import NotFound, SimilarError, edge_message
 from ..index import Index
 from . import pages
 
 log = logging.getLogger("similar.server")
 TOKEN_ENV = "SIMILAR_ADMIN_TOKEN"
+HEADER_TIMEOUT_ENV = "SIMILAR_HEADER_TIMEOUT"
+HEADER_TIMEOUT = 10.0  # seconds a client may take to send its request headers (slow-header sockets are closed)
 MAX_API_N = 100
 PMID_PATH = PathParam(..., pattern=r"^[0-9]{1,9}$", description="PubMed ID")
 
@@ -40,6 +44,56 @@ class IndexHolder:
         log.info("reloaded %s: build %s", self.path, fresh.build_id)
         return fresh
 
+    def try_reload(self) -> "Reload":
+        """The one place a reload can fail: whatever goes wrong, the old index keeps serving and one line says why."""
+        try:
+            index = self.reload()
+        except SimilarError as exc:  # a damaged or missing folder: the caller asked for something the disk cannot give
+            outcome = Reload(409, f"reload failed, still serving the previous index: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the server's edge: nothing a folder holds may stop it
+            outcome = Reload(500, f"reload failed, still serving the previous index: {edge_message(exc)}")
+        else:
+            return Reload(200, "reloaded", index.build_id, len(index))
+        log.error("%s", outcome.message)
+        return outcome
+
+
+@dataclass(frozen=True)
+class Reload:
+    """How a reload went: HTTP status, one line, and the build now served when it worked."""
+
+    status: int
+    message: str
+    build_id: str = ""
+    papers: int = 0
+
+
+def public_manifest(manifest: dict) -> dict:
+    """The manifest without this machine's absolute paths (input files and model folder keep their names)."""
+    out = dict(manifest)
+    out["inputs"] = [{k: v for k, v in e.items() if k != "path"} for e in manifest.get("inputs") or [] if isinstance(e, dict)]
+    if isinstance(manifest.get("model"), dict):
+        out["model"] = {k: v for k, v in manifest["model"].items() if k != "path"}
+    return out
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD is answered as GET without the body (FastAPI's GET routes would say 405)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def headers_only(message):
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status_code=status)
@@ -57,6 +111,20 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     )
     app.state.holder = holder
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"], expose_headers=["ETag"])
+    app.add_middleware(HeadAsGet)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        message = {404: f"no route {request.url.path}: see /docs", 405: f"{request.method} is not allowed on {request.url.path}"}
+        response = _error(exc.status_code, message.get(exc.status_code, str(exc.detail)))
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s", request.url.path)
+        return _error(500, f"internal error: {edge_message(exc)}")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -90,7 +158,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.get("/v1/index")
     def manifest(request: Request):
         index = holder.index
-        return cached(request, index, index.manifest)
+        return cached(request, index, public_manifest(index.manifest))
 
     @app.get("/v1/papers/{pmid}")
     def paper(request: Request, pmid: str = PMID_PATH):
@@ -116,14 +184,14 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         token = os.environ.get(TOKEN_ENV)
         if not token:
             return _error(403, f"reload over HTTP is off: set {TOKEN_ENV} on the server (or send SIGHUP)")
-        given = (authorization or "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(given, token):
+        # as bytes: header values arrive as latin-1 text, the token is UTF-8; compare_digest on str takes ASCII only
+        given = (authorization or "").encode("latin-1", errors="replace").removeprefix(b"Bearer ").strip()
+        if not hmac.compare_digest(given, token.encode("utf-8", errors="surrogateescape")):
             return _error(403, "wrong or missing admin token (Authorization: Bearer ...)")
-        try:
-            index = holder.reload()
-        except SimilarError as exc:
-            return _error(500, f"reload failed, still serving the previous index: {exc}")
-        return {"status": "reloaded", "build_id": index.build_id, "papers": len(index)}
+        outcome = holder.try_reload()
+        if outcome.status != 200:
+            return _error(outcome.status, outcome.message)
+        return {"status": "reloaded", "build_id": outcome.build_id, "papers": outcome.papers}
 
     @app.get("/widget/{pmid}", response_class=HTMLResponse)
     def widget(request: Request, pmid: str = PMID_PATH, n: int = Query(5, ge=1, le=MAX_API_N),
@@ -157,9 +225,50 @@ def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000) -> 
     app = create_app(index_path)
     if hasattr(signal, "SIGHUP"):
         def _hup(signum, frame):
-            try:
-                app.state.holder.reload()
-            except SimilarError as exc:
-                log.error("reload failed, still serving the previous index: %s", exc)
+            app.state.holder.try_reload()  # never raises: a bad folder logs one line and the old index serves on
         signal.signal(signal.SIGHUP, _hup)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    timeout = float(os.environ.get(HEADER_TIMEOUT_ENV) or HEADER_TIMEOUT)
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=_header_timeout_protocol(timeout))
+
+
+def _header_timeout_protocol(seconds: float):
+    """uvicorn's h11 protocol, closing a connection whose request headers do not arrive within `seconds`."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutProtocol(H11Protocol):
+        _header_timer = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(seconds, self._header_timeout)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _header_timeout(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self.conn.their_state is not h11.IDLE:
+                self._disarm()  # the headers are in
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self.conn.their_state is h11.IDLE:
+                self._arm()  # the next request on a kept-alive connection has the same limit
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutProtocol

@@ -1,0 +1,82 @@
+"""`similar verify`: every index file against its SHA-256 in the manifest, and rows, PMIDs, SQLite and backends agreeing."""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .errors import SimilarError
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `verify` checked and what it found wrong (nothing wrong: `ok`)."""
+
+    path: str
+    files_hashed: int
+    rows: int
+    problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _vectors_problem(dense, count: int, chunk: int = 65536) -> str | None:
+    """Stored vectors are finite and of unit length (random bytes give NaN and 1e20 scores)."""
+    for start in range(0, count, chunk):
+        block = dense.vectors(np.arange(start, min(count, start + chunk)))
+        if not np.isfinite(block).all():
+            return f"{store.VECTORS} holds non-finite values (rows {start}..{start + len(block) - 1})"
+        norms = np.linalg.norm(block, axis=1)
+        bad = np.flatnonzero(np.abs(norms - 1.0) > 0.1)
+        if len(bad):
+            return f"{store.VECTORS} row {start + int(bad[0])} has length {norms[bad[0]]:.3g}, not 1"
+    return None
+
+
+def verify_index(path: str | Path) -> Verification:
+    """Full check of an index folder; the cheap part of it runs on every open, this one also hashes every file."""
+    from .index import Index
+
+    path = store.index_path(path)
+    manifest = store.read_manifest(path)  # unreadable manifest: nothing else can be checked, raise the one line
+    problems, notes, hashed = [], [], 0
+    if not manifest.get("files"):
+        notes.append("the manifest records no checksums (built before they were recorded): rebuild to have files verified")
+    else:
+        for name, meta in manifest["files"].items():
+            try:
+                hashed += store.check_files(path, {"files": {name: meta}}, hash_limit=None)
+            except SimilarError as exc:
+                problems.append(str(exc))
+    if problems:  # the files themselves are damaged: reading them further would only repeat it
+        return Verification(str(path), hashed, manifest["count"], tuple(problems), tuple(notes))
+    try:
+        index = Index.open(path)
+    except SimilarError as exc:
+        return Verification(str(path), hashed, manifest["count"], (str(exc),), tuple(notes))
+    try:
+        check = index._db.execute("PRAGMA integrity_check").fetchone()[0]
+        if check != "ok":
+            problems.append(f"corrupt index {path}: {store.PAPERS} fails its integrity check ({check}); rebuild it")
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"corrupt index {path}: {store.PAPERS} fails its integrity check ({exc}); rebuild it")
+    dense = index.ranker.dense
+    if dense is not None:
+        found = _vectors_problem(dense, dense.count)
+        if found:
+            problems.append(f"corrupt index {path}: {found}; rebuild it")
+    if index.precomputed is not None:
+        rows, scores = index.precomputed[1], index.precomputed[2]
+        if rows.size and (rows.min() < -1 or rows.max() >= manifest["count"]) or not np.isfinite(scores).all():
+            problems.append(f"corrupt index {path}: {store.NEIGHBOURS} holds rows or scores out of range; rebuild it")
+    live = int(index.live.sum())
+    if manifest.get("live") is not None and manifest["live"] != live:
+        problems.append(f"corrupt index {path}: {store.PAPERS} has {live} live rows, the manifest says {manifest['live']}; rebuild it")
+    index.close()
+    return Verification(str(path), hashed, manifest["count"], tuple(problems), tuple(notes))
