@@ -170,8 +170,15 @@ def _read_json_array(path: Path) -> Iterator[Event]:
 
 
 def _read_delimited(path: Path, delimiter: str) -> Iterator[Event]:
+    pulled = [0]  # lines the reader has taken: where a row it cannot parse ends
+
+    def counted(lines):
+        for line in lines:
+            pulled[0] += 1
+            yield line
+
     with _open_binary(path) as raw:
-        reader = csv.DictReader(_decoded_lines(raw), delimiter=delimiter)
+        reader = csv.DictReader(counted(_decoded_lines(raw)), delimiter=delimiter)
         fields = [f.strip().lower() for f in (reader.fieldnames or [])]
         if "pmid" not in fields:
             raise SimilarError(f"{path}: the header must name a 'pmid' column (found: {', '.join(fields) or 'none'})")
@@ -182,7 +189,7 @@ def _read_delimited(path: Path, delimiter: str) -> Iterator[Event]:
             except StopIteration:
                 return
             except csv.Error as exc:  # e.g. a field over the size limit: this row only
-                yield Problem(f"{path.name}:{reader.line_num}", f"unreadable row ({exc})")
+                yield Problem(f"{path.name}:{pulled[0]}", f"unreadable row ({exc})")
                 continue
             yield make_paper(row, f"{path.name}:{reader.line_num}")
 

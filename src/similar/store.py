@@ -289,7 +289,7 @@ def check_files(folder: Path, manifest: dict, hash_limit: int | None = HASH_ON_O
         if not isinstance(meta, dict) or size != meta.get("bytes"):
             raise SimilarError(f"corrupt index {folder}: {name} is {size} bytes, the manifest says {meta.get('bytes') if isinstance(meta, dict) else '?'}; rebuild it")
     papers = Path(folder) / PAPERS
-    if papers.is_file():
+    if papers.is_file() and (PAPERS in files or not files):
         with open(papers, "rb") as f:
             if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
                 raise SimilarError(f"corrupt index {folder}: {PAPERS} is not an SQLite database; rebuild it")
