@@ -268,12 +268,11 @@ def test_real_sigkill_between_the_renames_then_open_restores(tmp_path, tfidf_ix)
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL
     assert not tfidf_ix.exists() and [n.split("-")[0] for n in leftovers(tfidf_ix)] == [".t.old", ".t.tmp"]
-    res = run("query", "1000", "--index", tfidf_ix, "-n", "3")
+    res = run("query", "1000", "--index", tfidf_ix, "-n", "3")  # open restores the previous index, drops the copy
     assert res.exit_code == 0 and res.output.startswith("Papers similar to PMID 1000")
-    assert count_of(tfidf_ix) == 40
+    assert count_of(tfidf_ix) == 40 and leftovers(tfidf_ix) == []
     res = run("add", update, "--index", tfidf_ix, "--quiet")
-    assert res.exit_code == 0, res.output
-    assert re.fullmatch(r"note: removed \.t\.tmp-\d+-[0-9a-f]+, left by an interrupted write", res.output.splitlines()[0])
+    assert res.exit_code == 0 and res.output.startswith(f"updated {tfidf_ix}: 5 papers kept"), res.output
     assert count_of(tfidf_ix) == 45 and leftovers(tfidf_ix) == []
 
 
@@ -362,7 +361,7 @@ def _fill(folder: Path, leave: int = 0) -> Path:
 DISK_FULL = "disk full{where}: free some space and rerun the same command (the index is unchanged; a build resumes where it stopped)"
 
 
-@pytest.mark.parametrize("op,leave", [("build", 0), ("build", 300_000), ("add", 0), ("add", 200_000)])
+@pytest.mark.parametrize("op,leave", [("build", 0), ("build", 180_000), ("add", 0), ("add", 200_000)])
 def test_disk_full_is_one_line_and_the_rerun_completes(tmp_path, small_disk, op, leave):
     corpus = write_jsonl(tmp_path / "c.jsonl", make_corpus(400))
     dest = small_disk / "ix"
@@ -505,7 +504,7 @@ def test_server_process_survives_sighup_onto_a_damaged_index_and_drops_slow_head
 
 # --- 7. the command line's small cases -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("pmid", ["\u00b2", "\u0661\u0662\u0663", "１２３", "-5", "1e3"])
+@pytest.mark.parametrize("pmid", ["\u00b2", "\u0661\u0662\u0663", "１２３", "1e3", "0x10"])
 def test_query_takes_ascii_digits_only(dense_ix, pmid):
     res = run("query", pmid, "--index", dense_ix)
     assert res.exit_code == 1 and res.output.strip() == f"error: PMID must be a number, got {pmid!r}"
