@@ -35,9 +35,10 @@ def test_every_paper_gets_n_neighbours_never_itself(built, method):
 
 
 def test_precomputed_lists_equal_live_ranking(built):
-    from similar.ranking import Query
+    from similar.ranking import HybridParams, Query
     index = Index.open(built)
-    assert index.manifest["precomputed"] == {"method": "hybrid", "k": 100}
+    assert index.manifest["precomputed"] == {"method": "hybrid", "k": 100, "params": HybridParams().describe()}
+    assert index.lists_current
     for pmid in index.pmids:
         looked_up = index.similar(pmid, n=10)
         scores, rows = index.ranker.search("hybrid", Query(row=index.row(pmid)), 10)
@@ -68,7 +69,7 @@ def test_hybrid_search_equals_exhaustive_scoring(built):
 def test_hybrid_base_scores_are_scale_free(built):
     from similar.ranking import Query
     index = Index.open(built)
-    block = index.ranker._block(Query(row=3), np.array([3, 5]))
+    block = index.ranker._block(Query(row=3), np.array([3, 5]), index.ranker.hybrid, seed_only=False)
     assert block.shape == (3, 2)
     assert block[0, 0] == pytest.approx(1.0, rel=1e-4)  # a paper against itself: cosine 1, normalized BM25 1
     assert block[2, 1] == pytest.approx(1.0, rel=1e-4)

@@ -173,6 +173,13 @@ def _insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tupl
     )
 
 
+def lists_spec(method: str, k: int) -> dict:
+    """The manifest's record of the stored lists: method, length and the ranking setting they were made with."""
+    from .ranking import HybridParams
+
+    return {"method": method, "k": k, **({"params": HybridParams().describe()} if method == "hybrid" else {})}
+
+
 def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool):
     """Every live paper's list under the default method (see ranking.precompute); written to `folder` if given."""
     from .ranking import Ranker, precompute
@@ -302,7 +309,7 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
             "dense": dense.describe() if dense else None,
             "lexical": lexical.describe(),
             "default_method": default_method,
-            "precomputed": {"method": default_method, "k": int(neighbours[0].shape[1])} if neighbours is not None else None,
+            "precomputed": lists_spec(default_method, int(neighbours[0].shape[1])) if neighbours is not None else None,
             "inputs": inputs_meta,
             "records": report.counts(),
             "build_seconds": report.seconds,

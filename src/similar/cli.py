@@ -179,45 +179,56 @@ def bench():
 
 
 @bench.command("quality")
+@click.option("--suite", "suite_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
+              help="Run every benchmark of the suite in a YAML file (default benchmarks/quality.yaml): one table.")
+@click.option("--check", "check_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
+              help="Run the suite (default benchmarks/quality.yaml) and compare each expected figure.")
 @click.option("--corpus", type=click.Path(dir_okay=False), help="Corpus file (any format build reads).")
 @click.option("--judgments", type=click.Path(dir_okay=False), help="RELISH-format judgments TSV.")
 @click.option("--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread.")
 @click.option("--model", "models", multiple=True, help="Dense model(s) to compare (default: all-MiniLM-L6-v2).")
-@click.option("--name", default=None, help="Results name under benchmarks/results/.")
+@click.option("--name", default=None, help="Results name (default: suite, or from the corpus and judgments).")
 @click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
-@click.option("--check", "check_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
-              help="Rerun the benchmarks listed in a YAML file (default benchmarks/quality.yaml) and compare.")
 @click.option("--quiet", is_flag=True)
-def bench_quality(corpus, judgments, topics, models, name, out_dir, check_file, quiet):
-    """nDCG@10/20, P@5/10, MAP, Recall@100 with 95% intervals, for every method, on graded judgments."""
-    from .bench.quality import run_quality
-    from .bench.regression import check_quality
+def bench_quality(suite_file, check_file, corpus, judgments, topics, models, name, out_dir, quiet):
+    """nDCG@10 with 95% intervals for every method: on the whole suite, or on one corpus and its judgments."""
+    if suite_file or check_file:
+        from .bench.suite import check_suite, load_suite, run_suite, suite_markdown
 
-    if check_file:
-        ok = check_quality(check_file, out_dir=out_dir, progress=not quiet, echo=click.echo)
-        sys.exit(0 if ok else 1)
+        benchmarks, spec = load_suite(suite_file or check_file)
+        results = run_suite(benchmarks, out_dir, name=name or "suite", model=models[0] if models else None,
+                            progress=not quiet, echo=lambda line: click.echo(line, err=True))
+        click.echo(suite_markdown(results))
+        click.echo(f"wrote {out_dir}/{results['name']}.json, .md ({results['seconds']}s)")
+        if check_file:
+            ok = check_suite(results, benchmarks, float(spec.get("tolerance", 0.005)), echo=click.echo)
+            sys.exit(0 if ok else 1)
+        return
     if not corpus or not judgments:
-        raise SimilarError("give --corpus and --judgments (or --check)")
-    results = run_quality(corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet)
+        raise SimilarError("give --suite, --check, or --corpus and --judgments")
+    from .bench.quality import run_quality
     from .bench.report import quality_markdown
 
+    results = run_quality(corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet)
     click.echo(quality_markdown(results))
     click.echo(f"wrote {out_dir}/{results['name']}.json, .md, .png ({results['seconds']}s)")
 
 
 @bench.command("tune")
-@click.option("--corpus", required=True, type=click.Path(dir_okay=False))
-@click.option("--judgments", required=True, type=click.Path(dir_okay=False))
-@click.option("--topics", required=True, type=click.Path(dir_okay=False), help="seed<TAB>topic, for leave-one-topic-out CV.")
+@click.option("--suite", "suite_file", default="benchmarks/quality.yaml", show_default=True,
+              help="The suite whose benchmarks judge every idea.")
 @click.option("--model", default=None)
-@click.option("--name", default="hybrid-cv", show_default=True)
+@click.option("--name", default="ranking-ideas", show_default=True)
 @click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
 @click.option("--quiet", is_flag=True)
-def bench_tune(corpus, judgments, topics, model, name, out_dir, quiet):
-    """Score ranking ideas and choose the hybrid's settings by cross-validation over topics."""
+def bench_tune(suite_file, model, name, out_dir, quiet):
+    """Every ranking idea on every suite benchmark, and the paper setting cross-validated over topics by its worst benchmark."""
+    from .bench.suite import load_suite
     from .bench.tuning import run_tuning, tuning_markdown
 
-    results = run_tuning(corpus, judgments, topics, model=model, out_dir=out_dir, name=name, progress=not quiet)
+    benchmarks, _ = load_suite(suite_file)
+    results = run_tuning(benchmarks, out_dir, name=name, model=model, progress=not quiet,
+                         echo=lambda line: click.echo(line, err=True))
     click.echo(tuning_markdown(results))
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import copy
 import threading
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -15,7 +17,7 @@ from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import NotFound, SimilarError
-from .ranking import Query, Ranker
+from .ranking import HybridParams, Query, Ranker
 
 MAX_N = 1000
 _PMID = re.compile(r"[0-9]{1,18}\Z")
@@ -132,6 +134,8 @@ class Index:
                 raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
             store.check_count(path, store.NEIGHBOURS, rows_.shape[0], manifest["count"])
             self.precomputed = (spec["method"], rows_, scores_)
+        # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
+        self.lists_current = bool(spec) and (spec["method"] != "hybrid" or spec.get("params") == self.ranker.hybrid.describe())
 
     @classmethod
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
@@ -233,7 +237,7 @@ class Index:
 
     def _lookup(self, method: str, query: Query, n: int, min_year, max_year):
         """The precomputed list, when it answers this query whole; else None."""
-        if self.precomputed is None or query.row is None or method != self.precomputed[0]:
+        if self.precomputed is None or not self.lists_current or query.row is None or method != self.precomputed[0]:
             return None
         rows, scores = self.precomputed[1][query.row], self.precomputed[2][query.row]
         keep = self._keep(rows.astype(np.int64), min_year, max_year)
@@ -268,6 +272,21 @@ class Index:
             )
             for i, (s, r) in enumerate(zip(scores, rows.tolist()))
         ]
+
+    def rank_candidates(self, pmid: str | int, candidates: Sequence[str], method: str | None = None) -> list[str]:
+        """Given papers ordered by a method's score for an indexed seed, best first (ties keep the given order)."""
+        method = self._method(method)
+        rows = np.array([self.row(c) for c in candidates], dtype=np.int64)
+        scores = self.ranker.score(method, Query(row=self.row(pmid)), rows)
+        return [str(candidates[i]) for i in np.lexsort((np.arange(len(rows)), -scores))]
+
+    def with_params(self, hybrid: HybridParams | None = None, short_text: HybridParams | None = None) -> "Index":
+        """The same open index ranking the hybrid with other settings (stored lists are not used): for benchmarks."""
+        other = copy.copy(self)
+        other.ranker = Ranker(self.ranker.dense, self.ranker.lexical, self.live, hybrid or self.ranker.hybrid,
+                              short_text or self.ranker.short_text)
+        other.lists_current = False
+        return other
 
     # -- the model, loaded only for text queries ------------------------------------------------------------
     def encoder(self) -> Encoder:

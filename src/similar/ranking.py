@@ -16,29 +16,44 @@ METHODS = ("hybrid", "dense", "tfidf", "bm25", "pmra")
 
 @dataclass(frozen=True)
 class HybridParams:
-    """The default ranking, chosen by leave-one-topic-out cross-validation (benchmarks/results/hybrid-cv.md).
+    """One setting of the hybrid, chosen by its worst benchmark across the quality suite (benchmarks/quality.yaml).
 
-    Over a candidate pool (the seed's dense top `pool`):
-      base(x, c) = dense_weight * cos(x, c) + (1 - dense_weight) * lex(x, c) / lex(x, x)
+    Over a candidate pool (the query's dense top `pool`):
+      lex(x, c)  = mean over the `lexical` weightings of score(x, c) / score(x, x)
+      base(x, c) = dense_weight * cos(x, c) + (1 - dense_weight) * lex(x, c)
       hop1(x, c) = base(x, c) + expansion * mean of base(v, c) over x's top `neighbours` papers v by base
       final(c)   = hop1(seed, c) + second_hop * mean of hop1(v, c) over the seed's top `neighbours` papers v by hop1,
                    divided by (1 + expansion) * (1 + second_hop) so that scores stay on a 0-1 scale
 
-    Dividing the lexical score by the paper's score against itself puts BM25 on the 0-1 scale of the cosine. The two
-    expansion steps let the seed's closest papers, and theirs, vote (pseudo-relevance feedback over the similarity
-    graph). Everything is computed on one (1 + pool) x pool block, so a query costs one dense search, one sparse
-    product and a few small dense products.
+    Dividing a lexical score by the paper's score against itself puts BM25 and TF-IDF on the 0-1 scale of the cosine.
+    The expansion steps let the seed's closest papers, and theirs, vote (pseudo-relevance feedback over the similarity
+    graph); mild weights keep each list about *this* paper rather than its field. Everything is computed on one
+    (1 + pool) x pool block: a query costs one dense search, sparse products and a few small dense products.
     """
 
-    dense_weight: float = 0.5
-    lexical: str = "bm25"
-    neighbours: int = 12
-    expansion: float = 5.0
-    second_hop: float = 5.0
+    dense_weight: float = 0.3
+    lexical: tuple[str, ...] = ("bm25", "tfidf")
+    neighbours: int = 20
+    expansion: float = 1.0
+    second_hop: float = 0.5
     pool: int = 100
 
+    def __post_init__(self):
+        if isinstance(self.lexical, str):  # one weighting may be named alone
+            object.__setattr__(self, "lexical", (self.lexical,))
+
+    @property
+    def expands(self) -> bool:
+        return self.neighbours > 0 and bool(self.expansion or self.second_hop)
+
     def describe(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "lexical": list(self.lexical)}
+
+
+# A short text (a pasted sentence, a claim, a title) carries few words: expansion around it drowns its own signal
+# (SciFact claims: 0.46 with the paper setting, 0.84 without), so it is ranked by plain fusion, dense-heavy.
+SHORT_TEXT_PARAMS = HybridParams(dense_weight=0.7, lexical=("bm25",), neighbours=0, expansion=0.0, second_hop=0.0)
+SHORT_TEXT_WORDS = 60  # a text query with fewer words is short; a longer one (an abstract) is ranked like a paper
 
 
 @dataclass(frozen=True)
@@ -50,16 +65,29 @@ class Query:
     title: str = ""
     abstract: str = ""
 
+    @property
+    def kind(self) -> str:
+        """'paper' (an indexed row), 'short text' or 'long text'; each kind has its own hybrid setting."""
+        if self.row is not None:
+            return "paper"
+        return "short text" if len(f"{self.title} {self.abstract}".split()) < SHORT_TEXT_WORDS else "long text"
+
 
 class Ranker:
     """Scores rows for a query under any method; knows rows, never PMIDs."""
 
-    def __init__(self, dense: DenseBackend | None, lexical: LexicalBackend, live: np.ndarray, hybrid: HybridParams | None = None):
+    def __init__(self, dense: DenseBackend | None, lexical: LexicalBackend, live: np.ndarray, hybrid: HybridParams | None = None,
+                 short_text: HybridParams | None = None):
         self.dense = dense
         self.lexical = lexical
         self.live = live  # bool per row
-        self.hybrid = hybrid or HybridParams()
+        self.hybrid = hybrid or HybridParams()  # papers and long texts
+        self.short_text = short_text or SHORT_TEXT_PARAMS
         self.dead = np.flatnonzero(~live)
+
+    def params(self, q: Query) -> HybridParams:
+        """The hybrid setting for this kind of query."""
+        return self.short_text if q.kind == "short text" else self.hybrid
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -88,28 +116,31 @@ class Ranker:
             return self._hybrid(q, rows)
         return self.lexical.score_rows(method, self._terms(method, q), rows)
 
-    def _block(self, q: Query, pool: np.ndarray) -> np.ndarray:
-        """(1 + pool) x pool base scores: the seed's row first, then every pool paper's."""
-        p = self.hybrid
+    def _block(self, q: Query, pool: np.ndarray, p: HybridParams, seed_only: bool) -> np.ndarray:
+        """Base scores against the pool: the seed's row first, then (unless seed_only) every pool paper's."""
         pool_vecs = self.dense.vectors(pool)
-        dense = np.vstack([self._vector(q), pool_vecs]) @ pool_vecs.T
-        if q.row is not None:
-            queried = np.concatenate([[q.row], pool])
-            terms = self.lexical.query_rows(p.lexical, queried)
-            norm = self.lexical.self_scores(p.lexical)[queried]
-        else:
-            seed_terms, seed_norm = self.lexical.text_query(p.lexical, [q.title], [q.abstract])
-            terms = sp.vstack([seed_terms, self.lexical.query_rows(p.lexical, pool)]).tocsr()
-            norm = np.concatenate([seed_norm, self.lexical.self_scores(p.lexical)[pool]])
-        lex = (terms @ self.lexical.weights(p.lexical)[pool].T).toarray() / np.maximum(norm, 1e-9)[:, None]
-        return p.dense_weight * dense + (1.0 - p.dense_weight) * lex
+        seed_vec = self._vector(q)
+        dense = (seed_vec if seed_only else np.vstack([seed_vec, pool_vecs])) @ pool_vecs.T
+        lex = np.zeros_like(dense)
+        for method in p.lexical:
+            weights = self.lexical.weights(method)[pool].T
+            if q.row is not None:
+                queried = np.array([q.row]) if seed_only else np.concatenate([[q.row], pool])
+                terms = self.lexical.query_rows(method, queried)
+                norm = self.lexical.self_scores(method)[queried]
+            else:
+                seed_terms, seed_norm = self.lexical.text_query(method, [q.title], [q.abstract])
+                terms = seed_terms if seed_only else sp.vstack([seed_terms, self.lexical.query_rows(method, pool)]).tocsr()
+                norm = seed_norm if seed_only else np.concatenate([seed_norm, self.lexical.self_scores(method)[pool]])
+            lex += (terms @ weights).toarray() / np.maximum(norm, 1e-9)[:, None]
+        return p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)
 
     def _pool_hybrid(self, q: Query, pool: np.ndarray) -> np.ndarray:
         """Final hybrid scores of the pool papers (see HybridParams)."""
-        p = self.hybrid
-        base = self._block(q, pool)
+        p = self.params(q)
         m = min(p.neighbours, len(pool) - 1)
-        if m <= 0 or not (p.expansion or p.second_hop):
+        base = self._block(q, pool, p, seed_only=m <= 0 or not p.expands)
+        if base.shape[0] == 1:
             return base[0].astype(np.float32)
         others = base.copy()
         others[np.arange(1, len(pool) + 1), np.arange(len(pool))] = -np.inf  # a paper does not vote for itself
@@ -120,8 +151,8 @@ class Ranker:
         return (final / ((1.0 + p.expansion) * (1.0 + p.second_hop))).astype(np.float32)  # back to about 0-1
 
     def _hybrid(self, q: Query, rows: np.ndarray) -> np.ndarray:
-        """Hybrid scores of chosen rows: the pool is the seed's dense pool plus those rows."""
-        pool = np.union1d(self._dense_candidates(q, self.hybrid.pool, self._exclude(q)), rows)
+        """Hybrid scores of chosen rows: the pool is the query's dense pool plus those rows."""
+        pool = np.union1d(self._dense_candidates(q, self.params(q).pool, self._exclude(q)), rows)
         scores = self._pool_hybrid(q, pool)
         return scores[np.searchsorted(pool, rows)]
 
@@ -138,7 +169,7 @@ class Ranker:
             rows = self._dense_candidates(q, k, exclude)
             best, order = top_k(self.score("dense", q, rows), k)
             return best, rows[order]
-        return self.rank_pool(q, self._dense_candidates(q, max(k, self.hybrid.pool), exclude), k)
+        return self.rank_pool(q, self._dense_candidates(q, max(k, self.params(q).pool), exclude), k)
 
     def rank_pool(self, q: Query, pool: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Hybrid top-k of a candidate pool (the seed's dense neighbours, the seed itself left out)."""

@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 from . import lock, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
-from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed, save_neighbours
+from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed, lists_spec, save_neighbours
 from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import SimilarError
 from .records import Deletion, Paper, Problem, later_version_replaces, read_records
@@ -138,7 +138,8 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         live_count = int(live.sum())
         conn.close()
         if manifest.get("precomputed"):  # every list may change when papers come or go: recompute them all
-            save_neighbours(tmp, dense if encoder is not None else None, lexical, live, manifest["precomputed"]["method"], progress)
+            rows_, _ = save_neighbours(tmp, dense if encoder is not None else None, lexical, live, manifest["precomputed"]["method"], progress)
+            manifest["precomputed"] = lists_spec(manifest["precomputed"]["method"], int(rows_.shape[1]))
         with open(tmp / store.ROWS, "a") as f:
             f.writelines(f"{p.pmid}\n" for p in papers)
         report.seconds = round(time.time() - started, 2)

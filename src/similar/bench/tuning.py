@@ -1,4 +1,4 @@
-"""`similar bench tune`: score ranking ideas and choose hybrid settings by leave-one-topic-out cross-validation."""
+"""`similar bench tune`: every ranking idea on every suite benchmark, and the hybrid chosen by its worst benchmark."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,46 +8,44 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
-from ..build import build_index
-from ..encoders import CachedEncoder, load_encoder
+from ..encoders import describe
 from ..index import Index
-from ..ranking import HybridParams, Query, Ranker
+from ..ranking import SHORT_TEXT_PARAMS, HybridParams
 from .metrics import bootstrap_ci, ndcg_at_k
-from .quality import read_judgments, read_topics
+from .quality import read_topics
+from .suite import Benchmark, cases, indexes, ranked, suite_encoder
 
-GRID = {
-    "dense_weight": (0.4, 0.5, 0.6),
-    "neighbours": (5, 8, 10, 12),
-    "expansion": (2.0, 3.0, 4.0, 5.0),
-    "second_hop": (0.0, 2.0, 3.0, 4.0, 5.0),
-}
-
-# named ideas, each one setting of the hybrid; kept or not, each lands in the results with its figure
+SINGLE = ("dense", "bm25", "tfidf", "pmra")
 NO_EXPANSION = dict(neighbours=0, expansion=0.0, second_hop=0.0)
-IDEAS = {
-    "fusion: dense + tfidf cosine, equal weights": HybridParams(lexical="tfidf", **NO_EXPANSION),
-    "fusion: dense + normalized bm25, equal weights": HybridParams(**NO_EXPANSION),
-    "fusion: dense + normalized bm25, dense weight 0.7": HybridParams(dense_weight=0.7, **NO_EXPANSION),
-    "one-hop expansion only (second hop off)": HybridParams(second_hop=0.0),
-    "one-hop expansion only, tfidf fusion": HybridParams(lexical="tfidf", second_hop=0.0),
-    "two-hop expansion, tfidf fusion": HybridParams(lexical="tfidf"),
-    "two-hop expansion: 5 voters, weights 3 and 3": HybridParams(neighbours=5, expansion=3.0, second_hop=3.0),
-    "two-hop expansion: 12 voters, weights 5 and 5 (default)": HybridParams(),
-    "default over a pool of 50": HybridParams(pool=50),
-    "default over a pool of 200": HybridParams(pool=200),
+PREVIOUS = HybridParams(dense_weight=0.5, lexical=("bm25",), neighbours=12, expansion=5.0, second_hop=5.0)  # until 2026-11
+
+# named ideas: (setting for papers and long texts, setting for short texts); kept or not, each lands with its figures
+IDEAS: dict[str, tuple[HybridParams, HybridParams]] = {
+    "previous default: bm25 fusion, two-hop expansion 12 voters x 5 x 5, for every query": (PREVIOUS, PREVIOUS),
+    "previous default for papers, short-text fusion for texts": (PREVIOUS, SHORT_TEXT_PARAMS),
+    "fusion only: dense 0.5 + bm25": (HybridParams(dense_weight=0.5, lexical=("bm25",), **NO_EXPANSION),) * 2,
+    "fusion only: dense 0.3 + bm25 & tfidf": (HybridParams(dense_weight=0.3, **NO_EXPANSION),) * 2,
+    "fusion only: dense 0.7 + bm25 (the short-text setting, for every query)": (SHORT_TEXT_PARAMS,) * 2,
+    "mild expansion for texts too (20 voters x 1 x 0.5)": (HybridParams(), HybridParams()),
+    "strong expansion: dense 0.3 + bm25 & tfidf, 30 voters x 2 x 1": (HybridParams(neighbours=30, expansion=2.0, second_hop=1.0), SHORT_TEXT_PARAMS),
+    "medium expansion: dense 0.4 + bm25 & tfidf, 20 voters x 1 x 1": (HybridParams(dense_weight=0.4, expansion=1.0, second_hop=1.0), SHORT_TEXT_PARAMS),
+    "bm25, tfidf and pmra averaged (20 voters x 1 x 0.5)": (HybridParams(lexical=("bm25", "tfidf", "pmra")), SHORT_TEXT_PARAMS),
+    "bm25 only (20 voters x 1 x 0.5)": (HybridParams(lexical=("bm25",)), SHORT_TEXT_PARAMS),
+    "pool of 200": (HybridParams(pool=200), HybridParams(**{**SHORT_TEXT_PARAMS.describe(), "lexical": ("bm25",), "pool": 200})),
+    "default: papers dense 0.3 + bm25 & tfidf, 20 voters x 1 x 0.5; short texts dense 0.7 + bm25": (HybridParams(), SHORT_TEXT_PARAMS),
 }
 
-
-def _per_seed(index: Index, params: HybridParams, usable: dict[str, dict[str, int]]) -> dict[str, float]:
-    ranker = Ranker(index.ranker.dense, index.ranker.lexical, index.live, params)
-    out = {}
-    for seed, judged in usable.items():
-        _, rows = ranker.search("hybrid", Query(row=index.row(seed)), 10)
-        out[seed] = ndcg_at_k(index.pmids[rows].tolist(), judged, 10)
-    return out
+# the grid for papers, judged on the by-PMID benchmarks with leave-one-topic-out cross-validation
+GRID = {
+    "dense_weight": (0.3, 0.5),
+    "neighbours": (12, 20),
+    "expansion": (0.0, 1.0, 2.0),
+    "second_hop": (0.0, 0.5, 2.0),
+}
 
 
 def grid() -> list[HybridParams]:
@@ -55,58 +53,94 @@ def grid() -> list[HybridParams]:
             for w, m, b, g in itertools.product(*GRID.values())]
 
 
-def leave_one_topic_out(scores: dict[HybridParams, dict[str, float]], topics: dict[str, str]) -> dict:
-    """For each topic, pick the setting best on the other topics and score it on the held-out one."""
+def _scores(index: Index, bench: Benchmark, questions, method: str = "hybrid") -> dict[str, float]:
+    return {c.key: ndcg_at_k(ranked(index, bench, c, method), c.judged, 10) for c in questions}
+
+
+def _margin(value: float, singles: dict[str, float]) -> float:
+    return value - max(singles.values())
+
+
+def worst_margin_cv(grid_scores: dict[HybridParams, dict[str, dict[str, float]]], singles: dict[str, dict[str, dict[str, float]]],
+                    held: str, topics: dict[str, str]) -> dict:
+    """Leave one topic of `held` out: choose the setting whose worst margin (over the other topics and every other
+    by-PMID benchmark) is highest, then score it on the held-out topic."""
     by_topic = defaultdict(list)
-    for seed in next(iter(scores.values())):
+    for seed in next(iter(grid_scores.values()))[held]:
         by_topic[topics.get(seed, "?")].append(seed)
+
+    def mean(d: dict[str, float], keys) -> float:
+        return float(np.mean([d[k] for k in keys]))
+
     folds, held_out = [], {}
     for topic, seeds in sorted(by_topic.items()):
         train = [s for t, ss in by_topic.items() if t != topic for s in ss]
-        best = max(scores, key=lambda p: np.mean([scores[p][s] for s in train]))
+
+        def worst(p: HybridParams) -> float:
+            margins = [_margin(mean(grid_scores[p][held], train), {m: mean(v[held], train) for m, v in singles.items()})]
+            margins += [_margin(mean(b, b), {m: mean(v[name], v[name]) for m, v in singles.items()})
+                        for name, b in grid_scores[p].items() if name != held]
+            return min(margins)
+
+        best = max(grid_scores, key=worst)
         for s in seeds:
-            held_out[s] = scores[best][s]
-        folds.append({"topic": topic, "seeds": len(seeds), "chosen": best.describe(),
-                      "train_ndcg@10": float(np.mean([scores[best][s] for s in train])),
-                      "heldout_ndcg@10": float(np.mean([scores[best][s] for s in seeds]))})
+            held_out[s] = grid_scores[best][held][s]
+        folds.append({"topic": topic, "seeds": len(seeds), "chosen": best.describe(), "train_worst_margin": worst(best),
+                      "heldout_ndcg@10": mean(grid_scores[best][held], seeds)})
     values = list(held_out.values())
-    return {"folds": folds, "cv_ndcg@10": float(np.mean(values)), "ci": list(bootstrap_ci(values)),
-            "per_topic": {f["topic"]: f["heldout_ndcg@10"] for f in folds}}
+    return {"folds": folds, "cv_ndcg@10": float(np.mean(values)), "ci": list(bootstrap_ci(values))}
 
 
-def run_tuning(corpus: str | Path, judgments_path: str | Path, topics_path: str | Path, model: str | None = None,
-               out_dir: str | Path = "benchmarks/results", name: str = "hybrid-cv", progress: bool = True) -> dict:
+def run_tuning(benchmarks: Sequence[Benchmark], out_dir: str | Path, name: str = "ranking-ideas", model: str | None = None,
+               progress: bool = True, echo: Callable[[str], None] = lambda s: None) -> dict:
+    """Score every idea and the paper grid on the suite; write JSON + markdown."""
     started = time.time()
-    judgments = read_judgments(judgments_path)
-    topics = read_topics(topics_path)
-    encoder = CachedEncoder(load_encoder(model))
+    encoder = suite_encoder(model, echo)
+    benchmarks = [b for b in benchmarks if b.kind != "rerank"]
+    ideas: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    singles: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
+    grid_scores: dict[HybridParams, dict[str, dict[str, float]]] = defaultdict(dict)
+    cv = {}
     with tempfile.TemporaryDirectory(prefix="similar-tune-") as tmp:
-        build_index([corpus], Path(tmp) / "ix", model=encoder, progress=progress)
-        index = Index.open(Path(tmp) / "ix", encoder=encoder)
-        usable = {s: {c: g for c, g in j.items() if c != s and c in index} for s, j in judgments.items() if s in index}
-        usable = {s: j for s, j in usable.items() if j}
-        settings = list(dict.fromkeys(grid() + list(IDEAS.values())))
-        scores = {p: _per_seed(index, p, usable) for p in settings}
-        dense_only = {}
-        for seed, judged in usable.items():
-            _, rows = index.ranker.search("dense", Query(row=index.row(seed)), 10)
-            dense_only[seed] = ndcg_at_k(index.pmids[rows].tolist(), judged, 10)
-    cv = leave_one_topic_out(scores, topics)
-    ideas = [{"idea": name_, "params": p.describe(), "ndcg@10": float(np.mean(list(scores[p].values()))),
-              "ci": list(bootstrap_ci(list(scores[p].values())))} for name_, p in IDEAS.items()]
-    ideas.insert(0, {"idea": "dense alone (baseline)", "params": None, "ndcg@10": float(np.mean(list(dense_only.values()))),
-                     "ci": list(bootstrap_ci(list(dense_only.values())))})
-    ranked = sorted(scores, key=lambda p: -np.mean(list(scores[p].values())))
+        for index, group in indexes(benchmarks, encoder, Path(tmp), progress):
+            for bench in group:
+                questions, _ = cases(index, bench)
+                echo(f"{bench.name}: {len(questions)} queries, {len(IDEAS)} ideas")
+                for method in SINGLE:
+                    if method in index.methods:
+                        singles[method][bench.name] = _scores(index, bench, questions, method)
+                for idea, (paper, short) in IDEAS.items():
+                    ideas[idea][bench.name] = _scores(index.with_params(paper, short), bench, questions)
+                if bench.kind == "pmid":
+                    echo(f"{bench.name}: {len(grid())} grid settings")
+                    for p in grid():
+                        grid_scores[p][bench.name] = _scores(index.with_params(p), bench, questions)
+    for bench in benchmarks:
+        if bench.kind == "pmid" and bench.topics and grid_scores:
+            pmid_singles = {m: {b: v[b] for b in next(iter(grid_scores.values()))} for m, v in singles.items()}
+            cv[bench.name] = worst_margin_cv(grid_scores, pmid_singles, bench.name, read_topics(bench.topics))
+
+    def cell(values: dict[str, float]) -> dict:
+        v = list(values.values())
+        return {"mean": float(np.mean(v)), "ci": list(bootstrap_ci(v))}
+
+    names = [b.name for b in benchmarks]
     results = {
         "name": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "corpus": str(corpus), "judgments": str(judgments_path), "topics": str(topics_path),
-        "model": encoder.describe(), "seeds": len(usable), "grid": {k: list(v) for k, v in GRID.items()},
-        "default": HybridParams().describe(),
-        "default_ndcg@10": float(np.mean(list(scores[HybridParams()].values()))),
-        "cross_validation": cv, "ideas": ideas,
-        "top_settings": [{"params": p.describe(), "ndcg@10": float(np.mean(list(scores[p].values())))} for p in ranked[:10]],
+        "model": describe(encoder) if encoder else None,
+        "benchmarks": {b.name: {"kind": b.kind, "corpus": str(b.corpus), "judgments": str(b.judgments)} for b in benchmarks},
+        "single_methods": {m: {n: cell(v[n]) for n in names if n in v} for m, v in singles.items()},
+        "ideas": [{"idea": idea, "paper": IDEAS[idea][0].describe(), "short_text": IDEAS[idea][1].describe(),
+                   **{n: cell(v[n]) for n in names}} for idea, v in ideas.items()],
+        "grid": {k: list(v) for k, v in GRID.items()},
+        "grid_results": [{"params": p.describe(), **{n: float(np.mean(list(v.values()))) for n, v in b.items()}}
+                         for p, b in grid_scores.items()],
+        "cross_validation": cv,
         "seconds": round(time.time() - started, 1),
     }
+    for entry in results["ideas"]:
+        entry["worst_margin"] = min(entry[n]["mean"] - max(results["single_methods"][m][n]["mean"] for m in results["single_methods"])
+                                    for n in names)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -114,30 +148,36 @@ def run_tuning(corpus: str | Path, judgments_path: str | Path, topics_path: str 
     return results
 
 
-def _params(p: dict | None) -> str:
-    if not p:
-        return "-"
-    return (f"w={p['dense_weight']} {p['lexical']} m={p['neighbours']} beta={p['expansion']} "
-            f"gamma={p.get('second_hop', 0.0)} pool={p['pool']}")
+def _params(p: dict) -> str:
+    return (f"w={p['dense_weight']} {'+'.join(p['lexical'])} m={p['neighbours']} beta={p['expansion']} "
+            f"gamma={p['second_hop']} pool={p['pool']}")
 
 
 def tuning_markdown(r: dict) -> str:
-    cv = r["cross_validation"]
-    lines = [f"# Hybrid ranking: ideas and cross-validation ({r['name']})", "",
-             f"Date {r['date']}; corpus `{r['corpus']}`; judgments `{r['judgments']}` (full protocol, nDCG@10); "
-             f"{r['seeds']} seeds; model {r['model']['name']} ({r['model']['fingerprint']}). Command: "
-             f"`similar bench tune --corpus {r['corpus']} --judgments {r['judgments']} --topics {r['topics']}`", "",
-             f"Default setting: {_params(r['default'])}: nDCG@10 {r['default_ndcg@10']:.3f} on all dev seeds.", "",
-             f"Leave-one-topic-out cross-validation over {len(cv['folds'])} topics (setting chosen on 9 topics, scored on the "
-             f"held-out one): **nDCG@10 {cv['cv_ndcg@10']:.3f} [{cv['ci'][0]:.3f}, {cv['ci'][1]:.3f}]**.", "",
-             "| held-out topic | seeds | chosen on the other topics | train nDCG@10 | held-out nDCG@10 |", "|---|---|---|---|---|"]
-    for f in cv["folds"]:
-        lines.append(f"| {f['topic']} | {f['seeds']} | {_params(f['chosen'])} | {f['train_ndcg@10']:.3f} | {f['heldout_ndcg@10']:.3f} |")
-    lines += ["", "## Ideas tried (all dev seeds)", "", "| idea | setting | nDCG@10 | 95% interval |", "|---|---|---|---|"]
-    for i in r["ideas"]:
-        lines.append(f"| {i['idea']} | {_params(i['params'])} | {i['ndcg@10']:.3f} | [{i['ci'][0]:.3f}, {i['ci'][1]:.3f}] |")
-    lines += ["", "## Best grid settings (all dev seeds; optimistic, see the cross-validated figure above)", "",
-              "| setting | nDCG@10 |", "|---|---|"]
-    for t in r["top_settings"]:
-        lines.append(f"| {_params(t['params'])} | {t['ndcg@10']:.3f} |")
+    names = list(r["benchmarks"])
+    lines = [f"# Ranking ideas on the quality suite ({r['name']})", "",
+             f"Date {r['date']}; model {(r['model'] or {}).get('name', 'none')}; nDCG@10 (full protocol, 95% bootstrap "
+             f"intervals over queries); {r['seconds']} s. Command: `similar bench tune --suite`. Every idea is judged by "
+             "its worst margin: over the benchmarks, the lowest of (idea minus the best single method).", "",
+             "| idea | " + " | ".join(names) + " | worst margin |", "|---" * (len(names) + 2) + "|"]
+    for m, vals in r["single_methods"].items():
+        lines.append(f"| {m} (single method) | " + " | ".join(f"{vals[n]['mean']:.3f}" for n in names) + " | |")
+    for i in sorted(r["ideas"], key=lambda e: -e["worst_margin"]):
+        lines.append(f"| {i['idea']} | " + " | ".join(f"{i[n]['mean']:.3f} [{i[n]['ci'][0]:.3f}, {i[n]['ci'][1]:.3f}]" for n in names)
+                     + f" | {i['worst_margin']:+.3f} |")
+    for held, cv in r["cross_validation"].items():
+        lines += ["", f"## Leave-one-topic-out cross-validation on {held}", "",
+                  f"For each topic, the paper setting with the best worst margin over the other topics and the other by-PMID "
+                  f"benchmarks is chosen from the grid ({len(r['grid_results'])} settings), then scored on the held-out topic: "
+                  f"**nDCG@10 {cv['cv_ndcg@10']:.3f} [{cv['ci'][0]:.3f}, {cv['ci'][1]:.3f}]**.", "",
+                  "| held-out topic | seeds | chosen | train worst margin | held-out nDCG@10 |", "|---|---|---|---|---|"]
+        for f in cv["folds"]:
+            lines.append(f"| {f['topic']} | {f['seeds']} | {_params(f['chosen'])} | {f['train_worst_margin']:+.3f} | "
+                         f"{f['heldout_ndcg@10']:.3f} |")
+    if r["grid_results"]:
+        pmid = [n for n in names if any(n in g for g in r["grid_results"][:1])]
+        lines += ["", "## Paper grid (by-PMID benchmarks, all dev seeds; optimistic)", "",
+                  "| setting | " + " | ".join(pmid) + " |", "|---" * (len(pmid) + 1) + "|"]
+        for g in sorted(r["grid_results"], key=lambda g: -min(g[n] for n in pmid))[:15]:
+            lines.append(f"| {_params(g['params'])} | " + " | ".join(f"{g[n]:.3f}" for n in pmid) + " |")
     return "\n".join(lines) + "\n"
