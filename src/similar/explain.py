@@ -140,3 +140,19 @@ def explain_list(index: "Index", result, text: str | None = None, title: str = "
                   seed_sentence=m[0] if m else None, sentence=m[1] if m else None, sentence_similarity=round(m[2], 4) if m else None)
         neighbors.append(dataclasses.replace(n, why=why))
     return dataclasses.replace(result, neighbors=neighbors)
+
+
+def why_lines(why: Why) -> list[str]:
+    """A few readable lines: the top terms with their shares, shared MeSH, and the matching sentences."""
+    terms = ", ".join(f"{t.term} {t.share:.0%}" for t in why.terms[:6])
+    lines = [f"{why.method} {why.score:.2f} vs {why.against}: {terms}" + (f" (+{why.rest / why.score:.0%} other terms)" if why.rest and why.score else "")]
+    if why.mesh:
+        lines.append("MeSH: " + "; ".join(why.mesh))
+    if why.sentence is not None:
+        lines.append(f"seed:  \"{_clip(why.seed_sentence)}\"")
+        lines.append(f"paper: \"{_clip(why.sentence)}\" ({why.sentence_similarity:.2f})")
+    return lines
+
+
+def _clip(text: str, room: int = 110) -> str:
+    return text if len(text) <= room else text[: room - 1] + "…"

@@ -21,8 +21,9 @@ class CollectionParams:
     """Settings of every collection method (chosen on the dev judgments: benchmarks/results/collections.md).
 
     fused:    each example's own list (depth `depth`, the single-paper ranking) is fused by mean score; a paper missing
-              from a list gets that list's last score (the most it could have had). Negatives' lists are subtracted,
-              times `negative_weight`.
+              from a list gets that list's last score (the most it could have had). A paper whose score in some
+              negative's list beats its best positive score is pushed down by `demote` times the margin (as Qdrant's
+              best-score strategy: closer to a negative than to every positive means unwanted).
     centroid: dense search with mean(positive vectors) - negative_weight * mean(negative vectors) (Rocchio on vectors).
     linear:   a linear SVM on the vectors, positives against negatives and `random_negatives` random papers (as
               arxiv-sanity-lite), ranked by a dense search with its weight vector.
@@ -30,7 +31,9 @@ class CollectionParams:
     """
 
     depth: int = 100
-    negative_weight: float = 1.0
+    negative_weight: float = 0.5
+    demote: float = 10.0
+    fused_negative_weight: float = 0.0
     random_negatives: int = 500
     svm_c: float = 0.1
     seed: int = 0
@@ -158,8 +161,11 @@ def _fused(ranker: Ranker, positive, negative, k: int, allowed: np.ndarray, list
     total, best, closest = _accumulate(got, pool)
     total /= len(positive)
     if negative:
-        neg_total, _, _ = _accumulate([lists(q, p.depth) for q in negative], pool)
-        total -= p.negative_weight * neg_total / len(negative)
+        neg_lists = [lists(q, p.depth) for q in negative]
+        neg_total, neg_best, _ = _accumulate(neg_lists, pool)
+        floors = sum(float(sc[r >= 0][-1]) if (r >= 0).any() else 0.0 for sc, r in neg_lists)
+        total -= p.fused_negative_weight * (neg_total - floors) / len(negative)  # how far above its floor a negative ranks it
+        total -= p.demote * np.maximum(neg_best - best, 0.0)  # closer to a negative than to every positive: pushed down
     scores, order = top_k(total, k)
     return Picks(pool[order], scores, closest[order])
 
