@@ -20,15 +20,11 @@ DENSE_METHODS = ("fused", "centroid", "linear")  # fused ranks each example with
 def _pmids(index: "Index", given: Iterable, what: str) -> list[str]:
     if isinstance(given, (str, int)):
         given = [given]
-    out: list[str] = []
-    for pmid in given:
-        index.row(pmid)  # one-line errors for malformed, deleted and unknown PMIDs
-        pmid = str(int(str(pmid).strip()))
-        if pmid not in out:
-            out.append(pmid)
-    if len(out) > MAX_EXAMPLES:
-        raise SimilarError(f"at most {MAX_EXAMPLES} {what} PMIDs, got {len(out)}")
-    return out
+    given = list(dict.fromkeys(str(p).strip() for p in given))
+    if len(given) > MAX_EXAMPLES:
+        raise SimilarError(f"at most {MAX_EXAMPLES} {what} PMIDs, got {len(given)}")
+    rows = [index.row(p) for p in given]  # one-line errors for malformed, deleted and unknown PMIDs
+    return list(dict.fromkeys(index.pmids[r] for r in rows))
 
 
 def check_method(index: "Index", method: str | None) -> str:
