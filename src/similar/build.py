@@ -167,10 +167,13 @@ def _check_inputs(inputs: Iterable[str | Path]) -> list[Path]:
 
 def _insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tuple]) -> None:
     """rows: (pmid, title, abstract, journal, year, mesh, text_hash) in row order."""
+    rows = list(rows)
     conn.executemany(
         "INSERT INTO papers (row,pmid,title,journal,year,mesh,text_hash,status) VALUES (?,?,?,?,?,?,?,'live')",
         ((first_row + i, r[0], r[1], r[3], r[4], r[5], r[6]) for i, r in enumerate(rows)),
     )
+    # abstracts, for explanations that quote the best-matching sentences (explain.py)
+    conn.executemany("INSERT INTO abstracts (row, abstract) VALUES (?, ?)", ((first_row + i, r[2]) for i, r in enumerate(rows)))
 
 
 def lists_spec(method: str, k: int) -> dict:

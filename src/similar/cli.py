@@ -115,30 +115,44 @@ def add(inputs, index_dir, wait, quiet):
 
 
 @main.command()
-@click.argument("pmid", required=False)
-@click.option("--text", default=None, help="Query with a text (title and/or abstract) instead of a PMID.")
+@click.argument("pmids", nargs=-1)
+@click.option("--text", default=None, help="Query with a text (title and/or abstract) instead of, or besides, PMIDs.")
+@click.option("--not", "negatives", multiple=True, help="A paper the list should be unlike (repeat for several).")
 @click.option("-n", "n", default=10, show_default=True, type=int, help="How many similar papers.")
 @click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
-@click.option("--method", type=METHOD_CHOICE, default=None, help="Ranking method (default: the index's).")
+@click.option("--method", type=METHOD_CHOICE, default=None, help="Ranking method for one seed (default: the index's).")
+@click.option("--collection-method", type=click.Choice(["fused", "centroid", "linear", "rocchio"]), default=None,
+              help="How several seeds are combined (default fused).")
 @click.option("--min-year", type=int, default=None)
 @click.option("--max-year", type=int, default=None)
+@click.option("--explain", is_flag=True, help="Say why each paper is listed: shared terms with their shares, MeSH, sentences.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
-def query(pmid, text, n, index_dir, method, min_year, max_year, as_json):
-    """Print the papers most similar to PMID (or to --text)."""
+def query(pmids, text, negatives, n, index_dir, method, collection_method, min_year, max_year, explain, as_json):
+    """Print the papers most similar to PMID (or to --text); several PMIDs, --not PMID, or PMIDs with --text make a collection."""
     from .index import Index, check_n
     from .output import as_json_lines, as_table
 
     check_n(n)
-    if (pmid is None) == (text is None):
-        raise SimilarError("give either a PMID or --text \"...\", not both or neither")
+    if not pmids and text is None:
+        raise SimilarError('give a PMID, several PMIDs, or --text "..."')
+    collection = len(pmids) > 1 or negatives or (pmids and text is not None)
+    if collection and method is not None:
+        raise SimilarError("--method ranks one seed; for a collection use --collection-method")
+    if not collection and collection_method is not None:
+        raise SimilarError("--collection-method needs a collection: several PMIDs, --not PMID, or PMIDs with --text")
     from .backends.dense import set_threads
 
     set_threads(1)  # a single query gains nothing from an OpenMP team
     index = Index.open(index_dir)
-    if pmid is not None:
-        result = index.similar(pmid, n=n, method=method, min_year=min_year, max_year=max_year)
+    if collection:
+        result = index.recommend(list(pmids), list(negatives), n=n, method=collection_method, text=text,
+                                 min_year=min_year, max_year=max_year, explain=explain)
+    elif pmids:
+        result = index.similar(pmids[0], n=n, method=method, min_year=min_year, max_year=max_year)
     else:
         result = index.similar_text(text, n=n, method=method, min_year=min_year, max_year=max_year)
+    if explain and not collection:
+        result = index.explain(result, text=text)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if not result.neighbors and (min_year is not None or max_year is not None):
@@ -212,6 +226,31 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
     results = run_quality(corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet)
     click.echo(quality_markdown(results))
     click.echo(f"wrote {out_dir}/{results['name']}.json, .md, .png ({results['seconds']}s)")
+
+
+@bench.command("collections")
+@click.option("--trec-index", default=None, help="A built index of the TREC corpus (default: build one from --trec-corpus).")
+@click.option("--trec-corpus", default="../shared/data/trec2005-d2d/corpus.jsonl.gz", show_default=True)
+@click.option("--trec-judgments", default="../shared/data/trec2005-d2d/judgments-full-dev.tsv", show_default=True)
+@click.option("--trec-topics", default="../shared/data/trec2005-d2d/seed-topics-dev.tsv", show_default=True)
+@click.option("--mesh-index", default=None, help="A built index of the MeSH-overlap corpus (default: build one).")
+@click.option("--mesh-corpus", default="../shared/data/mesh-overlap/corpus.jsonl.gz", show_default=True)
+@click.option("--mesh-judgments", default="../shared/data/mesh-overlap/judgments-dev.tsv", show_default=True)
+@click.option("--draws", default=10, show_default=True, type=int, help="Collections drawn per topic and size.")
+@click.option("--name", default="collections", show_default=True)
+@click.option("--out", "out_dir", default=None, help="Results folder (default: bench-results/ under SIMILAR_HOME, untracked).")
+def bench_collections(trec_index, trec_corpus, trec_judgments, trec_topics, mesh_index, mesh_corpus, mesh_judgments, draws, name, out_dir):
+    """k seeds of a topic (k = 1, 3, 10) against the average single seed; negatives from the nearest other topic."""
+    from pathlib import Path
+
+    from . import store
+    from .bench.collections import markdown, run_collections
+
+    out = Path(out_dir) if out_dir else store.project_home() / "bench-results"
+    results = run_collections({"index": trec_index, "corpus": trec_corpus, "judgments": trec_judgments, "topics": trec_topics},
+                              {"index": mesh_index, "corpus": mesh_corpus, "judgments": mesh_judgments}, out, name, draws=draws)
+    click.echo(markdown(results))
+    click.echo(f"wrote {out}/{name}.json, .md ({results['seconds']}s)")
 
 
 @bench.command("tune")

@@ -57,13 +57,19 @@ class Neighbor:
     journal: str
     year: int | None
     duplicate: bool = False  # same title+abstract as the seed, under another PMID
+    closest: str | None = None  # in a collection's list: the positive example (PMID, or "text") it is closest to
+    why: object | None = None  # an explain.Why when asked for: shared terms with their shares, MeSH, sentences
 
     @property
     def url(self) -> str:
         return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "url": self.url}
+        d = {**asdict(self), "url": self.url}
+        for key in ("closest", "why"):  # only where asked for: plain lists keep their shape
+            if d[key] is None:
+                del d[key]
+        return d
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,34 @@ class SimilarList:
             "build_id": self.build_id,
             "neighbors": [n.to_dict() for n in self.neighbors],
             **({"notes": self.notes} if self.notes else {}),
+        }
+
+
+@dataclass(frozen=True)
+class CollectionList:
+    """The answer to a collection: papers like the positives and unlike the negatives, never any of them."""
+
+    method: str
+    neighbors: list[Neighbor]
+    positive: list[str]
+    negative: list[str]
+    text: bool = False
+    build_id: str = ""
+    seconds: float = 0.0
+    seed = None  # printed like a SimilarList without a seed
+
+    @property
+    def notes(self) -> list[str]:
+        return []
+
+    def to_dict(self) -> dict:
+        return {
+            "positive": self.positive,
+            "negative": self.negative,
+            **({"text": True} if self.text else {}),
+            "method": self.method,
+            "build_id": self.build_id,
+            "neighbors": [n.to_dict() for n in self.neighbors],
         }
 
 
@@ -287,6 +321,46 @@ class Index:
                               short_text or self.ranker.short_text)
         other.lists_current = False
         return other
+
+    # -- collections and explanations (recommend.py, explain.py) --------------------------------------------------
+    def recommend(self, positive=(), negative=(), n: int = 10, method: str | None = None, text: str | None = None,
+                  min_year: int | None = None, max_year: int | None = None, explain: bool = False) -> CollectionList:
+        """The n papers most like the positive PMIDs (and text) and least like the negative ones; none of them is listed."""
+        from .collection import recommend_collection
+
+        return recommend_collection(self, positive, negative, n, method, text, min_year, max_year, explain)
+
+    def explain(self, result, text: str | None = None, title: str = ""):
+        """The same list with `why` filled in for every paper: against the seed, the closest positive, or the text."""
+        from .explain import explain_list
+
+        return explain_list(self, result, text, title)
+
+    def mesh(self, rows: list[int]) -> dict[int, tuple[str, ...]]:
+        """MeSH descriptors of some rows (empty where the record carried none)."""
+        rows = [int(r) for r in rows]
+        with self._lock:
+            got = self._db.execute(f"SELECT row, mesh FROM papers WHERE row IN ({','.join('?' * len(rows))})", rows).fetchall()
+        return {r: tuple(m.strip() for m in (mesh or "").split(";") if m.strip()) for r, mesh in got}
+
+    def abstracts(self, rows: list[int]) -> dict[int, str] | None:
+        """Stored abstracts of some rows; None for an index built before abstracts were stored."""
+        rows = [int(r) for r in rows]
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='abstracts'").fetchone():
+                return None
+            got = self._db.execute(f"SELECT row, abstract FROM abstracts WHERE row IN ({','.join('?' * len(rows))})", rows).fetchall()
+        return dict(got)
+
+    def neighbors_at(self, scores, rows, closest: list[str | None] | None = None) -> list[Neighbor]:
+        """Neighbor records for ranked rows (metadata looked up once)."""
+        info = self._info(list(rows))
+        closest = closest or [None] * len(rows)
+        return [
+            Neighbor(rank=i + 1, pmid=info[r][0], score=round(float(s), 6), title=info[r][1], journal=info[r][2],
+                     year=info[r][3], closest=c)
+            for i, (s, r, c) in enumerate(zip(scores, [int(r) for r in rows], closest))
+        ]
 
     # -- the model, loaded only for text queries ------------------------------------------------------------
     def encoder(self) -> Encoder:

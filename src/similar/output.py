@@ -10,8 +10,9 @@ from .index import SimilarList
 def as_json_lines(result: SimilarList) -> str:
     """One JSON object per neighbour, each carrying the method and seed, for piping into other tools."""
     seed = result.seed.pmid if result.seed else None
+    extra = {"positive": result.positive, "negative": result.negative} if hasattr(result, "positive") else {}
     return "\n".join(
-        json.dumps({**n.to_dict(), "seed": seed, "method": result.method}, ensure_ascii=False) for n in result.neighbors
+        json.dumps({**n.to_dict(), "seed": seed, **extra, "method": result.method}, ensure_ascii=False) for n in result.neighbors
     )
 
 
@@ -20,11 +21,19 @@ def as_table(result: SimilarList) -> str:
     lines = []
     if result.seed:
         lines.append(f"Papers similar to PMID {result.seed.pmid} ({result.seed.year or '----'}): {result.seed.title}")
+    if hasattr(result, "positive"):
+        like = ", ".join(result.positive + (["the text"] if result.text else []))
+        lines.append(f"Papers like {like}" + (f"; not like {', '.join(result.negative)}" if result.negative else ""))
     lines.append(f"method: {result.method}   index build: {result.build_id}")
     lines.append(f"{'rank':>4}  {'pmid':>9}  {'score':>6}  {'year':>4}  title")
     room = max(20, width - 34)
     for n in result.neighbors:
         title = n.title if len(n.title) <= room else n.title[: room - 1] + "…"
         mark = " [same text as seed]" if n.duplicate else ""
-        lines.append(f"{n.rank:>4}  {n.pmid:>9}  {n.score:6.3f}  {n.year or '----':>4}  {title}{mark}")
+        near = f"  (closest to {n.closest})" if n.closest and len(getattr(result, "positive", [])) + getattr(result, "text", 0) > 1 else ""
+        lines.append(f"{n.rank:>4}  {n.pmid:>9}  {n.score:6.3f}  {n.year or '----':>4}  {title}{mark}{near}")
+        if n.why is not None:
+            from .explain import why_lines
+
+            lines.extend(" " * 29 + line for line in why_lines(n.why))
     return "\n".join(lines)

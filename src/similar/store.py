@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS papers (
 CREATE INDEX IF NOT EXISTS papers_pmid ON papers (pmid);
 CREATE INDEX IF NOT EXISTS papers_hash ON papers (text_hash);
 CREATE TABLE IF NOT EXISTS deletions (pmid TEXT PRIMARY KEY, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS abstracts (row INTEGER PRIMARY KEY, abstract TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (source TEXT NOT NULL, place TEXT NOT NULL, reason TEXT NOT NULL);
 """
 

@@ -7,7 +7,9 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -25,6 +27,23 @@ HEADER_TIMEOUT_ENV = "SIMILAR_HEADER_TIMEOUT"
 HEADER_TIMEOUT = 10.0  # seconds a client may take to send its request headers (slow-header sockets are closed)
 MAX_API_N = 100
 PMID_PATH = PathParam(..., pattern=r"^[0-9]{1,9}$", description="PubMed ID")
+PMID_LIST = r"^[0-9]{1,9}(,[0-9]{1,9})*$"
+COLLECTION_METHODS = "^(fused|centroid|linear|rocchio)$"
+MAX_EXAMPLES = 1000
+
+
+class RecommendationRequest(BaseModel):
+    """A collection: papers like `positive` (and `text`), unlike `negative`."""
+
+    model_config = ConfigDict(extra="forbid")
+    positive: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(default_factory=list, max_length=MAX_EXAMPLES)
+    negative: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(default_factory=list, max_length=MAX_EXAMPLES)
+    text: str | None = Field(None, max_length=20000)
+    n: int = Field(10, ge=1, le=MAX_API_N)
+    method: str | None = Field(None, pattern=COLLECTION_METHODS)
+    min_year: int | None = Field(None, ge=1000, le=3000)
+    max_year: int | None = Field(None, ge=1000, le=3000)
+    explain: bool = False
 
 
 class IndexHolder:
@@ -110,7 +129,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         description="Similar papers for biomedical literature: JSON API and embeddable widget.",
     )
     app.state.holder = holder
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"], expose_headers=["ETag"])
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["ETag"])
     app.add_middleware(HeadAsGet)
 
     @app.exception_handler(StarletteHTTPException)
@@ -174,9 +193,36 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         method: str | None = Query(None, pattern="^(hybrid|dense|tfidf|bm25|pmra)$"),
         min_year: int | None = Query(None, ge=1000, le=3000),
         max_year: int | None = Query(None, ge=1000, le=3000),
+        explain: bool = Query(False, description="Say why each paper is listed: shared terms with exact shares, MeSH, sentences."),
     ):
         index = holder.index
         result = index.similar(pmid, n=n, method=method, min_year=min_year, max_year=max_year)
+        if explain:
+            result = index.explain(result)
+        return cached(request, index, result.to_dict())
+
+    @app.post("/v1/recommendations")
+    def recommendations(body: RecommendationRequest):
+        """Papers like the positive PMIDs (and text), unlike the negative ones; none of them is listed."""
+        index = holder.index
+        result = index.recommend(body.positive, body.negative, n=body.n, method=body.method, text=body.text,
+                                 min_year=body.min_year, max_year=body.max_year, explain=body.explain)
+        return result.to_dict()
+
+    @app.get("/v1/recommendations")
+    def recommendations_link(
+        request: Request,
+        positive: str = Query(..., pattern=PMID_LIST, description="Comma-separated PMIDs"),
+        negative: str = Query("", pattern=f"^$|{PMID_LIST}", description="Comma-separated PMIDs"),
+        n: int = Query(10, ge=1, le=MAX_API_N),
+        method: str | None = Query(None, pattern=COLLECTION_METHODS),
+        min_year: int | None = Query(None, ge=1000, le=3000),
+        max_year: int | None = Query(None, ge=1000, le=3000),
+        explain: bool = Query(False),
+    ):
+        index = holder.index
+        result = index.recommend(positive.split(","), [p for p in negative.split(",") if p], n=n, method=method,
+                                 min_year=min_year, max_year=max_year, explain=explain)
         return cached(request, index, result.to_dict())
 
     @app.post("/admin/reload")
@@ -195,12 +241,14 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
 
     @app.get("/widget/{pmid}", response_class=HTMLResponse)
     def widget(request: Request, pmid: str = PMID_PATH, n: int = Query(5, ge=1, le=MAX_API_N),
-               theme: str = Query("light", pattern="^(light|dark)$")):
+               theme: str = Query("light", pattern="^(light|dark)$"), explain: bool = Query(False)):
         index = holder.index
         try:
             result = index.similar(pmid, n=n)
         except NotFound as exc:
             return HTMLResponse(pages.widget_error(str(exc), theme), status_code=404)
+        if explain:
+            result = index.explain(result)
         return cached(request, index, pages.widget_page(result, theme))
 
     @app.get("/widget.js")

@@ -23,6 +23,7 @@ def _style(theme: str) -> str:
         f".similar-papers a{{color:{t['link']};text-decoration:none}}"
         f".similar-papers a:hover{{text-decoration:underline}}"
         f".similar-papers .meta{{color:{t['muted']};font-size:12px}}"
+        f".similar-papers .why{{color:{t['muted']};font-size:12px;font-style:italic}}"
     )
 
 
@@ -32,9 +33,20 @@ def _items(result: SimilarList) -> str:
         meta = " · ".join(x for x in (html.escape(n.journal or ""), str(n.year or "")) if x)
         rows.append(
             f'<li data-pmid="{n.pmid}"><a href="{n.url}" target="_blank" rel="noopener">{html.escape(n.title)}</a>'
-            f'<div class="meta">{meta}{" · " if meta else ""}PMID {n.pmid}</div></li>'
+            f'<div class="meta">{meta}{" · " if meta else ""}PMID {n.pmid}</div>{_terms(n)}</li>'
         )
     return "\n".join(rows)
+
+
+def _terms(n) -> str:
+    """The top shared terms under a title, when the list was explained."""
+    if n.why is None or not n.why.terms:
+        return ""
+    words = ", ".join(html.escape(t.term) for t in n.why.terms[:EXPLAIN_TERMS])
+    return f'<div class="why">shared terms: {words}</div>'
+
+
+EXPLAIN_TERMS = 5
 
 
 def widget_page(result: SimilarList, theme: str = "light") -> str:
@@ -54,7 +66,7 @@ def widget_error(message: str, theme: str = "light") -> str:
 <body><section class="similar-papers"><h2>Similar Papers</h2><p class="meta">{html.escape(message)}</p></section></body></html>"""
 
 
-WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar Papers" list. No dependencies. */
+WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar Papers" list (data-similar-explain: shared terms under each title). */
 (function () {
   var script = document.currentScript;
   var origin = script ? new URL(script.src, location.href).origin : location.origin;
@@ -66,7 +78,9 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
       var meta = [n.journal, n.year].filter(Boolean).map(esc).join(" · ");
       return '<li data-pmid="' + esc(n.pmid) + '" style="margin:0 0 8px">' +
         '<a href="' + esc(n.url) + '" target="_blank" rel="noopener" style="color:' + t.link + ';text-decoration:none">' + esc(n.title) + '</a>' +
-        '<div style="color:' + t.muted + ';font-size:12px">' + meta + (meta ? " · " : "") + 'PMID ' + esc(n.pmid) + '</div></li>';
+        '<div style="color:' + t.muted + ';font-size:12px">' + meta + (meta ? " · " : "") + 'PMID ' + esc(n.pmid) + '</div>' +
+        (n.why && n.why.terms && n.why.terms.length ? '<div class="why" style="color:' + t.muted + ';font-size:12px;font-style:italic">shared terms: ' +
+          n.why.terms.slice(0, 5).map(function (x) { return esc(x.term); }).join(", ") + '</div>' : '') + '</li>';
     }).join("");
     el.innerHTML = '<section class="similar-papers" style="padding:12px 14px;border:1px solid ' + t.border +
       ';border-radius:8px;background:' + t.bg + ';color:' + t.fg + ';font:14px/1.4 system-ui,sans-serif">' +
@@ -76,7 +90,8 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
     var pmid = el.getAttribute("data-similar-pmid");
     var n = el.getAttribute("data-similar-n") || "5";
     var theme = el.getAttribute("data-similar-theme") || "light";
-    fetch(origin + "/v1/papers/" + encodeURIComponent(pmid) + "/similar?n=" + encodeURIComponent(n))
+    var explain = el.hasAttribute("data-similar-explain") && el.getAttribute("data-similar-explain") !== "false";
+    fetch(origin + "/v1/papers/" + encodeURIComponent(pmid) + "/similar?n=" + encodeURIComponent(n) + (explain ? "&explain=true" : ""))
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (!res.ok) { el.textContent = "Similar papers unavailable: " + res.body.error; return; }

@@ -1,0 +1,88 @@
+"""Index.recommend: PMIDs and texts in, a CollectionList out (checks inputs, maps PMIDs to rows, applies filters)."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+
+from .errors import SimilarError
+from .ranking import Query
+from .recommend import DEFAULT_METHOD, METHODS, CollectionParams, recommend
+
+if TYPE_CHECKING:
+    from .index import CollectionList, Index
+
+MAX_EXAMPLES = 1000
+DENSE_METHODS = ("fused", "centroid", "linear")  # fused ranks each example with the index's default (hybrid) method
+
+
+def _pmids(index: "Index", given: Iterable, what: str) -> list[str]:
+    if isinstance(given, (str, int)):
+        given = [given]
+    given = list(dict.fromkeys(str(p).strip() for p in given))
+    if len(given) > MAX_EXAMPLES:
+        raise SimilarError(f"at most {MAX_EXAMPLES} {what} PMIDs, got {len(given)}")
+    rows = [index.row(p) for p in given]  # one-line errors for malformed, deleted and unknown PMIDs
+    return list(dict.fromkeys(index.pmids[r] for r in rows))
+
+
+def check_method(index: "Index", method: str | None) -> str:
+    method = method or DEFAULT_METHOD
+    if method not in METHODS:
+        raise SimilarError(f"unknown collection method {method!r}: use one of {', '.join(METHODS)}")
+    if method in ("centroid", "linear") and index.ranker.dense is None:
+        raise SimilarError(f"collection method {method} needs an embedding model, and index {index.path.name} is TF-IDF only: use rocchio or fused")
+    return method
+
+
+def lists_for(index: "Index"):
+    """Each example's own list: the stored list when it is deep enough, else ranked live with the default method."""
+    method = index.default_method
+
+    def lists(q: Query, depth: int):
+        pre = index.precomputed
+        if q.row is not None and pre is not None and index.lists_current and pre[0] == method and pre[1].shape[1] >= depth:
+            rows = pre[1][q.row][:depth].astype(np.int64)
+            return pre[2][q.row][:depth][rows >= 0], rows[rows >= 0]
+        return index.ranker.search(method, q, depth)
+
+    return lists
+
+
+def allowed_rows(index: "Index", min_year: int | None, max_year: int | None) -> np.ndarray:
+    allowed = index.live.copy()
+    if min_year is not None:
+        allowed &= index.years >= min_year
+    if max_year is not None:
+        allowed &= (index.years <= max_year) & (index.years > 0)
+    return allowed
+
+
+def recommend_collection(index: "Index", positive, negative, n: int, method: str | None, text: str | None,
+                         min_year: int | None, max_year: int | None, explain: bool, params: CollectionParams | None = None) -> "CollectionList":
+    from .index import CollectionList, check_n
+
+    started = time.perf_counter()
+    check_n(n)
+    method = check_method(index, method)
+    positive = _pmids(index, positive, "positive")
+    negative = _pmids(index, negative, "negative")
+    text = (text or "").strip() or None
+    if not positive and text is None:
+        raise SimilarError("a collection needs at least one positive PMID or a text")
+    both = [p for p in positive if p in negative]
+    if both:
+        raise SimilarError(f"PMID {both[0]} is both a positive and a negative example")
+    queries = [Query(row=index.row(p)) for p in positive]
+    if text is not None:
+        vector = index.encoder().encode([text])[0] if method in DENSE_METHODS and index.ranker.dense is not None else None
+        queries.append(Query(vector=vector, abstract=text))
+    negatives = [Query(row=index.row(p)) for p in negative]
+    picks = recommend(index.ranker, queries, negatives, n, method, allowed_rows(index, min_year, max_year),
+                      lists_for(index), params)
+    names = positive + (["text"] if text is not None else [])
+    neighbors = index.neighbors_at(picks.scores, picks.rows, [names[c] for c in picks.closest.tolist()])
+    result = CollectionList(method=method, neighbors=neighbors, positive=positive, negative=negative, text=text is not None,
+                            build_id=index.build_id, seconds=round(time.perf_counter() - started, 4))
+    return index.explain(result, text=text) if explain else result
