@@ -82,11 +82,14 @@ def test_exact_duplicates_are_marked(tmp_path, fake_encoder):
     path = write_jsonl(tmp_path / "c.jsonl", rows)
     build_index([path], tmp_path / "ix", model=fake_encoder, progress=False)
     index = Index.open(tmp_path / "ix")
-    result = index.similar(rows[3]["pmid"], n=3, method="dense")
+    result = index.similar(rows[3]["pmid"], n=3, method="dense", versions=False)
     assert result.neighbors[0].pmid == "9999" and result.neighbors[0].duplicate
     assert not any(n.duplicate for n in result.neighbors[1:])
-    marked = {n.pmid: n.duplicate for n in index.similar(rows[3]["pmid"], n=12).neighbors}
+    marked = {n.pmid: n.duplicate for n in index.similar(rows[3]["pmid"], n=12, versions=False).neighbors}
     assert marked["9999"] and sum(marked.values()) == 1
+    one_per_work = index.similar(rows[3]["pmid"], n=3, method="dense")  # the default: the seed's own versions never appear
+    assert "9999" not in [n.pmid for n in one_per_work.neighbors] and one_per_work.versions == ("9999",)
+    assert len(one_per_work.neighbors) == 3
 
 
 def test_year_filters_over_fetch(built):

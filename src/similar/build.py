@@ -43,6 +43,7 @@ class BuildReport:
     notes: list = field(default_factory=list)
     method: str = ""
     seconds: float = 0.0
+    added: list = field(default_factory=list)  # PMIDs appended by an add (new or revised), for watches
 
     def counts(self) -> dict:
         return {k: getattr(self, k) for k in ("read", "kept", "skipped", "deleted", "replaced", "unchanged")}
@@ -52,14 +53,15 @@ class BuildReport:
 
 STAGING_SCHEMA = """
 CREATE TABLE IF NOT EXISTS staged (seq INTEGER PRIMARY KEY AUTOINCREMENT, pmid TEXT UNIQUE NOT NULL, title TEXT NOT NULL,
-    abstract TEXT NOT NULL, journal TEXT NOT NULL, year INTEGER, mesh TEXT NOT NULL, text_hash TEXT NOT NULL);
+    abstract TEXT NOT NULL, journal TEXT NOT NULL, year INTEGER, mesh TEXT NOT NULL, text_hash TEXT NOT NULL,
+    details TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS deletions (pmid TEXT PRIMARY KEY, source TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (source TEXT NOT NULL, place TEXT NOT NULL, reason TEXT NOT NULL);
 """
 
 
 def _paper_row(p: Paper) -> tuple:
-    return (p.pmid, p.title, p.abstract, p.journal, p.year, "; ".join(p.mesh), p.text_hash)
+    return (p.pmid, p.title, p.abstract, p.journal, p.year, "; ".join(p.mesh), p.text_hash, p.details.to_json())
 
 
 def _stage(inputs: Sequence[Path], conn: sqlite3.Connection, report: BuildReport, progress: bool) -> None:
@@ -88,7 +90,7 @@ def _stage(inputs: Sequence[Path], conn: sqlite3.Connection, report: BuildReport
                 conn.execute("DELETE FROM staged WHERE pmid=?", (event.pmid,))
             conn.execute("DELETE FROM deletions WHERE pmid=?", (event.pmid,))
             conn.execute(
-                "INSERT INTO staged (pmid,title,abstract,journal,year,mesh,text_hash) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO staged (pmid,title,abstract,journal,year,mesh,text_hash,details) VALUES (?,?,?,?,?,?,?,?)",
                 _paper_row(event),
             )
     bar.close()
@@ -166,7 +168,7 @@ def _check_inputs(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def _insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tuple]) -> None:
-    """rows: (pmid, title, abstract, journal, year, mesh, text_hash) in row order."""
+    """rows: (pmid, title, abstract, journal, year, mesh, text_hash[, details JSON]) in row order."""
     rows = list(rows)
     conn.executemany(
         "INSERT INTO papers (row,pmid,title,journal,year,mesh,text_hash,status) VALUES (?,?,?,?,?,?,?,'live')",
@@ -174,6 +176,9 @@ def _insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tupl
     )
     # abstracts, for explanations that quote the best-matching sentences (explain.py)
     conn.executemany("INSERT INTO abstracts (row, abstract) VALUES (?, ?)", ((first_row + i, r[2]) for i, r in enumerate(rows)))
+    # what MEDLINE says beyond the text (medline.Details as JSON); rows without any have no entry
+    conn.executemany("INSERT INTO details (row, data) VALUES (?, ?)",
+                     ((first_row + i, r[7]) for i, r in enumerate(rows) if len(r) > 7 and r[7]))
 
 
 def lists_spec(method: str, k: int) -> dict:
@@ -237,6 +242,7 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
         "model": describe(encoder)["fingerprint"] if encoder else None,
         "shard_rows": shard_rows,
         "engine": engine,
+        "staging": 2,  # staging with details: a work folder of an older layout is restaged
     }
     previous = json.loads((work / STATE).read_text()) if (work / STATE).exists() else None
     if previous is None or {k: previous.get(k) for k in state} != state:
@@ -257,7 +263,7 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
         conn = sqlite3.connect(staging_path)
         for k, v in json.loads(conn.execute("SELECT data FROM report").fetchone()[0]).items():
             setattr(report, k, v)
-    staged = conn.execute("SELECT pmid,title,abstract,journal,year,mesh,text_hash FROM staged ORDER BY seq").fetchall()
+    staged = conn.execute("SELECT pmid,title,abstract,journal,year,mesh,text_hash,details FROM staged ORDER BY seq").fetchall()
     report.kept = len(staged)
     if not staged:
         conn.close()

@@ -50,17 +50,15 @@ def lists_for(index: "Index"):
     return lists
 
 
-def allowed_rows(index: "Index", min_year: int | None, max_year: int | None) -> np.ndarray:
-    allowed = index.live.copy()
-    if min_year is not None:
-        allowed &= index.years >= min_year
-    if max_year is not None:
-        allowed &= (index.years <= max_year) & (index.years > 0)
-    return allowed
+def allowed_rows(index: "Index", min_year: int | None, max_year: int | None, filters=None) -> np.ndarray:
+    from .filters import NONE
+
+    return index.allowed((filters or NONE).with_years(min_year, max_year)).copy()
 
 
 def recommend_collection(index: "Index", positive, negative, n: int, method: str | None, text: str | None,
-                         min_year: int | None, max_year: int | None, explain: bool, params: CollectionParams | None = None) -> "CollectionList":
+                         min_year: int | None, max_year: int | None, explain: bool, params: CollectionParams | None = None,
+                         filters=None, versions: bool = True) -> "CollectionList":
     from .index import CollectionList, check_n
 
     started = time.perf_counter()
@@ -79,10 +77,23 @@ def recommend_collection(index: "Index", positive, negative, n: int, method: str
         vector = index.encoder().encode([text])[0] if method in DENSE_METHODS and index.ranker.dense is not None else None
         queries.append(Query(vector=vector, abstract=text))
     negatives = [Query(row=index.row(p)) for p in negative]
-    picks = recommend(index.ranker, queries, negatives, n, method, allowed_rows(index, min_year, max_year),
-                      lists_for(index), params)
+    from .filters import NONE
+
+    filters = (filters or NONE).with_years(min_year, max_year)
+    allowed = allowed_rows(index, None, None, filters)
+    extra = 10 if versions else 0  # the examples' own versions and repeated works are dropped below
+    picks = recommend(index.ranker, queries, negatives, n + extra, method, allowed, lists_for(index), params)
     names = positive + (["text"] if text is not None else [])
-    neighbors = index.neighbors_at(picks.scores, picks.rows, [names[c] for c in picks.closest.tolist()])
+    order = list(range(len(picks.rows)))
+    if versions:
+        groups = index.groups
+        mine = {int(groups[index.row(p)]) for p in positive + negative}
+        seen: set[int] = set()
+        order = [i for i, r in enumerate(picks.rows.tolist())
+                 if int(groups[r]) not in mine and not (int(groups[r]) in seen or seen.add(int(groups[r])))]
+    order = order[:n]
+    neighbors = index.neighbors_at(picks.scores[order], picks.rows[order], [names[picks.closest[i]] for i in order])
     result = CollectionList(method=method, neighbors=neighbors, positive=positive, negative=negative, text=text is not None,
-                            build_id=index.build_id, seconds=round(time.perf_counter() - started, 4))
+                            build_id=index.build_id, seconds=round(time.perf_counter() - started, 4),
+                            notes=index.shortfall(len(neighbors), n, filters), filters=filters.to_dict())
     return index.explain(result, text=text) if explain else result

@@ -17,6 +17,8 @@ from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import NotFound, SimilarError
+from .filters import NONE, Facts, Filters
+from .medline import EMPTY, Details
 from .ranking import HybridParams, Query, Ranker
 
 MAX_N = 1000
@@ -40,10 +42,20 @@ class PaperInfo:
     title: str
     journal: str
     year: int | None
+    authors: tuple[str, ...] = ()
+    doi: str = ""
+    pmc: str = ""
+    types: tuple[str, ...] = ()
+    language: str = ""
+    retracted: bool = False
 
     @property
     def url(self) -> str:
         return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
+
+    @property
+    def authors_short(self) -> str:
+        return Details(authors=self.authors).short_authors
 
 
 @dataclass(frozen=True)
@@ -59,13 +71,25 @@ class Neighbor:
     duplicate: bool = False  # same title+abstract as the seed, under another PMID
     closest: str | None = None  # in a collection's list: the positive example (PMID, or "text") it is closest to
     why: object | None = None  # an explain.Why when asked for: shared terms with their shares, MeSH, sentences
+    authors: tuple[str, ...] = ()  # what MEDLINE says (medline.Details); empty where the input said nothing
+    doi: str = ""
+    pmc: str = ""
+    types: tuple[str, ...] = ()
+    language: str = ""
+    retracted: bool = False  # retracted, by its own record or a retraction notice in the index
+    versions: tuple[str, ...] = ()  # other PMIDs of the same work (erratum, update, republished, same DOI or text)
 
     @property
     def url(self) -> str:
         return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/"
 
+    @property
+    def authors_short(self) -> str:
+        return Details(authors=self.authors).short_authors
+
     def to_dict(self) -> dict:
-        d = {**asdict(self), "url": self.url}
+        d = {**asdict(self), "url": self.url, "authors_short": self.authors_short}
+        d["authors"], d["types"], d["versions"] = list(self.authors), list(self.types), list(self.versions)
         for key in ("closest", "why"):  # only where asked for: plain lists keep their shape
             if d[key] is None:
                 del d[key]
@@ -81,12 +105,16 @@ class SimilarList:
     seed: PaperInfo | None = None
     build_id: str = ""
     notes: list[str] = field(default_factory=list)
+    versions: tuple[str, ...] = ()  # the seed's other versions in the index (never listed as neighbours)
+    filters: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
-            "seed": None if self.seed is None else {**asdict(self.seed), "url": self.seed.url},
+            "seed": None if self.seed is None else {**asdict(self.seed), "url": self.seed.url, "authors_short": self.seed.authors_short,
+                                                    "versions": list(self.versions)},
             "method": self.method,
             "build_id": self.build_id,
+            **({"filters": self.filters} if self.filters else {}),
             "neighbors": [n.to_dict() for n in self.neighbors],
             **({"notes": self.notes} if self.notes else {}),
         }
@@ -103,11 +131,9 @@ class CollectionList:
     text: bool = False
     build_id: str = ""
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    filters: dict = field(default_factory=dict)
     seed = None  # printed like a SimilarList without a seed
-
-    @property
-    def notes(self) -> list[str]:
-        return []
 
     def to_dict(self) -> dict:
         return {
@@ -116,7 +142,9 @@ class CollectionList:
             **({"text": True} if self.text else {}),
             "method": self.method,
             "build_id": self.build_id,
+            **({"filters": self.filters} if self.filters else {}),
             "neighbors": [n.to_dict() for n in self.neighbors],
+            **({"notes": self.notes} if self.notes else {}),
         }
 
 
@@ -170,6 +198,9 @@ class Index:
             self.precomputed = (spec["method"], rows_, scores_)
         # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
         self.lists_current = bool(spec) and (spec["method"] != "hybrid" or spec.get("params") == self.ranker.hybrid.describe())
+        self._facts: Facts | None = None  # filters' per-row facts and version groups: gathered on first use
+        self._groups: np.ndarray | None = None
+        self._masks: dict[Filters, np.ndarray] = {}
 
     @classmethod
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
@@ -223,7 +254,56 @@ class Index:
 
     def _paper_at(self, row: int) -> PaperInfo:
         p = self._info([row])[row]
-        return PaperInfo(pmid=p[0], title=p[1], journal=p[2], year=p[3])
+        d = self.details([row]).get(row, EMPTY)
+        return PaperInfo(pmid=p[0], title=p[1], journal=p[2], year=p[3], authors=d.authors, doi=d.doi, pmc=d.pmc,
+                         types=d.types, language=d.language, retracted=bool(self.facts.retracted[row]))
+
+    # -- what MEDLINE says: details, filters' facts, versions (medline.py, filters.py, versions.py) -----------------
+    def details(self, rows: list[int] | None = None) -> dict[int, Details]:
+        """Stored details of some rows (all with None); rows without any, and indexes built before details, have none."""
+        with self._lock:
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='details'").fetchone():
+                return {}
+            if rows is None:
+                got = self._db.execute("SELECT row, data FROM details").fetchall()
+            else:
+                rows = [int(r) for r in rows]
+                got = self._db.execute(f"SELECT row, data FROM details WHERE row IN ({','.join('?' * len(rows))})", rows).fetchall()
+        return {r: Details.from_json(data) for r, data in got}
+
+    @property
+    def facts(self) -> Facts:
+        if self._facts is None:
+            with self._lock:
+                journals = [j for (j,) in self._db.execute("SELECT journal FROM papers ORDER BY row")]
+            self._facts = Facts(len(self.pmids), self.details(), journals, self.row_of)
+        return self._facts
+
+    @property
+    def groups(self) -> np.ndarray:
+        """A work id per row (versions.py): rows of one work share it."""
+        if self._groups is None:
+            from .versions import version_groups
+
+            with self._lock:
+                titles = [t for (t,) in self._db.execute("SELECT title FROM papers ORDER BY row")]
+            self._groups = version_groups(self.live, titles, self.hashes, self.details(), self.row_of)
+        return self._groups
+
+    def allowed(self, filters: Filters = NONE) -> np.ndarray:
+        """Rows a list may hold under these filters: live, no retraction notice, every filter passed."""
+        mask = self._masks.get(filters)
+        if mask is None:
+            mask = self.live & self.facts.mask(filters, self.years)
+            if len(self._masks) > 64:
+                self._masks.clear()
+            self._masks[filters] = mask
+        return mask
+
+    def seed_versions(self, row: int) -> tuple[str, ...]:
+        from .versions import members
+
+        return tuple(self.pmids[r] for r in members(self.groups, self.live, row))
 
     # -- queries ------------------------------------------------------------------------------------------
     def _method(self, method: str | None) -> str:
@@ -234,17 +314,32 @@ class Index:
             raise SimilarError(f"unknown method {method!r}: use one of {', '.join(self.methods)}")
         return method
 
-    def similar(self, pmid: str | int, n: int = 10, method: str | None = None, min_year: int | None = None, max_year: int | None = None) -> SimilarList:
-        """The n papers most similar to an indexed paper, never the paper itself."""
+    def similar(self, pmid: str | int, n: int = 10, method: str | None = None, min_year: int | None = None, max_year: int | None = None,
+                filters: Filters | None = None, versions: bool = True) -> SimilarList:
+        """The n papers most similar to an indexed paper, never the paper itself (nor, with versions, its other versions).
+
+        filters narrow the list (filters.Filters); versions=True lists each work once, its other PMIDs in `versions`."""
         check_n(n)
         method = self._method(method)
         row = self.row(pmid)
-        neighbors = self._rank(method, Query(row=row), n, min_year, max_year, seed_hash=self.hashes[row])
-        return SimilarList(method=method, neighbors=neighbors, seed=self._paper_at(row), build_id=self.build_id)
+        filters = (filters or NONE).with_years(min_year, max_year)
+        seed_group = int(self.groups[row]) if versions else None
+        neighbors = self._rank(method, Query(row=row), n, filters, seed_hash=self.hashes[row], seed_group=seed_group, versions=versions)
+        return SimilarList(method=method, neighbors=neighbors, seed=self._paper_at(row), build_id=self.build_id,
+                           notes=self.shortfall(len(neighbors), n, filters), versions=self.seed_versions(row) if versions else (),
+                           filters=filters.to_dict())
 
-    def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None) -> SimilarList:
+    def shortfall(self, found: int, n: int, filters: Filters) -> list[str]:
+        """The note a filtered list shorter than n carries."""
+        if found >= n or not filters.active:
+            return []
+        return [f"only {found} of the {n} papers asked for pass the filters ({filters.describe()})"]
+
+    def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None,
+                     filters: Filters | None = None, versions: bool = True) -> SimilarList:
         """The n indexed papers most similar to a text that need not be in the index."""
         check_n(n)
+        filters = (filters or NONE).with_years(min_year, max_year)
         asked = method
         method = self._method(method)
         if not (text or "").strip() and not title.strip():
@@ -258,54 +353,67 @@ class Index:
                     raise
                 method, notes = "tfidf", [f"answered with tfidf: {exc}"]
         query = Query(vector=vector, title=title, abstract=text)
-        return SimilarList(method=method, neighbors=self._rank(method, query, n, min_year, max_year), build_id=self.build_id, notes=notes)
+        neighbors = self._rank(method, query, n, filters, versions=versions)
+        return SimilarList(method=method, neighbors=neighbors, build_id=self.build_id,
+                           notes=notes + self.shortfall(len(neighbors), n, filters), filters=filters.to_dict())
 
-    def _keep(self, rows: np.ndarray, min_year, max_year) -> np.ndarray:
+    def _keep(self, rows: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         keep = rows >= 0
-        keep[keep] &= self.live[rows[keep]]
-        if min_year is not None:
-            keep &= self.years[rows] >= min_year
-        if max_year is not None:
-            keep &= (self.years[rows] <= max_year) & (self.years[rows] > 0)
+        keep[keep] &= allowed[rows[keep]]
         return keep
 
-    def _lookup(self, method: str, query: Query, n: int, min_year, max_year):
-        """The precomputed list, when it answers this query whole; else None."""
+    def _pick(self, scores, rows, seed_group: int | None, n: int, versions: bool) -> list[tuple[float, int, list[int]]]:
+        """The first n entries of a filtered list: one per work with versions, else one per row."""
+        if not versions:
+            return [(s, r, []) for s, r in zip(scores[:n].tolist(), rows[:n].tolist())]
+        from .versions import collapse
+
+        return collapse(scores, rows, self.groups, seed_group, n)
+
+    def _lookup(self, method: str, query: Query, n: int, allowed: np.ndarray, seed_group, versions: bool):
+        """The precomputed list, filtered, when it answers this query whole; else None."""
         if self.precomputed is None or not self.lists_current or query.row is None or method != self.precomputed[0]:
             return None
-        rows, scores = self.precomputed[1][query.row], self.precomputed[2][query.row]
-        keep = self._keep(rows.astype(np.int64), min_year, max_year)
-        if keep.sum() < n and rows[-1] >= 0:
+        rows, scores = self.precomputed[1][query.row].astype(np.int64), self.precomputed[2][query.row]
+        keep = self._keep(rows, allowed)
+        picked = self._pick(scores[keep], rows[keep], seed_group, n, versions)
+        if len(picked) < n and rows[-1] >= 0:
             return None  # filters left fewer than n of a cut-off list: rank on the fly (a list padded with -1 holds every paper)
-        return scores[keep][:n], rows[keep][:n].astype(np.int64)
+        return picked
 
-    def _rank(self, method: str, query: Query, n: int, min_year, max_year, seed_hash: str | None = None) -> list[Neighbor]:
-        found = self._lookup(method, query, n, min_year, max_year)
-        if found is not None:
-            scores, rows = found
-        else:
-            filtered = min_year is not None or max_year is not None
-            want = n * 4 if filtered else n
+    def _rank(self, method: str, query: Query, n: int, filters: Filters = NONE, seed_hash: str | None = None,
+              seed_group: int | None = None, versions: bool = True) -> list[Neighbor]:
+        allowed = self.allowed(filters)
+        picked = self._lookup(method, query, n, allowed, seed_group, versions)
+        if picked is None:
+            narrowed = filters.active or not allowed[self.live].all()
+            want = n * 4 if narrowed else n + (8 if versions else 0)
             while True:
                 scores, rows = self.ranker.search(method, query, want)
-                keep = self._keep(rows, min_year, max_year)
-                if keep.sum() >= n or want >= len(self) or not filtered:
+                keep = self._keep(rows, allowed)
+                picked = self._pick(scores[keep], rows[keep], seed_group, n, versions)
+                if len(picked) >= n or want >= len(self) or len(rows) < want:
                     break
-                want = min(len(self), want * 4)  # over-fetch so that n results survive the filters
-            scores, rows = scores[keep][:n], rows[keep][:n]
-        info = self._info(rows.tolist())
-        return [
-            Neighbor(
-                rank=i + 1,
-                pmid=info[r][0],
-                score=round(float(s), 6),
-                title=info[r][1],
-                journal=info[r][2],
-                year=info[r][3],
-                duplicate=seed_hash is not None and self.hashes[r] == seed_hash,
-            )
-            for i, (s, r) in enumerate(zip(scores, rows.tolist()))
-        ]
+                want = min(len(self), want * 4)  # over-fetch so that n results survive the filters and the versions
+        return self._neighbors(picked, seed_hash)
+
+    def _neighbors(self, picked, seed_hash: str | None = None, closest: list[str | None] | None = None) -> list[Neighbor]:
+        """Neighbor records for (score, row, version rows) entries, metadata looked up once."""
+        rows = [int(r) for _, r, _ in picked]
+        info = self._info(rows + [int(v) for _, _, vs in picked for v in vs])
+        details = self.details(rows)
+        retracted = self.facts.retracted
+        closest = closest or [None] * len(rows)
+        out = []
+        for i, ((s, r, vs), c) in enumerate(zip(picked, closest)):
+            d = details.get(r, EMPTY)
+            out.append(Neighbor(
+                rank=i + 1, pmid=info[r][0], score=round(float(s), 6), title=info[r][1], journal=info[r][2], year=info[r][3],
+                duplicate=seed_hash is not None and self.hashes[r] == seed_hash, closest=c,
+                authors=d.authors, doi=d.doi, pmc=d.pmc, types=d.types, language=d.language, retracted=bool(retracted[r]),
+                versions=tuple(info[v][0] for v in vs),
+            ))
+        return out
 
     def rank_candidates(self, pmid: str | int, candidates: Sequence[str], method: str | None = None) -> list[str]:
         """Given papers ordered by a method's score for an indexed seed, best first (ties keep the given order)."""
@@ -324,11 +432,13 @@ class Index:
 
     # -- collections and explanations (recommend.py, explain.py) --------------------------------------------------
     def recommend(self, positive=(), negative=(), n: int = 10, method: str | None = None, text: str | None = None,
-                  min_year: int | None = None, max_year: int | None = None, explain: bool = False) -> CollectionList:
+                  min_year: int | None = None, max_year: int | None = None, explain: bool = False,
+                  filters: Filters | None = None, versions: bool = True) -> CollectionList:
         """The n papers most like the positive PMIDs (and text) and least like the negative ones; none of them is listed."""
         from .collection import recommend_collection
 
-        return recommend_collection(self, positive, negative, n, method, text, min_year, max_year, explain)
+        return recommend_collection(self, positive, negative, n, method, text, min_year, max_year, explain,
+                                    filters=(filters or NONE).with_years(min_year, max_year), versions=versions)
 
     def explain(self, result, text: str | None = None, title: str = ""):
         """The same list with `why` filled in for every paper: against the seed, the closest positive, or the text."""
@@ -354,13 +464,7 @@ class Index:
 
     def neighbors_at(self, scores, rows, closest: list[str | None] | None = None) -> list[Neighbor]:
         """Neighbor records for ranked rows (metadata looked up once)."""
-        info = self._info(list(rows))
-        closest = closest or [None] * len(rows)
-        return [
-            Neighbor(rank=i + 1, pmid=info[r][0], score=round(float(s), 6), title=info[r][1], journal=info[r][2],
-                     year=info[r][3], closest=c)
-            for i, (s, r, c) in enumerate(zip(scores, [int(r) for r in rows], closest))
-        ]
+        return self._neighbors([(s, int(r), []) for s, r in zip(scores, rows)], closest=closest)
 
     # -- the model, loaded only for text queries ------------------------------------------------------------
     def encoder(self) -> Encoder:

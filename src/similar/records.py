@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator, Union
 
 from .errors import SimilarError
+from .medline import EMPTY, Details, medline_details, tabular_details
 
 TABULAR_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv", ".xml": "xml"}
 
@@ -28,6 +29,7 @@ class Paper:
     year: int | None = None
     mesh: tuple[str, ...] = field(default_factory=tuple)
     where: str = field(default="", compare=False, repr=False)  # file:line or file#record, for reports
+    details: Details = field(default=EMPTY, repr=False)  # authors, DOI, types, MeSH detail, links (medline.py)
 
     @property
     def text(self) -> str:
@@ -129,6 +131,16 @@ def make_paper(row: dict, where: str) -> Paper | Problem:
         return Problem(where, f"non-numeric PMID {pmid[:40]!r}")
     if not title and not abstract:
         return Problem(where, f"PMID {pmid} has neither title nor abstract")
+    details = row.get("details")
+    if not isinstance(details, Details):
+        details = tabular_details(row)
+        if isinstance(details, str):
+            return Problem(where, details)
+        stored = details.to_json()
+        if _BAD_BYTES.search(stored):
+            return Problem(where, "invalid UTF-8")
+        if _SURROGATE.search(stored):
+            return Problem(where, "invalid Unicode (a lone surrogate)")
     return Paper(
         pmid=str(int(pmid)),
         title=title,
@@ -137,6 +149,7 @@ def make_paper(row: dict, where: str) -> Paper | Problem:
         year=_year(row.get("year")),
         mesh=tuple(mesh),
         where=where,
+        details=details,
     )
 
 
@@ -198,7 +211,7 @@ def _text(elem: ET.Element | None) -> str:
     return _clean("".join(elem.itertext())) if elem is not None else ""
 
 
-def _medline_paper(cit: ET.Element, where: str) -> Paper | Problem:
+def _medline_paper(cit: ET.Element, where: str, pubmed_data: ET.Element | None = None) -> Paper | Problem:
     pmid = _text(cit.find("PMID"))
     article = cit.find("Article")
     title = _text(article.find("ArticleTitle")) if article is not None else ""
@@ -219,7 +232,8 @@ def _medline_paper(cit: ET.Element, where: str) -> Paper | Problem:
         )
     mesh = tuple(_text(d) for d in cit.findall("MeshHeadingList/MeshHeading/DescriptorName"))
     return make_paper(
-        {"pmid": pmid, "title": title, "abstract": " ".join(parts), "journal": journal, "year": year, "mesh": mesh},
+        {"pmid": pmid, "title": title, "abstract": " ".join(parts), "journal": journal, "year": year, "mesh": mesh,
+         "details": medline_details(cit, pubmed_data)},
         where,
     )
 
@@ -230,18 +244,29 @@ def _read_medline_xml(path: Path) -> Iterator[Event]:
         parser = ET.iterparse(raw, events=("start", "end"))
         root = None
         number = 0
+        depth_in_article = 0  # inside a PubmedArticle the citation waits for its PubmedData (DOI, PMC id)
+        pending = None
         try:
             for event, elem in parser:
                 if event == "start":
                     if root is None:
                         root = elem
+                    if elem.tag == "PubmedArticle":
+                        depth_in_article += 1
                     continue
                 if elem.tag == "MedlineCitation":
                     number += 1
-                    yield _medline_paper(elem, f"{path.name}#citation{number}")
-                    if root.tag == "MedlineCitationSet":
-                        root.clear()
+                    if depth_in_article:
+                        pending = (elem, f"{path.name}#citation{number}")
+                    else:
+                        yield _medline_paper(elem, f"{path.name}#citation{number}")
+                        if root.tag == "MedlineCitationSet":
+                            root.clear()
                 elif elem.tag == "PubmedArticle":
+                    depth_in_article -= 1
+                    if pending is not None:
+                        yield _medline_paper(pending[0], pending[1], elem.find("PubmedData"))
+                        pending = None
                     root.clear()
                 elif elem.tag == "DeleteCitation":
                     for p in elem.findall("PMID"):

@@ -69,7 +69,11 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     db = store.connect(dest / store.PAPERS, readonly=True)
     live = {pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")}
     count = db.execute("SELECT count(*) FROM papers").fetchone()[0]
+    details = {}  # row -> stored details JSON (an index built before details were kept has none)
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='details'").fetchone():
+        details = dict(db.execute("SELECT row, data FROM details"))
     db.close()
+    restated: dict[int, str] = {}  # row -> new details JSON: same text, new record (e.g. a RetractionIn link), no re-embedding
 
     new: dict[str, Paper] = {}  # pmid -> latest record to append, in first-seen order
     retire: dict[int, str] = {}  # row -> new status
@@ -87,6 +91,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
                 if event.pmid in new:
                     del new[event.pmid]
                 if event.pmid in live:
+                    restated.pop(live[event.pmid][0], None)
                     retire[live.pop(event.pmid)[0]] = store.DELETED
                     report.deleted += 1
                 continue
@@ -99,8 +104,14 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             if event.pmid in live and live[event.pmid][1] == event.text_hash:
                 report.unchanged += 1
                 new.pop(event.pmid, None)
+                row = live[event.pmid][0]
+                if details.get(row, "") != event.details.to_json():
+                    restated[row] = event.details.to_json()
+                else:
+                    restated.pop(row, None)
                 continue
             if event.pmid in live:
+                restated.pop(live[event.pmid][0], None)
                 retire[live.pop(event.pmid)[0]] = store.REPLACED
                 report.replaced += 1
             elif event.pmid in new:
@@ -108,6 +119,9 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             new[event.pmid] = event
     papers = list(new.values())
     report.kept = len(papers)
+    report.added = [p.pmid for p in papers]
+    if restated:
+        report.notes.append(f"{len(restated)} unchanged papers have a new record (authors, types, links ...): kept, not re-embedded")
 
     encoder = _index_encoder(manifest, encoder)
     work = store.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
@@ -132,6 +146,8 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         conn.executemany("INSERT OR REPLACE INTO deletions VALUES (?,?)", deletions)
         conn.executemany("DELETE FROM deletions WHERE pmid=?", [(p.pmid,) for p in papers])
         conn.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
+        conn.executemany("DELETE FROM details WHERE row=?", [(r,) for r in restated])
+        conn.executemany("INSERT INTO details (row, data) VALUES (?,?)", [(r, d) for r, d in restated.items() if d])
         _insert_papers(conn, count, (_paper_row(p) for p in papers))
         conn.commit()
         live = np.array([r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool)

@@ -146,8 +146,8 @@ def ranked(index: Index, bench: Benchmark, case: Case, method: str) -> list[str]
     if bench.kind == "rerank":
         return index.rank_candidates(case.pmid, list(case.judged), method=method)
     if case.pmid is not None:
-        return [n.pmid for n in index.similar(case.pmid, n=DEPTH, method=method).neighbors]
-    found = [n.pmid for n in index.similar_text(case.text, n=DEPTH + 1, method=method).neighbors]
+        return [n.pmid for n in index.similar(case.pmid, n=DEPTH, method=method, versions=False).neighbors]
+    found = [n.pmid for n in index.similar_text(case.text, n=DEPTH + 1, method=method, versions=False).neighbors]
     return [p for p in found if p != case.skip][:DEPTH]
 
 

@@ -1,0 +1,172 @@
+"""List filters (year, publication type, MeSH, journal, language, humans/animals, retracted) as one object and its row mask."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Iterable
+
+import numpy as np
+
+from .errors import SimilarError
+from .medline import ANIMALS, HUMANS, Details
+
+SPECIES = {"humans": HUMANS, "animals": ANIMALS}
+# a type asked for also takes these (PubMed's filters do the same); any type whose slug starts with it + "-" too
+TYPE_ALIASES = {
+    "clinical-trial": ("randomized-controlled-trial", "controlled-clinical-trial", "pragmatic-clinical-trial",
+                       "equivalence-trial", "adaptive-clinical-trial"),
+    "review": ("systematic-review",),
+    "trial": ("clinical-trial", "randomized-controlled-trial", "controlled-clinical-trial"),
+}
+_UI = re.compile(r"D[0-9]{6,9}\Z")
+_LANGUAGE = re.compile(r"[a-z]{3}\Z")
+
+
+def slug(text: str) -> str:
+    """'Randomized Controlled Trial' -> 'randomized-controlled-trial'."""
+    return "-".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _tuple(value, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [value]
+    out = []
+    for v in value:  # several values are given as several items (names such as "Diagnosis, Differential" hold commas)
+        if not isinstance(v, str):
+            raise SimilarError(f"{what} must be text, got {v!r}")
+        out.append(" ".join(v.split()))
+    return tuple(dict.fromkeys(v for v in out if v))
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a list may hold: values of one kind are alternatives (OR), kinds all apply (AND)."""
+
+    min_year: int | None = None
+    max_year: int | None = None
+    types: tuple[str, ...] = ()  # publication type slugs: review, clinical-trial, meta-analysis ...
+    mesh: tuple[str, ...] = ()  # descriptor names (any case) or UIs (D006801); exact, no tree below
+    journal: tuple[str, ...] = ()  # journal titles, any case
+    language: tuple[str, ...] = ()  # MEDLINE language codes: eng, fre ...
+    species: str | None = None  # humans or animals (the MeSH check tags)
+    exclude_retracted: bool = False
+
+    @classmethod
+    def of(cls, min_year=None, max_year=None, types=None, mesh=None, journal=None, language=None, species=None,
+           exclude_retracted=False) -> "Filters":
+        """Checked filters from loose inputs (strings, comma lists, lists); one line says what is wrong."""
+        for name, year in (("min_year", min_year), ("max_year", max_year)):
+            if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
+                raise SimilarError(f"{name} must be a year, got {year!r}")
+        if min_year is not None and max_year is not None and min_year > max_year:
+            raise SimilarError(f"min_year {min_year} is after max_year {max_year}")
+        type_slugs = tuple(dict.fromkeys(slug(t) for t in _tuple(types, "type")))
+        if any(not t for t in type_slugs):
+            raise SimilarError("publication type must have letters or digits, e.g. review, clinical-trial")
+        terms = _tuple(mesh, "mesh")
+        for term in terms:
+            if term[:1] == "D" and term[1:].isdigit() and not _UI.match(term):
+                raise SimilarError(f"MeSH UI {term!r} is malformed: D followed by 6 to 9 digits, e.g. D006801")
+        languages = tuple(x.lower() for x in _tuple(language, "language"))
+        bad = next((x for x in languages if not _LANGUAGE.match(x)), None)
+        if bad is not None:
+            raise SimilarError(f"language must be a 3-letter MEDLINE code such as eng, fre, ger; got {bad!r}")
+        if species is not None:
+            species = str(species).strip().lower()
+            if species not in SPECIES:
+                raise SimilarError(f"species must be humans or animals, got {species!r}")
+        return cls(min_year, max_year, type_slugs, terms, _tuple(journal, "journal"), languages, species or None,
+                   bool(exclude_retracted))
+
+    def with_years(self, min_year, max_year) -> "Filters":
+        """These filters with the year bounds given separately (the older keyword arguments) folded in."""
+        if min_year is None and max_year is None:
+            return self
+        return Filters.of(min_year if min_year is not None else self.min_year, max_year if max_year is not None else self.max_year,
+                          self.types, self.mesh, self.journal, self.language, self.species, self.exclude_retracted)
+
+    @property
+    def active(self) -> bool:
+        return self != NONE
+
+    def describe(self) -> str:
+        """'type review; year 2000-...': for notes and feeds."""
+        parts = []
+        if self.min_year is not None or self.max_year is not None:
+            parts.append(f"year {self.min_year or '...'}-{self.max_year or '...'}")
+        for name in ("types", "mesh", "journal", "language"):
+            if getattr(self, name):
+                parts.append(f"{name.rstrip('s') if name == 'types' else name} {' or '.join(getattr(self, name))}")
+        if self.species:
+            parts.append(self.species)
+        if self.exclude_retracted:
+            parts.append("not retracted")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, (), False)}
+
+
+NONE = Filters()
+
+
+class Facts:
+    """Per-row facts the filters and marks read, gathered once from papers.sqlite (empty for an index without details)."""
+
+    def __init__(self, count: int, details: dict[int, Details], journals: list[str], row_of: dict[str, int]):
+        self.count = count
+        self.retracted = np.zeros(count, dtype=bool)
+        self.notice = np.zeros(count, dtype=bool)  # retraction notices: never a neighbour
+        self.humans = np.zeros(count, dtype=bool)
+        self.animals = np.zeros(count, dtype=bool)
+        self.language = np.array([""] * count, dtype=object)
+        self.journal = np.array([j.lower() for j in journals], dtype=object)
+        self._types: dict[str, list[int]] = {}
+        self._mesh: dict[str, list[int]] = {}
+        for row, d in details.items():
+            self.language[row] = d.language.lower()
+            self.retracted[row] |= d.retracted
+            self.notice[row] = d.retraction_notice
+            for t in d.types:
+                self._types.setdefault(slug(t), []).append(row)
+            for m in d.mesh:
+                self.humans[row] |= m.ui == HUMANS
+                self.animals[row] |= m.ui == ANIMALS
+                for key in {m.ui, m.name.lower()}:
+                    self._mesh.setdefault(key, []).append(row)
+            for link in d.links:  # a notice marks the paper it retracts, whether or not that record says so yet
+                if link.kind == "RetractionOf" and link.pmid in row_of:
+                    self.retracted[row_of[link.pmid]] = True
+
+    def types(self) -> list[str]:
+        return sorted(self._types)
+
+    def _rows(self, table: dict[str, list[int]], keys: Iterable[str]) -> np.ndarray:
+        out = np.zeros(self.count, dtype=bool)
+        for key in keys:
+            out[table.get(key, [])] = True
+        return out
+
+    def mask(self, f: Filters, years: np.ndarray) -> np.ndarray:
+        """Rows that pass every filter (liveness and notices are the index's business)."""
+        keep = ~self.notice
+        if f.min_year is not None:
+            keep &= years >= f.min_year
+        if f.max_year is not None:
+            keep &= (years <= f.max_year) & (years > 0)
+        if f.types:
+            wanted = {s for t in f.types for s in self._types if s == t or s.startswith(t + "-") or s in TYPE_ALIASES.get(t, ())}
+            keep &= self._rows(self._types, wanted)
+        if f.mesh:
+            keep &= self._rows(self._mesh, [m if _UI.match(m) else m.lower() for m in f.mesh])
+        if f.journal:
+            keep &= np.isin(self.journal, [j.lower() for j in f.journal])
+        if f.language:
+            keep &= np.isin(self.language, list(f.language))
+        if f.species:
+            keep &= self.humans if f.species == "humans" else self.animals
+        if f.exclude_retracted:
+            keep &= ~self.retracted
+        return keep
