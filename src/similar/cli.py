@@ -125,14 +125,30 @@ def add(inputs, index_dir, wait, quiet):
               help="How several seeds are combined (default fused).")
 @click.option("--min-year", type=int, default=None)
 @click.option("--max-year", type=int, default=None)
+@click.option("--type", "types", multiple=True, help="Publication type: review, clinical-trial, meta-analysis ... (repeat: any of them).")
+@click.option("--mesh", multiple=True, help="MeSH descriptor, by name or UI (D006801); exact, repeat: any of them.")
+@click.option("--journal", multiple=True, help="Journal title, any case (repeat: any of them).")
+@click.option("--language", multiple=True, help="MEDLINE language code: eng, fre, ger ... (repeat: any of them).")
+@click.option("--species", type=click.Choice(["humans", "animals"]), default=None, help="The MeSH check tag Humans or Animals.")
+@click.option("--exclude-retracted", is_flag=True, help="Leave retracted papers out (they are always marked).")
+@click.option("--all-versions", is_flag=True, help="List every PMID of a work (erratum, update, republished, same DOI or text).")
 @click.option("--explain", is_flag=True, help="Say why each paper is listed: shared terms with their shares, MeSH, sentences.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
-def query(pmids, text, negatives, n, index_dir, method, collection_method, min_year, max_year, explain, as_json):
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "ris", "bibtex", "csl-json", "csv"]), default=None,
+              help="Output format (default table; --json is --format json).")
+def query(pmids, text, negatives, n, index_dir, method, collection_method, min_year, max_year, types, mesh, journal, language,
+          species, exclude_retracted, all_versions, explain, as_json, fmt):
     """Print the papers most similar to PMID (or to --text); several PMIDs, --not PMID, or PMIDs with --text make a collection."""
+    from .filters import Filters
     from .index import Index, check_n
     from .output import as_json_lines, as_table
 
     check_n(n)
+    if as_json and fmt not in (None, "json"):
+        raise SimilarError(f"--json and --format {fmt} disagree: give one")
+    fmt = fmt or ("json" if as_json else "table")
+    filters = Filters.of(min_year, max_year, types, mesh, journal, language, species, exclude_retracted)
+    versions = not all_versions
     if not pmids and text is None:
         raise SimilarError('give a PMID, several PMIDs, or --text "..."')
     collection = len(pmids) > 1 or negatives or (pmids and text is not None)
@@ -146,18 +162,21 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
     index = Index.open(index_dir)
     if collection:
         result = index.recommend(list(pmids), list(negatives), n=n, method=collection_method, text=text,
-                                 min_year=min_year, max_year=max_year, explain=explain)
+                                 explain=explain, filters=filters, versions=versions)
     elif pmids:
-        result = index.similar(pmids[0], n=n, method=method, min_year=min_year, max_year=max_year)
+        result = index.similar(pmids[0], n=n, method=method, filters=filters, versions=versions)
     else:
-        result = index.similar_text(text, n=n, method=method, min_year=min_year, max_year=max_year)
+        result = index.similar_text(text, n=n, method=method, filters=filters, versions=versions)
     if explain and not collection:
         result = index.explain(result, text=text)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
-    if not result.neighbors and (min_year is not None or max_year is not None):
-        click.echo(f"note: no paper in the index matches the year filter ({min_year or '...'}-{max_year or '...'})", err=True)
-    click.echo(as_json_lines(result) if as_json else as_table(result))
+    if fmt in ("table", "json"):
+        click.echo(as_json_lines(result) if fmt == "json" else as_table(result))
+    else:
+        from .exports import export
+
+        click.echo(export(result, fmt), nl=False)
 
 
 @main.command()

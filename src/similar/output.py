@@ -20,7 +20,10 @@ def as_table(result: SimilarList) -> str:
     width = shutil.get_terminal_size((120, 20)).columns
     lines = []
     if result.seed:
-        lines.append(f"Papers similar to PMID {result.seed.pmid} ({result.seed.year or '----'}): {result.seed.title}")
+        lines.append(f"Papers similar to PMID {result.seed.pmid} ({result.seed.year or '----'}): {result.seed.title}"
+                     + (" [RETRACTED]" if getattr(result.seed, "retracted", False) else ""))
+        if getattr(result, "versions", ()):
+            lines.append(f"its other versions, not listed: PMID {', '.join(result.versions)}")
     if hasattr(result, "positive"):
         like = ", ".join(result.positive + (["the text"] if result.text else []))
         lines.append(f"Papers like {like}" + (f"; not like {', '.join(result.negative)}" if result.negative else ""))
@@ -31,7 +34,12 @@ def as_table(result: SimilarList) -> str:
         title = n.title if len(n.title) <= room else n.title[: room - 1] + "…"
         mark = " [same text as seed]" if n.duplicate else ""
         near = f"  (closest to {n.closest})" if n.closest and len(getattr(result, "positive", [])) + getattr(result, "text", 0) > 1 else ""
-        lines.append(f"{n.rank:>4}  {n.pmid:>9}  {n.score:6.3f}  {n.year or '----':>4}  {title}{mark}{near}")
+        retracted = " [RETRACTED]" if n.retracted else ""
+        lines.append(f"{n.rank:>4}  {n.pmid:>9}  {n.score:6.3f}  {n.year or '----':>4}  {title}{retracted}{mark}{near}")
+        if n.authors or n.versions:  # what MEDLINE says: authors · journal, and the work's other PMIDs
+            byline = " · ".join(x for x in (n.authors_short, n.journal) if x)
+            also = f"  (also PMID {', '.join(n.versions)})" if n.versions else ""
+            lines.append(" " * 29 + (byline + also).strip())
         if n.why is not None:
             from .explain import why_lines
 
