@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import NotFound, SimilarError, edge_message
+from ..filters import Filters
 from ..index import Index
 from . import pages
 
@@ -44,6 +45,42 @@ class RecommendationRequest(BaseModel):
     min_year: int | None = Field(None, ge=1000, le=3000)
     max_year: int | None = Field(None, ge=1000, le=3000)
     explain: bool = False
+    type: list[str] = Field(default_factory=list, max_length=50)
+    mesh: list[str] = Field(default_factory=list, max_length=50)
+    journal: list[str] = Field(default_factory=list, max_length=50)
+    language: list[str] = Field(default_factory=list, max_length=50)
+    species: str | None = Field(None, pattern="^(humans|animals)$")
+    exclude_retracted: bool = False
+    all_versions: bool = False
+
+    def filters(self) -> Filters:
+        return Filters.of(self.min_year, self.max_year, self.type, self.mesh, self.journal, self.language, self.species,
+                          self.exclude_retracted)
+
+
+FORMAT_PATTERN = "^(json|ris|bibtex|csl-json|csv)$"
+
+
+def list_filters(
+    min_year: int | None = Query(None, ge=1000, le=3000),
+    max_year: int | None = Query(None, ge=1000, le=3000),
+    types: list[str] = Query([], alias="type", description="Publication type: review, clinical-trial ... (repeat: any of them)"),
+    mesh: list[str] = Query([], description="MeSH descriptor name or UI, exact (repeat: any of them)"),
+    journal: list[str] = Query([], description="Journal title, any case"),
+    language: list[str] = Query([], description="MEDLINE language code: eng, fre ..."),
+    species: str | None = Query(None, pattern="^(humans|animals)$", description="The check tag Humans or Animals"),
+    exclude_retracted: bool = Query(False, description="Leave retracted papers out (they are always marked)"),
+) -> Filters:
+    """The filters every list endpoint takes, as query parameters."""
+    return Filters.of(min_year, max_year, types, mesh, journal, language, species, exclude_retracted)
+
+
+def exported(result, fmt: str, name: str) -> Response:
+    """The list as a download for a reference manager (exports.py)."""
+    from ..exports import MEDIA_TYPES, SUFFIXES, export
+
+    return Response(export(result, fmt), media_type=MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}.{SUFFIXES[fmt]}"'})
 
 
 class IndexHolder:
@@ -183,7 +220,9 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     def paper(request: Request, pmid: str = PMID_PATH):
         index = holder.index
         p = index.paper(pmid)
-        return cached(request, index, {"pmid": p.pmid, "title": p.title, "journal": p.journal, "year": p.year, "url": p.url})
+        from dataclasses import asdict
+
+        return cached(request, index, {**asdict(p), "authors_short": p.authors_short, "url": p.url})
 
     @app.get("/v1/papers/{pmid}/similar")
     def similar(
@@ -191,14 +230,17 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         pmid: str = PMID_PATH,
         n: int = Query(10, ge=1, le=MAX_API_N),
         method: str | None = Query(None, pattern="^(hybrid|dense|tfidf|bm25|pmra)$"),
-        min_year: int | None = Query(None, ge=1000, le=3000),
-        max_year: int | None = Query(None, ge=1000, le=3000),
+        filters: Filters = Depends(list_filters),
+        all_versions: bool = Query(False, description="List every PMID of a work instead of one entry per work."),
         explain: bool = Query(False, description="Say why each paper is listed: shared terms with exact shares, MeSH, sentences."),
+        format: str = Query("json", pattern=FORMAT_PATTERN, description="json, or a download: ris, bibtex, csl-json, csv"),
     ):
         index = holder.index
-        result = index.similar(pmid, n=n, method=method, min_year=min_year, max_year=max_year)
+        result = index.similar(pmid, n=n, method=method, filters=filters, versions=not all_versions)
         if explain:
             result = index.explain(result)
+        if format != "json":
+            return exported(result, format, f"similar-{pmid}")
         return cached(request, index, result.to_dict())
 
     @app.post("/v1/recommendations")
@@ -206,7 +248,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         """Papers like the positive PMIDs (and text), unlike the negative ones; none of them is listed."""
         index = holder.index
         result = index.recommend(body.positive, body.negative, n=body.n, method=body.method, text=body.text,
-                                 min_year=body.min_year, max_year=body.max_year, explain=body.explain)
+                                 explain=body.explain, filters=body.filters(), versions=not body.all_versions)
         return result.to_dict()
 
     @app.get("/v1/recommendations")
@@ -216,13 +258,16 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         negative: str = Query("", pattern=f"^$|{PMID_LIST}", description="Comma-separated PMIDs"),
         n: int = Query(10, ge=1, le=MAX_API_N),
         method: str | None = Query(None, pattern=COLLECTION_METHODS),
-        min_year: int | None = Query(None, ge=1000, le=3000),
-        max_year: int | None = Query(None, ge=1000, le=3000),
+        filters: Filters = Depends(list_filters),
+        all_versions: bool = Query(False),
         explain: bool = Query(False),
+        format: str = Query("json", pattern=FORMAT_PATTERN),
     ):
         index = holder.index
         result = index.recommend(positive.split(","), [p for p in negative.split(",") if p], n=n, method=method,
-                                 min_year=min_year, max_year=max_year, explain=explain)
+                                 explain=explain, filters=filters, versions=not all_versions)
+        if format != "json":
+            return exported(result, format, "recommendations")
         return cached(request, index, result.to_dict())
 
     @app.post("/admin/reload")
@@ -241,10 +286,11 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
 
     @app.get("/widget/{pmid}", response_class=HTMLResponse)
     def widget(request: Request, pmid: str = PMID_PATH, n: int = Query(5, ge=1, le=MAX_API_N),
-               theme: str = Query("light", pattern="^(light|dark)$"), explain: bool = Query(False)):
+               theme: str = Query("light", pattern="^(light|dark)$"), explain: bool = Query(False),
+               filters: Filters = Depends(list_filters)):
         index = holder.index
         try:
-            result = index.similar(pmid, n=n)
+            result = index.similar(pmid, n=n, filters=filters)
         except NotFound as exc:
             return HTMLResponse(pages.widget_error(str(exc), theme), status_code=404)
         if explain:

@@ -24,15 +24,17 @@ def _style(theme: str) -> str:
         f".similar-papers a:hover{{text-decoration:underline}}"
         f".similar-papers .meta{{color:{t['muted']};font-size:12px}}"
         f".similar-papers .why{{color:{t['muted']};font-size:12px;font-style:italic}}"
+        f".similar-papers .retracted{{color:#b3261e;font-weight:600;font-size:12px}}"
     )
 
 
 def _items(result: SimilarList) -> str:
     rows = []
     for n in result.neighbors:
-        meta = " · ".join(x for x in (html.escape(n.journal or ""), str(n.year or "")) if x)
+        meta = " · ".join(html.escape(str(x)) for x in (n.authors_short, n.journal, n.year) if x)
+        mark = f' <span class="retracted">{html.escape(RETRACTED)}</span>' if n.retracted else ""
         rows.append(
-            f'<li data-pmid="{n.pmid}"><a href="{n.url}" target="_blank" rel="noopener">{html.escape(n.title)}</a>'
+            f'<li data-pmid="{n.pmid}"><a href="{n.url}" target="_blank" rel="noopener">{html.escape(n.title)}</a>{mark}'
             f'<div class="meta">{meta}{" · " if meta else ""}PMID {n.pmid}</div>{_terms(n)}</li>'
         )
     return "\n".join(rows)
@@ -47,6 +49,7 @@ def _terms(n) -> str:
 
 
 EXPLAIN_TERMS = 5
+RETRACTED = "Retracted"
 
 
 def widget_page(result: SimilarList, theme: str = "light") -> str:
@@ -75,9 +78,10 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
   function render(el, data, theme) {
     var t = THEMES[theme] || THEMES.light;
     var items = data.neighbors.map(function (n) {
-      var meta = [n.journal, n.year].filter(Boolean).map(esc).join(" · ");
+      var meta = [n.authors_short, n.journal, n.year].filter(Boolean).map(esc).join(" · ");
       return '<li data-pmid="' + esc(n.pmid) + '" style="margin:0 0 8px">' +
         '<a href="' + esc(n.url) + '" target="_blank" rel="noopener" style="color:' + t.link + ';text-decoration:none">' + esc(n.title) + '</a>' +
+        (n.retracted ? ' <span class="retracted" style="color:#b3261e;font-weight:600;font-size:12px">' + esc("Retracted") + '</span>' : '') +
         '<div style="color:' + t.muted + ';font-size:12px">' + meta + (meta ? " · " : "") + 'PMID ' + esc(n.pmid) + '</div>' +
         (n.why && n.why.terms && n.why.terms.length ? '<div class="why" style="color:' + t.muted + ';font-size:12px;font-style:italic">shared terms: ' +
           n.why.terms.slice(0, 5).map(function (x) { return esc(x.term); }).join(", ") + '</div>' : '') + '</li>';
@@ -91,7 +95,17 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
     var n = el.getAttribute("data-similar-n") || "5";
     var theme = el.getAttribute("data-similar-theme") || "light";
     var explain = el.hasAttribute("data-similar-explain") && el.getAttribute("data-similar-explain") !== "false";
-    fetch(origin + "/v1/papers/" + encodeURIComponent(pmid) + "/similar?n=" + encodeURIComponent(n) + (explain ? "&explain=true" : ""))
+    var extra = "";  /* filters: data-similar-type="review;clinical-trial", -mesh, -journal, -language (";" between values), -species, -exclude-retracted, -min-year, -max-year */
+    [["type", "type"], ["mesh", "mesh"], ["journal", "journal"], ["language", "language"]].forEach(function (f) {
+      var v = el.getAttribute("data-similar-" + f[0]);
+      if (v) { v.split(";").forEach(function (x) { if (x.trim()) { extra += "&" + f[1] + "=" + encodeURIComponent(x.trim()); } }); }
+    });
+    [["species", "species"], ["min-year", "min_year"], ["max-year", "max_year"]].forEach(function (f) {
+      var v = el.getAttribute("data-similar-" + f[0]);
+      if (v) { extra += "&" + f[1] + "=" + encodeURIComponent(v); }
+    });
+    if (el.hasAttribute("data-similar-exclude-retracted") && el.getAttribute("data-similar-exclude-retracted") !== "false") { extra += "&exclude_retracted=true"; }
+    fetch(origin + "/v1/papers/" + encodeURIComponent(pmid) + "/similar?n=" + encodeURIComponent(n) + (explain ? "&explain=true" : "") + extra)
       .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (!res.ok) { el.textContent = "Similar papers unavailable: " + res.body.error; return; }
@@ -105,12 +119,17 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
 """.replace("__THEMES__", json.dumps(THEMES))
 
 
+DOWNLOADS = (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"), ("csv", "CSV"))
+
+
 def embed_page(paper: PaperInfo, base_url: str) -> str:
     """What a literature site offers under a paper: both snippets, a copy button each, and a live preview."""
     script_snippet = (f'<div data-similar-pmid="{paper.pmid}" data-similar-n="5"></div>\n'
                       f'<script src="{base_url}/widget.js" async></script>')
     iframe_snippet = (f'<iframe src="{base_url}/widget/{paper.pmid}?n=5" width="420" height="480" '
                       f'style="border:0" title="Similar papers"></iframe>')
+    downloads = " · ".join(f'<a class="download" href="{html.escape(base_url)}/v1/papers/{paper.pmid}/similar?n=20&amp;format={f}" '
+                           f'download>{name}</a>' for f, name in DOWNLOADS)
     block = lambda name, code: (
         f'<h3>{name}</h3><pre id="{name}"><code>{html.escape(code)}</code></pre>'
         f'<button type="button" data-copy="{name}">Copy</button>'
@@ -123,7 +142,10 @@ button{{padding:4px 12px;border-radius:6px;border:1px solid #c5ccd6;background:#
 <body><main>
 <h1 style="font-size:20px">Embed "Similar Papers" for PMID {paper.pmid}</h1>
 <p>{html.escape(paper.title)}</p>
-<p>Free, no account required. Paste either snippet into your page.</p>
+<p>Free, no account required. Paste either snippet into your page.
+Filters go in attributes: <code>data-similar-type="review"</code>, <code>data-similar-mesh="Humans"</code>,
+<code>data-similar-exclude-retracted</code> (and <code>?type=review&amp;exclude_retracted=true</code> on the iframe's URL).</p>
+<p>Download the list: {downloads}</p>
 {block("script", script_snippet)}
 {block("iframe", iframe_snippet)}
 <h3>Preview</h3>
