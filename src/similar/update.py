@@ -45,6 +45,10 @@ def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encode
         store.read_manifest(dest)  # the one-line "no index at ..." error, without creating anything
     with lock.writing(dest, wait, notify) as recovered:
         report = _add(inputs, dest, encoder, progress)
+        if report.added:  # watch lists record the new papers in their top k (watch.py)
+            from .watch import record_new
+
+            report.notes.extend(record_new(dest, report.added, encoder))
     report.notes[:0] = recovered
     return report
 

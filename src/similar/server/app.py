@@ -270,6 +270,19 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             return exported(result, format, "recommendations")
         return cached(request, index, result.to_dict())
 
+    @app.get("/v1/watches")
+    def watches():
+        from ..watch import describe, list_watches
+
+        return {"watches": [describe(w) for w in list_watches(holder.path)]}
+
+    @app.get("/v1/watches/{name}/feed.atom")
+    def watch_feed(request: Request, name: str = PathParam(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")):
+        """A watch's new papers (recorded by each `similar add`) as an Atom feed."""
+        from ..watch import feed
+
+        return Response(feed(holder.path, name, str(request.base_url).rstrip("/")), media_type="application/atom+xml")
+
     @app.post("/admin/reload")
     def reload(authorization: str | None = Header(None)):
         token = os.environ.get(TOKEN_ENV)
