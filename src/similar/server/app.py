@@ -312,7 +312,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
 
     @app.get("/widget.js")
     def widget_js():
-        return Response(pages.WIDGET_JS, media_type="application/javascript", headers={"Cache-Control": "public, max-age=3600"})
+        return Response(pages.WIDGET_JS, media_type="application/javascript; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
 
     @app.get("/embed/{pmid}", response_class=HTMLResponse)
     def embed(request: Request, pmid: str = PMID_PATH):

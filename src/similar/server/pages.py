@@ -78,11 +78,11 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
   function render(el, data, theme) {
     var t = THEMES[theme] || THEMES.light;
     var items = data.neighbors.map(function (n) {
-      var meta = [n.authors_short, n.journal, n.year].filter(Boolean).map(esc).join(" · ");
+      var meta = [n.authors_short, n.journal, n.year].filter(Boolean).map(esc).join(" \u00b7 ");
       return '<li data-pmid="' + esc(n.pmid) + '" style="margin:0 0 8px">' +
         '<a href="' + esc(n.url) + '" target="_blank" rel="noopener" style="color:' + t.link + ';text-decoration:none">' + esc(n.title) + '</a>' +
         (n.retracted ? ' <span class="retracted" style="color:#b3261e;font-weight:600;font-size:12px">' + esc("Retracted") + '</span>' : '') +
-        '<div style="color:' + t.muted + ';font-size:12px">' + meta + (meta ? " · " : "") + 'PMID ' + esc(n.pmid) + '</div>' +
+        '<div style="color:' + t.muted + ';font-size:12px">' + meta + (meta ? " \u00b7 " : "") + 'PMID ' + esc(n.pmid) + '</div>' +
         (n.why && n.why.terms && n.why.terms.length ? '<div class="why" style="color:' + t.muted + ';font-size:12px;font-style:italic">shared terms: ' +
           n.why.terms.slice(0, 5).map(function (x) { return esc(x.term); }).join(", ") + '</div>' : '') + '</li>';
     }).join("");
