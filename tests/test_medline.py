@@ -110,7 +110,7 @@ def test_an_index_built_before_details_reads_as_empty(fixture_ix):
     (fixture_ix / "manifest.json").write_text(json.dumps(manifest))
     index = Index.open(fixture_ix)
     result = index.similar("2001", n=3, filters=Filters.of(types="review"))
-    assert result.neighbors == [] and result.notes == ["only 0 of the 3 papers asked for pass the filters (type review)"]
+    assert result.neighbors == [] and result.notes == ["no paper in the index passes the filters (type review)"]
     assert index.similar("2001", n=3).neighbors[0].authors == ()
 
 

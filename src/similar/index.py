@@ -333,6 +333,10 @@ class Index:
         """The note a filtered list shorter than n carries."""
         if found >= n or not filters.active:
             return []
+        if found == 0 and filters == NONE.with_years(filters.min_year, filters.max_year):
+            return [f"no paper in the index matches the year filter ({filters.min_year or '...'}-{filters.max_year or '...'})"]
+        if found == 0:
+            return [f"no paper in the index passes the filters ({filters.describe()})"]
         return [f"only {found} of the {n} papers asked for pass the filters ({filters.describe()})"]
 
     def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None,
