@@ -85,12 +85,10 @@ def recommend_collection(index: "Index", positive, negative, n: int, method: str
     picks = recommend(index.ranker, queries, negatives, n + extra, method, allowed, lists_for(index), params)
     names = positive + (["text"] if text is not None else [])
     order = list(range(len(picks.rows)))
-    if versions:
-        groups = index.groups
-        mine = {int(groups[index.row(p)]) for p in positive + negative}
-        seen: set[int] = set()
-        order = [i for i, r in enumerate(picks.rows.tolist())
-                 if int(groups[r]) not in mine and not (int(groups[r]) in seen or seen.add(int(groups[r])))]
+    if versions:  # one entry per work, never a version of an example
+        from .versions import first_of_each_work
+
+        order = first_of_each_work(picks.rows, index.groups, {int(index.groups[index.row(p)]) for p in positive + negative})
     order = order[:n]
     neighbors = index.neighbors_at(picks.scores[order], picks.rows[order], [names[picks.closest[i]] for i in order])
     result = CollectionList(method=method, neighbors=neighbors, positive=positive, negative=negative, text=text is not None,

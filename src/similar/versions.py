@@ -84,6 +84,18 @@ def collapse(scores: np.ndarray, rows: np.ndarray, groups: np.ndarray, seed_grou
     return picked
 
 
+def first_of_each_work(rows: np.ndarray, groups: np.ndarray, skip: set[int]) -> list[int]:
+    """Positions in a ranked list of the first row of each work, leaving out the works in `skip`."""
+    seen = set(skip)
+    out = []
+    for i, r in enumerate(rows.tolist()):
+        g = int(groups[r])
+        if g not in seen:
+            seen.add(g)
+            out.append(i)
+    return out
+
+
 def members(groups: np.ndarray, live: np.ndarray, row: int) -> list[int]:
     """The other live rows of a row's work."""
     return [int(r) for r in np.flatnonzero((groups == groups[row]) & live) if r != row]
