@@ -7,7 +7,6 @@ from typing import Sequence
 import joblib
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
 from . import top_k
 
@@ -27,7 +26,9 @@ def method_title_weight(method: str) -> float:
     return 1.0 if method == "bm25" else TITLE_WEIGHT
 
 
-def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
+def make_vectorizer(vocabulary: dict | None = None) -> "CountVectorizer":
+    from sklearn.feature_extraction.text import CountVectorizer  # imported on first use: 1 s that opening an index does not need
+
     return CountVectorizer(
         lowercase=True,
         token_pattern=TOKEN_PATTERN,
@@ -96,7 +97,7 @@ class LexicalBackend:
 
     def __init__(self, vocabulary: dict, title_counts: sp.csr_matrix, abstract_counts: sp.csr_matrix):
         self.vocabulary = vocabulary
-        self.vectorizer = make_vectorizer(vocabulary)
+        self._vectorizer = None
         self.title_counts = title_counts.tocsr()
         self.abstract_counts = abstract_counts.tocsr()
         self._live: np.ndarray | None = None
@@ -115,6 +116,13 @@ class LexicalBackend:
         self.title_counts = sp.vstack([self.title_counts, self.vectorizer.transform(titles)]).tocsr()
         self.abstract_counts = sp.vstack([self.abstract_counts, self.vectorizer.transform(abstracts)]).tocsr()
         self._cache.clear()
+
+    @property
+    def vectorizer(self) -> "CountVectorizer":
+        """Made on first use (texts to count): a query by PMID never needs it, nor scikit-learn's import time."""
+        if self._vectorizer is None:
+            self._vectorizer = make_vectorizer(self.vocabulary)
+        return self._vectorizer
 
     @property
     def count(self) -> int:
