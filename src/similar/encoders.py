@@ -175,6 +175,8 @@ class OpenVINOEncoder:
         self._lock = threading.Lock()  # one queue, reused: requests are created once, callers take turns
         self.dim = int(self.compiled.output(0).get_partial_shape()[1].get_length())
         self.fingerprint = fingerprint_dir(spec.path)
+        # OpenVINO computes in bf16 where the CPU has it (AMX / AVX-512 BF16), else fp32: speed figures must say which
+        self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
