@@ -81,5 +81,8 @@ def corpus_file(tmp_path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own data home and cache: none reads or writes the user's folders."""
     monkeypatch.setenv("SIMILAR_HOME", str(tmp_path))
-    monkeypatch.delenv("SIMILAR_NO_MODEL", raising=False)
+    monkeypatch.setenv("SIMILAR_CACHE", str(tmp_path / "cache"))
+    for name in ("SIMILAR_NO_MODEL", "SIMILAR_INDEX_DIR", "SIMILAR_MODELS_DIR"):
+        monkeypatch.delenv(name, raising=False)

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from similar.build import build_index
 from similar.cli import main
 
-from conftest import FakeEncoder
+from conftest import FakeEncoder, make_corpus, write_jsonl
 
 
 @pytest.fixture
@@ -43,9 +43,10 @@ def test_query_json_lines(cli_index):
 
 
 def test_info_prints_the_manifest(cli_index):
-    res = run("info")
+    res = run("info", "--index", "default")
     data = json.loads(res.output)
     assert data["count"] == 40 and data["methods"] == ["hybrid", "dense", "tfidf", "bm25", "pmra"]
+    assert data["path"] == str(cli_index)
 
 
 ERRORS = [
@@ -56,7 +57,7 @@ ERRORS = [
     (["query"], 1, 'error: give a PMID, several PMIDs, or --text "..."'),
     (["query", "1000", "--index", "nope"], 1, "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
     (["build", "--index", "x"], 1, "error: no input files given: name at least one .jsonl/.csv/.tsv/.xml(.gz) file"),
-    (["build", "missing.jsonl"], 1, "error: input file not found: missing.jsonl"),
+    (["build", "missing.jsonl", "--index", "x"], 1, "error: input file not found: missing.jsonl"),
     (["build", "{home}/empty.jsonl", "--method", "tfidf", "--index", "e", "--quiet"], 1, "error: no usable records in {home}/empty.jsonl (0 skipped): nothing to index"),
     (["build", "{home}/corpus.jsonl", "--model", "{home}/no-such-model", "--index", "m"], 1, "error: model '{home}/no-such-model' not found: give a local sentence-transformers folder or a name under {home}/models"),
     (["add", "{home}/corpus.jsonl", "--index", "nope"], 1, "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
@@ -79,3 +80,14 @@ def test_deleted_pmid_error_names_the_deletion(tmp_path, monkeypatch):
     res = run("query", "26432306", "--index", "med")
     assert res.exit_code == 3
     assert res.output.strip() == "error: PMID 26432306 was deleted from this index (a DeleteCitation removed it)"
+
+
+def test_a_year_filter_says_how_many_papers_have_no_year(tmp_path):
+    rows = make_corpus()
+    for r in rows[::10]:
+        del r["year"]
+    build_index([write_jsonl(tmp_path / "c.jsonl", rows)], tmp_path / "index" / "default", model=FakeEncoder(), progress=False)
+    res = run("query", "1001", "--min-year", "1990", "-n", "3")
+    assert res.exit_code == 0
+    assert res.output.splitlines()[0] == "note: 4 of 40 papers have no year and are left out by the year filter"
+    assert "note:" not in run("query", "1001", "-n", "3").output

@@ -293,7 +293,7 @@ def test_second_writer_is_refused_with_a_clear_message_and_nothing_changes(tmp_p
     before = (tfidf_ix / "manifest.json").read_text()
     with writer_lock(tfidf_ix):
         for args in (["add", more(tmp_path, "m.jsonl", 5000, 3), "--index", tfidf_ix, "--quiet"],
-                     ["build", tmp_path / "base.jsonl", "--method", "tfidf", "--index", tfidf_ix, "--quiet"]):
+                     ["build", tmp_path / "base.jsonl", "--method", "tfidf", "--index", tfidf_ix, "--force", "--quiet"]):
             res = run(*args)
             assert res.exit_code == 75
             assert res.output.strip() == (f"error: index {tfidf_ix} is being written by another process (pid {os.getpid()}): "

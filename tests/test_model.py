@@ -55,12 +55,18 @@ def test_no_model_switch(monkeypatch):
         resolve_model()
 
 
-def test_openvino_export_agrees_with_torch(tmp_path, monkeypatch, minilm):
+def test_openvino_export_agrees_with_torch(tmp_path, monkeypatch, minilm, capfd):
     from similar.encoders import OpenVINOEncoder
     from similar.openvino_export import prepare_openvino
 
     monkeypatch.setenv("SIMILAR_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("SIMILAR_CACHE", str(tmp_path / "cache"))
+    capfd.readouterr()
     info = prepare_openvino()
+    noise = capfd.readouterr()
+    assert (noise.out, noise.err) == ("", "")  # no FutureWarning / TracerWarning / loss_type notes
+    assert info["exported"] is True and info["dest"] == str(tmp_path / "models" / DEFAULT_MODEL)
+    assert prepare_openvino()["exported"] is False  # a second prepare says so, exports nothing
     assert info["fingerprint"] == minilm.fingerprint  # same model: indexes work with either backend
     encoder = load_encoder()
     assert isinstance(encoder, OpenVINOEncoder) and encoder.fingerprint == minilm.fingerprint
@@ -68,3 +74,22 @@ def test_openvino_export_agrees_with_torch(tmp_path, monkeypatch, minilm):
         texts = [(lambda r: f"{r['title']} {r['abstract']}")(json.loads(next(f))) for _ in range(24)]
     a, b = minilm.encode(texts), encoder.encode(texts)
     assert b.shape == a.shape and float((a * b).sum(axis=1).min()) > 0.999
+
+
+def test_openvino_tokenizer_matches_transformers(minilm):
+    """The OpenVINO path tokenizes with `tokenizers` (no transformers import): the same ids, masks and padding."""
+    from transformers import AutoTokenizer
+
+    from similar.encoders import _batch_tokenizer
+
+    with gzip.open(TREC / "corpus.jsonl.gz", "rt") as f:
+        texts = [(lambda r: f"{r['title']} {r['abstract']}")(json.loads(next(f))) for _ in range(40)]
+    texts += ["", "a", "Ünïcode straße — β-catenin IL-6 p53", "word " * 600]
+    hf = AutoTokenizer.from_pretrained(str(minilm.spec.path), local_files_only=True)
+    mine = _batch_tokenizer(minilm.spec.path, minilm.max_seq_length)
+    for start in range(0, len(texts), 16):
+        batch = texts[start : start + 16]
+        want = hf(batch, padding=True, truncation=True, max_length=minilm.max_seq_length, return_tensors="np")
+        got = mine(batch)
+        for key in ("input_ids", "attention_mask", "token_type_ids"):
+            assert np.array_equal(got[key], want[key]), key

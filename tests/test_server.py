@@ -132,3 +132,23 @@ def test_sighup_reloads_a_running_server(index_dir, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_docs_page_uses_local_assets_only(client):
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "http://" not in page.text and "https://" not in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets == ["/docs-assets/swagger-ui.css", "/docs-assets/favicon-32x32.png", "/docs-assets/swagger-ui-bundle.js"]
+    assert all(client.get(a).status_code == 200 for a in assets)
+    assert client.get("/redoc").status_code == 404  # ReDoc comes only from a CDN: off
+
+
+def test_widget_not_found_speaks_to_a_reader(client):
+    r = client.get("/widget/4242")
+    assert r.status_code == 404 and "No similar papers are available for this article yet." in r.text
+    script = client.get("/widget.js").text
+    for text in (r.text, script):
+        assert "similar add" not in text and "--text" not in text
+    assert "No similar papers are available for this article yet." in script

@@ -10,6 +10,16 @@ import click
 from .errors import SimilarError, edge_message
 
 METHOD_CHOICE = click.Choice(["hybrid", "dense", "tfidf", "bm25", "pmra"])
+OUT_HELP = "Results folder (default: SIMILAR_HOME/results; --out benchmarks/results refreshes the committed figures)."
+
+
+def _out(out_dir: str | None):
+    """Where a benchmark writes: --out if given, else the results folder in the data home (never the checkout)."""
+    from pathlib import Path
+
+    from .paths import results_dir
+
+    return Path(out_dir) if out_dir else results_dir()
 
 
 class Fail(click.ClickException):
@@ -73,7 +83,8 @@ def _print_report(report, verb: str) -> None:
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/ (default: index/default).")
+@click.option("--index", "index_dir", default=None, help="Index name (default: default) or a path such as ./x.")
+@click.option("--force", is_flag=True, help="Replace an existing index of that name (else build refuses it).")
 @click.option("--model", default=None, help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).")
 @click.option("--method", type=click.Choice(["auto", "tfidf"]), default="auto", help="tfidf: build without embeddings.")
 @click.option("--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type.")
@@ -84,17 +95,23 @@ def _print_report(report, verb: str) -> None:
 @click.option("--no-lists", is_flag=True, help="Do not store each paper's list (rank every query live; cheaper adds).")
 @click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(inputs, index_dir, model, method, dense_type, device, engine, address, no_lists, wait, quiet):
+def build(inputs, index_dir, force, model, method, dense_type, device, engine, address, no_lists, wait, quiet):
     """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
     from . import store
     from .build import build_index
+
+    dest = store.index_path(index_dir)
+    if not force and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        name = index_dir or "default"
+        raise SimilarError(f"index {dest} already exists: add papers with `similar add INPUT --index {name}`, "
+                           f"or replace it with `similar build ... --index {name} --force`")
 
     encoder = model
     if device != "cpu" and method != "tfidf":
         from .encoders import load_encoder
 
         encoder = load_encoder(model, device=device)
-    report = build_index(inputs, store.index_path(index_dir), model=encoder, method=method, dense_type=dense_type,
+    report = build_index(inputs, dest, model=encoder, method=method, dense_type=dense_type,
                          progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists,
                          wait=wait, notify=_notify)
     _print_report(report, "built")
@@ -102,7 +119,7 @@ def build(inputs, index_dir, model, method, dense_type, device, engine, address,
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
 @click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def add(inputs, index_dir, wait, quiet):
@@ -119,7 +136,7 @@ def add(inputs, index_dir, wait, quiet):
 @click.option("--text", default=None, help="Query with a text (title and/or abstract) instead of, or besides, PMIDs.")
 @click.option("--not", "negatives", multiple=True, help="A paper the list should be unlike (repeat for several).")
 @click.option("-n", "n", default=10, show_default=True, type=int, help="How many similar papers.")
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
 @click.option("--method", type=METHOD_CHOICE, default=None, help="Ranking method for one seed (default: the index's).")
 @click.option("--collection-method", type=click.Choice(["fused", "centroid", "linear", "rocchio"]), default=None,
               help="How several seeds are combined (default fused).")
@@ -129,6 +146,8 @@ def add(inputs, index_dir, wait, quiet):
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 def query(pmids, text, negatives, n, index_dir, method, collection_method, min_year, max_year, explain, as_json):
     """Print the papers most similar to PMID (or to --text); several PMIDs, --not PMID, or PMIDs with --text make a collection."""
+    from . import lock, store
+
     from .index import Index, check_n
     from .output import as_json_lines, as_table
 
@@ -140,10 +159,13 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
         raise SimilarError("--method ranks one seed; for a collection use --collection-method")
     if not collection and collection_method is not None:
         raise SimilarError("--collection-method needs a collection: several PMIDs, --not PMID, or PMIDs with --text")
+    path = store.index_path(index_dir)
+    lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
+    store.read_manifest(path)  # a missing or foreign folder is named before the heavy imports
     from .backends.dense import set_threads
 
     set_threads(1)  # a single query gains nothing from an OpenMP team
-    index = Index.open(index_dir)
+    index = Index.open(path)
     if collection:
         result = index.recommend(list(pmids), list(negatives), n=n, method=collection_method, text=text,
                                  min_year=min_year, max_year=max_year, explain=explain)
@@ -161,13 +183,41 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
 
 
 @main.command()
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
 def info(index_dir):
-    """Print an index's manifest after checking the folder."""
-    from .index import Index
+    """Without --index: where data lives and the indexes there. With --index: that index's manifest and methods."""
+    from . import lock, paths, store
 
-    index = Index.open(index_dir)
-    click.echo(json.dumps({**index.manifest, "methods": list(index.methods)}, indent=2))
+    if index_dir is None:
+        root = paths.index_root()
+        names = paths.index_names()
+        click.echo(f"home: {paths.home()}  (set SIMILAR_HOME to move it)")
+        click.echo(f"models: {paths.models_dir()}")
+        if not names:
+            click.echo(f"no indexes in {root}: build one with `similar build INPUT --index NAME`")
+        else:
+            click.echo(f"indexes in {root}:")
+        for name in names:
+            try:
+                m = store.read_manifest(root / name)
+            except SimilarError as exc:
+                click.echo(f"  {name}\tunreadable: {exc}")
+                continue
+            click.echo(f"  {name}\t{m.get('live', m.get('count'))} papers\t{m.get('default_method', '')}\tupdated {m.get('updated', '')}")
+        return
+    path = store.index_path(index_dir)
+    lock.recover_for_reading(path)
+    manifest = store.read_manifest(path)
+    store.read_rows(path, manifest["count"])
+    store.check_files(path, manifest)  # sizes, SQLite header and (small indexes) checksums, without loading the index
+    if not manifest.get("files"):  # an index from before checksums: only opening it checks its files
+        from .index import Index
+
+        Index.open(path).close()
+    from .ranking import LEXICAL_METHODS, METHODS
+
+    methods = METHODS if manifest.get("dense") else LEXICAL_METHODS
+    click.echo(json.dumps({**manifest, "path": str(path), "methods": list(methods)}, indent=2))
 
 
 @main.command()
@@ -202,7 +252,7 @@ def bench():
 @click.option("--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread.")
 @click.option("--model", "models", multiple=True, help="Dense model(s) to compare (default: all-MiniLM-L6-v2).")
 @click.option("--name", default=None, help="Results name (default: suite, or from the corpus and judgments).")
-@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 @click.option("--quiet", is_flag=True)
 def bench_quality(suite_file, check_file, corpus, judgments, topics, models, name, out_dir, quiet):
     """nDCG@10 with 95% intervals for every method: on the whole suite, or on one corpus and its judgments."""
@@ -210,6 +260,7 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
         from .bench.suite import check_suite, load_suite, run_suite, suite_markdown
 
         benchmarks, spec = load_suite(suite_file or check_file)
+        out_dir = _out(out_dir)
         results = run_suite(benchmarks, out_dir, name=name or "suite", model=models[0] if models else None,
                             progress=not quiet, echo=lambda line: click.echo(line, err=True))
         click.echo(suite_markdown(results))
@@ -223,6 +274,7 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
     from .bench.quality import run_quality
     from .bench.report import quality_markdown
 
+    out_dir = _out(out_dir)
     results = run_quality(corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet)
     click.echo(quality_markdown(results))
     click.echo(f"wrote {out_dir}/{results['name']}.json, .md, .png ({results['seconds']}s)")
@@ -238,15 +290,12 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
 @click.option("--mesh-judgments", default="../shared/data/mesh-overlap/judgments-dev.tsv", show_default=True)
 @click.option("--draws", default=10, show_default=True, type=int, help="Collections drawn per topic and size.")
 @click.option("--name", default="collections", show_default=True)
-@click.option("--out", "out_dir", default=None, help="Results folder (default: bench-results/ under SIMILAR_HOME, untracked).")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 def bench_collections(trec_index, trec_corpus, trec_judgments, trec_topics, mesh_index, mesh_corpus, mesh_judgments, draws, name, out_dir):
     """k seeds of a topic (k = 1, 3, 10) against the average single seed; negatives from the nearest other topic."""
-    from pathlib import Path
-
-    from . import store
     from .bench.collections import markdown, run_collections
 
-    out = Path(out_dir) if out_dir else store.project_home() / "bench-results"
+    out = _out(out_dir)
     results = run_collections({"index": trec_index, "corpus": trec_corpus, "judgments": trec_judgments, "topics": trec_topics},
                               {"index": mesh_index, "corpus": mesh_corpus, "judgments": mesh_judgments}, out, name, draws=draws)
     click.echo(markdown(results))
@@ -258,7 +307,7 @@ def bench_collections(trec_index, trec_corpus, trec_judgments, trec_topics, mesh
               help="The suite whose benchmarks judge every idea.")
 @click.option("--model", default=None)
 @click.option("--name", default="ranking-ideas", show_default=True)
-@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 @click.option("--quiet", is_flag=True)
 def bench_tune(suite_file, model, name, out_dir, quiet):
     """Every ranking idea on every suite benchmark, and the paper setting cross-validated over topics by its worst benchmark."""
@@ -266,57 +315,60 @@ def bench_tune(suite_file, model, name, out_dir, quiet):
     from .bench.tuning import run_tuning, tuning_markdown
 
     benchmarks, _ = load_suite(suite_file)
-    results = run_tuning(benchmarks, out_dir, name=name, model=model, progress=not quiet,
+    results = run_tuning(benchmarks, _out(out_dir), name=name, model=model, progress=not quiet,
                          echo=lambda line: click.echo(line, err=True))
     click.echo(tuning_markdown(results))
 
 
 @bench.command("speed")
-@click.option("--part", "parts", multiple=True, type=click.Choice(["encode", "build", "methods", "query"]),
+@click.option("--part", "parts", multiple=True, type=click.Choice(["encode", "build", "methods", "query", "startup"]),
               help="Parts to run (default: all).")
 @click.option("--encode-corpus", default="../shared/data/pubmed-sample/abstracts.jsonl.gz", show_default=True)
 @click.option("--corpus", "corpora", multiple=True, help="Corpora to build (default: the TREC corpus and the PubMed sample).")
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="Synthetic index sizes.")
 @click.option("--name", default="speed", show_default=True)
-@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
-    """Encoding rate per backend, build cost, per-method query cost, and index types at 10k-1M vectors."""
+    """Encoding rate per backend (and share of the CPU's fp32 peak), build cost, query cost, index types, start-up times."""
     from pathlib import Path
 
     from .bench.speed import run_speed, speed_markdown
 
     corpora = [Path(c) for c in corpora] or [Path("../shared/data/trec2005-d2d/corpus.jsonl.gz"),
                                              Path("../shared/data/pubmed-sample/abstracts.jsonl.gz")]
-    results = run_speed(parts or ("encode", "build", "methods", "query"), Path(encode_corpus), corpora,
-                        [int(s) for s in sizes.split(",")], Path(out_dir), name)
+    results = run_speed(parts or ("encode", "build", "methods", "query", "startup"), Path(encode_corpus), corpora,
+                        [int(s) for s in sizes.split(",")], _out(out_dir), name)
     click.echo(speed_markdown(results))
 
 
 @bench.command("load")
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
 @click.option("--requests", default=5000, show_default=True, type=int)
 @click.option("--concurrency", default=32, show_default=True, type=int)
 @click.option("--name", default="load", show_default=True)
-@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 def bench_load(index_dir, requests, concurrency, name, out_dir):
     """Start `similar serve` on 127.0.0.1 and measure throughput and latency, plain and while the index reloads."""
     from . import store
     from .bench.load import load_markdown, run_load
 
-    click.echo(load_markdown(run_load(store.index_path(index_dir), requests, concurrency, out_dir, name)))
+    click.echo(load_markdown(run_load(store.index_path(index_dir), requests, concurrency, _out(out_dir), name)))
 
 
 @main.command()
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(index_dir, host, port):
     """Serve the JSON API and the widget; SIGHUP or POST /admin/reload swaps in a rebuilt index."""
-    from . import store
+    from . import lock, store
     from .server.app import serve as run
 
-    click.echo(f"serving {store.index_path(index_dir)} on http://{host}:{port} (docs at /docs)")
-    run(store.index_path(index_dir), host=host, port=port)
+    path = store.index_path(index_dir)
+    lock.recover_for_reading(path)
+    store.read_manifest(path)  # a missing index is an error before anything says "serving"
+    run(path, host=host, port=port,
+        ready=lambda: click.echo(f"serving {path} on http://{host}:{port} (docs at /docs)"))
 
 
 @main.group()
@@ -327,17 +379,17 @@ def pubmed():
 @pubmed.command("fetch")
 @click.option("--baseline", "kind", flag_value="baseline", help="The annual baseline files.")
 @click.option("--updates", "kind", flag_value="updates", help="The daily update files.")
-@click.option("--dest", default=None, help="Folder (default: pubmed/baseline or pubmed/updatefiles under SIMILAR_HOME).")
+@click.option("--dest", default=None, help="Folder (default: SIMILAR_HOME/pubmed/baseline or .../updatefiles).")
 @click.option("--base-url", default=None, help="Mirror to use instead of NLM's (default https://ftp.ncbi.nlm.nih.gov/pubmed).")
 @click.option("--limit", default=None, type=int, help="Only the first N files.")
 def pubmed_fetch(kind, dest, base_url, limit):
     """Download, resuming partial files, verifying each against NLM's .md5; verified files are never fetched again."""
-    from . import store
+    from .paths import pubmed_dir
     from .pubmed import DEFAULT_BASE_URL, FOLDERS, fetch
 
     if not kind:
         raise SimilarError("say which files: --baseline or --updates")
-    dest = dest or store.project_home() / "pubmed" / FOLDERS[kind]
+    dest = dest or pubmed_dir() / FOLDERS[kind]
     report = fetch(kind, dest, base_url or DEFAULT_BASE_URL, limit=limit)
     click.echo(f"{dest}: {len(report.downloaded)} downloaded ({len(report.resumed)} resumed), "
                f"{len(report.already_verified)} already verified, {len(report.failed)} failed")
@@ -349,22 +401,26 @@ def pubmed_fetch(kind, dest, base_url, limit):
 
 @main.group()
 def models():
-    """Embedding models: list, train."""
+    """Embedding models: list, prepare (export for fast CPU encoding), train."""
 
 
 @models.command("list")
 def models_list():
-    """Models that build can use: the packaged default and folders under models/."""
+    """Models that build can use: the default (prepared copy, else the packaged one) and folders in SIMILAR_HOME/models."""
     from . import store
     from .encoders import DEFAULT_MODEL, ModelUnavailable, resolve_model
 
+    shown = set()
     try:
         spec = resolve_model(DEFAULT_MODEL)
         click.echo(f"{DEFAULT_MODEL}\t{spec.backend}\t{spec.path}")
+        shown.add(spec.path.resolve())
     except ModelUnavailable as exc:
         click.echo(f"{DEFAULT_MODEL}\tunavailable\t{exc}")
     root = store.models_dir()
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        if folder.resolve() in shown:
+            continue
         kind = "openvino" if (folder / "openvino").is_dir() else "torch"
         click.echo(f"{folder.name}\t{kind}\t{folder}")
 
@@ -378,7 +434,10 @@ def models_prepare(backend, name, force):
     from .openvino_export import prepare_openvino
 
     info = prepare_openvino(name, force=force)
-    click.echo(f"prepared {info['source']} -> OpenVINO {info['openvino']} (fingerprint {info['fingerprint']})")
+    if info.get("exported", True):
+        click.echo(f"prepared {info['dest']}: OpenVINO {info['openvino']} export of {info['source']} (fingerprint {info['fingerprint']})")
+    else:
+        click.echo(f"already prepared {info['dest']} (fingerprint {info['fingerprint']}): nothing exported; --force exports again")
 
 
 @models.command("train")

@@ -240,7 +240,8 @@ class Index:
         method = self._method(method)
         row = self.row(pmid)
         neighbors = self._rank(method, Query(row=row), n, min_year, max_year, seed_hash=self.hashes[row])
-        return SimilarList(method=method, neighbors=neighbors, seed=self._paper_at(row), build_id=self.build_id)
+        return SimilarList(method=method, neighbors=neighbors, seed=self._paper_at(row), build_id=self.build_id,
+                           notes=self._year_notes(min_year, max_year))
 
     def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None) -> SimilarList:
         """The n indexed papers most similar to a text that need not be in the index."""
@@ -258,7 +259,15 @@ class Index:
                     raise
                 method, notes = "tfidf", [f"answered with tfidf: {exc}"]
         query = Query(vector=vector, title=title, abstract=text)
-        return SimilarList(method=method, neighbors=self._rank(method, query, n, min_year, max_year), build_id=self.build_id, notes=notes)
+        return SimilarList(method=method, neighbors=self._rank(method, query, n, min_year, max_year), build_id=self.build_id,
+                           notes=notes + self._year_notes(min_year, max_year))
+
+    def _year_notes(self, min_year, max_year) -> list[str]:
+        """A year filter leaves out papers without a year; say how many, rather than drop them silently."""
+        if min_year is None and max_year is None:
+            return []
+        missing = int((self.live & (self.years == 0)).sum())
+        return [f"{missing} of {len(self)} papers have no year and are left out by the year filter"] if missing else []
 
     def _keep(self, rows: np.ndarray, min_year, max_year) -> np.ndarray:
         keep = rows >= 0

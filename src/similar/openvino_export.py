@@ -1,9 +1,11 @@
 """`similar models prepare`: export a sentence-transformers model to OpenVINO IR under models/NAME/openvino/."""
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+from pathlib import Path
 
 from . import store
 from .encoders import DEFAULT_MODEL, fingerprint_dir, resolve_model
@@ -15,10 +17,42 @@ OV_MODEL = "model.xml"
 
 def prepare_openvino(name: str | None = None, force: bool = False) -> dict:
     """Copy the model folder to models/NAME (same fingerprint) and add an OpenVINO IR with pooling and
-    normalization built in; a built index can then be queried or extended with either backend."""
+    normalization built in; a built index can then be queried or extended with either backend.
+    Returns the export's facts with `dest` and `exported` (False when an export was already there)."""
     import os
 
     os.environ["HF_HUB_OFFLINE"] = "1"
+    dest = store.models_dir() / (name or DEFAULT_MODEL)
+    if (dest / OV_DIR / OV_MODEL).exists() and (dest / OV_DIR / "export.json").exists() and not force:
+        return {**json.loads((dest / OV_DIR / "export.json").read_text()), "dest": str(dest), "exported": False}
+    with _quiet():
+        info = _export(name, dest)
+    return {**info, "dest": str(dest), "exported": True}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Tracing a model prints warnings meant for its authors (FutureWarning, TracerWarning, transformers' notes)."""
+    import warnings
+
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover
+        hf_logging = None
+    level = hf_logging.get_verbosity() if hf_logging else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if hf_logging:
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            if hf_logging:
+                hf_logging.set_verbosity(level)
+
+
+def _export(name: str | None, dest: Path) -> dict:
     try:
         import openvino as ov
         import torch
@@ -27,9 +61,6 @@ def prepare_openvino(name: str | None = None, force: bool = False) -> dict:
         raise SimilarError(f"cannot export to OpenVINO ({exc}): pip install openvino") from exc
     started = time.time()
     spec = resolve_model(name or DEFAULT_MODEL, backend="torch")
-    dest = store.models_dir() / (name or DEFAULT_MODEL)
-    if (dest / OV_DIR / OV_MODEL).exists() and not force:
-        return json.loads((dest / OV_DIR / "export.json").read_text())
     model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
     transformer = model[0].auto_model.eval()
 

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from . import paths
 from .errors import SimilarError
 
 FORMAT = "similar-index"
@@ -48,31 +49,11 @@ CREATE TABLE IF NOT EXISTS problems (source TEXT NOT NULL, place TEXT NOT NULL, 
 
 
 def project_home() -> Path:
-    """Where `index/` and `models/` live: $SIMILAR_HOME, else the current directory."""
-    return Path(os.environ.get("SIMILAR_HOME", ".")).expanduser()
+    """Where `index/`, `models/`, `results/` and `pubmed/` live (see paths.py): $SIMILAR_HOME, else the user data folder."""
+    return paths.home()
 
 
-def index_root() -> Path:
-    return Path(os.environ.get("SIMILAR_INDEX_DIR", project_home() / "index")).expanduser()
-
-
-def models_dir() -> Path:
-    return Path(os.environ.get("SIMILAR_MODELS_DIR", project_home() / "models")).expanduser()
-
-
-def cache_dir() -> Path:
-    """Embedding cache (keyed by model fingerprint and text hash): $SIMILAR_CACHE, else ~/.cache/similar."""
-    return Path(os.environ.get("SIMILAR_CACHE", Path.home() / ".cache" / "similar")).expanduser()
-
-
-def index_path(name_or_path: str | Path | None) -> Path:
-    """An index given by name (under index/) or by path."""
-    if name_or_path is None:
-        return index_root() / "default"
-    p = Path(name_or_path).expanduser()
-    if p.is_absolute() or len(p.parts) > 1 or p.exists():
-        return p
-    return index_root() / p
+index_root, models_dir, cache_dir, index_path = paths.index_root, paths.models_dir, paths.cache_dir, paths.index_path
 
 
 def now_iso() -> str:

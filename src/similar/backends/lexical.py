@@ -1,13 +1,14 @@
 """Lexical similarity on sparse term-count matrices: TF-IDF cosine, Okapi BM25 and PubMed's PMRA."""
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
 import joblib
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
 from . import top_k
 
@@ -27,7 +28,9 @@ def method_title_weight(method: str) -> float:
     return 1.0 if method == "bm25" else TITLE_WEIGHT
 
 
-def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
+def make_vectorizer(vocabulary: dict | None = None) -> "CountVectorizer":
+    from sklearn.feature_extraction.text import CountVectorizer  # imported on first use: 1 s that opening an index does not need
+
     return CountVectorizer(
         lowercase=True,
         token_pattern=TOKEN_PATTERN,
@@ -35,6 +38,24 @@ def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
         vocabulary=vocabulary,
         dtype=np.float32,
     )
+
+
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+def count_terms(texts: Sequence[str], vocabulary: dict) -> sp.csr_matrix:
+    """make_vectorizer(vocabulary).transform(texts) without scikit-learn's 1 s import, for text queries: lowercase,
+    TOKEN_PATTERN, counts of in-vocabulary terms (stop words never enter a vocabulary, so dropping them is implicit)."""
+    indptr, indices, data = [0], [], []
+    for text in texts:
+        counts = Counter(j for j in map(vocabulary.get, _TOKEN.findall(text.lower())) if j is not None)
+        indices.extend(counts.keys())
+        data.extend(counts.values())
+        indptr.append(len(indices))
+    matrix = sp.csr_matrix((np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr, np.int64)),
+                           shape=(len(texts), len(vocabulary)))
+    matrix.sort_indices()
+    return matrix
 
 
 def _row_scale(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
@@ -96,7 +117,7 @@ class LexicalBackend:
 
     def __init__(self, vocabulary: dict, title_counts: sp.csr_matrix, abstract_counts: sp.csr_matrix):
         self.vocabulary = vocabulary
-        self.vectorizer = make_vectorizer(vocabulary)
+        self._vectorizer = None
         self.title_counts = title_counts.tocsr()
         self.abstract_counts = abstract_counts.tocsr()
         self._live: np.ndarray | None = None
@@ -115,6 +136,13 @@ class LexicalBackend:
         self.title_counts = sp.vstack([self.title_counts, self.vectorizer.transform(titles)]).tocsr()
         self.abstract_counts = sp.vstack([self.abstract_counts, self.vectorizer.transform(abstracts)]).tocsr()
         self._cache.clear()
+
+    @property
+    def vectorizer(self) -> "CountVectorizer":
+        """Made on first use (texts to count): a query by PMID never needs it, nor scikit-learn's import time."""
+        if self._vectorizer is None:
+            self._vectorizer = make_vectorizer(self.vocabulary)
+        return self._vectorizer
 
     @property
     def count(self) -> int:
@@ -178,7 +206,7 @@ class LexicalBackend:
         return self._cache[key]
 
     def _text_counts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
-        return (self.vectorizer.transform(titles) * method_title_weight(method) + self.vectorizer.transform(abstracts)).tocsr()
+        return (count_terms(titles, self.vocabulary) * method_title_weight(method) + count_terms(abstracts, self.vocabulary)).tocsr()
 
     def text_query(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
         """Query weights of outside texts and their self scores, weighed as if they were indexed (counted once)."""

@@ -17,6 +17,7 @@ import numpy as np
 from .. import store
 
 DIM = 384
+PARTS = ("encode", "build", "methods", "query", "startup")
 QUERIES = 200
 
 
@@ -41,9 +42,15 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
     """docs/s of each backend on the same texts, and agreement with torch fp32 (cosine, top-10 neighbour overlap)."""
     from ..encoders import DEFAULT_MODEL, ModelSpec, ModelUnavailable, OpenVINOEncoder, SentenceTransformerEncoder, resolve_model
 
+    from ..encoders import _batch_tokenizer
+    from .machine import encoder_flops, fp32_matmul_peak
+
     texts = _texts(corpus, docs)
     runs = []
     torch_spec = resolve_model(DEFAULT_MODEL, backend="torch")
+    tokens = [int(m.sum()) for m in _batch_tokenizer(torch_spec.path, 256)(texts)["attention_mask"]]
+    flops_per_doc = encoder_flops(torch_spec.path, tokens) / len(texts)
+    peak = fp32_matmul_peak()
     encoders = [("torch fp32", lambda: SentenceTransformerEncoder(torch_spec))]
     prepared = store.models_dir() / DEFAULT_MODEL
     if (prepared / "openvino" / "model.xml").exists():
@@ -59,7 +66,11 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
         started = time.perf_counter()
         vectors = enc.encode(texts)
         seconds = time.perf_counter() - started
+        if getattr(enc, "precision", "f32") != "f32":  # OpenVINO picks bf16 on AMX / AVX-512 BF16 CPUs
+            label = f"{label.split()[0]} (computes in {enc.precision} on this CPU)"
         run = {"backend": label, "docs": len(texts), "seconds": round(seconds, 2), "docs_per_s": round(len(texts) / seconds, 1)}
+        run["gflops"] = round(run["docs_per_s"] * flops_per_doc / 1e9, 1)
+        run["fraction_of_fp32_peak"] = round(run["gflops"] / peak, 2)
         if reference is None:
             reference, ref_top = vectors, _top10(vectors)
         else:
@@ -70,7 +81,8 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
             run["speedup_vs_torch"] = round(run["docs_per_s"] / runs[0]["docs_per_s"], 2)
         runs.append(run)
         print(run, file=sys.stderr, flush=True)
-    return {"corpus": str(corpus), "threads": os.cpu_count(), "runs": runs}
+    return {"corpus": str(corpus), "threads": os.cpu_count(), "fp32_matmul_peak_gflops": round(peak, 1),
+            "gflop_per_doc": round(flops_per_doc / 1e9, 3), "mean_tokens": round(float(np.mean(tokens)), 1), "runs": runs}
 
 
 def bench_build(corpora: Sequence[Path]) -> list[dict]:
@@ -220,8 +232,15 @@ def bench_methods(corpus: Path, queries: int = 300) -> list[dict]:
 
 def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence[Path], sizes: Sequence[int],
               out_dir: Path, name: str = "speed") -> dict:
+    from .machine import cpu_info
+
     results = {"name": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "command": " ".join(["similar"] + sys.argv[1:]), "cpus": os.cpu_count(), "versions": store.library_versions()}
+               "command": " ".join(["similar"] + sys.argv[1:]), "cpus": os.cpu_count(), "cpu": cpu_info(),
+               "versions": store.library_versions()}
+    if "startup" in parts:
+        from .startup import bench_startup
+
+        results["startup"] = bench_startup(encode_corpus)
     if "encode" in parts:
         results["encode"] = bench_encode(encode_corpus)
     if "build" in parts:
@@ -236,7 +255,7 @@ def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence
     if previous.exists():  # parts not rerun keep their last figures, with the command and date that made them
         old = json.loads(previous.read_text())
         runs = {**old.get("runs", {}), **results["runs"]}
-        results = {**{k: v for k, v in old.items() if k in ("encode", "build", "methods", "query")}, **results, "runs": runs}
+        results = {**{k: v for k, v in old.items() if k in PARTS}, **results, "runs": runs}
     (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     (out_dir / f"{name}.md").write_text(speed_markdown(results))
     if results.get("query"):
@@ -245,17 +264,28 @@ def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence
 
 
 def speed_markdown(r: dict) -> str:
-    lines = [f"# Speed: {r['name']}", "", f"{r['cpus']} CPUs. Each section names the command and date that measured it.", ""]
+    cpu = r.get("cpu") or {}
+    where = f"{cpu['model']} ({cpu['isa']}; {', '.join(cpu['flags'])}), {r['cpus']} cores" if cpu else f"{r['cpus']} CPUs (model not recorded)"
+    lines = [f"# Speed: {r['name']}", "", f"Measured on {where}. Each section names the command and date that measured it.", ""]
     made = lambda part: (f"Measured by `{r['runs'][part]['command']}` on {r['runs'][part]['date']}." if part in r.get("runs", {}) else "")
+    if r.get("startup"):
+        lines += ["## Start-up (a new process each time)", "", made("startup"), "", "| command | exit | median (s) | max (s) | runs |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| `{s['command']}` | {s['exit_code']} | {s['median_s']:.2f} | {s['max_s']:.2f} | {s['runs']} |" for s in r["startup"]]
+        lines.append("")
     if r.get("encode"):
-        lines += ["## Encoding (all-MiniLM-L6-v2, same texts, same run)", "", made("encode"), "",
-                  "| backend | docs | docs/s | speed-up vs torch | mean cosine to torch | top-10 overlap |", "|---|---|---|---|---|---|"]
-        for e in r["encode"]["runs"]:
+        enc = r["encode"]
+        peak = (f"fp32 matmul peak {enc['fp32_matmul_peak_gflops']} GFLOP/s (numpy 2048² GEMM); {enc['gflop_per_doc']} GFLOP a document "
+                f"({enc['mean_tokens']} tokens on average, padding not counted)") if "fp32_matmul_peak_gflops" in enc else ""
+        lines += ["## Encoding (all-MiniLM-L6-v2, same texts, same run)", "", made("encode"), "", peak, "",
+                  "| backend | docs | docs/s | speed-up vs torch | GFLOP/s | of fp32 peak | mean cosine to torch | top-10 overlap |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for e in enc["runs"]:
             if "error" in e:
-                lines.append(f"| {e['backend']} | - | {e['error']} | | | |")
+                lines.append(f"| {e['backend']} | - | {e['error']} | | | | | |")
                 continue
-            lines.append(f"| {e['backend']} | {e['docs']} | {e['docs_per_s']} | {e.get('speedup_vs_torch', 1.0)} | "
-                         f"{e.get('mean_cosine_to_torch', 1.0):.5f} | {e.get('top10_overlap', 1.0):.3f} |")
+            lines.append(f"| {e['backend']} | {e['docs']} | {e['docs_per_s']} | {e.get('speedup_vs_torch', 1.0)} | {e.get('gflops', '-')} | "
+                         f"{e.get('fraction_of_fp32_peak', '-')} | {e.get('mean_cosine_to_torch', 1.0):.5f} | {e.get('top10_overlap', 1.0):.3f} |")
         lines.append("")
     if r.get("build"):
         lines += ["## Build (`similar build`, child process, embedding cache off)", "", made("build"), "",

@@ -127,7 +127,10 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         title="similar",
         version=__import__("similar").__version__,
         description="Similar papers for biomedical literature: JSON API and embeddable widget.",
+        docs_url=None,
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.holder = holder
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["ETag"])
     app.add_middleware(HeadAsGet)
@@ -245,8 +248,8 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         index = holder.index
         try:
             result = index.similar(pmid, n=n)
-        except NotFound as exc:
-            return HTMLResponse(pages.widget_error(str(exc), theme), status_code=404)
+        except NotFound:  # the API's message advises the operator (`similar add`); a reader gets a plain sentence
+            return HTMLResponse(pages.widget_error(pages.NOT_FOUND_TEXT, theme), status_code=404)
         if explain:
             result = index.explain(result)
         return cached(request, index, pages.widget_page(result, theme))
@@ -264,13 +267,40 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     return app
 
 
-def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run under uvicorn; SIGHUP reloads the index in place."""
+DOCS_ASSETS = "/docs-assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs from Swagger UI files shipped in a PyPI package (swagger-ui-bundle-v2), so it works with no network;
+    FastAPI's default page loads them from a CDN. ReDoc (CDN only) is off."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs",
+                                   oauth2_redirect_url="/docs/oauth2-redirect",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect():
+        return get_swagger_ui_oauth2_redirect_html()
+
+
+def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000, ready=None) -> None:
+    """Run under uvicorn; SIGHUP reloads the index in place. `ready()` is called once the index is open."""
     import signal
 
     import uvicorn
 
     app = create_app(index_path)
+    if ready is not None:
+        ready()
     if hasattr(signal, "SIGHUP"):
         def _hup(signum, frame):
             app.state.holder.try_reload()  # never raises: a bad folder logs one line and the old index serves on

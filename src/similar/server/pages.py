@@ -61,6 +61,9 @@ def widget_page(result: SimilarList, theme: str = "light") -> str:
 </ol></section></body></html>"""
 
 
+NOT_FOUND_TEXT = "No similar papers are available for this article yet."
+
+
 def widget_error(message: str, theme: str = "light") -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><style>{_style(theme)}</style></head>
 <body><section class="similar-papers"><h2>Similar Papers</h2><p class="meta">{html.escape(message)}</p></section></body></html>"""
@@ -92,17 +95,17 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
     var theme = el.getAttribute("data-similar-theme") || "light";
     var explain = el.hasAttribute("data-similar-explain") && el.getAttribute("data-similar-explain") !== "false";
     fetch(origin + "/v1/papers/" + encodeURIComponent(pmid) + "/similar?n=" + encodeURIComponent(n) + (explain ? "&explain=true" : ""))
-      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; }); })
       .then(function (res) {
-        if (!res.ok) { el.textContent = "Similar papers unavailable: " + res.body.error; return; }
+        if (!res.ok) { el.textContent = res.status === 404 ? __NOT_FOUND__ : "Similar papers are unavailable."; return; }
         render(el, res.body, theme);
       })
-      .catch(function () { el.textContent = "Similar papers unavailable."; });
+      .catch(function () { el.textContent = "Similar papers are unavailable."; });
   }
   function start() { Array.prototype.forEach.call(document.querySelectorAll("[data-similar-pmid]"), load); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
-""".replace("__THEMES__", json.dumps(THEMES))
+""".replace("__THEMES__", json.dumps(THEMES)).replace("__NOT_FOUND__", json.dumps(NOT_FOUND_TEXT))
 
 
 def embed_page(paper: PaperInfo, base_url: str) -> str:

@@ -1,0 +1,74 @@
+"""Rerun the README's `$ similar ...` examples and write their real output back, so the examples cannot drift.
+
+    SIMILAR_HOME=/tmp/readme-home python benchmarks/readme_examples.py [--check]
+
+Runs from the repository root against ../shared/data, in the SIMILAR_HOME given (a fresh one reproduces the
+README from scratch: the first example builds the index). Lines with a `# ... not rerun` comment are left as written
+(a mirror, a GPU or a server they need is not started here). --check exits 1 when an output differs."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PROMPT = "$ similar "
+
+
+def run(command: str) -> list[str]:
+    args = shlex.split(command[len("$ "):].split("  #")[0])
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "120"}
+    proc = subprocess.run([sys.executable, "-m", "similar.cli", *args[1:]], cwd=ROOT, env=env, capture_output=True, text=True)
+    return final_bars([re.sub(r".*\r", "", line) for line in (proc.stderr + proc.stdout).splitlines() if line.strip()])
+
+
+def final_bars(lines: list[str]) -> list[str]:
+    """Progress bars are redrawn in place: keep each bar's last state, as a terminal shows it."""
+    out: list[str] = []
+    for line in lines:
+        label = BAR.match(line)
+        if label and out and out[-1].startswith(label.group(0)):
+            out[-1] = line
+        else:
+            out.append(line)
+    return out
+
+
+BAR = re.compile(r"^(reading|embedding|neighbour lists): ")
+
+
+def regenerate(text: str) -> str:
+    out, lines, i = [], text.splitlines(), 0
+    in_block = False
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        if not (in_block and line.startswith(PROMPT)) or "not rerun" in line:
+            continue
+        while i < len(lines) and not lines[i].startswith(("$ ", "```")) and lines[i].strip():
+            i += 1  # the old output
+        shown = run(line)
+        out.extend(shown)
+        print(line, f"-> {len(shown)} lines", file=sys.stderr)
+    return "\n".join(out) + "\n"
+
+
+def main() -> int:
+    old = README.read_text()
+    new = regenerate(old)
+    if "--check" in sys.argv:
+        return 0 if new == old else 1
+    README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
