@@ -8,8 +8,9 @@ import sys
 import click
 
 from .errors import SimilarError, edge_message
+from .methods import names as method_names
 
-METHOD_CHOICE = click.Choice(["hybrid", "dense", "tfidf", "bm25", "pmra"])
+METHOD_CHOICE = click.Choice(list(method_names()))
 
 
 class Fail(click.ClickException):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from .backends.lexical import METHODS as LEXICAL_METHODS
+from .backends.weightings import METHODS as LEXICAL_METHODS
 from .backends.lexical import LexicalBackend
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from . import lock, store
+from . import methods as registry
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, ModelUnavailable, load_index_model
@@ -229,7 +230,7 @@ class Index:
     def _method(self, method: str | None) -> str:
         method = method or self.default_method
         if method not in self.methods:
-            if method in ("dense", "hybrid"):
+            if method in registry.REGISTRY and registry.REGISTRY[method].needs_vectors:
                 raise SimilarError(f"method {method} needs an embedding model, and index {self.path.name} is TF-IDF only: use --method tfidf, or rebuild with a model")
             raise SimilarError(f"unknown method {method!r}: use one of {', '.join(self.methods)}")
         return method
@@ -250,7 +251,7 @@ class Index:
         if not (text or "").strip() and not title.strip():
             raise SimilarError("the query text is empty: give a title or an abstract")
         vector, notes = None, []
-        if method in ("dense", "hybrid"):
+        if registry.get(method).needs_vectors:
             try:
                 vector = self.encoder().encode([f"{title} {text}".strip()])[0]
             except SimilarError as exc:
