@@ -299,27 +299,25 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
         if neighbours is not None:
             np.savez(tmp / store.NEIGHBOURS, rows=neighbours[0], scores=neighbours[1])
         report.seconds = round(time.time() - started, 2)
-        manifest = {
-            "format": store.FORMAT,
-            "format_version": store.FORMAT_VERSION,
-            "name": dest.name,
-            "build_id": store.new_build_id(),
-            "created": store.now_iso(),
-            "updated": store.now_iso(),
-            "count": len(staged),
-            "live": len(staged),
-            "model": describe(encoder) if encoder else None,
-            "dense": dense.describe() if dense else None,
-            "lexical": lexical.describe(),
-            "default_method": default_method,
-            "precomputed": lists_spec(default_method, int(neighbours[0].shape[1])) if neighbours is not None else None,
-            "inputs": inputs_meta,
-            "records": report.counts(),
-            "build_seconds": report.seconds,
-            "versions": store.library_versions(),
-            "files": store.describe_files(tmp),
-        }
-        store.write_json_atomic(tmp / store.MANIFEST, manifest)
+        manifest = store.Manifest(
+            name=dest.name,
+            build_id=store.new_build_id(),
+            created=store.now_iso(),
+            updated=store.now_iso(),
+            count=len(staged),
+            live=len(staged),
+            model=describe(encoder) if encoder else None,
+            dense=dense.describe() if dense else None,
+            lexical=lexical.describe(),
+            default_method=default_method,
+            precomputed=lists_spec(default_method, int(neighbours[0].shape[1])) if neighbours is not None else None,
+            inputs=inputs_meta,
+            records=report.counts(),
+            build_seconds=report.seconds,
+            versions=store.library_versions(),
+            files=store.describe_files(tmp),
+        )
+        store.write_manifest(tmp, manifest)
     conn.close()
     shutil.rmtree(work, ignore_errors=True)
     report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]

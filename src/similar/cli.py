@@ -168,7 +168,7 @@ def info(index_dir):
     from .index import Index
 
     index = Index.open(index_dir)
-    click.echo(json.dumps({**index.manifest, "methods": list(index.methods)}, indent=2))
+    click.echo(json.dumps({**index.manifest.to_dict(), "methods": list(index.methods)}, indent=2))
 
 
 @main.command()

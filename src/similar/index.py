@@ -130,47 +130,28 @@ def check_n(n: int) -> int:
 class Index:
     """A built index folder, opened once and queried many times (thread-safe for reads)."""
 
-    def __init__(self, path: Path, manifest: dict, dense: DenseBackend | None, lexical: LexicalBackend, encoder: Encoder | None = None):
+    def __init__(self, path: Path, manifest: store.Manifest, ranker: Ranker, pmids: Sequence[str], meta: Sequence[tuple],
+                 deleted: set[str], db: sqlite3.Connection, lists: tuple | None = None, encoder: Encoder | None = None):
+        """An index from what `open` read (no I/O here): meta rows are (row, status, year, text_hash, pmid)."""
         self.path = path
         self.manifest = manifest
-        self.build_id = manifest["build_id"]
+        self.build_id = manifest.build_id
         self._encoder = encoder
         self._lock = threading.Lock()
-        rows = store.read_rows(path, manifest["count"])
-        try:
-            self._db = store.connect(path / store.PAPERS, readonly=True)
-            meta = self._db.execute("SELECT row, status, year, text_hash, pmid FROM papers ORDER BY row").fetchall()
-            deleted = {r[0] for r in self._db.execute("SELECT pmid FROM deletions")}
-        except sqlite3.DatabaseError as exc:
-            raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
-        store.check_count(path, store.PAPERS, len(meta), manifest["count"])
-        mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
-        if mismatch is not None:
-            raise SimilarError(f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it")
-        store.check_count(path, store.LEXICAL, lexical.count, manifest["count"])
-        if dense is not None:
-            store.check_count(path, store.VECTORS, dense.count, manifest["count"])
-        self.pmids = np.array(rows, dtype=object)
+        self._db = db
+        self.pmids = np.array(pmids, dtype=object)
         self.live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
         self.years = np.array([m[2] if m[2] is not None else 0 for m in meta], dtype=np.int32)
         self.hashes = np.array([m[3] for m in meta], dtype=object)
-        self.row_of = {rows[i]: int(i) for i in np.flatnonzero(self.live)}
-        self.deleted = deleted
+        self.row_of = {pmids[i]: int(i) for i in np.flatnonzero(self.live)}
+        self.deleted = set(deleted)
         self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
-        lexical.set_live(self.live)
-        self.ranker = Ranker(dense, lexical, self.live)
-        self.precomputed = None  # (method, rows, scores): each paper's list under the default method
-        spec = manifest.get("precomputed")
-        if spec:
-            try:
-                with np.load(path / store.NEIGHBOURS) as data:
-                    rows_, scores_ = data["rows"], data["scores"]
-            except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-                raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
-            store.check_count(path, store.NEIGHBOURS, rows_.shape[0], manifest["count"])
-            self.precomputed = (spec["method"], rows_, scores_)
+        self.ranker = ranker
+        self.precomputed = lists  # (method, rows, scores): each paper's list under the default method
+        spec = manifest.precomputed
         # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
-        self.lists_current = bool(spec) and (spec["method"] != "hybrid" or spec.get("params") == self.ranker.hybrid.describe())
+        self.lists_current = bool(spec) and lists is not None and (
+            spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
 
     @classmethod
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
@@ -178,11 +159,36 @@ class Index:
         path = store.index_path(path)
         lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
         manifest = store.read_manifest(path)
-        store.read_rows(path, manifest["count"])  # first: a row count that is off is the clearest message
+        count = manifest.count
+        rows = store.read_rows(path, count)  # first: a row count that is off is the clearest message
         store.check_files(path, manifest)
-        dense = _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest["dense"], mmap=mmap)) if manifest.get("dense") else None
+        dense = _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest.dense, mmap=mmap)) if manifest.dense else None
         lexical = _load(path, store.LEXICAL, lambda: LexicalBackend.load(path))
-        return cls(path, manifest, dense, lexical, encoder)
+        try:
+            db = store.connect(path / store.PAPERS, readonly=True)
+            meta = db.execute("SELECT row, status, year, text_hash, pmid FROM papers ORDER BY row").fetchall()
+            deleted = {r[0] for r in db.execute("SELECT pmid FROM deletions")}
+        except sqlite3.DatabaseError as exc:
+            raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
+        store.check_count(path, store.PAPERS, len(meta), count)
+        mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
+        if mismatch is not None:
+            raise SimilarError(f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it")
+        store.check_count(path, store.LEXICAL, lexical.count, count)
+        if dense is not None:
+            store.check_count(path, store.VECTORS, dense.count, count)
+        live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
+        lexical.set_live(live)
+        lists = None
+        if manifest.precomputed:
+            try:
+                with np.load(path / store.NEIGHBOURS) as data:
+                    rows_, scores_ = data["rows"], data["scores"]
+            except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+                raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
+            store.check_count(path, store.NEIGHBOURS, rows_.shape[0], count)
+            lists = (manifest.precomputed["method"], rows_, scores_)
+        return cls(path, manifest, Ranker(dense, lexical, live), rows, meta, deleted, db, lists, encoder)
 
     # -- facts --------------------------------------------------------------------------------------------
     @property
@@ -191,7 +197,7 @@ class Index:
 
     @property
     def default_method(self) -> str:
-        return self.manifest.get("default_method") or self.methods[0]
+        return self.manifest.default_method or self.methods[0]
 
     def __len__(self) -> int:
         return int(self.live.sum())
@@ -366,7 +372,7 @@ class Index:
     # -- the model, loaded only for text queries ------------------------------------------------------------
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            model = self.manifest.get("model") or {}
+            model = self.manifest.model or {}
             try:
                 self._encoder = load_index_model(model)
             except ModelUnavailable as exc:

@@ -17,18 +17,18 @@ from .errors import SimilarError
 from .records import Deletion, Paper, Problem, later_version_replaces, read_records
 
 
-def _index_encoder(manifest: dict, encoder: Encoder | None) -> Encoder | None:
-    model = manifest.get("model")
-    if not manifest.get("dense"):
+def _index_encoder(manifest: store.Manifest, encoder: Encoder | None) -> Encoder | None:
+    model = manifest.model or {}
+    if not manifest.dense:
         return None
     if encoder is None:
         try:
             return load_index_model(model)
         except ModelUnavailable as exc:
-            raise SimilarError(f"cannot add to {manifest['name']}: its model {model['name']} is not available ({exc})") from exc
+            raise SimilarError(f"cannot add to {manifest.name}: its model {model['name']} is not available ({exc})") from exc
     if encoder.fingerprint != model.get("fingerprint"):
         raise SimilarError(
-            f"cannot add to {manifest['name']}: model {encoder.name} differs from the one that built it "
+            f"cannot add to {manifest.name}: model {encoder.name} differs from the one that built it "
             f"(fingerprint {encoder.fingerprint} != {model.get('fingerprint')}); rebuild instead"
         )
     return encoder
@@ -53,8 +53,8 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     started = time.time()
     paths = _check_inputs(inputs)
     manifest = store.read_manifest(dest)
-    report = BuildReport(index=str(dest), method="dense+lexical" if manifest.get("dense") else "tfidf")
-    applied = {e["sha256"] for e in manifest["inputs"]}
+    report = BuildReport(index=str(dest), method="dense+lexical" if manifest.dense else "tfidf")
+    applied = {e["sha256"] for e in manifest.inputs}
     entries = []
     for entry, path in zip(_input_entries(paths), paths):
         if entry["sha256"] in applied:
@@ -119,14 +119,14 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         lexical.add([p.title for p in papers], [p.abstract for p in papers])
         lexical.save(tmp)
         if encoder is not None:
-            dense = DenseBackend.load(tmp, manifest["dense"], mmap=False)
+            dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
             if papers:
                 shutil.rmtree(work, ignore_errors=True)
                 vectors, _ = embed_checkpointed(len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress)
                 dense.add(vectors)
                 report.embedded = len(papers)
             dense.save(tmp)
-            manifest["dense"] = dense.describe()
+            manifest = manifest.replace(dense=dense.describe())
         conn = store.connect(tmp / store.PAPERS)
         conn.executemany("UPDATE papers SET status=? WHERE row=?", [(s, r) for r, s in retire.items()])
         conn.executemany("INSERT OR REPLACE INTO deletions VALUES (?,?)", deletions)
@@ -137,23 +137,24 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         live = np.array([r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool)
         live_count = int(live.sum())
         conn.close()
-        if manifest.get("precomputed"):  # every list may change when papers come or go: recompute them all
-            rows_, _ = save_neighbours(tmp, dense if encoder is not None else None, lexical, live, manifest["precomputed"]["method"], progress)
-            manifest["precomputed"] = lists_spec(manifest["precomputed"]["method"], int(rows_.shape[1]))
+        if manifest.precomputed:  # every list may change when papers come or go: recompute them all
+            lists_method = manifest.precomputed["method"]
+            rows_, _ = save_neighbours(tmp, dense if encoder is not None else None, lexical, live, lists_method, progress)
+            manifest = manifest.replace(precomputed=lists_spec(lists_method, int(rows_.shape[1])))
         with open(tmp / store.ROWS, "a") as f:
             f.writelines(f"{p.pmid}\n" for p in papers)
         report.seconds = round(time.time() - started, 2)
-        manifest.update(
+        update = {"files": [e["name"] for e, _ in entries], **report.counts(), "seconds": report.seconds}
+        manifest = manifest.replace(
             build_id=store.new_build_id(),
             updated=store.now_iso(),
             count=count + len(papers),
             live=live_count,
-            inputs=manifest["inputs"] + [e for e, _ in entries],
+            inputs=manifest.inputs + [e for e, _ in entries],
             versions=store.library_versions(),
-            files=store.describe_files(tmp),
+            updates=(manifest.updates or []) + [update],
         )
-        manifest.setdefault("updates", []).append({"files": [e["name"] for e, _ in entries], **report.counts(), "seconds": report.seconds})
-        store.write_json_atomic(tmp / store.MANIFEST, manifest)
+        store.write_manifest(tmp, manifest.replace(files=store.describe_files(tmp)))
     shutil.rmtree(work, ignore_errors=True)
     report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]
     return report

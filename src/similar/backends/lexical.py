@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
+from ..store import LEXICAL
 from . import top_k
 from .weightings import METHODS, TITLE_WEIGHT, weighting
 
@@ -27,7 +28,7 @@ def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
 class LexicalBackend:
     """Title and abstract term counts (rows aligned with the index), with per-method weights derived on demand."""
 
-    filename = "lexical.joblib"
+    filename = LEXICAL  # the name is the index format's (store.py)
 
     def __init__(self, vocabulary: dict, title_counts: sp.csr_matrix, abstract_counts: sp.csr_matrix):
         self.vocabulary = vocabulary

@@ -87,10 +87,10 @@ def bench_build(corpora: Sequence[Path]) -> list[dict]:
             stdout, stderr = proc.stdout.read().decode(), proc.stderr.read().decode()
             if os.waitstatus_to_exitcode(status) != 0:
                 raise RuntimeError(f"build of {corpus} failed: {stderr[-2000:]}")
-            manifest = json.loads((dest / store.MANIFEST).read_text())
+            manifest = store.read_manifest(dest)
             size = sum(f.stat().st_size for f in dest.iterdir())
-            out.append({"corpus": str(corpus), "papers": manifest["count"], "backend": (manifest["model"] or {}).get("backend"),
-                        "wall_s": round(wall, 1), "docs_per_s": round(manifest["count"] / wall, 1),
+            out.append({"corpus": str(corpus), "papers": manifest.count, "backend": (manifest.model or {}).get("backend"),
+                        "wall_s": round(wall, 1), "docs_per_s": round(manifest.count / wall, 1),
                         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "disk_mb": round(size / 2**20, 2),
                         "files": {f.name: f.stat().st_size for f in dest.iterdir()}, "output": stdout.strip()})
             print(out[-1], file=sys.stderr, flush=True)

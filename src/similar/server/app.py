@@ -178,7 +178,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.get("/v1/index")
     def manifest(request: Request):
         index = holder.index
-        return cached(request, index, public_manifest(index.manifest))
+        return cached(request, index, public_manifest(index.manifest.to_dict()))
 
     @app.get("/v1/papers/{pmid}")
     def paper(request: Request, pmid: str = PMID_PATH):
