@@ -90,14 +90,9 @@ def build(inputs, index_dir, model, method, dense_type, device, engine, address,
     from . import store
     from .build import build_index
 
-    encoder = model
-    if device != "cpu" and method != "tfidf":
-        from .encoders import load_encoder
-
-        encoder = load_encoder(model, device=device)
-    report = build_index(inputs, store.index_path(index_dir), model=encoder, method=method, dense_type=dense_type,
+    report = build_index(inputs, store.index_path(index_dir), model=model, method=method, dense_type=dense_type,
                          progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists,
-                         wait=wait, notify=_notify)
+                         wait=wait, notify=_notify, device=device)
     _print_report(report, "built")
 
 

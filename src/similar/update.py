@@ -11,10 +11,10 @@ from typing import Callable, Sequence
 from . import lock, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
-from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed, lists_spec, save_neighbours
+from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
 from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import SimilarError
-from .records import Deletion, Paper, Problem, later_version_replaces, read_records
+from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row
 
 
 def _index_encoder(manifest: store.Manifest, encoder: Encoder | None) -> Encoder | None:
@@ -40,7 +40,7 @@ def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encode
 
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     dest = Path(dest)
-    _check_inputs(inputs)
+    check_inputs(inputs)
     if not dest.exists() and not store.interrupted(dest):
         store.read_manifest(dest)  # the one-line "no index at ..." error, without creating anything
     with lock.writing(dest, wait, notify) as recovered:
@@ -51,12 +51,12 @@ def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encode
 
 def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, progress: bool) -> BuildReport:
     started = time.time()
-    paths = _check_inputs(inputs)
+    paths = check_inputs(inputs)
     manifest = store.read_manifest(dest)
     report = BuildReport(index=str(dest), method="dense+lexical" if manifest.dense else "tfidf")
     applied = {e["sha256"] for e in manifest.inputs}
     entries = []
-    for entry, path in zip(_input_entries(paths), paths):
+    for entry, path in zip(input_entries(paths), paths):
         if entry["sha256"] in applied:
             report.files_skipped.append(str(path))
         else:
@@ -71,42 +71,13 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     count = db.execute("SELECT count(*) FROM papers").fetchone()[0]
     db.close()
 
-    new: dict[str, Paper] = {}  # pmid -> latest record to append, in first-seen order
-    retire: dict[int, str] = {}  # row -> new status
-    deletions, problems = [], []
-    for entry, path in entries:
-        replace = later_version_replaces(path)
-        seen_here: set[str] = set()
-        for event in read_records(path):
-            if isinstance(event, Problem):
-                report.skipped += 1
-                problems.append((path.name, event.where, event.reason))
-                continue
-            if isinstance(event, Deletion):
-                deletions.append((event.pmid, path.name))
-                if event.pmid in new:
-                    del new[event.pmid]
-                if event.pmid in live:
-                    retire[live.pop(event.pmid)[0]] = store.DELETED
-                    report.deleted += 1
-                continue
-            report.read += 1
-            if event.pmid in seen_here and not replace:
-                report.skipped += 1
-                problems.append((path.name, event.where, f"duplicate PMID {event.pmid}"))
-                continue
-            seen_here.add(event.pmid)
-            if event.pmid in live and live[event.pmid][1] == event.text_hash:
-                report.unchanged += 1
-                new.pop(event.pmid, None)
-                continue
-            if event.pmid in live:
-                retire[live.pop(event.pmid)[0]] = store.REPLACED
-                report.replaced += 1
-            elif event.pmid in new:
-                report.replaced += 1
-            new[event.pmid] = event
-    papers = list(new.values())
+    ingest = Ingest(live=live)
+    for _, path in entries:
+        ingest.apply(path)
+    for k, v in ingest.counts.items():
+        setattr(report, k, v)
+    papers, retire, problems = ingest.papers, ingest.retire, ingest.problems
+    deletions = list(ingest.deletions.items())
     report.kept = len(papers)
 
     encoder = _index_encoder(manifest, encoder)
@@ -132,7 +103,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         conn.executemany("INSERT OR REPLACE INTO deletions VALUES (?,?)", deletions)
         conn.executemany("DELETE FROM deletions WHERE pmid=?", [(p.pmid,) for p in papers])
         conn.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
-        _insert_papers(conn, count, (_paper_row(p) for p in papers))
+        insert_papers(conn, count, (paper_row(p) for p in papers))
         conn.commit()
         live = np.array([r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool)
         live_count = int(live.sum())
