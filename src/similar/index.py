@@ -329,6 +329,36 @@ class Index:
         other.lists_current = False
         return other
 
+    # -- the public surface benchmarks use (no reaching into the ranker or stored lists) --------------------------
+    def ranked(self, pmid: str | int, method: str | None = None, k: int = 1000) -> list[str]:
+        """An indexed paper's top-k PMIDs ranked live (no stored lists, no filters): the full-ranking protocol."""
+        _, rows = self.ranker.search(self._method(method), Query(row=self.row(pmid)), k)
+        return self.pmids[rows].tolist()
+
+    def live_only(self) -> "Index":
+        """The same open index answering every query live, stored lists left unused (speed and quality benchmarks)."""
+        other = copy.copy(self)
+        other.precomputed, other.lists_current = None, False
+        return other
+
+    def with_encoder(self, encoder: Encoder) -> "Index":
+        """The same open index encoding text queries with this encoder."""
+        other = copy.copy(self)
+        other._encoder = encoder
+        return other
+
+    def vectors(self, rows) -> np.ndarray:
+        """Dense vectors of some rows (an index built with a model)."""
+        if self.ranker.dense is None:
+            raise SimilarError(f"index {self.path.name} has no vectors: it was built without a model")
+        return self.ranker.dense.vectors(np.asarray(rows, dtype=np.int64))
+
+    def recommend_rows(self, positive, negative, n: int, method: str, allowed: np.ndarray, lists=None, params=None):
+        """recommend.recommend over this index's rows: Picks(rows, scores, closest) for Query examples."""
+        from .recommend import recommend
+
+        return recommend(self.ranker, positive, negative, n, method, allowed, lists, params)
+
     # -- collections and explanations (recommend.py, explain.py) --------------------------------------------------
     def recommend(self, positive=(), negative=(), n: int = 10, method: str | None = None, text: str | None = None,
                   min_year: int | None = None, max_year: int | None = None, explain: bool = False) -> CollectionList:
