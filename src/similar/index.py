@@ -143,14 +143,14 @@ class Index:
         self.live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
         self.years = np.array([m[2] if m[2] is not None else 0 for m in meta], dtype=np.int32)
         self.hashes = np.array([m[3] for m in meta], dtype=object)
-        self.row_of = {pmids[i]: int(i) for i in np.flatnonzero(self.live)}
+        self.row_of = {str(self.pmids[i]): int(i) for i in np.flatnonzero(self.live)}
         self.deleted = set(deleted)
         self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
         self.ranker = ranker
         self.precomputed = lists  # (method, rows, scores): each paper's list under the default method
         spec = manifest.precomputed
         # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
-        self.lists_current = bool(spec) and lists is not None and (
+        self.lists_current = spec is not None and bool(spec) and lists is not None and (
             spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
 
     @classmethod

@@ -95,7 +95,7 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 def library_versions() -> dict:
     from importlib import metadata
 
-    out = {}
+    out: dict[str, str | None] = {}
     for dist in ("similar", "faiss-cpu", "sentence-transformers", "torch", "transformers", "scikit-learn", "numpy", "scipy"):
         try:
             out[dist] = metadata.version(dist)

@@ -121,9 +121,9 @@ class LexicalBackend:
         queries = counts if weighting(method).queries_with_counts else weighed
         return queries, np.asarray(queries.multiply(weighed).sum(axis=1)).ravel().astype(np.float32)
 
-    def query_rows(self, method: str, rows: Sequence[int]) -> sp.csr_matrix:
+    def query_rows(self, method: str, rows: Sequence[int] | np.ndarray) -> sp.csr_matrix:
         """Query weights for indexed documents: BM25 queries with the seed's raw term counts."""
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)  # type: ignore[assignment]
         w = weighting(method)
         return self.counts(w.title_weight)[rows] if w.queries_with_counts else self.weights(method)[rows]
 
