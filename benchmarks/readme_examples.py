@@ -1,4 +1,4 @@
-"""Rerun the README's `$ similar ...` examples and write their real output back, so the examples cannot drift.
+"""Rerun the `$ similar ...` examples of docs/*.md and the README and write their real output back, so they cannot drift.
 
     SIMILAR_HOME=/tmp/readme-home python benchmarks/readme_examples.py [--check]
 
@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+PAGES = [ROOT / "docs" / "commands.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "commands.md"),
+         ROOT / "README.md"]  # commands.md first: its first example builds the index the others query
 PROMPT = "$ similar "
 
 
@@ -62,12 +63,14 @@ def regenerate(text: str) -> str:
 
 
 def main() -> int:
-    old = README.read_text()
-    new = regenerate(old)
-    if "--check" in sys.argv:
-        return 0 if new == old else 1
-    README.write_text(new)
-    return 0
+    changed = False
+    for page in PAGES:
+        old = page.read_text()
+        new = regenerate(old)
+        changed |= new != old
+        if "--check" not in sys.argv:
+            page.write_text(new)
+    return 1 if changed and "--check" in sys.argv else 0
 
 
 if __name__ == "__main__":

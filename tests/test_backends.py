@@ -6,7 +6,8 @@ import pytest
 
 from similar.backends import top_k
 from similar.backends.dense import DenseBackend
-from similar.backends.lexical import BM25_B, BM25_K1, PMRA_LAMBDA, PMRA_MU, LexicalBackend
+from similar.backends.lexical import LexicalBackend
+from similar.backends.weightings import BM25_B, BM25_K1, PMRA_LAMBDA, PMRA_MU
 
 
 def unit(rng, n, d):

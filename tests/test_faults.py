@@ -324,7 +324,7 @@ def test_two_concurrent_adds_keep_both_sets_of_papers(tmp_path, tfidf_ix):
     assert [p.returncode for p in procs] == [0, 0], outs
     index = Index.open(tfidf_ix)
     assert len(index) == 110 and {"5000", "5029", "6000", "6039"} <= set(index.pmids)
-    assert sorted(e["name"] for e in index.manifest["inputs"]) == ["a.jsonl", "b.jsonl", "base.jsonl"]
+    assert sorted(e["name"] for e in index.manifest.inputs) == ["a.jsonl", "b.jsonl", "base.jsonl"]
     assert leftovers(tfidf_ix) == []
 
 

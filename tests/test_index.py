@@ -37,7 +37,7 @@ def test_every_paper_gets_n_neighbours_never_itself(built, method):
 def test_precomputed_lists_equal_live_ranking(built):
     from similar.ranking import HybridParams, Query
     index = Index.open(built)
-    assert index.manifest["precomputed"] == {"method": "hybrid", "k": 100, "params": HybridParams().describe()}
+    assert index.manifest.precomputed == {"method": "hybrid", "k": 100, "params": HybridParams().describe()}
     assert index.lists_current
     for pmid in index.pmids:
         looked_up = index.similar(pmid, n=10)
@@ -50,7 +50,7 @@ def test_neighbours_share_the_topic(built):
     index = Index.open(built)
     result = index.similar("1000", n=5)
     assert all(int(n.pmid) % 4 == 0 for n in result.neighbors)  # topic = index mod 4
-    assert result.method == "hybrid" and result.build_id == index.manifest["build_id"]
+    assert result.method == "hybrid" and result.build_id == index.manifest.build_id
 
 
 def test_hybrid_search_equals_exhaustive_scoring(built):
@@ -119,7 +119,7 @@ def test_tfidf_only_when_models_are_switched_off(tmp_path, corpus_file, monkeypa
     report = build_index([corpus_file], tmp_path / "ix", progress=False)
     assert report.method == "tfidf"
     index = Index.open(tmp_path / "ix")
-    assert index.manifest["model"] is None and not (tmp_path / "ix" / store.VECTORS).exists()
+    assert index.manifest.model is None and not (tmp_path / "ix" / store.VECTORS).exists()
     assert index.default_method == "tfidf" and "dense" not in index.methods
     assert len(index.similar("1001").neighbors) == 10
     with pytest.raises(SimilarError, match="^method dense needs an embedding model, and index ix is TF-IDF only"):
@@ -170,7 +170,7 @@ def test_add_new_changed_unchanged_and_deleted(tmp_path, built):
     assert (report.kept, report.replaced, report.unchanged) == (2, 1, 1)
     assert enc.encoded == 2  # the unchanged record cost nothing
     index = Index.open(built)
-    assert len(index) == 41 and index.manifest["count"] == 42
+    assert len(index) == 41 and index.manifest.count == 42
     assert index.paper("1001").title.endswith("(revised)")
     assert "5000" in {n.pmid for n in index.similar("1000", n=5, method="tfidf").neighbors}
     assert "5000" in {n.pmid for n in index.similar("1000", n=10).neighbors}  # lists were recomputed after the add
@@ -193,7 +193,7 @@ def test_add_applies_medline_deletions(tmp_path, fake_encoder):
     with pytest.raises(NotFound, match="deleted"):
         index.paper("26432306")
     assert all(n.pmid != "26432306" for n in index.similar("1000", n=50).neighbors)
-    assert [e["name"] for e in index.manifest["inputs"]] == ["base.jsonl", "medline16n0902.xml.gz"]
+    assert [e["name"] for e in index.manifest.inputs] == ["base.jsonl", "medline16n0902.xml.gz"]
     # the same update file again changes nothing: same build, same rows, nothing embedded
     before = (tmp_path / "ix" / "rows.txt").read_text()
     encoded = fake_encoder.encoded

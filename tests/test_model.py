@@ -42,7 +42,7 @@ def test_real_build_and_text_query(tmp_path, minilm):
     path = write_jsonl(tmp_path / "c.jsonl", rows)
     build_index([path], tmp_path / "ix", model=minilm, progress=False)
     index = Index.open(tmp_path / "ix", encoder=minilm)
-    assert index.manifest["model"]["fingerprint"] == minilm.fingerprint
+    assert index.manifest.model["fingerprint"] == minilm.fingerprint
     seed = rows[5]
     result = index.similar_text(seed["abstract"], title=seed["title"], n=3, method="dense")
     assert result.neighbors[0].pmid == seed["pmid"] and result.neighbors[0].score > 0.99

@@ -1,5 +1,5 @@
-"""The README cannot drift: its two set-up commands, every `$ similar ...` example parses against the CLI, and its
-example outputs are the ones benchmarks/readme_examples.py wrote (it reruns them; this checks their shape)."""
+"""The README and docs cannot drift: the README's two set-up commands, every `$ similar ...` example (README and
+docs/*.md) parses against the CLI, and example outputs are the ones benchmarks/readme_examples.py wrote."""
 import re
 import shlex
 from pathlib import Path
@@ -9,8 +9,10 @@ import pytest
 
 from similar.cli import main
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-EXAMPLES = [line for line in README.splitlines() if line.startswith("$ similar ")]
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+PAGES = README + "\n".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
+EXAMPLES = [line for line in PAGES.splitlines() if line.startswith("$ similar ")]
 
 
 def test_two_setup_commands_open_the_readme():
@@ -40,9 +42,9 @@ def test_every_example_parses(line):
 
 def test_examples_show_what_the_command_prints():
     """Outputs are pasted by the script: no hand-rounded JSON, no paths relative to a working directory."""
-    for line in README.splitlines():
+    for line in PAGES.splitlines():
         if line.startswith("{") and '"score"' in line:
             assert re.search(r"\"score\": ?\d\.\d{4,}", line), line  # --json and HTTP print scores unrounded
         if line.startswith(("built ", "updated ", "serving ")):
             assert re.match(r"\w+ /", line), line  # absolute index paths
-    assert "index/trec: " not in README.replace("/index/trec: ", "")
+    assert "index/trec: " not in PAGES.replace("/index/trec: ", "")

@@ -8,8 +8,9 @@ import sys
 import click
 
 from .errors import SimilarError, edge_message
+from .methods import names as method_names
 
-METHOD_CHOICE = click.Choice(["hybrid", "dense", "tfidf", "bm25", "pmra"])
+METHOD_CHOICE = click.Choice(list(method_names()))
 OUT_HELP = "Results folder (default: SIMILAR_HOME/results; --out benchmarks/results refreshes the committed figures)."
 
 
@@ -105,15 +106,9 @@ def build(inputs, index_dir, force, model, method, dense_type, device, engine, a
         name = index_dir or "default"
         raise SimilarError(f"index {dest} already exists: add papers with `similar add INPUT --index {name}`, "
                            f"or replace it with `similar build ... --index {name} --force`")
-
-    encoder = model
-    if device != "cpu" and method != "tfidf":
-        from .encoders import load_encoder
-
-        encoder = load_encoder(model, device=device)
-    report = build_index(inputs, dest, model=encoder, method=method, dense_type=dense_type,
+    report = build_index(inputs, dest, model=model, method=method, dense_type=dense_type,
                          progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists,
-                         wait=wait, notify=_notify)
+                         wait=wait, notify=_notify, device=device)
     _print_report(report, "built")
 
 
@@ -203,21 +198,19 @@ def info(index_dir):
             except SimilarError as exc:
                 click.echo(f"  {name}\tunreadable: {exc}")
                 continue
-            click.echo(f"  {name}\t{m.get('live', m.get('count'))} papers\t{m.get('default_method', '')}\tupdated {m.get('updated', '')}")
+            click.echo(f"  {name}\t{m.live if m.live is not None else m.count} papers\t{m.default_method or ''}\tupdated {m.updated or ''}")
         return
     path = store.index_path(index_dir)
     lock.recover_for_reading(path)
     manifest = store.read_manifest(path)
-    store.read_rows(path, manifest["count"])
+    store.read_rows(path, manifest.count)
     store.check_files(path, manifest)  # sizes, SQLite header and (small indexes) checksums, without loading the index
-    if not manifest.get("files"):  # an index from before checksums: only opening it checks its files
+    if not manifest.files:  # an index from before checksums: only opening it checks its files
         from .index import Index
 
         Index.open(path).close()
-    from .ranking import LEXICAL_METHODS, METHODS
-
-    methods = METHODS if manifest.get("dense") else LEXICAL_METHODS
-    click.echo(json.dumps({**manifest, "path": str(path), "methods": list(methods)}, indent=2))
+    methods = method_names(vectors=bool(manifest.dense))
+    click.echo(json.dumps({**manifest.to_dict(), "path": str(path), "methods": list(methods)}, indent=2))
 
 
 @main.command()

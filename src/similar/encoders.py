@@ -244,6 +244,21 @@ def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: 
     return SentenceTransformerEncoder(spec, device=device)
 
 
+def build_encoder(model=None, method: str = "auto", device: str = "cpu") -> tuple[Encoder | None, list[str]]:
+    """The one place a build's model is resolved: a loaded encoder (or the one given), or None for a TF-IDF-only index
+    (asked for with method "tfidf", or no model available when none was named), with a note saying why."""
+    if method == "tfidf":
+        return None, []
+    if model is not None and not isinstance(model, str):
+        return model, []
+    try:
+        return load_encoder(model, device=device), []
+    except ModelUnavailable as exc:
+        if model is not None or device != "cpu":  # a model named explicitly must load; silence would hide a typo
+            raise
+        return None, [f"no embedding model ({exc}): building a TF-IDF-only index"]
+
+
 def load_index_model(model: dict):
     """The model an index was built with: by name first (a prepared, faster copy counts when its fingerprint matches),
     then by the path recorded at build time. Raises ModelUnavailable saying why neither serves."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from .backends.lexical import METHODS as LEXICAL_METHODS
+from .backends.weightings import METHODS as LEXICAL_METHODS
 from .backends.lexical import LexicalBackend
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def explain_list(index: "Index", result, text: str | None = None, title: str = "
     mesh = index.mesh(rows + seed_rows)
     mesh["text"] = ()
     texts = None
-    if index.manifest.get("model"):
+    if index.manifest.model:
         abstracts = index.abstracts(rows + seed_rows)
         if abstracts is not None:
             info = index._info(rows + seed_rows)

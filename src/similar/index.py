@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from . import lock, store
+from . import methods as registry
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, ModelUnavailable, load_index_model
@@ -129,47 +130,28 @@ def check_n(n: int) -> int:
 class Index:
     """A built index folder, opened once and queried many times (thread-safe for reads)."""
 
-    def __init__(self, path: Path, manifest: dict, dense: DenseBackend | None, lexical: LexicalBackend, encoder: Encoder | None = None):
+    def __init__(self, path: Path, manifest: store.Manifest, ranker: Ranker, pmids: Sequence[str], meta: Sequence[tuple],
+                 deleted: set[str], db: sqlite3.Connection, lists: tuple | None = None, encoder: Encoder | None = None):
+        """An index from what `open` read (no I/O here): meta rows are (row, status, year, text_hash, pmid)."""
         self.path = path
         self.manifest = manifest
-        self.build_id = manifest["build_id"]
+        self.build_id = manifest.build_id
         self._encoder = encoder
         self._lock = threading.Lock()
-        rows = store.read_rows(path, manifest["count"])
-        try:
-            self._db = store.connect(path / store.PAPERS, readonly=True)
-            meta = self._db.execute("SELECT row, status, year, text_hash, pmid FROM papers ORDER BY row").fetchall()
-            deleted = {r[0] for r in self._db.execute("SELECT pmid FROM deletions")}
-        except sqlite3.DatabaseError as exc:
-            raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
-        store.check_count(path, store.PAPERS, len(meta), manifest["count"])
-        mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
-        if mismatch is not None:
-            raise SimilarError(f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it")
-        store.check_count(path, store.LEXICAL, lexical.count, manifest["count"])
-        if dense is not None:
-            store.check_count(path, store.VECTORS, dense.count, manifest["count"])
-        self.pmids = np.array(rows, dtype=object)
+        self._db = db
+        self.pmids = np.array(pmids, dtype=object)
         self.live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
         self.years = np.array([m[2] if m[2] is not None else 0 for m in meta], dtype=np.int32)
         self.hashes = np.array([m[3] for m in meta], dtype=object)
-        self.row_of = {rows[i]: int(i) for i in np.flatnonzero(self.live)}
-        self.deleted = deleted
+        self.row_of = {str(self.pmids[i]): int(i) for i in np.flatnonzero(self.live)}
+        self.deleted = set(deleted)
         self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
-        lexical.set_live(self.live)
-        self.ranker = Ranker(dense, lexical, self.live)
-        self.precomputed = None  # (method, rows, scores): each paper's list under the default method
-        spec = manifest.get("precomputed")
-        if spec:
-            try:
-                with np.load(path / store.NEIGHBOURS) as data:
-                    rows_, scores_ = data["rows"], data["scores"]
-            except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-                raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
-            store.check_count(path, store.NEIGHBOURS, rows_.shape[0], manifest["count"])
-            self.precomputed = (spec["method"], rows_, scores_)
+        self.ranker = ranker
+        self.precomputed = lists  # (method, rows, scores): each paper's list under the default method
+        spec = manifest.precomputed
         # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
-        self.lists_current = bool(spec) and (spec["method"] != "hybrid" or spec.get("params") == self.ranker.hybrid.describe())
+        self.lists_current = spec is not None and bool(spec) and lists is not None and (
+            spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
 
     @classmethod
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
@@ -177,11 +159,36 @@ class Index:
         path = store.index_path(path)
         lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
         manifest = store.read_manifest(path)
-        store.read_rows(path, manifest["count"])  # first: a row count that is off is the clearest message
+        count = manifest.count
+        rows = store.read_rows(path, count)  # first: a row count that is off is the clearest message
         store.check_files(path, manifest)
-        dense = _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest["dense"], mmap=mmap)) if manifest.get("dense") else None
+        dense = _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest.dense, mmap=mmap)) if manifest.dense else None
         lexical = _load(path, store.LEXICAL, lambda: LexicalBackend.load(path))
-        return cls(path, manifest, dense, lexical, encoder)
+        try:
+            db = store.connect(path / store.PAPERS, readonly=True)
+            meta = db.execute("SELECT row, status, year, text_hash, pmid FROM papers ORDER BY row").fetchall()
+            deleted = {r[0] for r in db.execute("SELECT pmid FROM deletions")}
+        except sqlite3.DatabaseError as exc:
+            raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
+        store.check_count(path, store.PAPERS, len(meta), count)
+        mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
+        if mismatch is not None:
+            raise SimilarError(f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it")
+        store.check_count(path, store.LEXICAL, lexical.count, count)
+        if dense is not None:
+            store.check_count(path, store.VECTORS, dense.count, count)
+        live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
+        lexical.set_live(live)
+        lists = None
+        if manifest.precomputed:
+            try:
+                with np.load(path / store.NEIGHBOURS) as data:
+                    rows_, scores_ = data["rows"], data["scores"]
+            except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+                raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
+            store.check_count(path, store.NEIGHBOURS, rows_.shape[0], count)
+            lists = (manifest.precomputed["method"], rows_, scores_)
+        return cls(path, manifest, Ranker(dense, lexical, live), rows, meta, deleted, db, lists, encoder)
 
     # -- facts --------------------------------------------------------------------------------------------
     @property
@@ -190,7 +197,7 @@ class Index:
 
     @property
     def default_method(self) -> str:
-        return self.manifest.get("default_method") or self.methods[0]
+        return self.manifest.default_method or self.methods[0]
 
     def __len__(self) -> int:
         return int(self.live.sum())
@@ -229,7 +236,7 @@ class Index:
     def _method(self, method: str | None) -> str:
         method = method or self.default_method
         if method not in self.methods:
-            if method in ("dense", "hybrid"):
+            if method in registry.REGISTRY and registry.REGISTRY[method].needs_vectors:
                 raise SimilarError(f"method {method} needs an embedding model, and index {self.path.name} is TF-IDF only: use --method tfidf, or rebuild with a model")
             raise SimilarError(f"unknown method {method!r}: use one of {', '.join(self.methods)}")
         return method
@@ -251,7 +258,7 @@ class Index:
         if not (text or "").strip() and not title.strip():
             raise SimilarError("the query text is empty: give a title or an abstract")
         vector, notes = None, []
-        if method in ("dense", "hybrid"):
+        if registry.get(method).needs_vectors:
             try:
                 vector = self.encoder().encode([f"{title} {text}".strip()])[0]
             except SimilarError as exc:
@@ -331,6 +338,36 @@ class Index:
         other.lists_current = False
         return other
 
+    # -- the public surface benchmarks use (no reaching into the ranker or stored lists) --------------------------
+    def ranked(self, pmid: str | int, method: str | None = None, k: int = 1000) -> list[str]:
+        """An indexed paper's top-k PMIDs ranked live (no stored lists, no filters): the full-ranking protocol."""
+        _, rows = self.ranker.search(self._method(method), Query(row=self.row(pmid)), k)
+        return self.pmids[rows].tolist()
+
+    def live_only(self) -> "Index":
+        """The same open index answering every query live, stored lists left unused (speed and quality benchmarks)."""
+        other = copy.copy(self)
+        other.precomputed, other.lists_current = None, False
+        return other
+
+    def with_encoder(self, encoder: Encoder) -> "Index":
+        """The same open index encoding text queries with this encoder."""
+        other = copy.copy(self)
+        other._encoder = encoder
+        return other
+
+    def vectors(self, rows) -> np.ndarray:
+        """Dense vectors of some rows (an index built with a model)."""
+        if self.ranker.dense is None:
+            raise SimilarError(f"index {self.path.name} has no vectors: it was built without a model")
+        return self.ranker.dense.vectors(np.asarray(rows, dtype=np.int64))
+
+    def recommend_rows(self, positive, negative, n: int, method: str, allowed: np.ndarray, lists=None, params=None):
+        """recommend.recommend over this index's rows: Picks(rows, scores, closest) for Query examples."""
+        from .recommend import recommend
+
+        return recommend(self.ranker, positive, negative, n, method, allowed, lists, params)
+
     # -- collections and explanations (recommend.py, explain.py) --------------------------------------------------
     def recommend(self, positive=(), negative=(), n: int = 10, method: str | None = None, text: str | None = None,
                   min_year: int | None = None, max_year: int | None = None, explain: bool = False) -> CollectionList:
@@ -374,7 +411,7 @@ class Index:
     # -- the model, loaded only for text queries ------------------------------------------------------------
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            model = self.manifest.get("model") or {}
+            model = self.manifest.model or {}
             try:
                 self._encoder = load_index_model(model)
             except ModelUnavailable as exc:

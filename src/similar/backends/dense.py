@@ -7,6 +7,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ..store import VECTORS
+
 # above this many vectors an exact scan is no longer cheap enough per query; an approximate index takes over
 EXACT_LIMIT = 200_000
 DEFAULT_PARAMS = {
@@ -32,7 +34,7 @@ def _as_matrix(vectors: np.ndarray, dim: int | None = None) -> np.ndarray:
 class DenseBackend:
     """A FAISS index whose row i is the i-th vector added."""
 
-    filename = "vectors.faiss"
+    filename = VECTORS  # the name is the index format's (store.py)
 
     def __init__(self, index: faiss.Index, kind: str, params: dict):
         self.index = index

@@ -18,7 +18,7 @@ from .. import store
 from ..collection import allowed_rows, lists_for
 from ..index import Index
 from ..ranking import Query
-from ..recommend import METHODS, recommend
+from ..recommend import METHODS
 from .metrics import bootstrap_ci, ndcg_at_k, paired_difference
 from .quality import read_judgments, read_topics
 
@@ -51,7 +51,7 @@ def mesh_groups(judgments: dict) -> dict[str, dict[str, int]]:
 def _centroids(index: Index, members: dict[str, list[int]]) -> dict[str, np.ndarray]:
     out = {}
     for name, rows in members.items():
-        c = index.ranker.dense.vectors(np.asarray(rows)).mean(axis=0)
+        c = index.vectors(rows).mean(axis=0)
         out[name] = c / max(float(np.linalg.norm(c)), 1e-9)
     return out
 
@@ -121,8 +121,8 @@ def evaluate_dataset(index: Index, name: str, groups: dict[str, dict[str, int]],
                 rec["single_best"] = float(np.max(single))
                 for method in methods:
                     pos = [Query(row=r) for r in collection]
-                    plain = recommend(index.ranker, pos, [], TOP, method, allowed, lists, params)
-                    negd = recommend(index.ranker, pos, [Query(row=r) for r in negatives], TOP, method, allowed, lists, params)
+                    plain = index.recommend_rows(pos, [], TOP, method, allowed, lists, params)
+                    negd = index.recommend_rows(pos, [Query(row=r) for r in negatives], TOP, method, allowed, lists, params)
                     rec[method] = {
                         "ndcg@10": ndcg_at_k(index.pmids[plain.rows].tolist(), judged, TOP),
                         "ndcg@10_neg": ndcg_at_k(index.pmids[negd.rows].tolist(), judged, TOP),

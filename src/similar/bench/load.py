@@ -73,7 +73,7 @@ async def _phase(base: str, pmids: list[str], requests: int, concurrency: int, r
 def run_load(index_dir: str | Path, requests: int = 5000, concurrency: int = 32, out_dir: str | Path = "benchmarks/results",
              name: str = "load") -> dict:
     index_dir = Path(index_dir)
-    pmids = store.read_rows(index_dir, store.read_manifest(index_dir)["count"])
+    pmids = store.read_rows(index_dir, store.read_manifest(index_dir).count)
     port, token = _free_port(), secrets.token_hex(8)
     env = {**os.environ, "SIMILAR_ADMIN_TOKEN": token}
     proc = subprocess.Popen([sys.executable, "-m", "similar.cli", "serve", "--index", str(index_dir), "--port", str(port)],

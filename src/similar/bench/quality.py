@@ -18,7 +18,6 @@ from ..build import build_index
 from ..encoders import CachedEncoder, ModelUnavailable, load_encoder
 from ..errors import SimilarError
 from ..index import Index
-from ..ranking import Query
 from . import report
 from .metrics import all_metrics, bootstrap_ci, paired_difference
 
@@ -84,14 +83,8 @@ def evaluate(index: Index, judgments: dict[str, dict[str, int]], methods: Sequen
             per_seed[protocol][name] = {}
         started = time.perf_counter()
         for seed, judged in usable.items():
-            q = Query(row=index.row(seed))
-            _, rows = index.ranker.search(method, q, FULL_DEPTH)
-            ranked = index.pmids[rows].tolist()
-            per_seed["full"][name][seed] = all_metrics(ranked, judged, full=True)
-            cands = [c for c in judged]
-            scores = index.ranker.score(method, q, np.array([index.row(c) for c in cands]))
-            order = np.lexsort((np.arange(len(cands)), -scores))
-            per_seed["rerank"][name][seed] = all_metrics([cands[i] for i in order], judged, full=False)
+            per_seed["full"][name][seed] = all_metrics(index.ranked(seed, method, FULL_DEPTH), judged, full=True)
+            per_seed["rerank"][name][seed] = all_metrics(index.rank_candidates(seed, list(judged), method), judged, full=False)
         timings[name] = round((time.perf_counter() - started) / max(len(usable), 1) * 1000, 3)
     return {"coverage": coverage, "per_seed": per_seed, "ms_per_seed": timings}
 

@@ -99,10 +99,10 @@ def bench_build(corpora: Sequence[Path]) -> list[dict]:
             stdout, stderr = proc.stdout.read().decode(), proc.stderr.read().decode()
             if os.waitstatus_to_exitcode(status) != 0:
                 raise RuntimeError(f"build of {corpus} failed: {stderr[-2000:]}")
-            manifest = json.loads((dest / store.MANIFEST).read_text())
+            manifest = store.read_manifest(dest)
             size = sum(f.stat().st_size for f in dest.iterdir())
-            out.append({"corpus": str(corpus), "papers": manifest["count"], "backend": (manifest["model"] or {}).get("backend"),
-                        "wall_s": round(wall, 1), "docs_per_s": round(manifest["count"] / wall, 1),
+            out.append({"corpus": str(corpus), "papers": manifest.count, "backend": (manifest.model or {}).get("backend"),
+                        "wall_s": round(wall, 1), "docs_per_s": round(manifest.count / wall, 1),
                         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "disk_mb": round(size / 2**20, 2),
                         "files": {f.name: f.stat().st_size for f in dest.iterdir()}, "output": stdout.strip()})
             print(out[-1], file=sys.stderr, flush=True)
@@ -192,26 +192,24 @@ def bench_methods(corpus: Path, queries: int = 300) -> list[dict]:
         index = Index.open(Path(tmp) / "ix")
         pmids = index.pmids[:queries].tolist()
         out = []
-        stored = index.precomputed
-        runs = [(m, m if m != stored[0] else f"{m} (precomputed list)", stored) for m in index.methods]
-        runs.append((stored[0], f"{stored[0]} (computed live: text queries, filters past the list)", None))
-        for method, label, lists in runs:
-            index.precomputed = lists
+        stored = index.default_method
+        runs = [(m, m if m != stored else f"{m} (precomputed list)", index) for m in index.methods]
+        runs.append((stored, f"{stored} (computed live: text queries, filters past the list)", index.live_only()))
+        for method, label, ix in runs:
             for p in pmids[:20]:
-                index.similar(p, n=10, method=method)
+                ix.similar(p, n=10, method=method)
             lat = []
             for p in pmids:
                 t = time.perf_counter()
-                index.similar(p, n=10, method=method)
+                ix.similar(p, n=10, method=method)
                 lat.append((time.perf_counter() - t) * 1000)
             out.append({"corpus": str(corpus), "papers": len(index), "method": label, "p50_ms": float(np.percentile(lat, 50)),
                         "p95_ms": float(np.percentile(lat, 95)), "p99_ms": float(np.percentile(lat, 99))})
-        index.precomputed = stored
         dense = next(r for r in out if r["method"] == "dense")
         for r in out:
             r["x_dense_p50"] = round(r["p50_ms"] / dense["p50_ms"], 2)
         # text queries (a paper that is not indexed): encoding the text is part of the cost
-        index._encoder = load_encoder()
+        index = index.with_encoder(load_encoder())
         texts = [(index.paper(p).title, "") for p in pmids[:60]]
         text_rows = []
         for method in ("dense", "hybrid"):

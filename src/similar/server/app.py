@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import NotFound, SimilarError, edge_message
+from .. import methods as registry
 from ..index import Index
 from . import pages
 
@@ -180,7 +181,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.get("/v1/index")
     def manifest(request: Request):
         index = holder.index
-        return cached(request, index, public_manifest(index.manifest))
+        return cached(request, index, public_manifest(index.manifest.to_dict()))
 
     @app.get("/v1/papers/{pmid}")
     def paper(request: Request, pmid: str = PMID_PATH):
@@ -193,7 +194,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         request: Request,
         pmid: str = PMID_PATH,
         n: int = Query(10, ge=1, le=MAX_API_N),
-        method: str | None = Query(None, pattern="^(hybrid|dense|tfidf|bm25|pmra)$"),
+        method: str | None = Query(None, pattern=registry.pattern()),
         min_year: int | None = Query(None, ge=1000, le=3000),
         max_year: int | None = Query(None, ge=1000, le=3000),
         explain: bool = Query(False, description="Say why each paper is listed: shared terms with exact shares, MeSH, sentences."),
