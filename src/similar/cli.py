@@ -1,4 +1,5 @@
 """The `similar` command: build, add, query, info, verify, bench, serve, models (a face: parsing and printing only)."""
+
 from __future__ import annotations
 
 import json
@@ -69,37 +70,65 @@ def _print_report(report, verb: str) -> None:
     for p in r.problems[:20]:
         click.echo(f"  skipped {p}", err=True)
     if len(r.problems) > 20:
-        click.echo(f"  ... and {len(r.problems) - 20} more (all listed in the index's papers.sqlite, table problems)", err=True)
+        click.echo(
+            f"  ... and {len(r.problems) - 20} more (all listed in the index's papers.sqlite, table problems)", err=True
+        )
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--index", "index_dir", default=None, help="Index folder or name under index/ (default: index/default).")
-@click.option("--model", default=None, help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).")
+@click.option(
+    "--model",
+    default=None,
+    help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).",
+)
 @click.option("--method", type=click.Choice(["auto", "tfidf"]), default="auto", help="tfidf: build without embeddings.")
-@click.option("--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type.")
+@click.option(
+    "--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type."
+)
 @click.option("--device", default="cpu", show_default=True, help="Encoding device: cpu, cuda, cuda:1 ...")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="ray: embed with Ray Data actor workers (one model load each).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: embed with Ray Data actor workers (one model load each).",
+)
 @click.option("--address", default=None, help="Ray cluster address (default: a running cluster, else a local one).")
 @click.option("--no-lists", is_flag=True, help="Do not store each paper's list (rank every query live; cheaper adds).")
-@click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
+@click.option(
+    "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def build(inputs, index_dir, model, method, dense_type, device, engine, address, no_lists, wait, quiet):
     """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
     from . import store
     from .build import build_index
 
-    report = build_index(inputs, store.index_path(index_dir), model=model, method=method, dense_type=dense_type,
-                         progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists,
-                         wait=wait, notify=_notify, device=device)
+    report = build_index(
+        inputs,
+        store.index_path(index_dir),
+        model=model,
+        method=method,
+        dense_type=dense_type,
+        progress=not quiet,
+        engine=engine,
+        ray_address=address,
+        precompute=not no_lists,
+        wait=wait,
+        notify=_notify,
+        device=device,
+    )
     _print_report(report, "built")
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
-@click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
+@click.option(
+    "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def add(inputs, index_dir, wait, quiet):
     """Add records (and apply deletions) to an existing index; unchanged records cost nothing."""
@@ -117,11 +146,17 @@ def add(inputs, index_dir, wait, quiet):
 @click.option("-n", "n", default=10, show_default=True, type=int, help="How many similar papers.")
 @click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
 @click.option("--method", type=METHOD_CHOICE, default=None, help="Ranking method for one seed (default: the index's).")
-@click.option("--collection-method", type=click.Choice(["fused", "centroid", "linear", "rocchio"]), default=None,
-              help="How several seeds are combined (default fused).")
+@click.option(
+    "--collection-method",
+    type=click.Choice(["fused", "centroid", "linear", "rocchio"]),
+    default=None,
+    help="How several seeds are combined (default fused).",
+)
 @click.option("--min-year", type=int, default=None)
 @click.option("--max-year", type=int, default=None)
-@click.option("--explain", is_flag=True, help="Say why each paper is listed: shared terms with their shares, MeSH, sentences.")
+@click.option(
+    "--explain", is_flag=True, help="Say why each paper is listed: shared terms with their shares, MeSH, sentences."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 def query(pmids, text, negatives, n, index_dir, method, collection_method, min_year, max_year, explain, as_json):
     """Print the papers most similar to PMID (or to --text); several PMIDs, --not PMID, or PMIDs with --text make a collection."""
@@ -141,8 +176,16 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
     set_threads(1)  # a single query gains nothing from an OpenMP team
     index = Index.open(index_dir)
     if collection:
-        result = index.recommend(list(pmids), list(negatives), n=n, method=collection_method, text=text,
-                                 min_year=min_year, max_year=max_year, explain=explain)
+        result = index.recommend(
+            list(pmids),
+            list(negatives),
+            n=n,
+            method=collection_method,
+            text=text,
+            min_year=min_year,
+            max_year=max_year,
+            explain=explain,
+        )
     elif pmids:
         result = index.similar(pmids[0], n=n, method=method, min_year=min_year, max_year=max_year)
     else:
@@ -152,7 +195,9 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if not result.neighbors and (min_year is not None or max_year is not None):
-        click.echo(f"note: no paper in the index matches the year filter ({min_year or '...'}-{max_year or '...'})", err=True)
+        click.echo(
+            f"note: no paper in the index matches the year filter ({min_year or '...'}-{max_year or '...'})", err=True
+        )
     click.echo(as_json_lines(result) if as_json else as_table(result))
 
 
@@ -179,8 +224,10 @@ def verify(index_dir):
         for problem in result.problems[1:]:
             click.echo(f"  also: {problem}", err=True)
         raise SimilarError(result.problems[0])
-    click.echo(f"verified {result.path}: {result.files_hashed} files match their SHA-256; "
-               f"{result.rows} rows agree across rows.txt, papers.sqlite and the backends")
+    click.echo(
+        f"verified {result.path}: {result.files_hashed} files match their SHA-256; "
+        f"{result.rows} rows agree across rows.txt, papers.sqlite and the backends"
+    )
 
 
 @main.group()
@@ -189,13 +236,27 @@ def bench():
 
 
 @bench.command("quality")
-@click.option("--suite", "suite_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
-              help="Run every benchmark of the suite in a YAML file (default benchmarks/quality.yaml): one table.")
-@click.option("--check", "check_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
-              help="Run the suite (default benchmarks/quality.yaml) and compare each expected figure.")
+@click.option(
+    "--suite",
+    "suite_file",
+    is_flag=False,
+    flag_value="benchmarks/quality.yaml",
+    default=None,
+    help="Run every benchmark of the suite in a YAML file (default benchmarks/quality.yaml): one table.",
+)
+@click.option(
+    "--check",
+    "check_file",
+    is_flag=False,
+    flag_value="benchmarks/quality.yaml",
+    default=None,
+    help="Run the suite (default benchmarks/quality.yaml) and compare each expected figure.",
+)
 @click.option("--corpus", type=click.Path(dir_okay=False), help="Corpus file (any format build reads).")
 @click.option("--judgments", type=click.Path(dir_okay=False), help="RELISH-format judgments TSV.")
-@click.option("--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread.")
+@click.option(
+    "--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread."
+)
 @click.option("--model", "models", multiple=True, help="Dense model(s) to compare (default: all-MiniLM-L6-v2).")
 @click.option("--name", default=None, help="Results name (default: suite, or from the corpus and judgments).")
 @click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
@@ -206,8 +267,14 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
         from .bench.suite import check_suite, load_suite, run_suite, suite_markdown
 
         benchmarks, spec = load_suite(suite_file or check_file)
-        results = run_suite(benchmarks, out_dir, name=name or "suite", model=models[0] if models else None,
-                            progress=not quiet, echo=lambda line: click.echo(line, err=True))
+        results = run_suite(
+            benchmarks,
+            out_dir,
+            name=name or "suite",
+            model=models[0] if models else None,
+            progress=not quiet,
+            echo=lambda line: click.echo(line, err=True),
+        )
         click.echo(suite_markdown(results))
         click.echo(f"wrote {out_dir}/{results['name']}.json, .md ({results['seconds']}s)")
         if check_file:
@@ -219,13 +286,17 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
     from .bench.quality import run_quality
     from .bench.report import quality_markdown
 
-    results = run_quality(corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet)
+    results = run_quality(
+        corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet
+    )
     click.echo(quality_markdown(results))
     click.echo(f"wrote {out_dir}/{results['name']}.json, .md, .png ({results['seconds']}s)")
 
 
 @bench.command("collections")
-@click.option("--trec-index", default=None, help="A built index of the TREC corpus (default: build one from --trec-corpus).")
+@click.option(
+    "--trec-index", default=None, help="A built index of the TREC corpus (default: build one from --trec-corpus)."
+)
 @click.option("--trec-corpus", default="../shared/data/trec2005-d2d/corpus.jsonl.gz", show_default=True)
 @click.option("--trec-judgments", default="../shared/data/trec2005-d2d/judgments-full-dev.tsv", show_default=True)
 @click.option("--trec-topics", default="../shared/data/trec2005-d2d/seed-topics-dev.tsv", show_default=True)
@@ -234,8 +305,12 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
 @click.option("--mesh-judgments", default="../shared/data/mesh-overlap/judgments-dev.tsv", show_default=True)
 @click.option("--draws", default=10, show_default=True, type=int, help="Collections drawn per topic and size.")
 @click.option("--name", default="collections", show_default=True)
-@click.option("--out", "out_dir", default=None, help="Results folder (default: bench-results/ under SIMILAR_HOME, untracked).")
-def bench_collections(trec_index, trec_corpus, trec_judgments, trec_topics, mesh_index, mesh_corpus, mesh_judgments, draws, name, out_dir):
+@click.option(
+    "--out", "out_dir", default=None, help="Results folder (default: bench-results/ under SIMILAR_HOME, untracked)."
+)
+def bench_collections(
+    trec_index, trec_corpus, trec_judgments, trec_topics, mesh_index, mesh_corpus, mesh_judgments, draws, name, out_dir
+):
     """k seeds of a topic (k = 1, 3, 10) against the average single seed; negatives from the nearest other topic."""
     from pathlib import Path
 
@@ -243,15 +318,25 @@ def bench_collections(trec_index, trec_corpus, trec_judgments, trec_topics, mesh
     from .bench.collections import markdown, run_collections
 
     out = Path(out_dir) if out_dir else store.project_home() / "bench-results"
-    results = run_collections({"index": trec_index, "corpus": trec_corpus, "judgments": trec_judgments, "topics": trec_topics},
-                              {"index": mesh_index, "corpus": mesh_corpus, "judgments": mesh_judgments}, out, name, draws=draws)
+    results = run_collections(
+        {"index": trec_index, "corpus": trec_corpus, "judgments": trec_judgments, "topics": trec_topics},
+        {"index": mesh_index, "corpus": mesh_corpus, "judgments": mesh_judgments},
+        out,
+        name,
+        draws=draws,
+    )
     click.echo(markdown(results))
     click.echo(f"wrote {out}/{name}.json, .md ({results['seconds']}s)")
 
 
 @bench.command("tune")
-@click.option("--suite", "suite_file", default="benchmarks/quality.yaml", show_default=True,
-              help="The suite whose benchmarks judge every idea.")
+@click.option(
+    "--suite",
+    "suite_file",
+    default="benchmarks/quality.yaml",
+    show_default=True,
+    help="The suite whose benchmarks judge every idea.",
+)
 @click.option("--model", default=None)
 @click.option("--name", default="ranking-ideas", show_default=True)
 @click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
@@ -262,16 +347,24 @@ def bench_tune(suite_file, model, name, out_dir, quiet):
     from .bench.tuning import run_tuning, tuning_markdown
 
     benchmarks, _ = load_suite(suite_file)
-    results = run_tuning(benchmarks, out_dir, name=name, model=model, progress=not quiet,
-                         echo=lambda line: click.echo(line, err=True))
+    results = run_tuning(
+        benchmarks, out_dir, name=name, model=model, progress=not quiet, echo=lambda line: click.echo(line, err=True)
+    )
     click.echo(tuning_markdown(results))
 
 
 @bench.command("speed")
-@click.option("--part", "parts", multiple=True, type=click.Choice(["encode", "build", "methods", "query"]),
-              help="Parts to run (default: all).")
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    type=click.Choice(["encode", "build", "methods", "query"]),
+    help="Parts to run (default: all).",
+)
 @click.option("--encode-corpus", default="../shared/data/pubmed-sample/abstracts.jsonl.gz", show_default=True)
-@click.option("--corpus", "corpora", multiple=True, help="Corpora to build (default: the TREC corpus and the PubMed sample).")
+@click.option(
+    "--corpus", "corpora", multiple=True, help="Corpora to build (default: the TREC corpus and the PubMed sample)."
+)
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="Synthetic index sizes.")
 @click.option("--name", default="speed", show_default=True)
 @click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
@@ -281,10 +374,18 @@ def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
 
     from .bench.speed import run_speed, speed_markdown
 
-    corpora = [Path(c) for c in corpora] or [Path("../shared/data/trec2005-d2d/corpus.jsonl.gz"),
-                                             Path("../shared/data/pubmed-sample/abstracts.jsonl.gz")]
-    results = run_speed(parts or ("encode", "build", "methods", "query"), Path(encode_corpus), corpora,
-                        [int(s) for s in sizes.split(",")], Path(out_dir), name)
+    corpora = [Path(c) for c in corpora] or [
+        Path("../shared/data/trec2005-d2d/corpus.jsonl.gz"),
+        Path("../shared/data/pubmed-sample/abstracts.jsonl.gz"),
+    ]
+    results = run_speed(
+        parts or ("encode", "build", "methods", "query"),
+        Path(encode_corpus),
+        corpora,
+        [int(s) for s in sizes.split(",")],
+        Path(out_dir),
+        name,
+    )
     click.echo(speed_markdown(results))
 
 
@@ -323,8 +424,12 @@ def pubmed():
 @pubmed.command("fetch")
 @click.option("--baseline", "kind", flag_value="baseline", help="The annual baseline files.")
 @click.option("--updates", "kind", flag_value="updates", help="The daily update files.")
-@click.option("--dest", default=None, help="Folder (default: pubmed/baseline or pubmed/updatefiles under SIMILAR_HOME).")
-@click.option("--base-url", default=None, help="Mirror to use instead of NLM's (default https://ftp.ncbi.nlm.nih.gov/pubmed).")
+@click.option(
+    "--dest", default=None, help="Folder (default: pubmed/baseline or pubmed/updatefiles under SIMILAR_HOME)."
+)
+@click.option(
+    "--base-url", default=None, help="Mirror to use instead of NLM's (default https://ftp.ncbi.nlm.nih.gov/pubmed)."
+)
 @click.option("--limit", default=None, type=int, help="Only the first N files.")
 def pubmed_fetch(kind, dest, base_url, limit):
     """Download, resuming partial files, verifying each against NLM's .md5; verified files are never fetched again."""
@@ -335,8 +440,10 @@ def pubmed_fetch(kind, dest, base_url, limit):
         raise SimilarError("say which files: --baseline or --updates")
     dest = dest or store.project_home() / "pubmed" / FOLDERS[kind]
     report = fetch(kind, dest, base_url or DEFAULT_BASE_URL, limit=limit)
-    click.echo(f"{dest}: {len(report.downloaded)} downloaded ({len(report.resumed)} resumed), "
-               f"{len(report.already_verified)} already verified, {len(report.failed)} failed")
+    click.echo(
+        f"{dest}: {len(report.downloaded)} downloaded ({len(report.resumed)} resumed), "
+        f"{len(report.already_verified)} already verified, {len(report.failed)} failed"
+    )
     for name, reason in report.failed:
         click.echo(f"  failed {name}: {reason}", err=True)
     if report.failed:
@@ -378,8 +485,20 @@ def models_prepare(backend, name, force):
 
 
 @models.command("train")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False), help="JSON lines with title and abstract.")
-@click.option("--exclude", multiple=True, type=click.Path(dir_okay=False), help="Benchmark corpora: papers in them are never trained on.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="JSON lines with title and abstract.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Benchmark corpora: papers in them are never trained on.",
+)
 @click.option("--name", default="minilm-ohsumed", show_default=True, help="Folder under models/.")
 @click.option("--base", default=None, help="Model to start from (default all-MiniLM-L6-v2).")
 @click.option("--epochs", default=1, show_default=True, type=int)
@@ -393,10 +512,23 @@ def models_train(data, exclude, name, base, epochs, batch_size, lr, max_pairs, d
     """Adapt the model to biomedical text: title -> abstract pairs, in-batch negatives."""
     from .training import train_model
 
-    info = train_model(data, name, base=base, exclude=exclude, epochs=epochs, batch_size=batch_size, lr=lr,
-                       max_pairs=max_pairs, device=device, seed=seed, pairing=pairing)
-    click.echo(f"trained {info['path']}: {info['pairs']} pairs ({info['excluded_overlap']} excluded as benchmark papers), "
-               f"{info['steps']} steps, loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}, {info['seconds']}s")
+    info = train_model(
+        data,
+        name,
+        base=base,
+        exclude=exclude,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_pairs=max_pairs,
+        device=device,
+        seed=seed,
+        pairing=pairing,
+    )
+    click.echo(
+        f"trained {info['path']}: {info['pairs']} pairs ({info['excluded_overlap']} excluded as benchmark papers), "
+        f"{info['steps']} steps, loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}, {info['seconds']}s"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
 """Lexical similarity on sparse term-count matrices: TF-IDF cosine, Okapi BM25 and PubMed's PMRA."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,6 +15,7 @@ from . import top_k
 from .weightings import METHODS, TITLE_WEIGHT, weighting
 
 TOKEN_PATTERN = r"(?u)\b\w[\w\-]*\w\b|\b\w\b"  # keeps gene names like il-6, p53, brca1 whole
+
 
 def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
     return CountVectorizer(
@@ -114,7 +116,9 @@ class LexicalBackend:
         title_weight = weighting(method).title_weight
         return (self.vectorizer.transform(titles) * title_weight + self.vectorizer.transform(abstracts)).tocsr()
 
-    def text_query(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+    def text_query(
+        self, method: str, titles: Sequence[str], abstracts: Sequence[str]
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
         """Query weights of outside texts and their self scores, weighed as if they were indexed (counted once)."""
         counts = self._text_counts(method, titles, abstracts)
         weighed = self._weigh(method, counts)
