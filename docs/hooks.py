@@ -1,4 +1,5 @@
 """mkdocs hook: fills `<!-- generated: ... -->` markers from the code and benchmarks/results, so no figure is typed twice."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,12 @@ def openapi() -> str:
             params = ", ".join(f"`{p['name']}`" for p in op.get("parameters", []))
             out.append(f"| {verb.upper()} | `{path}` | {op.get('summary', '')} | {params} |")
     table = "| verb | path | summary | parameters |\n|---|---|---|---|\n" + "\n".join(out)
-    return table + "\n\n<details><summary>The schema</summary>\n\n```json\n" + json.dumps(schema, indent=1) + "\n```\n</details>\n"
+    return (
+        table
+        + "\n\n<details><summary>The schema</summary>\n\n```json\n"
+        + json.dumps(schema, indent=1)
+        + "\n```\n</details>\n"
+    )
 
 
 def results() -> str:

@@ -1,4 +1,5 @@
 """Shared fixtures: a deterministic fake encoder, tiny corpora written by the tests, paths to ../shared data."""
+
 from __future__ import annotations
 
 import hashlib
@@ -56,14 +57,16 @@ def make_corpus(n: int = 40) -> list[dict]:
     for i in range(n):
         topic = names[i % len(names)]
         words = TOPICS[topic].split()
-        rot = words[i % len(words):] + words[: i % len(words)]
-        rows.append({
-            "pmid": str(1000 + i),
-            "title": f"Study {i} of {' '.join(rot[:3])}",
-            "abstract": f"We report {' '.join(rot)} findings number {i} in {topic} research.",
-            "year": 1990 + i % 20,
-            "journal": f"Journal of {topic.title()}",
-        })
+        rot = words[i % len(words) :] + words[: i % len(words)]
+        rows.append(
+            {
+                "pmid": str(1000 + i),
+                "title": f"Study {i} of {' '.join(rot[:3])}",
+                "abstract": f"We report {' '.join(rot)} findings number {i} in {topic} research.",
+                "year": 1990 + i % 20,
+                "journal": f"Journal of {topic.title()}",
+            }
+        )
     return rows
 
 

@@ -1,4 +1,5 @@
 """Oracle tests: FAISS and lexical top-k against brute-force numpy on odd sizes; BM25/PMRA against their formulas."""
+
 import math
 
 import numpy as np

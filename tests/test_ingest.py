@@ -1,4 +1,5 @@
 """ingest.Ingest: the one policy build and add share (new, revised, unchanged, deleted, problem)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,12 @@ def _jsonl(path, *records):
 
 
 def test_build_policy_new_duplicate_problem(tmp_path):
-    a = _jsonl(tmp_path / "a.jsonl", {"pmid": "1", "title": "one", "abstract": "x"}, {"pmid": "1", "title": "again", "abstract": ""},
-               {"pmid": "x", "title": "bad"})
+    a = _jsonl(
+        tmp_path / "a.jsonl",
+        {"pmid": "1", "title": "one", "abstract": "x"},
+        {"pmid": "1", "title": "again", "abstract": ""},
+        {"pmid": "x", "title": "bad"},
+    )
     b = _jsonl(tmp_path / "b.jsonl", {"pmid": "2", "title": "two", "abstract": ""})
     ingest = Ingest()
     ingest.apply(a)
@@ -26,12 +31,23 @@ def test_build_policy_new_duplicate_problem(tmp_path):
 
 def test_add_policy_against_live_rows(tmp_path):
     ingest = Ingest()
-    ingest.apply(_jsonl(tmp_path / "base.jsonl", {"pmid": "1", "title": "one", "abstract": ""},
-                        {"pmid": "2", "title": "two", "abstract": ""}))
+    ingest.apply(
+        _jsonl(
+            tmp_path / "base.jsonl",
+            {"pmid": "1", "title": "one", "abstract": ""},
+            {"pmid": "2", "title": "two", "abstract": ""},
+        )
+    )
     live = {p.pmid: (row, p.text_hash) for row, p in enumerate(ingest.papers)}
     add = Ingest(live=dict(live))
-    add.apply(_jsonl(tmp_path / "upd.jsonl", {"pmid": "1", "title": "one", "abstract": ""},
-                     {"pmid": "2", "title": "two, revised", "abstract": ""}, {"pmid": "3", "title": "three", "abstract": ""}))
+    add.apply(
+        _jsonl(
+            tmp_path / "upd.jsonl",
+            {"pmid": "1", "title": "one", "abstract": ""},
+            {"pmid": "2", "title": "two, revised", "abstract": ""},
+            {"pmid": "3", "title": "three", "abstract": ""},
+        )
+    )
     add.delete("3", "upd.jsonl")
     add.delete("1", "upd.jsonl")
     assert add.papers and [p.pmid for p in add.papers] == ["2"]

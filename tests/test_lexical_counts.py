@@ -1,14 +1,19 @@
 """Text queries count terms without scikit-learn: the same matrix as the CountVectorizer the index was built with."""
+
 import numpy as np
 import pytest
 
+from conftest import make_corpus
 from similar.backends.lexical import count_terms, make_vectorizer
 
-from conftest import make_corpus
-
 TEXTS = [
-    "", "the of and", "IL-6 and p53 regulate BRCA1; il-6 again.", "Ünïcode straße β-catenin a b c", "x-ray -dash- trailing-",
-    "Cardiac HEART failure, myocardial infarction: ventricular ejection ejection.", "gene\texpression\ntranscription",
+    "",
+    "the of and",
+    "IL-6 and p53 regulate BRCA1; il-6 again.",
+    "Ünïcode straße β-catenin a b c",
+    "x-ray -dash- trailing-",
+    "Cardiac HEART failure, myocardial infarction: ventricular ejection ejection.",
+    "gene\texpression\ntranscription",
 ]
 
 

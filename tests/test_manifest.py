@@ -1,4 +1,5 @@
 """store.Manifest: the one reader and writer of manifest.json."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,15 @@ from similar.errors import SimilarError
 
 
 def test_round_trip_keeps_order_and_unknown_keys(tmp_path):
-    data = {"format": store.FORMAT, "format_version": store.FORMAT_VERSION, "name": "ix", "build_id": "b1", "count": 3,
-            "inputs": [], "future_key": {"kept": True}}
+    data = {
+        "format": store.FORMAT,
+        "format_version": store.FORMAT_VERSION,
+        "name": "ix",
+        "build_id": "b1",
+        "count": 3,
+        "inputs": [],
+        "future_key": {"kept": True},
+    }
     (tmp_path / store.MANIFEST).write_text(json.dumps(data))
     manifest = store.read_manifest(tmp_path)
     assert manifest.count == 3 and manifest.extra == {"future_key": {"kept": True}} and manifest.updates is None
@@ -26,11 +34,14 @@ def test_updates_are_written_once_there_is_one():
     assert list(m.to_dict())[-1] == "updates"
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"count": -1}, "has no valid 'count'"),
-    ({"build_id": 5}, "has no valid 'build_id'"),
-    ({"format_version": 99}, "has format version 99"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"count": -1}, "has no valid 'count'"),
+        ({"build_id": 5}, "has no valid 'build_id'"),
+        ({"format_version": 99}, "has format version 99"),
+    ],
+)
 def test_bad_fields_are_one_line_errors(change, message):
     data = {"format": store.FORMAT, "format_version": store.FORMAT_VERSION, "build_id": "b", "count": 0, "inputs": []}
     with pytest.raises(SimilarError, match=message):

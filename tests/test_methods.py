@@ -1,4 +1,5 @@
 """The method registry: one place names every ranking method; the CLI, HTTP and Index read it."""
+
 from __future__ import annotations
 
 import numpy as np

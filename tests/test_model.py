@@ -1,4 +1,5 @@
 """The real all-MiniLM-L6-v2 model from its PyPI package, loaded once per session with the hub switched off."""
+
 import gzip
 import json
 import os
@@ -6,11 +7,10 @@ import os
 import numpy as np
 import pytest
 
+from conftest import TREC, write_jsonl
 from similar.build import build_index
 from similar.encoders import DEFAULT_MODEL, ModelUnavailable, load_encoder, resolve_model
 from similar.index import Index
-
-from conftest import TREC, write_jsonl
 
 pytestmark = pytest.mark.model
 
@@ -29,8 +29,13 @@ def minilm(tmp_path_factory):
 def test_packaged_model_loads_offline(minilm):
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     assert minilm.name == DEFAULT_MODEL and minilm.dim == 384 and "site-packages" in str(minilm.spec.path)
-    v = minilm.encode(["BRCA1 mutations in hereditary breast cancer", "BRCA1 germline variants and breast cancer risk",
-                       "Beta blockers in chronic heart failure"])
+    v = minilm.encode(
+        [
+            "BRCA1 mutations in hereditary breast cancer",
+            "BRCA1 germline variants and breast cancer risk",
+            "Beta blockers in chronic heart failure",
+        ]
+    )
     assert v.shape == (3, 384) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
     assert v[0] @ v[1] > 0.7 > v[0] @ v[2]

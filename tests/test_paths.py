@@ -1,16 +1,15 @@
 """One home for data: names resolve the same from any directory, paths are paths, misses name the absolute place."""
+
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import make_corpus, write_jsonl
 from similar import paths
 from similar.cli import main
-
-from conftest import make_corpus, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,12 +85,27 @@ def test_a_path_is_a_path_also_for_a_new_build(tmp_path, elsewhere, monkeypatch)
     assert (elsewhere[0] / "here" / "manifest.json").exists() and not (tmp_path / "index" / "here").exists()
 
 
-@pytest.mark.parametrize("args,message", [
-    (["query", "1", "--index", "nope"], "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
-    (["query", "1", "--index", "./nope"], "error: no index at {cwd}/nope: build one with `similar build INPUT --index {cwd}/nope`"),
-    (["info", "--index", "nope"], "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
-    (["serve", "--index", "nope"], "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (
+            ["query", "1", "--index", "nope"],
+            "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`",
+        ),
+        (
+            ["query", "1", "--index", "./nope"],
+            "error: no index at {cwd}/nope: build one with `similar build INPUT --index {cwd}/nope`",
+        ),
+        (
+            ["info", "--index", "nope"],
+            "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`",
+        ),
+        (
+            ["serve", "--index", "nope"],
+            "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`",
+        ),
+    ],
+)
 def test_not_found_names_the_absolute_place(tmp_path, elsewhere, args, message):
     res = run(*args)
     assert res.exit_code == 1
@@ -107,7 +121,8 @@ def test_build_refuses_an_existing_index_unless_forced(tmp_path, monkeypatch):
     assert res.exit_code == 1
     assert res.output.strip().splitlines()[-1] == (
         f"error: index {tmp_path}/index/x already exists: add papers with `similar add INPUT --index x`, "
-        "or replace it with `similar build ... --index x --force`")
+        "or replace it with `similar build ... --index x --force`"
+    )
     assert json.loads(run("info", "--index", "x").output)["count"] == 4
     assert run("build", two, "--index", "x", "--quiet", "--force").exit_code == 0
     assert json.loads(run("info", "--index", "x").output)["count"] == 2
@@ -116,8 +131,10 @@ def test_build_refuses_an_existing_index_unless_forced(tmp_path, monkeypatch):
 def test_info_without_an_index_lists_the_indexes(tmp_path, monkeypatch):
     monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
     assert run("info").output.splitlines() == [
-        f"home: {tmp_path}  (set SIMILAR_HOME to move it)", f"models: {tmp_path}/models",
-        f"no indexes in {tmp_path}/index: build one with `similar build INPUT --index NAME`"]
+        f"home: {tmp_path}  (set SIMILAR_HOME to move it)",
+        f"models: {tmp_path}/models",
+        f"no indexes in {tmp_path}/index: build one with `similar build INPUT --index NAME`",
+    ]
     corpus = write_jsonl(tmp_path / "c.jsonl", make_corpus(6))
     for name in ("b", "a"):
         assert run("build", corpus, "--index", name, "--quiet").exit_code == 0
@@ -145,8 +162,9 @@ def test_models_help_lists_every_command():
 
 
 def _tracked_state() -> str:
-    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=REPO, capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_a_benchmark_run_changes_no_file_in_the_checkout(tmp_path, monkeypatch):

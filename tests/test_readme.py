@@ -1,5 +1,6 @@
 """The README and docs cannot drift: the README's two set-up commands, every `$ similar ...` example (README and
 docs/*.md) parses against the CLI, and example outputs are the ones benchmarks/readme_examples.py wrote."""
+
 import re
 import shlex
 from pathlib import Path
@@ -36,8 +37,9 @@ def _leaf(args: list[str]) -> click.Command:
 @pytest.mark.parametrize("line", EXAMPLES)
 def test_every_example_parses(line):
     args = shlex.split(line.split("  #")[0])[2:]
-    assert _leaf(args).name in {c for g in (main, *[c for c in main.commands.values() if isinstance(c, click.Group)])
-                                for c in g.commands}
+    assert _leaf(args).name in {
+        c for g in (main, *[c for c in main.commands.values() if isinstance(c, click.Group)]) for c in g.commands
+    }
 
 
 def test_examples_show_what_the_command_prints():

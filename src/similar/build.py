@@ -1,4 +1,5 @@
 """Build and update index folders: records -> staging -> checkpointed embedding -> backends -> store."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -18,7 +19,6 @@ from .backends.lexical import LexicalBackend
 from .encoders import Encoder, build_encoder, describe
 from .errors import SimilarError
 from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row
-
 
 SHARD_ROWS = 512  # rows per embedding checkpoint; an interrupted build loses at most one shard of work
 STAGING = "staging.sqlite"
@@ -68,8 +68,10 @@ def _stage(inputs: Sequence[Path], conn: sqlite3.Connection, report: BuildReport
     bar.close()
     for k, v in ingest.counts.items():
         setattr(report, k, v)
-    conn.executemany("INSERT INTO staged (pmid,title,abstract,journal,year,mesh,text_hash) VALUES (?,?,?,?,?,?,?)",
-                     (paper_row(p) for p in ingest.papers))
+    conn.executemany(
+        "INSERT INTO staged (pmid,title,abstract,journal,year,mesh,text_hash) VALUES (?,?,?,?,?,?,?)",
+        (paper_row(p) for p in ingest.papers),
+    )
     conn.executemany("INSERT INTO deletions VALUES (?,?)", ingest.deletions.items())
     conn.executemany("INSERT INTO problems VALUES (?,?,?)", ingest.problems)
     conn.commit()
@@ -156,14 +158,16 @@ def build_index(
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     check_inputs(inputs)
     with lock.writing(Path(dest), wait, notify) as recovered:
-        report = _build_index(inputs, Path(dest), model, method, dense_type, progress, shard_rows, engine, ray_address, precompute,
-                              device)
+        report = _build_index(
+            inputs, Path(dest), model, method, dense_type, progress, shard_rows, engine, ray_address, precompute, device
+        )
     report.notes[:0] = recovered
     return report
 
 
-def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_rows, engine, ray_address, precompute,
-                 device) -> BuildReport:
+def _build_index(
+    inputs, dest: Path, model, method, dense_type, progress, shard_rows, engine, ray_address, precompute, device
+) -> BuildReport:
     started = time.time()
     paths = check_inputs(inputs)
     report = BuildReport(index=str(dest))
@@ -203,7 +207,9 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
     if not staged:
         conn.close()
         shutil.rmtree(work, ignore_errors=True)
-        raise SimilarError(f"no usable records in {', '.join(str(p) for p in paths)} ({report.skipped} skipped): nothing to index")
+        raise SimilarError(
+            f"no usable records in {', '.join(str(p) for p in paths)} ({report.skipped} skipped): nothing to index"
+        )
 
     dense = None
     if encoder is not None:
@@ -211,8 +217,9 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
         if engine == "ray":
             from .distributed import embed_with_ray
 
-            vectors, report.resumed_rows = embed_with_ray(texts, encoder, encoder.dim,
-                                                          work / "ray-shards", ray_address, progress)
+            vectors, report.resumed_rows = embed_with_ray(
+                texts, encoder, encoder.dim, work / "ray-shards", ray_address, progress
+            )
         else:
             vectors, report.resumed_rows = embed_checkpointed(
                 len(texts), lambda a, b: texts[a:b], encoder, work / "shards", progress, shard_rows
@@ -223,7 +230,11 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
     default_method = "hybrid" if dense else "tfidf"
     # stored lists pay off for the hybrid (a lookup instead of its expansion); TF-IDF answers live in one sparse product
     lists = precompute and dense is not None
-    neighbours = save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress) if lists else None
+    neighbours = (
+        save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress)
+        if lists
+        else None
+    )
 
     with store.atomic_dir(dest) as tmp:
         papers = store.connect(tmp / store.PAPERS)

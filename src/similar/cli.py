@@ -1,4 +1,5 @@
 """The `similar` command: build, add, query, info, verify, bench, serve, models (a face: parsing and printing only)."""
+
 from __future__ import annotations
 
 import json
@@ -79,22 +80,37 @@ def _print_report(report, verb: str) -> None:
     for p in r.problems[:20]:
         click.echo(f"  skipped {p}", err=True)
     if len(r.problems) > 20:
-        click.echo(f"  ... and {len(r.problems) - 20} more (all listed in the index's papers.sqlite, table problems)", err=True)
+        click.echo(
+            f"  ... and {len(r.problems) - 20} more (all listed in the index's papers.sqlite, table problems)", err=True
+        )
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--index", "index_dir", default=None, help="Index name (default: default) or a path such as ./x.")
 @click.option("--force", is_flag=True, help="Replace an existing index of that name (else build refuses it).")
-@click.option("--model", default=None, help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).")
+@click.option(
+    "--model",
+    default=None,
+    help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).",
+)
 @click.option("--method", type=click.Choice(["auto", "tfidf"]), default="auto", help="tfidf: build without embeddings.")
-@click.option("--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type.")
+@click.option(
+    "--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type."
+)
 @click.option("--device", default="cpu", show_default=True, help="Encoding device: cpu, cuda, cuda:1 ...")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="ray: embed with Ray Data actor workers (one model load each).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: embed with Ray Data actor workers (one model load each).",
+)
 @click.option("--address", default=None, help="Ray cluster address (default: a running cluster, else a local one).")
 @click.option("--no-lists", is_flag=True, help="Do not store each paper's list (rank every query live; cheaper adds).")
-@click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
+@click.option(
+    "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def build(inputs, index_dir, force, model, method, dense_type, device, engine, address, no_lists, wait, quiet):
     """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
@@ -104,18 +120,38 @@ def build(inputs, index_dir, force, model, method, dense_type, device, engine, a
     dest = store.index_path(index_dir)
     if not force and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         name = index_dir or "default"
-        raise SimilarError(f"index {dest} already exists: add papers with `similar add INPUT --index {name}`, "
-                           f"or replace it with `similar build ... --index {name} --force`")
-    report = build_index(inputs, dest, model=model, method=method, dense_type=dense_type,
-                         progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists,
-                         wait=wait, notify=_notify, device=device)
+        raise SimilarError(
+            f"index {dest} already exists: add papers with `similar add INPUT --index {name}`, "
+            f"or replace it with `similar build ... --index {name} --force`"
+        )
+    report = build_index(
+        inputs,
+        dest,
+        model=model,
+        method=method,
+        dense_type=dense_type,
+        progress=not quiet,
+        engine=engine,
+        ray_address=address,
+        precompute=not no_lists,
+        wait=wait,
+        notify=_notify,
+        device=device,
+    )
     _print_report(report, "built")
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
-@click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
+@click.option(
+    "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def add(inputs, index_dir, wait, quiet):
     """Add records (and apply deletions) to an existing index; unchanged records cost nothing."""
@@ -131,18 +167,28 @@ def add(inputs, index_dir, wait, quiet):
 @click.option("--text", default=None, help="Query with a text (title and/or abstract) instead of, or besides, PMIDs.")
 @click.option("--not", "negatives", multiple=True, help="A paper the list should be unlike (repeat for several).")
 @click.option("-n", "n", default=10, show_default=True, type=int, help="How many similar papers.")
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
 @click.option("--method", type=METHOD_CHOICE, default=None, help="Ranking method for one seed (default: the index's).")
-@click.option("--collection-method", type=click.Choice(["fused", "centroid", "linear", "rocchio"]), default=None,
-              help="How several seeds are combined (default fused).")
+@click.option(
+    "--collection-method",
+    type=click.Choice(["fused", "centroid", "linear", "rocchio"]),
+    default=None,
+    help="How several seeds are combined (default fused).",
+)
 @click.option("--min-year", type=int, default=None)
 @click.option("--max-year", type=int, default=None)
-@click.option("--explain", is_flag=True, help="Say why each paper is listed: shared terms with their shares, MeSH, sentences.")
+@click.option(
+    "--explain", is_flag=True, help="Say why each paper is listed: shared terms with their shares, MeSH, sentences."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 def query(pmids, text, negatives, n, index_dir, method, collection_method, min_year, max_year, explain, as_json):
     """Print the papers most similar to PMID (or to --text); several PMIDs, --not PMID, or PMIDs with --text make a collection."""
     from . import lock, store
-
     from .index import Index, check_n
     from .output import as_json_lines, as_table
 
@@ -162,8 +208,16 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
     set_threads(1)  # a single query gains nothing from an OpenMP team
     index = Index.open(path)
     if collection:
-        result = index.recommend(list(pmids), list(negatives), n=n, method=collection_method, text=text,
-                                 min_year=min_year, max_year=max_year, explain=explain)
+        result = index.recommend(
+            list(pmids),
+            list(negatives),
+            n=n,
+            method=collection_method,
+            text=text,
+            min_year=min_year,
+            max_year=max_year,
+            explain=explain,
+        )
     elif pmids:
         result = index.similar(pmids[0], n=n, method=method, min_year=min_year, max_year=max_year)
     else:
@@ -173,12 +227,19 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if not result.neighbors and (min_year is not None or max_year is not None):
-        click.echo(f"note: no paper in the index matches the year filter ({min_year or '...'}-{max_year or '...'})", err=True)
+        click.echo(
+            f"note: no paper in the index matches the year filter ({min_year or '...'}-{max_year or '...'})", err=True
+        )
     click.echo(as_json_lines(result) if as_json else as_table(result))
 
 
 @main.command()
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
 def info(index_dir):
     """Without --index: where data lives and the indexes there. With --index: that index's manifest and methods."""
     from . import lock, paths, store
@@ -198,7 +259,9 @@ def info(index_dir):
             except SimilarError as exc:
                 click.echo(f"  {name}\tunreadable: {exc}")
                 continue
-            click.echo(f"  {name}\t{m.live if m.live is not None else m.count} papers\t{m.default_method or ''}\tupdated {m.updated or ''}")
+            click.echo(
+                f"  {name}\t{m.live if m.live is not None else m.count} papers\t{m.default_method or ''}\tupdated {m.updated or ''}"
+            )
         return
     path = store.index_path(index_dir)
     lock.recover_for_reading(path)
@@ -226,8 +289,10 @@ def verify(index_dir):
         for problem in result.problems[1:]:
             click.echo(f"  also: {problem}", err=True)
         raise SimilarError(result.problems[0])
-    click.echo(f"verified {result.path}: {result.files_hashed} files match their SHA-256; "
-               f"{result.rows} rows agree across rows.txt, papers.sqlite and the backends")
+    click.echo(
+        f"verified {result.path}: {result.files_hashed} files match their SHA-256; "
+        f"{result.rows} rows agree across rows.txt, papers.sqlite and the backends"
+    )
 
 
 @main.group()
@@ -236,13 +301,27 @@ def bench():
 
 
 @bench.command("quality")
-@click.option("--suite", "suite_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
-              help="Run every benchmark of the suite in a YAML file (default benchmarks/quality.yaml): one table.")
-@click.option("--check", "check_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
-              help="Run the suite (default benchmarks/quality.yaml) and compare each expected figure.")
+@click.option(
+    "--suite",
+    "suite_file",
+    is_flag=False,
+    flag_value="benchmarks/quality.yaml",
+    default=None,
+    help="Run every benchmark of the suite in a YAML file (default benchmarks/quality.yaml): one table.",
+)
+@click.option(
+    "--check",
+    "check_file",
+    is_flag=False,
+    flag_value="benchmarks/quality.yaml",
+    default=None,
+    help="Run the suite (default benchmarks/quality.yaml) and compare each expected figure.",
+)
 @click.option("--corpus", type=click.Path(dir_okay=False), help="Corpus file (any format build reads).")
 @click.option("--judgments", type=click.Path(dir_okay=False), help="RELISH-format judgments TSV.")
-@click.option("--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread.")
+@click.option(
+    "--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread."
+)
 @click.option("--model", "models", multiple=True, help="Dense model(s) to compare (default: all-MiniLM-L6-v2).")
 @click.option("--name", default=None, help="Results name (default: suite, or from the corpus and judgments).")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
@@ -254,8 +333,14 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
 
         benchmarks, spec = load_suite(suite_file or check_file)
         out_dir = _out(out_dir)
-        results = run_suite(benchmarks, out_dir, name=name or "suite", model=models[0] if models else None,
-                            progress=not quiet, echo=lambda line: click.echo(line, err=True))
+        results = run_suite(
+            benchmarks,
+            out_dir,
+            name=name or "suite",
+            model=models[0] if models else None,
+            progress=not quiet,
+            echo=lambda line: click.echo(line, err=True),
+        )
         click.echo(suite_markdown(results))
         click.echo(f"wrote {out_dir}/{results['name']}.json, .md ({results['seconds']}s)")
         if check_file:
@@ -268,13 +353,17 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
     from .bench.report import quality_markdown
 
     out_dir = _out(out_dir)
-    results = run_quality(corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet)
+    results = run_quality(
+        corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet
+    )
     click.echo(quality_markdown(results))
     click.echo(f"wrote {out_dir}/{results['name']}.json, .md, .png ({results['seconds']}s)")
 
 
 @bench.command("collections")
-@click.option("--trec-index", default=None, help="A built index of the TREC corpus (default: build one from --trec-corpus).")
+@click.option(
+    "--trec-index", default=None, help="A built index of the TREC corpus (default: build one from --trec-corpus)."
+)
 @click.option("--trec-corpus", default="../shared/data/trec2005-d2d/corpus.jsonl.gz", show_default=True)
 @click.option("--trec-judgments", default="../shared/data/trec2005-d2d/judgments-full-dev.tsv", show_default=True)
 @click.option("--trec-topics", default="../shared/data/trec2005-d2d/seed-topics-dev.tsv", show_default=True)
@@ -284,20 +373,32 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
 @click.option("--draws", default=10, show_default=True, type=int, help="Collections drawn per topic and size.")
 @click.option("--name", default="collections", show_default=True)
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
-def bench_collections(trec_index, trec_corpus, trec_judgments, trec_topics, mesh_index, mesh_corpus, mesh_judgments, draws, name, out_dir):
+def bench_collections(
+    trec_index, trec_corpus, trec_judgments, trec_topics, mesh_index, mesh_corpus, mesh_judgments, draws, name, out_dir
+):
     """k seeds of a topic (k = 1, 3, 10) against the average single seed; negatives from the nearest other topic."""
     from .bench.collections import markdown, run_collections
 
     out = _out(out_dir)
-    results = run_collections({"index": trec_index, "corpus": trec_corpus, "judgments": trec_judgments, "topics": trec_topics},
-                              {"index": mesh_index, "corpus": mesh_corpus, "judgments": mesh_judgments}, out, name, draws=draws)
+    results = run_collections(
+        {"index": trec_index, "corpus": trec_corpus, "judgments": trec_judgments, "topics": trec_topics},
+        {"index": mesh_index, "corpus": mesh_corpus, "judgments": mesh_judgments},
+        out,
+        name,
+        draws=draws,
+    )
     click.echo(markdown(results))
     click.echo(f"wrote {out}/{name}.json, .md ({results['seconds']}s)")
 
 
 @bench.command("tune")
-@click.option("--suite", "suite_file", default="benchmarks/quality.yaml", show_default=True,
-              help="The suite whose benchmarks judge every idea.")
+@click.option(
+    "--suite",
+    "suite_file",
+    default="benchmarks/quality.yaml",
+    show_default=True,
+    help="The suite whose benchmarks judge every idea.",
+)
 @click.option("--model", default=None)
 @click.option("--name", default="ranking-ideas", show_default=True)
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
@@ -308,16 +409,29 @@ def bench_tune(suite_file, model, name, out_dir, quiet):
     from .bench.tuning import run_tuning, tuning_markdown
 
     benchmarks, _ = load_suite(suite_file)
-    results = run_tuning(benchmarks, _out(out_dir), name=name, model=model, progress=not quiet,
-                         echo=lambda line: click.echo(line, err=True))
+    results = run_tuning(
+        benchmarks,
+        _out(out_dir),
+        name=name,
+        model=model,
+        progress=not quiet,
+        echo=lambda line: click.echo(line, err=True),
+    )
     click.echo(tuning_markdown(results))
 
 
 @bench.command("speed")
-@click.option("--part", "parts", multiple=True, type=click.Choice(["encode", "build", "methods", "query", "startup"]),
-              help="Parts to run (default: all).")
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    type=click.Choice(["encode", "build", "methods", "query", "startup"]),
+    help="Parts to run (default: all).",
+)
 @click.option("--encode-corpus", default="../shared/data/pubmed-sample/abstracts.jsonl.gz", show_default=True)
-@click.option("--corpus", "corpora", multiple=True, help="Corpora to build (default: the TREC corpus and the PubMed sample).")
+@click.option(
+    "--corpus", "corpora", multiple=True, help="Corpora to build (default: the TREC corpus and the PubMed sample)."
+)
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="Synthetic index sizes.")
 @click.option("--name", default="speed", show_default=True)
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
@@ -327,15 +441,28 @@ def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
 
     from .bench.speed import run_speed, speed_markdown
 
-    corpora = [Path(c) for c in corpora] or [Path("../shared/data/trec2005-d2d/corpus.jsonl.gz"),
-                                             Path("../shared/data/pubmed-sample/abstracts.jsonl.gz")]
-    results = run_speed(parts or ("encode", "build", "methods", "query", "startup"), Path(encode_corpus), corpora,
-                        [int(s) for s in sizes.split(",")], _out(out_dir), name)
+    corpora = [Path(c) for c in corpora] or [
+        Path("../shared/data/trec2005-d2d/corpus.jsonl.gz"),
+        Path("../shared/data/pubmed-sample/abstracts.jsonl.gz"),
+    ]
+    results = run_speed(
+        parts or ("encode", "build", "methods", "query", "startup"),
+        Path(encode_corpus),
+        corpora,
+        [int(s) for s in sizes.split(",")],
+        _out(out_dir),
+        name,
+    )
     click.echo(speed_markdown(results))
 
 
 @bench.command("load")
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
 @click.option("--requests", default=5000, show_default=True, type=int)
 @click.option("--concurrency", default=32, show_default=True, type=int)
 @click.option("--name", default="load", show_default=True)
@@ -349,7 +476,12 @@ def bench_load(index_dir, requests, concurrency, name, out_dir):
 
 
 @main.command()
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(index_dir, host, port):
@@ -360,8 +492,7 @@ def serve(index_dir, host, port):
     path = store.index_path(index_dir)
     lock.recover_for_reading(path)
     store.read_manifest(path)  # a missing index is an error before anything says "serving"
-    run(path, host=host, port=port,
-        ready=lambda: click.echo(f"serving {path} on http://{host}:{port} (docs at /docs)"))
+    run(path, host=host, port=port, ready=lambda: click.echo(f"serving {path} on http://{host}:{port} (docs at /docs)"))
 
 
 @main.group()
@@ -373,7 +504,9 @@ def pubmed():
 @click.option("--baseline", "kind", flag_value="baseline", help="The annual baseline files.")
 @click.option("--updates", "kind", flag_value="updates", help="The daily update files.")
 @click.option("--dest", default=None, help="Folder (default: SIMILAR_HOME/pubmed/baseline or .../updatefiles).")
-@click.option("--base-url", default=None, help="Mirror to use instead of NLM's (default https://ftp.ncbi.nlm.nih.gov/pubmed).")
+@click.option(
+    "--base-url", default=None, help="Mirror to use instead of NLM's (default https://ftp.ncbi.nlm.nih.gov/pubmed)."
+)
 @click.option("--limit", default=None, type=int, help="Only the first N files.")
 def pubmed_fetch(kind, dest, base_url, limit):
     """Download, resuming partial files, verifying each against NLM's .md5; verified files are never fetched again."""
@@ -384,8 +517,10 @@ def pubmed_fetch(kind, dest, base_url, limit):
         raise SimilarError("say which files: --baseline or --updates")
     dest = dest or pubmed_dir() / FOLDERS[kind]
     report = fetch(kind, dest, base_url or DEFAULT_BASE_URL, limit=limit)
-    click.echo(f"{dest}: {len(report.downloaded)} downloaded ({len(report.resumed)} resumed), "
-               f"{len(report.already_verified)} already verified, {len(report.failed)} failed")
+    click.echo(
+        f"{dest}: {len(report.downloaded)} downloaded ({len(report.resumed)} resumed), "
+        f"{len(report.already_verified)} already verified, {len(report.failed)} failed"
+    )
     for name, reason in report.failed:
         click.echo(f"  failed {name}: {reason}", err=True)
     if report.failed:
@@ -428,14 +563,30 @@ def models_prepare(backend, name, force):
 
     info = prepare_openvino(name, force=force)
     if info.get("exported", True):
-        click.echo(f"prepared {info['dest']}: OpenVINO {info['openvino']} export of {info['source']} (fingerprint {info['fingerprint']})")
+        click.echo(
+            f"prepared {info['dest']}: OpenVINO {info['openvino']} export of {info['source']} (fingerprint {info['fingerprint']})"
+        )
     else:
-        click.echo(f"already prepared {info['dest']} (fingerprint {info['fingerprint']}): nothing exported; --force exports again")
+        click.echo(
+            f"already prepared {info['dest']} (fingerprint {info['fingerprint']}): nothing exported; --force exports again"
+        )
 
 
 @models.command("train")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False), help="JSON lines with title and abstract.")
-@click.option("--exclude", multiple=True, type=click.Path(dir_okay=False), help="Benchmark corpora: papers in them are never trained on.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="JSON lines with title and abstract.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Benchmark corpora: papers in them are never trained on.",
+)
 @click.option("--name", default="minilm-ohsumed", show_default=True, help="Folder under models/.")
 @click.option("--base", default=None, help="Model to start from (default all-MiniLM-L6-v2).")
 @click.option("--epochs", default=1, show_default=True, type=int)
@@ -449,10 +600,23 @@ def models_train(data, exclude, name, base, epochs, batch_size, lr, max_pairs, d
     """Adapt the model to biomedical text: title -> abstract pairs, in-batch negatives."""
     from .training import train_model
 
-    info = train_model(data, name, base=base, exclude=exclude, epochs=epochs, batch_size=batch_size, lr=lr,
-                       max_pairs=max_pairs, device=device, seed=seed, pairing=pairing)
-    click.echo(f"trained {info['path']}: {info['pairs']} pairs ({info['excluded_overlap']} excluded as benchmark papers), "
-               f"{info['steps']} steps, loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}, {info['seconds']}s")
+    info = train_model(
+        data,
+        name,
+        base=base,
+        exclude=exclude,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_pairs=max_pairs,
+        device=device,
+        seed=seed,
+        pairing=pairing,
+    )
+    click.echo(
+        f"trained {info['path']}: {info['pairs']} pairs ({info['excluded_overlap']} excluded as benchmark papers), "
+        f"{info['steps']} steps, loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}, {info['seconds']}s"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
 """Text encoders: the Encoder protocol, sentence-transformers loaded offline, and model resolution."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .errors import SimilarError
 from . import store
+from .errors import SimilarError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ENCODE_BATCH = 64
@@ -78,7 +79,9 @@ def resolve_model(name_or_path: str | None = None, backend: str | None = None) -
         if backend == "openvino":
             raise ModelUnavailable(f"no OpenVINO export of {wanted}: run `similar models prepare` first")
         return ModelSpec(name=wanted, path=packaged, backend="torch")
-    raise ModelUnavailable(f"model {wanted!r} not found: give a local sentence-transformers folder or a name under {store.models_dir()}")
+    raise ModelUnavailable(
+        f"model {wanted!r} not found: give a local sentence-transformers folder or a name under {store.models_dir()}"
+    )
 
 
 def fingerprint_dir(path: Path) -> str:
@@ -118,7 +121,9 @@ class SentenceTransformerEncoder:
         try:
             self.model = SentenceTransformer(str(spec.path), **kwargs)
         except Exception as exc:
-            raise ModelUnavailable(f"cannot load model {spec.name} from {spec.path}: {str(exc).splitlines()[0]}") from exc
+            raise ModelUnavailable(
+                f"cannot load model {spec.name} from {spec.path}: {str(exc).splitlines()[0]}"
+            ) from exc
         self.spec = spec
         self.name = spec.name
         self.backend = spec.backend
@@ -161,7 +166,9 @@ class OpenVINOEncoder:
         try:
             import openvino as ov
         except ImportError as exc:
-            raise ModelUnavailable(f"OpenVINO cannot be imported ({exc}): pip install openvino, or use the torch backend") from exc
+            raise ModelUnavailable(
+                f"OpenVINO cannot be imported ({exc}): pip install openvino, or use the torch backend"
+            ) from exc
         self.spec = spec
         self.name = spec.name
         self.backend = "openvino"
@@ -169,8 +176,11 @@ class OpenVINOEncoder:
         self.max_seq_length = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
         self.tokenize = _batch_tokenizer(spec.path, self.max_seq_length)
         cache = store.cache_dir() / "openvino"  # compiled blobs: a later process loads instead of compiling
-        self.compiled = ov.Core().compile_model(str(spec.path / "openvino" / "model.xml"), "CPU",
-                                                {"PERFORMANCE_HINT": "THROUGHPUT", "CACHE_DIR": str(cache)})
+        self.compiled = ov.Core().compile_model(
+            str(spec.path / "openvino" / "model.xml"),
+            "CPU",
+            {"PERFORMANCE_HINT": "THROUGHPUT", "CACHE_DIR": str(cache)},
+        )
         self.queue = ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._lock = threading.Lock()  # one queue, reused: requests are created once, callers take turns
         self.dim = int(self.compiled.output(0).get_partial_shape()[1].get_length())
@@ -200,8 +210,14 @@ class OpenVINOEncoder:
         return out
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": str(self.spec.path), "fingerprint": self.fingerprint, "backend": "openvino",
-                "dim": self.dim, "max_seq_length": self.max_seq_length}
+        return {
+            "name": self.name,
+            "path": str(self.spec.path),
+            "fingerprint": self.fingerprint,
+            "backend": "openvino",
+            "dim": self.dim,
+            "max_seq_length": self.max_seq_length,
+        }
 
 
 def _batch_tokenizer(path: Path, max_length: int):
@@ -212,7 +228,11 @@ def _batch_tokenizer(path: Path, max_length: int):
         from tokenizers import Tokenizer
 
         tok = Tokenizer.from_file(str(path / "tokenizer.json"))
-        special = json.loads((path / "special_tokens_map.json").read_text()) if (path / "special_tokens_map.json").exists() else {}
+        special = (
+            json.loads((path / "special_tokens_map.json").read_text())
+            if (path / "special_tokens_map.json").exists()
+            else {}
+        )
         pad = special.get("pad_token", "[PAD]")
         pad = pad.get("content", "[PAD]") if isinstance(pad, dict) else pad
         tok.enable_truncation(max_length=max_length)
@@ -220,9 +240,12 @@ def _batch_tokenizer(path: Path, max_length: int):
 
         def run(texts: Sequence[str]) -> dict:
             encs = tok.encode_batch(list(texts))
-            return {"input_ids": np.array([e.ids for e in encs], np.int64),
-                    "attention_mask": np.array([e.attention_mask for e in encs], np.int64),
-                    "token_type_ids": np.array([e.type_ids for e in encs], np.int64)}
+            return {
+                "input_ids": np.array([e.ids for e in encs], np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encs], np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encs], np.int64),
+            }
+
         return run
     from transformers import AutoTokenizer
 
@@ -231,8 +254,11 @@ def _batch_tokenizer(path: Path, max_length: int):
     def run_hf(texts: Sequence[str]) -> dict:
         enc = hf(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")
         feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask")}
-        feed["token_type_ids"] = enc["token_type_ids"].astype(np.int64) if "token_type_ids" in enc else np.zeros_like(feed["input_ids"])
+        feed["token_type_ids"] = (
+            enc["token_type_ids"].astype(np.int64) if "token_type_ids" in enc else np.zeros_like(feed["input_ids"])
+        )
         return feed
+
     return run_hf
 
 
@@ -275,7 +301,9 @@ def load_index_model(model: dict):
             continue
         if encoder.fingerprint == model.get("fingerprint"):
             return encoder
-        reasons.append(f"{encoder.name} here has fingerprint {encoder.fingerprint}, the index was built with {model.get('fingerprint')}")
+        reasons.append(
+            f"{encoder.name} here has fingerprint {encoder.fingerprint}, the index was built with {model.get('fingerprint')}"
+        )
     raise ModelUnavailable("; ".join(reasons) or "the manifest names no model")
 
 
@@ -283,7 +311,13 @@ def describe(encoder) -> dict:
     """Manifest entry for any encoder (real or fake)."""
     if hasattr(encoder, "describe"):
         return encoder.describe()
-    return {"name": encoder.name, "path": None, "fingerprint": encoder.fingerprint, "backend": "python", "dim": encoder.dim}
+    return {
+        "name": encoder.name,
+        "path": None,
+        "fingerprint": encoder.fingerprint,
+        "backend": "python",
+        "dim": encoder.dim,
+    }
 
 
 class CachedEncoder:
@@ -309,14 +343,17 @@ class CachedEncoder:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, blob in self.db.execute(f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk):
+            for key, blob in self.db.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk
+            ):
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.hits += len(keys) - len(missing)
         if missing:
             fresh = self.inner.encode([texts[i] for i in missing])
             self.db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?)", [(keys[i], fresh[j].tobytes()) for j, i in enumerate(missing)]
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                [(keys[i], fresh[j].tobytes()) for j, i in enumerate(missing)],
             )
             self.db.commit()
             for j, i in enumerate(missing):

@@ -1,9 +1,10 @@
 """Index.open(dir).similar(pmid, n): opens and checks an index folder, maps rows to PMIDs, applies filters."""
+
 from __future__ import annotations
 
+import copy
 import re
 import sqlite3
-import copy
 import threading
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -30,7 +31,9 @@ def _load(path: Path, name: str, load):
         return load()
     except Exception as exc:  # noqa: BLE001 - unpickling or parsing damaged bytes can raise any type
         text = str(exc).splitlines()[0] if str(exc).strip() else ""
-        raise SimilarError(f"corrupt index {path}: {name} cannot be read ({type(exc).__name__}{': ' + text if text else ''}); rebuild it") from exc
+        raise SimilarError(
+            f"corrupt index {path}: {name} cannot be read ({type(exc).__name__}{': ' + text if text else ''}); rebuild it"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,18 @@ def check_n(n: int) -> int:
 class Index:
     """A built index folder, opened once and queried many times (thread-safe for reads)."""
 
-    def __init__(self, path: Path, manifest: store.Manifest, ranker: Ranker, pmids: Sequence[str], meta: Sequence[tuple],
-                 deleted: set[str], db: sqlite3.Connection, lists: tuple | None = None, encoder: Encoder | None = None):
+    def __init__(
+        self,
+        path: Path,
+        manifest: store.Manifest,
+        ranker: Ranker,
+        pmids: Sequence[str],
+        meta: Sequence[tuple],
+        deleted: set[str],
+        db: sqlite3.Connection,
+        lists: tuple | None = None,
+        encoder: Encoder | None = None,
+    ):
         """An index from what `open` read (no I/O here): meta rows are (row, status, year, text_hash, pmid)."""
         self.path = path
         self.manifest = manifest
@@ -150,8 +163,12 @@ class Index:
         self.precomputed = lists  # (method, rows, scores): each paper's list under the default method
         spec = manifest.precomputed
         # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
-        self.lists_current = spec is not None and bool(spec) and lists is not None and (
-            spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
+        self.lists_current = (
+            spec is not None
+            and bool(spec)
+            and lists is not None
+            and (spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
+        )
 
     @classmethod
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
@@ -162,7 +179,11 @@ class Index:
         count = manifest.count
         rows = store.read_rows(path, count)  # first: a row count that is off is the clearest message
         store.check_files(path, manifest)
-        dense = _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest.dense, mmap=mmap)) if manifest.dense else None
+        dense = (
+            _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest.dense, mmap=mmap))
+            if manifest.dense
+            else None
+        )
         lexical = _load(path, store.LEXICAL, lambda: LexicalBackend.load(path))
         try:
             db = store.connect(path / store.PAPERS, readonly=True)
@@ -173,7 +194,9 @@ class Index:
         store.check_count(path, store.PAPERS, len(meta), count)
         mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
         if mismatch is not None:
-            raise SimilarError(f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it")
+            raise SimilarError(
+                f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it"
+            )
         store.check_count(path, store.LEXICAL, lexical.count, count)
         if dense is not None:
             store.check_count(path, store.VECTORS, dense.count, count)
@@ -185,7 +208,9 @@ class Index:
                 with np.load(path / store.NEIGHBOURS) as data:
                     rows_, scores_ = data["rows"], data["scores"]
             except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-                raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
+                raise SimilarError(
+                    f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it"
+                ) from exc
             store.check_count(path, store.NEIGHBOURS, rows_.shape[0], count)
             lists = (manifest.precomputed["method"], rows_, scores_)
         return cls(path, manifest, Ranker(dense, lexical, live), rows, meta, deleted, db, lists, encoder)
@@ -214,7 +239,9 @@ class Index:
             return self.row_of[pmid]
         if pmid in self.deleted:
             raise NotFound(f"PMID {pmid} was deleted from this index (a DeleteCitation removed it)")
-        raise NotFound(f"PMID {pmid} is not in index {self.path.name} ({len(self)} papers): add it with `similar add`, or query with --text")
+        raise NotFound(
+            f"PMID {pmid} is not in index {self.path.name} ({len(self)} papers): add it with `similar add`, or query with --text"
+        )
 
     def _info(self, rows: list[int]) -> dict[int, tuple]:
         if not rows:
@@ -222,7 +249,9 @@ class Index:
         rows = [int(r) for r in rows]
         marks = ",".join("?" * len(rows))
         with self._lock:
-            got = self._db.execute(f"SELECT row, pmid, title, journal, year FROM papers WHERE row IN ({marks})", rows).fetchall()
+            got = self._db.execute(
+                f"SELECT row, pmid, title, journal, year FROM papers WHERE row IN ({marks})", rows
+            ).fetchall()
         return {r[0]: r[1:] for r in got}
 
     def paper(self, pmid: str | int) -> PaperInfo:
@@ -237,20 +266,42 @@ class Index:
         method = method or self.default_method
         if method not in self.methods:
             if method in registry.REGISTRY and registry.REGISTRY[method].needs_vectors:
-                raise SimilarError(f"method {method} needs an embedding model, and index {self.path.name} is TF-IDF only: use --method tfidf, or rebuild with a model")
+                raise SimilarError(
+                    f"method {method} needs an embedding model, and index {self.path.name} is TF-IDF only: use --method tfidf, or rebuild with a model"
+                )
             raise SimilarError(f"unknown method {method!r}: use one of {', '.join(self.methods)}")
         return method
 
-    def similar(self, pmid: str | int, n: int = 10, method: str | None = None, min_year: int | None = None, max_year: int | None = None) -> SimilarList:
+    def similar(
+        self,
+        pmid: str | int,
+        n: int = 10,
+        method: str | None = None,
+        min_year: int | None = None,
+        max_year: int | None = None,
+    ) -> SimilarList:
         """The n papers most similar to an indexed paper, never the paper itself."""
         check_n(n)
         method = self._method(method)
         row = self.row(pmid)
         neighbors = self._rank(method, Query(row=row), n, min_year, max_year, seed_hash=self.hashes[row])
-        return SimilarList(method=method, neighbors=neighbors, seed=self._paper_at(row), build_id=self.build_id,
-                           notes=self._year_notes(min_year, max_year))
+        return SimilarList(
+            method=method,
+            neighbors=neighbors,
+            seed=self._paper_at(row),
+            build_id=self.build_id,
+            notes=self._year_notes(min_year, max_year),
+        )
 
-    def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None) -> SimilarList:
+    def similar_text(
+        self,
+        text: str,
+        n: int = 10,
+        method: str | None = None,
+        title: str = "",
+        min_year: int | None = None,
+        max_year: int | None = None,
+    ) -> SimilarList:
         """The n indexed papers most similar to a text that need not be in the index."""
         check_n(n)
         asked = method
@@ -266,8 +317,12 @@ class Index:
                     raise
                 method, notes = "tfidf", [f"answered with tfidf: {exc}"]
         query = Query(vector=vector, title=title, abstract=text)
-        return SimilarList(method=method, neighbors=self._rank(method, query, n, min_year, max_year), build_id=self.build_id,
-                           notes=notes + self._year_notes(min_year, max_year))
+        return SimilarList(
+            method=method,
+            neighbors=self._rank(method, query, n, min_year, max_year),
+            build_id=self.build_id,
+            notes=notes + self._year_notes(min_year, max_year),
+        )
 
     def _year_notes(self, min_year, max_year) -> list[str]:
         """A year filter leaves out papers without a year; say how many, rather than drop them silently."""
@@ -295,7 +350,9 @@ class Index:
             return None  # filters left fewer than n of a cut-off list: rank on the fly (a list padded with -1 holds every paper)
         return scores[keep][:n], rows[keep][:n].astype(np.int64)
 
-    def _rank(self, method: str, query: Query, n: int, min_year, max_year, seed_hash: str | None = None) -> list[Neighbor]:
+    def _rank(
+        self, method: str, query: Query, n: int, min_year, max_year, seed_hash: str | None = None
+    ) -> list[Neighbor]:
         found = self._lookup(method, query, n, min_year, max_year)
         if found is not None:
             scores, rows = found
@@ -333,8 +390,13 @@ class Index:
     def with_params(self, hybrid: HybridParams | None = None, short_text: HybridParams | None = None) -> "Index":
         """The same open index ranking the hybrid with other settings (stored lists are not used): for benchmarks."""
         other = copy.copy(self)
-        other.ranker = Ranker(self.ranker.dense, self.ranker.lexical, self.live, hybrid or self.ranker.hybrid,
-                              short_text or self.ranker.short_text)
+        other.ranker = Ranker(
+            self.ranker.dense,
+            self.ranker.lexical,
+            self.live,
+            hybrid or self.ranker.hybrid,
+            short_text or self.ranker.short_text,
+        )
         other.lists_current = False
         return other
 
@@ -369,8 +431,17 @@ class Index:
         return recommend(self.ranker, positive, negative, n, method, allowed, lists, params)
 
     # -- collections and explanations (recommend.py, explain.py) --------------------------------------------------
-    def recommend(self, positive=(), negative=(), n: int = 10, method: str | None = None, text: str | None = None,
-                  min_year: int | None = None, max_year: int | None = None, explain: bool = False) -> CollectionList:
+    def recommend(
+        self,
+        positive=(),
+        negative=(),
+        n: int = 10,
+        method: str | None = None,
+        text: str | None = None,
+        min_year: int | None = None,
+        max_year: int | None = None,
+        explain: bool = False,
+    ) -> CollectionList:
         """The n papers most like the positive PMIDs (and text) and least like the negative ones; none of them is listed."""
         from .collection import recommend_collection
 
@@ -386,7 +457,9 @@ class Index:
         """MeSH descriptors of some rows (empty where the record carried none)."""
         rows = [int(r) for r in rows]
         with self._lock:
-            got = self._db.execute(f"SELECT row, mesh FROM papers WHERE row IN ({','.join('?' * len(rows))})", rows).fetchall()
+            got = self._db.execute(
+                f"SELECT row, mesh FROM papers WHERE row IN ({','.join('?' * len(rows))})", rows
+            ).fetchall()
         return {r: tuple(m.strip() for m in (mesh or "").split(";") if m.strip()) for r, mesh in got}
 
     def abstracts(self, rows: list[int]) -> dict[int, str] | None:
@@ -395,7 +468,9 @@ class Index:
         with self._lock:
             if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='abstracts'").fetchone():
                 return None
-            got = self._db.execute(f"SELECT row, abstract FROM abstracts WHERE row IN ({','.join('?' * len(rows))})", rows).fetchall()
+            got = self._db.execute(
+                f"SELECT row, abstract FROM abstracts WHERE row IN ({','.join('?' * len(rows))})", rows
+            ).fetchall()
         return dict(got)
 
     def neighbors_at(self, scores, rows, closest: list[str | None] | None = None) -> list[Neighbor]:
@@ -403,8 +478,15 @@ class Index:
         info = self._info(list(rows))
         closest = closest or [None] * len(rows)
         return [
-            Neighbor(rank=i + 1, pmid=info[r][0], score=round(float(s), 6), title=info[r][1], journal=info[r][2],
-                     year=info[r][3], closest=c)
+            Neighbor(
+                rank=i + 1,
+                pmid=info[r][0],
+                score=round(float(s), 6),
+                title=info[r][1],
+                journal=info[r][2],
+                year=info[r][3],
+                closest=c,
+            )
             for i, (s, r, c) in enumerate(zip(scores, [int(r) for r in rows], closest))
         ]
 
@@ -415,7 +497,9 @@ class Index:
             try:
                 self._encoder = load_index_model(model)
             except ModelUnavailable as exc:
-                raise SimilarError(f"the index's model {model.get('name')} is not available here ({exc}); use --method tfidf") from exc
+                raise SimilarError(
+                    f"the index's model {model.get('name')} is not available here ({exc}); use --method tfidf"
+                ) from exc
         return self._encoder
 
     def close(self) -> None:

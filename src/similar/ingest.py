@@ -1,4 +1,5 @@
 """One ingest policy for build and add: each input record is new, revised, unchanged, deleted or a problem."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -92,7 +93,13 @@ def check_inputs(inputs: Iterable[str | Path]) -> list[Path]:
 def input_entries(inputs: Sequence[Path]) -> list[dict]:
     """The manifest's record of input files: applying one again (same SHA-256) is a no-op."""
     return [
-        {"path": str(p), "name": p.name, "sha256": store.file_sha256(p), "bytes": p.stat().st_size, "applied": store.now_iso()}
+        {
+            "path": str(p),
+            "name": p.name,
+            "sha256": store.file_sha256(p),
+            "bytes": p.stat().st_size,
+            "applied": store.now_iso(),
+        }
         for p in inputs
     ]
 
@@ -109,4 +116,6 @@ def insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tuple
         ((first_row + i, r[0], r[1], r[3], r[4], r[5], r[6]) for i, r in enumerate(rows)),
     )
     # abstracts, for explanations that quote the best-matching sentences (explain.py)
-    conn.executemany("INSERT INTO abstracts (row, abstract) VALUES (?, ?)", ((first_row + i, r[2]) for i, r in enumerate(rows)))
+    conn.executemany(
+        "INSERT INTO abstracts (row, abstract) VALUES (?, ?)", ((first_row + i, r[2]) for i, r in enumerate(rows))
+    )

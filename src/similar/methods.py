@@ -1,4 +1,5 @@
 """Ranking methods, one object each: the one place that names them (CLI, HTTP, Index, benchmarks and docs read it)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -80,7 +81,9 @@ def register(method: Method) -> Method:
     return method
 
 
-register(Hybrid("hybrid", "Dense + lexical (BM25, TF-IDF) fusion with neighbour expansion; the default with a model.", True))
+register(
+    Hybrid("hybrid", "Dense + lexical (BM25, TF-IDF) fusion with neighbour expansion; the default with a model.", True)
+)
 register(Dense("dense", "Cosine of the sentence-embedding vectors.", True))
 for _w in WEIGHTINGS.values():
     register(Lexical(_w.name, _w.summary))

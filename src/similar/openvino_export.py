@@ -1,4 +1,5 @@
 """`similar models prepare`: export a sentence-transformers model to OpenVINO IR under models/NAME/openvino/."""
+
 from __future__ import annotations
 
 import contextlib
@@ -70,16 +71,23 @@ def _export(name: str | None, dest: Path) -> dict:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            hidden = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1)
 
-    example = model.tokenizer(["an example title", "a second, longer example abstract text"], padding=True, return_tensors="pt")
+    example = model.tokenizer(
+        ["an example title", "a second, longer example abstract text"], padding=True, return_tensors="pt"
+    )
     inputs = ["input_ids", "attention_mask", "token_type_ids"]
     with torch.no_grad():
-        ir = ov.convert_model(Pooled(transformer), example_input={k: example[k] for k in inputs},
-                              input=[(k, [-1, -1], ov.Type.i64) for k in inputs])
+        ir = ov.convert_model(
+            Pooled(transformer),
+            example_input={k: example[k] for k in inputs},
+            input=[(k, [-1, -1], ov.Type.i64) for k in inputs],
+        )
     with store.atomic_dir(dest) as tmp:
         if spec.path.resolve() != dest.resolve():
             shutil.copytree(spec.path, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OV_DIR))
@@ -87,9 +95,15 @@ def _export(name: str | None, dest: Path) -> dict:
             shutil.copytree(dest, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OV_DIR))
         (tmp / OV_DIR).mkdir()
         ov.save_model(ir, str(tmp / OV_DIR / OV_MODEL), compress_to_fp16=False)
-        info = {"source": str(spec.path), "fingerprint": fingerprint_dir(spec.path), "backend": "openvino",
-                "openvino": ov.get_version(), "pooling": "mean, L2-normalized", "created": store.now_iso(),
-                "seconds": round(time.time() - started, 1)}
+        info = {
+            "source": str(spec.path),
+            "fingerprint": fingerprint_dir(spec.path),
+            "backend": "openvino",
+            "openvino": ov.get_version(),
+            "pooling": "mean, L2-normalized",
+            "created": store.now_iso(),
+            "seconds": round(time.time() - started, 1),
+        }
         (tmp / OV_DIR / "export.json").write_text(json.dumps(info, indent=2) + "\n")
     if fingerprint_dir(dest) != info["fingerprint"]:
         raise SimilarError(f"the copy in {dest} does not match its source {spec.path}; remove it and prepare again")

@@ -1,4 +1,5 @@
 """Where similar keeps its data: one home ($SIMILAR_HOME, else the per-user data folder) for indexes, models, results."""
+
 from __future__ import annotations
 
 import os
@@ -72,4 +73,6 @@ def index_names() -> list[str]:
     root = index_root()
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists())
+    return sorted(
+        p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists()
+    )

@@ -1,4 +1,5 @@
 """Ranking over rows: single methods, and the hybrid (dense + lexical fusion with neighbour expansion)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -74,8 +75,14 @@ class Query:
 class Ranker:
     """Scores rows for a query under any method; knows rows, never PMIDs."""
 
-    def __init__(self, dense: DenseBackend | None, lexical: LexicalBackend, live: np.ndarray, hybrid: HybridParams | None = None,
-                 short_text: HybridParams | None = None):
+    def __init__(
+        self,
+        dense: DenseBackend | None,
+        lexical: LexicalBackend,
+        live: np.ndarray,
+        hybrid: HybridParams | None = None,
+        short_text: HybridParams | None = None,
+    ):
         self.dense = dense
         self.lexical = lexical
         self.live = live  # bool per row
@@ -124,7 +131,9 @@ class Ranker:
                 norm = self.lexical.self_scores(method)[queried]
             else:
                 seed_terms, seed_norm = self.lexical.text_query(method, [q.title], [q.abstract])
-                terms = seed_terms if seed_only else sp.vstack([seed_terms, self.lexical.query_rows(method, pool)]).tocsr()
+                terms = (
+                    seed_terms if seed_only else sp.vstack([seed_terms, self.lexical.query_rows(method, pool)]).tocsr()
+                )
                 norm = seed_norm if seed_only else np.concatenate([seed_norm, self.lexical.self_scores(method)[pool]])
             lex += (terms @ weights).toarray() / np.maximum(norm, 1e-9)[:, None]
         return p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)
@@ -178,7 +187,9 @@ class Ranker:
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
 
 
-def precompute(ranker: Ranker, method: str, k: int = PRECOMPUTED, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def precompute(
+    ranker: Ranker, method: str, k: int = PRECOMPUTED, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Every live paper's top-k under `method`, as (rows, scores) arrays of shape (count, k); -1 pads short lists."""
     import faiss
 

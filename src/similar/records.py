@@ -1,4 +1,5 @@
 """Read paper records (JSON lines / JSON array / CSV / TSV / PubMed-MEDLINE XML) as a stream of events."""
+
 from __future__ import annotations
 
 import csv
@@ -253,7 +254,10 @@ def _read_medline_xml(path: Path) -> Iterator[Event]:
                     root.clear()
         except ET.ParseError as exc:
             line, column = exc.position
-            yield Problem(f"{path.name}:{line}:{column}", f"malformed XML, rest of file skipped ({exc.msg if hasattr(exc, 'msg') else exc})")
+            yield Problem(
+                f"{path.name}:{line}:{column}",
+                f"malformed XML, rest of file skipped ({exc.msg if hasattr(exc, 'msg') else exc})",
+            )
 
 
 def read_records(path: str | Path) -> Iterator[Event]:

@@ -1,4 +1,5 @@
 """The index directory on disk: paths, manifest, row<->PMID sidecar, SQLite metadata, atomic writes, checks."""
+
 from __future__ import annotations
 
 import contextlib
@@ -77,7 +78,16 @@ def library_versions() -> dict:
     from importlib import metadata
 
     out: dict[str, str | None] = {}
-    for dist in ("similar", "faiss-cpu", "sentence-transformers", "torch", "transformers", "scikit-learn", "numpy", "scipy"):
+    for dist in (
+        "similar",
+        "faiss-cpu",
+        "sentence-transformers",
+        "torch",
+        "transformers",
+        "scikit-learn",
+        "numpy",
+        "scipy",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -240,8 +250,26 @@ class Manifest:
     extra: dict = field(default_factory=dict)
 
     # key order on disk (stable, so manifests diff cleanly); `updates` is written once there is one
-    ORDER = ("format", "format_version", "name", "build_id", "created", "updated", "count", "live", "model", "dense",
-             "lexical", "default_method", "precomputed", "inputs", "records", "build_seconds", "versions", "files")
+    ORDER = (
+        "format",
+        "format_version",
+        "name",
+        "build_id",
+        "created",
+        "updated",
+        "count",
+        "live",
+        "model",
+        "dense",
+        "lexical",
+        "default_method",
+        "precomputed",
+        "inputs",
+        "records",
+        "build_seconds",
+        "versions",
+        "files",
+    )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -263,12 +291,16 @@ class Manifest:
             )
         for key, kinds, required in MANIFEST_FIELDS:
             value = data.get(key)
-            if (value is None and required) or (value is not None and (not isinstance(value, kinds) or isinstance(value, bool))):
+            if (value is None and required) or (
+                value is not None and (not isinstance(value, kinds) or isinstance(value, bool))
+            ):
                 raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid '{key}'; rebuild it")
         if data["count"] < 0:
             raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid 'count'; rebuild it")
         known = {f.name for f in fields(cls)} - {"extra"}
-        return cls(**{k: v for k, v in data.items() if k in known}, extra={k: v for k, v in data.items() if k not in known})
+        return cls(
+            **{k: v for k, v in data.items() if k in known}, extra={k: v for k, v in data.items() if k not in known}
+        )
 
     def replace(self, **changes) -> "Manifest":
         return replace(self, **changes)
@@ -296,11 +328,18 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
 
 # key, accepted types, required: what open and add rely on
 MANIFEST_FIELDS = (
-    ("build_id", str, True), ("count", int, True), ("inputs", list, True),
-    ("model", dict, False), ("dense", dict, False), ("precomputed", dict, False), ("files", dict, False),
+    ("build_id", str, True),
+    ("count", int, True),
+    ("inputs", list, True),
+    ("model", dict, False),
+    ("dense", dict, False),
+    ("precomputed", dict, False),
+    ("files", dict, False),
 )
 SQLITE_HEADER = b"SQLite format 3\x00"
-HASH_ON_OPEN_LIMIT = 64 << 20  # open checks every file's SHA-256 up to this total size; above it sizes only (`similar verify` hashes all)
+HASH_ON_OPEN_LIMIT = (
+    64 << 20
+)  # open checks every file's SHA-256 up to this total size; above it sizes only (`similar verify` hashes all)
 
 
 def describe_files(folder: Path) -> dict:
@@ -323,7 +362,9 @@ def check_files(folder: Path, manifest: Manifest, hash_limit: int | None = HASH_
             raise SimilarError(f"corrupt index {folder}: {name} is missing; rebuild it")
         size = path.stat().st_size
         if not isinstance(meta, dict) or size != meta.get("bytes"):
-            raise SimilarError(f"corrupt index {folder}: {name} is {size} bytes, the manifest says {meta.get('bytes') if isinstance(meta, dict) else '?'}; rebuild it")
+            raise SimilarError(
+                f"corrupt index {folder}: {name} is {size} bytes, the manifest says {meta.get('bytes') if isinstance(meta, dict) else '?'}; rebuild it"
+            )
     papers = Path(folder) / PAPERS
     if papers.is_file() and (PAPERS in files or not files):
         with open(papers, "rb") as f:
@@ -347,10 +388,14 @@ def read_rows(folder: Path, expected: int) -> list[str]:
     except UnicodeDecodeError as exc:
         raise SimilarError(f"corrupt index {folder}: {ROWS} is not text; rebuild it") from exc
     if len(rows) != expected:
-        raise SimilarError(f"corrupt index {folder}: {ROWS} has {len(rows)} rows, the manifest says {expected}; rebuild it")
+        raise SimilarError(
+            f"corrupt index {folder}: {ROWS} has {len(rows)} rows, the manifest says {expected}; rebuild it"
+        )
     return rows
 
 
 def check_count(folder: Path, what: str, found: int, expected: int) -> None:
     if found != expected:
-        raise SimilarError(f"corrupt index {folder}: {what} holds {found} rows, the manifest says {expected}; rebuild it")
+        raise SimilarError(
+            f"corrupt index {folder}: {what} holds {found} rows, the manifest says {expected}; rebuild it"
+        )

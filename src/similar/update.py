@@ -1,12 +1,13 @@
 """`similar add`: append new or revised records and apply deletions to an index, re-embedding only what changed."""
+
 from __future__ import annotations
 
 import shutil
 import time
-
-import numpy as np
 from pathlib import Path
 from typing import Callable, Sequence
+
+import numpy as np
 
 from . import lock, store
 from .backends.dense import DenseBackend
@@ -25,7 +26,9 @@ def _index_encoder(manifest: store.Manifest, encoder: Encoder | None) -> Encoder
         try:
             return load_index_model(model)
         except ModelUnavailable as exc:
-            raise SimilarError(f"cannot add to {manifest.name}: its model {model['name']} is not available ({exc})") from exc
+            raise SimilarError(
+                f"cannot add to {manifest.name}: its model {model['name']} is not available ({exc})"
+            ) from exc
     if encoder.fingerprint != model.get("fingerprint"):
         raise SimilarError(
             f"cannot add to {manifest.name}: model {encoder.name} differs from the one that built it "
@@ -34,8 +37,14 @@ def _index_encoder(manifest: store.Manifest, encoder: Encoder | None) -> Encoder
     return encoder
 
 
-def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encoder | None = None, progress: bool = True,
-                 wait: bool = False, notify: Callable[[str], None] | None = None) -> BuildReport:
+def add_to_index(
+    inputs: Sequence[str | Path],
+    dest: str | Path,
+    encoder: Encoder | None = None,
+    progress: bool = True,
+    wait: bool = False,
+    notify: Callable[[str], None] | None = None,
+) -> BuildReport:
     """Apply input files in order to an existing index; a file applied before (same SHA-256) is a no-op.
 
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
@@ -67,7 +76,9 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         return report
 
     db = store.connect(dest / store.PAPERS, readonly=True)
-    live = {pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")}
+    live = {
+        pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")
+    }
     count = db.execute("SELECT count(*) FROM papers").fetchone()[0]
     db.close()
 
@@ -93,7 +104,9 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
             if papers:
                 shutil.rmtree(work, ignore_errors=True)
-                vectors, _ = embed_checkpointed(len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress)
+                vectors, _ = embed_checkpointed(
+                    len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress
+                )
                 dense.add(vectors)
                 report.embedded = len(papers)
             dense.save(tmp)
@@ -105,12 +118,16 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         conn.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
         insert_papers(conn, count, (paper_row(p) for p in papers))
         conn.commit()
-        live = np.array([r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool)
+        live = np.array(
+            [r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool
+        )
         live_count = int(live.sum())
         conn.close()
         if manifest.precomputed:  # every list may change when papers come or go: recompute them all
             lists_method = manifest.precomputed["method"]
-            rows_, _ = save_neighbours(tmp, dense if encoder is not None else None, lexical, live, lists_method, progress)
+            rows_, _ = save_neighbours(
+                tmp, dense if encoder is not None else None, lexical, live, lists_method, progress
+            )
             manifest = manifest.replace(precomputed=lists_spec(lists_method, int(rows_.shape[1])))
         with open(tmp / store.ROWS, "a") as f:
             f.writelines(f"{p.pmid}\n" for p in papers)

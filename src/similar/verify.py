@@ -1,4 +1,5 @@
 """`similar verify`: every index file against its SHA-256 in the manifest, and rows, PMIDs, SQLite and backends agreeing."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -32,7 +33,9 @@ def _vectors_problem(dense, count: int, chunk: int = 65536) -> str | None:
         block = dense.vectors(np.arange(start, min(count, start + chunk)))
         if not np.isfinite(block).all():
             return f"{store.VECTORS} holds non-finite values (rows {start}..{start + len(block) - 1})"
-        with np.errstate(over="ignore"):  # random bytes overflow the squares: an infinite length is a finding, not a warning
+        with np.errstate(
+            over="ignore"
+        ):  # random bytes overflow the squares: an infinite length is a finding, not a warning
             norms = np.linalg.norm(block, axis=1)
         bad = np.flatnonzero(np.abs(norms - 1.0) > 0.1)
         if len(bad):
@@ -48,7 +51,9 @@ def verify_index(path: str | Path) -> Verification:
     manifest = store.read_manifest(path)  # unreadable manifest: nothing else can be checked, raise the one line
     problems, notes, hashed = [], [], 0
     if not manifest.files:
-        notes.append("the manifest records no checksums (built before they were recorded): rebuild to have files verified")
+        notes.append(
+            "the manifest records no checksums (built before they were recorded): rebuild to have files verified"
+        )
     else:
         for name, meta in manifest.files.items():
             try:
@@ -78,6 +83,8 @@ def verify_index(path: str | Path) -> Verification:
             problems.append(f"corrupt index {path}: {store.NEIGHBOURS} holds rows or scores out of range; rebuild it")
     live = int(index.live.sum())
     if manifest.live is not None and manifest.live != live:
-        problems.append(f"corrupt index {path}: {store.PAPERS} has {live} live rows, the manifest says {manifest.live}; rebuild it")
+        problems.append(
+            f"corrupt index {path}: {store.PAPERS} has {live} live rows, the manifest says {manifest.live}; rebuild it"
+        )
     index.close()
     return Verification(str(path), hashed, manifest.count, tuple(problems), tuple(notes))

@@ -1,4 +1,5 @@
 """Dense vectors in FAISS (inner product on normalized vectors): exact flat, HNSW, or IVF, chosen by size."""
+
 from __future__ import annotations
 
 import os

@@ -1,10 +1,11 @@
 """Lexical similarity on sparse term-count matrices: TF-IDF cosine, Okapi BM25 and PubMed's PMRA."""
+
 from __future__ import annotations
 
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import joblib
 import numpy as np
@@ -14,11 +15,16 @@ from ..store import LEXICAL
 from . import top_k
 from .weightings import METHODS, TITLE_WEIGHT, weighting
 
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import CountVectorizer
+
 TOKEN_PATTERN = r"(?u)\b\w[\w\-]*\w\b|\b\w\b"  # keeps gene names like il-6, p53, brca1 whole
 
 
 def make_vectorizer(vocabulary: dict | None = None) -> "CountVectorizer":
-    from sklearn.feature_extraction.text import CountVectorizer  # imported on first use: 1 s that opening an index does not need
+    from sklearn.feature_extraction.text import (
+        CountVectorizer,
+    )  # imported on first use: 1 s that opening an index does not need
 
     return CountVectorizer(
         lowercase=True,
@@ -35,14 +41,18 @@ _TOKEN = re.compile(TOKEN_PATTERN)
 def count_terms(texts: Sequence[str], vocabulary: dict) -> sp.csr_matrix:
     """make_vectorizer(vocabulary).transform(texts) without scikit-learn's 1 s import, for text queries: lowercase,
     TOKEN_PATTERN, counts of in-vocabulary terms (stop words never enter a vocabulary, so dropping them is implicit)."""
-    indptr, indices, data = [0], [], []
+    indptr: list[int] = [0]
+    indices: list[int] = []
+    data: list[int] = []
     for text in texts:
         counts = Counter(j for j in map(vocabulary.get, _TOKEN.findall(text.lower())) if j is not None)
         indices.extend(counts.keys())
         data.extend(counts.values())
         indptr.append(len(indices))
-    matrix = sp.csr_matrix((np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr, np.int64)),
-                           shape=(len(texts), len(vocabulary)))
+    matrix = sp.csr_matrix(
+        (np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr, np.int64)),
+        shape=(len(texts), len(vocabulary)),
+    )
     matrix.sort_indices()
     return matrix
 
@@ -143,7 +153,9 @@ class LexicalBackend:
         title_weight = weighting(method).title_weight
         return (count_terms(titles, self.vocabulary) * title_weight + count_terms(abstracts, self.vocabulary)).tocsr()
 
-    def text_query(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+    def text_query(
+        self, method: str, titles: Sequence[str], abstracts: Sequence[str]
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
         """Query weights of outside texts and their self scores, weighed as if they were indexed (counted once)."""
         counts = self._text_counts(method, titles, abstracts)
         weighed = self._weigh(method, counts)

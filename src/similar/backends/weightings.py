@@ -2,6 +2,7 @@
 
 Adding a weighting = one Weighting subclass here, listed in WEIGHTINGS; methods.py makes it a ranking method.
 Only numpy is imported up front, so the CLI can list methods without loading scipy or scikit-learn."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

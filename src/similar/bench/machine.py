@@ -1,4 +1,5 @@
 """The CPU a figure was measured on (model, vector ISA, cores) and its fp32 matmul peak, for honest speed figures."""
+
 from __future__ import annotations
 
 import json

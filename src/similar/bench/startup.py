@@ -1,4 +1,5 @@
 """Start-up cost of the command in fresh processes: --help, a one-line error, info, and a cold `query --text`."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,13 @@ def _run(args: list[str], env: dict, repeats: int) -> dict:
         proc = subprocess.run([sys.executable, "-m", "similar.cli", *args], env=env, capture_output=True, text=True)
         times.append(time.perf_counter() - t)
         code = proc.returncode
-    return {"command": "similar " + " ".join(args), "exit_code": code, "runs": repeats,
-            "median_s": round(statistics.median(times), 3), "max_s": round(max(times), 3)}
+    return {
+        "command": "similar " + " ".join(args),
+        "exit_code": code,
+        "runs": repeats,
+        "median_s": round(statistics.median(times), 3),
+        "max_s": round(max(times), 3),
+    }
 
 
 def bench_startup(corpus: Path, papers: int = 200, repeats: int = 5) -> list[dict]:
@@ -33,20 +39,32 @@ def bench_startup(corpus: Path, papers: int = 200, repeats: int = 5) -> list[dic
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="similar-startup-") as tmp:
-        env = {**os.environ, paths.HOME_ENV: str(Path(tmp) / "home"), "SIMILAR_CACHE": str(Path(tmp) / "cache"),
-               "SIMILAR_MODELS_DIR": str(paths.models_dir())}
+        env = {
+            **os.environ,
+            paths.HOME_ENV: str(Path(tmp) / "home"),
+            "SIMILAR_CACHE": str(Path(tmp) / "cache"),
+            "SIMILAR_MODELS_DIR": str(paths.models_dir()),
+        }
         rows.append(_run(["--help"], env, repeats))
         rows.append(_run(["query", "1", "--index", "nosuch"], env, repeats))
         rows.append(_run(["info"], env, repeats))
         small = Path(tmp) / "small.jsonl"
-        small.write_text("".join(json.dumps({"pmid": str(i + 1), "title": t}) + "\n" for i, t in enumerate(_texts(corpus, papers))))
-        built = subprocess.run([sys.executable, "-m", "similar.cli", "build", str(small), "--index", "small", "--quiet"],
-                               env=env, capture_output=True, text=True)
+        small.write_text(
+            "".join(json.dumps({"pmid": str(i + 1), "title": t}) + "\n" for i, t in enumerate(_texts(corpus, papers)))
+        )
+        built = subprocess.run(
+            [sys.executable, "-m", "similar.cli", "build", str(small), "--index", "small", "--quiet"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if built.returncode != 0:
             raise RuntimeError(f"start-up benchmark: build failed: {built.stderr.strip()[-500:]}")
         rows.append(_run(["info", "--index", "small"], env, repeats))
         rows.append(_run(["query", "1", "--index", "small"], env, repeats))
-        first = _run(["query", "--text", QUERY_TEXT, "--index", "small"], {**env, "SIMILAR_CACHE": str(Path(tmp) / "cold")}, 1)
+        first = _run(
+            ["query", "--text", QUERY_TEXT, "--index", "small"], {**env, "SIMILAR_CACHE": str(Path(tmp) / "cold")}, 1
+        )
         rows.append({**first, "command": first["command"] + "  (first: empty compile cache)"})
         later = _run(["query", "--text", QUERY_TEXT, "--index", "small"], env, repeats)
         rows.append({**later, "command": later["command"] + "  (cold process, compile cache warm)"})

@@ -1,4 +1,5 @@
 """The HTTP face: a FastAPI app over one open Index (JSON API, widget page, widget script, embed page, reload)."""
+
 from __future__ import annotations
 
 import hmac
@@ -9,16 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import NotFound, SimilarError, edge_message
 from .. import methods as registry
+from ..errors import NotFound, SimilarError, edge_message
 from ..index import Index
 from . import pages
 
@@ -37,8 +38,12 @@ class RecommendationRequest(BaseModel):
     """A collection: papers like `positive` (and `text`), unlike `negative`."""
 
     model_config = ConfigDict(extra="forbid")
-    positive: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(default_factory=list, max_length=MAX_EXAMPLES)
-    negative: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(default_factory=list, max_length=MAX_EXAMPLES)
+    positive: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(
+        default_factory=list, max_length=MAX_EXAMPLES
+    )
+    negative: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(
+        default_factory=list, max_length=MAX_EXAMPLES
+    )
     text: str | None = Field(None, max_length=20000)
     n: int = Field(10, ge=1, le=MAX_API_N)
     method: str | None = Field(None, pattern=COLLECTION_METHODS)
@@ -91,7 +96,9 @@ class Reload:
 def public_manifest(manifest: dict) -> dict:
     """The manifest without this machine's absolute paths (input files and model folder keep their names)."""
     out = dict(manifest)
-    out["inputs"] = [{k: v for k, v in e.items() if k != "path"} for e in manifest.get("inputs") or [] if isinstance(e, dict)]
+    out["inputs"] = [
+        {k: v for k, v in e.items() if k != "path"} for e in manifest.get("inputs") or [] if isinstance(e, dict)
+    ]
     if isinstance(manifest.get("model"), dict):
         out["model"] = {k: v for k, v in manifest["model"].items() if k != "path"}
     return out
@@ -133,12 +140,17 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     )
     _offline_docs(app)
     app.state.holder = holder
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["ETag"])
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["ETag"]
+    )
     app.add_middleware(HeadAsGet)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        message = {404: f"no route {request.url.path}: see /docs", 405: f"{request.method} is not allowed on {request.url.path}"}
+        message = {
+            404: f"no route {request.url.path}: see /docs",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }
         response = _error(exc.status_code, message.get(exc.status_code, str(exc.detail)))
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
@@ -176,7 +188,13 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.get("/v1/health")
     def health():
         index = holder.index
-        return {"status": "ok", "papers": len(index), "build_id": index.build_id, "methods": list(index.methods), "reloads": holder.reloads}
+        return {
+            "status": "ok",
+            "papers": len(index),
+            "build_id": index.build_id,
+            "methods": list(index.methods),
+            "reloads": holder.reloads,
+        }
 
     @app.get("/v1/index")
     def manifest(request: Request):
@@ -187,7 +205,9 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     def paper(request: Request, pmid: str = PMID_PATH):
         index = holder.index
         p = index.paper(pmid)
-        return cached(request, index, {"pmid": p.pmid, "title": p.title, "journal": p.journal, "year": p.year, "url": p.url})
+        return cached(
+            request, index, {"pmid": p.pmid, "title": p.title, "journal": p.journal, "year": p.year, "url": p.url}
+        )
 
     @app.get("/v1/papers/{pmid}/similar")
     def similar(
@@ -197,7 +217,9 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         method: str | None = Query(None, pattern=registry.pattern()),
         min_year: int | None = Query(None, ge=1000, le=3000),
         max_year: int | None = Query(None, ge=1000, le=3000),
-        explain: bool = Query(False, description="Say why each paper is listed: shared terms with exact shares, MeSH, sentences."),
+        explain: bool = Query(
+            False, description="Say why each paper is listed: shared terms with exact shares, MeSH, sentences."
+        ),
     ):
         index = holder.index
         result = index.similar(pmid, n=n, method=method, min_year=min_year, max_year=max_year)
@@ -209,8 +231,16 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     def recommendations(body: RecommendationRequest):
         """Papers like the positive PMIDs (and text), unlike the negative ones; none of them is listed."""
         index = holder.index
-        result = index.recommend(body.positive, body.negative, n=body.n, method=body.method, text=body.text,
-                                 min_year=body.min_year, max_year=body.max_year, explain=body.explain)
+        result = index.recommend(
+            body.positive,
+            body.negative,
+            n=body.n,
+            method=body.method,
+            text=body.text,
+            min_year=body.min_year,
+            max_year=body.max_year,
+            explain=body.explain,
+        )
         return result.to_dict()
 
     @app.get("/v1/recommendations")
@@ -225,8 +255,15 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         explain: bool = Query(False),
     ):
         index = holder.index
-        result = index.recommend(positive.split(","), [p for p in negative.split(",") if p], n=n, method=method,
-                                 min_year=min_year, max_year=max_year, explain=explain)
+        result = index.recommend(
+            positive.split(","),
+            [p for p in negative.split(",") if p],
+            n=n,
+            method=method,
+            min_year=min_year,
+            max_year=max_year,
+            explain=explain,
+        )
         return cached(request, index, result.to_dict())
 
     @app.post("/admin/reload")
@@ -244,8 +281,13 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         return {"status": "reloaded", "build_id": outcome.build_id, "papers": outcome.papers}
 
     @app.get("/widget/{pmid}", response_class=HTMLResponse)
-    def widget(request: Request, pmid: str = PMID_PATH, n: int = Query(5, ge=1, le=MAX_API_N),
-               theme: str = Query("light", pattern="^(light|dark)$"), explain: bool = Query(False)):
+    def widget(
+        request: Request,
+        pmid: str = PMID_PATH,
+        n: int = Query(5, ge=1, le=MAX_API_N),
+        theme: str = Query("light", pattern="^(light|dark)$"),
+        explain: bool = Query(False),
+    ):
         index = holder.index
         try:
             result = index.similar(pmid, n=n)
@@ -257,7 +299,9 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
 
     @app.get("/widget.js")
     def widget_js():
-        return Response(pages.WIDGET_JS, media_type="application/javascript", headers={"Cache-Control": "public, max-age=3600"})
+        return Response(
+            pages.WIDGET_JS, media_type="application/javascript", headers={"Cache-Control": "public, max-age=3600"}
+        )
 
     @app.get("/embed/{pmid}", response_class=HTMLResponse)
     def embed(request: Request, pmid: str = PMID_PATH):
@@ -282,11 +326,14 @@ def _offline_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs():
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - API docs",
-                                   oauth2_redirect_url="/docs/oauth2-redirect",
-                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png")
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - API docs",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def docs_redirect():
@@ -303,8 +350,10 @@ def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000, rea
     if ready is not None:
         ready()
     if hasattr(signal, "SIGHUP"):
+
         def _hup(signum, frame):
             app.state.holder.try_reload()  # never raises: a bad folder logs one line and the old index serves on
+
         signal.signal(signal.SIGHUP, _hup)
     timeout = float(os.environ.get(HEADER_TIMEOUT_ENV) or HEADER_TIMEOUT)
     uvicorn.run(app, host=host, port=port, log_level="warning", http=_header_timeout_protocol(timeout))

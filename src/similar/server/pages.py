@@ -1,4 +1,5 @@
 """Self-contained HTML and JavaScript for the "Similar Papers" widget, its script snippet and the embed page."""
+
 from __future__ import annotations
 
 import html
@@ -110,10 +111,14 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
 
 def embed_page(paper: PaperInfo, base_url: str) -> str:
     """What a literature site offers under a paper: both snippets, a copy button each, and a live preview."""
-    script_snippet = (f'<div data-similar-pmid="{paper.pmid}" data-similar-n="5"></div>\n'
-                      f'<script src="{base_url}/widget.js" async></script>')
-    iframe_snippet = (f'<iframe src="{base_url}/widget/{paper.pmid}?n=5" width="420" height="480" '
-                      f'style="border:0" title="Similar papers"></iframe>')
+    script_snippet = (
+        f'<div data-similar-pmid="{paper.pmid}" data-similar-n="5"></div>\n'
+        f'<script src="{base_url}/widget.js" async></script>'
+    )
+    iframe_snippet = (
+        f'<iframe src="{base_url}/widget/{paper.pmid}?n=5" width="420" height="480" '
+        f'style="border:0" title="Similar papers"></iframe>'
+    )
     block = lambda name, code: (
         f'<h3>{name}</h3><pre id="{name}"><code>{html.escape(code)}</code></pre>'
         f'<button type="button" data-copy="{name}">Copy</button>'
