@@ -1,6 +1,6 @@
 """Rerun the `$ similar ...` examples of docs/*.md and the README and write their real output back, so they cannot drift.
 
-    SIMILAR_HOME=/tmp/readme-home python benchmarks/readme_examples.py [--check]
+    SIMILAR_HOME=/tmp/readme-home python benchmarks/readme_examples.py [--check | --table]
 
 Runs from the repository root against ../shared/data, in the SIMILAR_HOME given (a fresh one reproduces the
 README from scratch: the first example builds the index). Lines with a `# ... not rerun` comment are left as written
@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "docs" / "commands.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "commands.md"),
          ROOT / "README.md"]  # commands.md first: its first example builds the index the others query
+README = ROOT / "README.md"
 PROMPT = "$ similar "
 
 
@@ -62,11 +63,30 @@ def regenerate(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+TABLE_START, TABLE_END = "<!-- suite table: from benchmarks/results/suite.json -->", "<!-- end suite table -->"
+
+
+def with_suite_table(text: str) -> str:
+    """The README's quality table, rendered from the committed suite results (never typed by hand)."""
+    import json
+
+    from similar.bench.suite import summary_table
+
+    if TABLE_START not in text:
+        return text
+    table = summary_table(json.loads((ROOT / "benchmarks" / "results" / "suite.json").read_text()))
+    head, rest = text.split(TABLE_START, 1)
+    return head + TABLE_START + "\n" + table + "\n" + TABLE_END + rest.split(TABLE_END, 1)[1]
+
+
 def main() -> int:
+    if "--table" in sys.argv:  # only the README's quality table (no example is rerun)
+        README.write_text(with_suite_table(README.read_text()))
+        return 0
     changed = False
     for page in PAGES:
         old = page.read_text()
-        new = regenerate(old)
+        new = with_suite_table(regenerate(old))
         changed |= new != old
         if "--check" not in sys.argv:
             page.write_text(new)

@@ -387,3 +387,25 @@ def check_suite(results: dict, benchmarks: Sequence[Benchmark], tolerance: float
                     f"{'OK  ' if ok else 'FAIL'} {bench.name} {method} {metric}: {shown} (expected {expected:.4f} ± {tolerance})"
                 )
     return all_ok
+
+
+def summary_table(results: dict) -> str:
+    """The README's compact table: nDCG@10 per method and benchmark, the best of each column in bold, and a line per
+    benchmark where the default is not the best."""
+    benches = results["benchmarks"]
+    names = list(benches)
+    methods = list(dict.fromkeys(m for b in benches.values() for m in b["summary"]))
+    default = next((b["default"] for b in benches.values()), "")
+    best = {n: max(benches[n]["summary"].values(), key=lambda v: v["ndcg@10"]["mean"])["ndcg@10"]["mean"] for n in names}
+    lines = ["| nDCG@10 | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for method in methods:
+        cells = []
+        for n in names:
+            value = benches[n]["summary"].get(method, {}).get("ndcg@10", {}).get("mean")
+            text = "-" if value is None else f"{value:.3f}"
+            cells.append(f"**{text}**" if value is not None and value == best[n] else text)
+        lines.append(f"| {method}{' (default)' if method == default else ''} | " + " | ".join(cells) + " |")
+    behind = [n for n in names if benches[n]["summary"].get(default, {}).get("ndcg@10", {}).get("mean") != best[n]]
+    lines += ["", f"The default is not the best on: {', '.join(behind)}." if behind else
+              f"The default ({default}) is the best method on every benchmark of the suite."]
+    return "\n".join(lines)
