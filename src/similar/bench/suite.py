@@ -396,7 +396,9 @@ def summary_table(results: dict) -> str:
     names = list(benches)
     methods = list(dict.fromkeys(m for b in benches.values() for m in b["summary"]))
     default = next((b["default"] for b in benches.values()), "")
-    best = {n: max(benches[n]["summary"].values(), key=lambda v: v["ndcg@10"]["mean"])["ndcg@10"]["mean"] for n in names}
+    best = {
+        n: max(benches[n]["summary"].values(), key=lambda v: v["ndcg@10"]["mean"])["ndcg@10"]["mean"] for n in names
+    }
     lines = ["| nDCG@10 | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for method in methods:
         cells = []
@@ -406,6 +408,10 @@ def summary_table(results: dict) -> str:
             cells.append(f"**{text}**" if value is not None and value == best[n] else text)
         lines.append(f"| {method}{' (default)' if method == default else ''} | " + " | ".join(cells) + " |")
     behind = [n for n in names if benches[n]["summary"].get(default, {}).get("ndcg@10", {}).get("mean") != best[n]]
-    lines += ["", f"The default is not the best on: {', '.join(behind)}." if behind else
-              f"The default ({default}) is the best method on every benchmark of the suite."]
+    lines += [
+        "",
+        f"The default is not the best on: {', '.join(behind)}."
+        if behind
+        else f"The default ({default}) is the best method on every benchmark of the suite.",
+    ]
     return "\n".join(lines)
