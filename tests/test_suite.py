@@ -58,6 +58,7 @@ def suite_files(tmp_path, corpus):
         {"name": "claims", "kind": "text", "corpus": str(corpus), "queries": str(claims), "judgments": str(qrels)},
         {"name": "titles", "kind": "title", "corpus": str(corpus), "judgments": str(judgments)},
         {"name": "rerank", "kind": "rerank", "corpus": str(corpus), "judgments": str(judgments)},
+        {"name": "abstracts", "kind": "abstract", "corpus": str(corpus), "judgments": str(judgments)},
     ]
     import yaml
 
@@ -99,6 +100,9 @@ def test_cases_count_what_is_left_out(tmp_path, suite_files, fake_encoder):
     assert titles[1].text == index.paper("1001").title and titles[1].skip == "1001"
     got = ranked(index, benchmarks[2], titles[1], "hybrid")
     assert "1001" not in got and len(got) == 39  # the seed found by its own title is not counted
+    pasted, _ = cases(index, benchmarks[4])
+    assert pasted[2].text.startswith(index.paper("1002").title + " We report") and pasted[2].skip == "1002"
+    assert "1002" not in ranked(index, benchmarks[4], pasted[2], "hybrid")
     order = ranked(index, benchmarks[3], by_pmid[0], "dense")
     assert sorted(order) == sorted(by_pmid[0].judged)
     scores = index.ranker.score("dense", Query(row=index.row("1000")), np.array([index.row(p) for p in order]))
@@ -108,7 +112,7 @@ def test_cases_count_what_is_left_out(tmp_path, suite_files, fake_encoder):
 def test_suite_table_and_check(tmp_path, suite_files):
     benchmarks, spec = load_suite(suite_files)
     results = run_suite(benchmarks, tmp_path / "out", model=FakeEncoder(), progress=False)
-    assert set(results["benchmarks"]) == {"by-pmid", "claims", "titles", "rerank"}
+    assert set(results["benchmarks"]) == {"by-pmid", "claims", "titles", "rerank", "abstracts"}
     claims = results["benchmarks"]["claims"]
     assert claims["coverage"]["evaluated"] == 2 and claims["default"] == "hybrid"
     assert set(claims["summary"]) == {"hybrid", "dense", "tfidf", "bm25", "pmra"}
@@ -118,7 +122,7 @@ def test_suite_table_and_check(tmp_path, suite_files):
         results["benchmarks"]["by-pmid"]["summary"]["dense"]["ndcg@10"]["mean"]
     )
     table = suite_markdown(results)
-    assert "| method | by-pmid | claims | titles | rerank | worst margin |" in table
+    assert "| method | by-pmid | claims | titles | rerank | abstracts | worst margin |" in table
     lines = []
     dense = results["benchmarks"]["by-pmid"]["summary"]["dense"]["ndcg@10"]["mean"]
     assert check_suite(results, benchmarks, 0.005, lines.append) == (abs(dense - 1.0) <= 0.005)
@@ -132,7 +136,7 @@ def test_suite_table_and_check(tmp_path, suite_files):
     [
         (
             "suite: [{name: x, kind: nope, corpus: c, judgments: j}]",
-            "benchmark 'x': kind must be one of pmid, title, text, rerank, got 'nope'",
+            "benchmark 'x': kind must be one of pmid, title, abstract, text, rerank, got 'nope'",
         ),
         ("tolerance: 0.01", "no `suite:` list of benchmarks"),
     ],

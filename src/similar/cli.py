@@ -189,10 +189,7 @@ def add(inputs, index_dir, wait, quiet):
 def query(pmids, text, negatives, n, index_dir, method, collection_method, min_year, max_year, explain, as_json):
     """Print the papers most similar to PMID (or to --text); several PMIDs, --not PMID, or PMIDs with --text make a collection."""
     from . import lock, store
-    from .index import Index, check_n
-    from .output import as_json_lines, as_table
 
-    check_n(n)
     if not pmids and text is None:
         raise SimilarError('give a PMID, several PMIDs, or --text "..."')
     collection = len(pmids) > 1 or negatives or (pmids and text is not None)
@@ -204,7 +201,10 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
     lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
     store.read_manifest(path)  # a missing or foreign folder is named before the heavy imports
     from .backends.dense import set_threads
+    from .index import Index, check_n
+    from .output import as_json_lines, as_table
 
+    check_n(n)
     set_threads(1)  # a single query gains nothing from an OpenMP team
     index = Index.open(path)
     if collection:

@@ -28,6 +28,7 @@ from .quality import read_judgments, read_topics
 KINDS = {
     "pmid": "each seed paper queried by its PMID; retrieve from the whole corpus (seed excluded)",
     "title": "each seed paper's title alone queried as text; retrieve from the whole corpus (seed excluded)",
+    "abstract": "each seed paper's title and abstract pasted as one text query; retrieve from the whole corpus (seed excluded)",
     "text": "each claim queried as text; retrieve from the whole corpus",
     "rerank": "each seed paper's judged candidates ordered by the method (re-rank protocol)",
 }
@@ -145,6 +146,9 @@ def cases(index: Index, bench: Benchmark) -> tuple[list[Case], dict]:
             continue
         if bench.kind == "title":
             out.append(Case(key=seed, judged=present, text=index.paper(seed).title, skip=seed))
+        elif bench.kind == "abstract":
+            abstract = (index.abstracts([index.row(seed)]) or {}).get(index.row(seed), "")
+            out.append(Case(key=seed, judged=present, text=f"{index.paper(seed).title} {abstract}".strip(), skip=seed))
         else:
             out.append(Case(key=seed, judged=present, pmid=seed))
     return out, counts

@@ -193,10 +193,8 @@ def run_tuning(
         "seconds": round(time.time() - started, 1),
     }
     for entry in results["ideas"]:
-        entry["worst_margin"] = min(
-            entry[n]["mean"] - max(results["single_methods"][m][n]["mean"] for m in results["single_methods"])
-            for n in names
-        )
+        margins = [entry[n]["mean"] - max(v[n]["mean"] for v in results["single_methods"].values()) for n in names]
+        entry["worst_margin"], entry["mean_margin"] = min(margins), float(np.mean(margins))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -217,19 +215,20 @@ def tuning_markdown(r: dict) -> str:
         f"# Ranking ideas on the quality suite ({r['name']})",
         "",
         f"Date {r['date']}; model {(r['model'] or {}).get('name', 'none')}; nDCG@10 (full protocol, 95% bootstrap "
-        f"intervals over queries); {r['seconds']} s. Command: `similar bench tune --suite`. Every idea is judged by "
-        "its worst margin: over the benchmarks, the lowest of (idea minus the best single method).",
+        f"intervals over queries); {r['seconds']} s. Command: `similar bench tune`. Every idea is judged by "
+        "its worst margin: over the benchmarks, the lowest of (idea minus the best single method); ties by the mean "
+        "margin.",
         "",
-        "| idea | " + " | ".join(names) + " | worst margin |",
-        "|---" * (len(names) + 2) + "|",
+        "| idea | " + " | ".join(names) + " | worst margin | mean margin |",
+        "|---" * (len(names) + 3) + "|",
     ]
     for m, vals in r["single_methods"].items():
-        lines.append(f"| {m} (single method) | " + " | ".join(f"{vals[n]['mean']:.3f}" for n in names) + " | |")
-    for i in sorted(r["ideas"], key=lambda e: -e["worst_margin"]):
+        lines.append(f"| {m} (single method) | " + " | ".join(f"{vals[n]['mean']:.3f}" for n in names) + " | | |")
+    for i in sorted(r["ideas"], key=lambda e: (-e["worst_margin"], -e.get("mean_margin", 0.0))):
         lines.append(
             f"| {i['idea']} | "
             + " | ".join(f"{i[n]['mean']:.3f} [{i[n]['ci'][0]:.3f}, {i[n]['ci'][1]:.3f}]" for n in names)
-            + f" | {i['worst_margin']:+.3f} |"
+            + f" | {i['worst_margin']:+.3f} | {i.get('mean_margin', float('nan')):+.3f} |"
         )
     for held, cv in r["cross_validation"].items():
         lines += [
