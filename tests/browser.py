@@ -1,4 +1,5 @@
 """Helpers to run the server for real and drive Debian's Chromium headless (used by the browser test and the screenshot script)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -60,9 +61,18 @@ def chromium(tmp: Path):
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                 "--no-first-run", "--disable-component-update", "--disable-sync", "--window-size=900,900",
-                 f"--user-data-dir={tmp / 'chrome-profile'}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=900,900",
+        f"--user-data-dir={tmp / 'chrome-profile'}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
@@ -75,7 +85,9 @@ def host_pages(folder: Path, api: str, pmid: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "script.html").write_text(
         f'<!doctype html><html><body><h1>A host page</h1><div data-similar-pmid="{pmid}" data-similar-n="5"></div>'
-        f'<script src="{api}/widget.js" async></script></body></html>')
+        f'<script src="{api}/widget.js" async></script></body></html>'
+    )
     (folder / "iframe.html").write_text(
         f'<!doctype html><html><body><h1>A host page</h1><iframe id="w" src="{api}/widget/{pmid}?n=5" width="600" height="700"'
-        f' style="border:0"></iframe></body></html>')
+        f' style="border:0"></iframe></body></html>'
+    )

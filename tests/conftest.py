@@ -1,4 +1,5 @@
 """Shared fixtures: a deterministic fake encoder, tiny corpora written by the tests, paths to ../shared data."""
+
 from __future__ import annotations
 
 import hashlib
@@ -56,14 +57,16 @@ def make_corpus(n: int = 40) -> list[dict]:
     for i in range(n):
         topic = names[i % len(names)]
         words = TOPICS[topic].split()
-        rot = words[i % len(words):] + words[: i % len(words)]
-        rows.append({
-            "pmid": str(1000 + i),
-            "title": f"Study {i} of {' '.join(rot[:3])}",
-            "abstract": f"We report {' '.join(rot)} findings number {i} in {topic} research.",
-            "year": 1990 + i % 20,
-            "journal": f"Journal of {topic.title()}",
-        })
+        rot = words[i % len(words) :] + words[: i % len(words)]
+        rows.append(
+            {
+                "pmid": str(1000 + i),
+                "title": f"Study {i} of {' '.join(rot[:3])}",
+                "abstract": f"We report {' '.join(rot)} findings number {i} in {topic} research.",
+                "year": 1990 + i % 20,
+                "journal": f"Journal of {topic.title()}",
+            }
+        )
     return rows
 
 
@@ -81,5 +84,8 @@ def corpus_file(tmp_path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path, monkeypatch):
+    """Every test gets its own data home and cache: none reads or writes the user's folders."""
     monkeypatch.setenv("SIMILAR_HOME", str(tmp_path))
-    monkeypatch.delenv("SIMILAR_NO_MODEL", raising=False)
+    monkeypatch.setenv("SIMILAR_CACHE", str(tmp_path / "cache"))
+    for name in ("SIMILAR_NO_MODEL", "SIMILAR_INDEX_DIR", "SIMILAR_MODELS_DIR"):
+        monkeypatch.delenv(name, raising=False)

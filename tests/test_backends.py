@@ -1,4 +1,5 @@
 """Oracle tests: FAISS and lexical top-k against brute-force numpy on odd sizes; BM25/PMRA against their formulas."""
+
 import math
 
 import numpy as np
@@ -6,7 +7,8 @@ import pytest
 
 from similar.backends import top_k
 from similar.backends.dense import DenseBackend
-from similar.backends.lexical import BM25_B, BM25_K1, PMRA_LAMBDA, PMRA_MU, LexicalBackend
+from similar.backends.lexical import LexicalBackend
+from similar.backends.weightings import BM25_B, BM25_K1, PMRA_LAMBDA, PMRA_MU
 
 
 def unit(rng, n, d):

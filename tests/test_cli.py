@@ -1,13 +1,13 @@
 """The command line: output shapes, and a table of bad inputs with their exact one-line errors and exit codes."""
+
 import json
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import FakeEncoder, make_corpus, write_jsonl
 from similar.build import build_index
 from similar.cli import main
-
-from conftest import FakeEncoder
 
 
 @pytest.fixture
@@ -26,7 +26,10 @@ def test_build_and_query_tfidf_without_model(tmp_path, corpus_file, monkeypatch)
     out = run("build", corpus_file, "--index", "tiny", "--quiet")
     assert out.exit_code == 0, out.output
     note, built = out.output.splitlines()
-    assert note == "note: no embedding model (embedding model disabled by SIMILAR_NO_MODEL=1): building a TF-IDF-only index"
+    assert (
+        note
+        == "note: no embedding model (embedding model disabled by SIMILAR_NO_MODEL=1): building a TF-IDF-only index"
+    )
     assert built.startswith(f"built {tmp_path}/index/tiny: 40 papers kept, 0 skipped") and "method tfidf" in built
     res = run("query", "1002", "--index", "tiny", "-n", "3")
     lines = res.output.splitlines()
@@ -43,23 +46,44 @@ def test_query_json_lines(cli_index):
 
 
 def test_info_prints_the_manifest(cli_index):
-    res = run("info")
+    res = run("info", "--index", "default")
     data = json.loads(res.output)
     assert data["count"] == 40 and data["methods"] == ["hybrid", "dense", "tfidf", "bm25", "pmra"]
+    assert data["path"] == str(cli_index)
 
 
 ERRORS = [
-    (["query", "4242"], 3, "error: PMID 4242 is not in index default (40 papers): add it with `similar add`, or query with --text"),
+    (
+        ["query", "4242"],
+        3,
+        "error: PMID 4242 is not in index default (40 papers): add it with `similar add`, or query with --text",
+    ),
     (["query", "12x"], 1, "error: PMID must be a number, got '12x'"),
     (["query", "1000", "-n", "0"], 1, "error: n must be between 1 and 1000, got 0"),
     (["query", "1000", "-n", "1001"], 1, "error: n must be between 1 and 1000, got 1001"),
     (["query"], 1, 'error: give a PMID, several PMIDs, or --text "..."'),
-    (["query", "1000", "--index", "nope"], 1, "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
+    (
+        ["query", "1000", "--index", "nope"],
+        1,
+        "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`",
+    ),
     (["build", "--index", "x"], 1, "error: no input files given: name at least one .jsonl/.csv/.tsv/.xml(.gz) file"),
-    (["build", "missing.jsonl"], 1, "error: input file not found: missing.jsonl"),
-    (["build", "{home}/empty.jsonl", "--method", "tfidf", "--index", "e", "--quiet"], 1, "error: no usable records in {home}/empty.jsonl (0 skipped): nothing to index"),
-    (["build", "{home}/corpus.jsonl", "--model", "{home}/no-such-model", "--index", "m"], 1, "error: model '{home}/no-such-model' not found: give a local sentence-transformers folder or a name under {home}/models"),
-    (["add", "{home}/corpus.jsonl", "--index", "nope"], 1, "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`"),
+    (["build", "missing.jsonl", "--index", "x"], 1, "error: input file not found: missing.jsonl"),
+    (
+        ["build", "{home}/empty.jsonl", "--method", "tfidf", "--index", "e", "--quiet"],
+        1,
+        "error: no usable records in {home}/empty.jsonl (0 skipped): nothing to index",
+    ),
+    (
+        ["build", "{home}/corpus.jsonl", "--model", "{home}/no-such-model", "--index", "m"],
+        1,
+        "error: model '{home}/no-such-model' not found: give a local sentence-transformers folder or a name under {home}/models",
+    ),
+    (
+        ["add", "{home}/corpus.jsonl", "--index", "nope"],
+        1,
+        "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`",
+    ),
 ]
 
 
@@ -74,8 +98,22 @@ def test_errors_are_one_line(tmp_path, cli_index, monkeypatch, args, code, messa
 
 def test_deleted_pmid_error_names_the_deletion(tmp_path, monkeypatch):
     from conftest import MEDLINE
+
     monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
     assert run("build", MEDLINE / "medline16n0902.xml.gz", "--index", "med", "--quiet").exit_code == 0
     res = run("query", "26432306", "--index", "med")
     assert res.exit_code == 3
     assert res.output.strip() == "error: PMID 26432306 was deleted from this index (a DeleteCitation removed it)"
+
+
+def test_a_year_filter_says_how_many_papers_have_no_year(tmp_path):
+    rows = make_corpus()
+    for r in rows[::10]:
+        del r["year"]
+    build_index(
+        [write_jsonl(tmp_path / "c.jsonl", rows)], tmp_path / "index" / "default", model=FakeEncoder(), progress=False
+    )
+    res = run("query", "1001", "--min-year", "1990", "-n", "3")
+    assert res.exit_code == 0
+    assert res.output.splitlines()[0] == "note: 4 of 40 papers have no year and are left out by the year filter"
+    assert "note:" not in run("query", "1001", "-n", "3").output

@@ -1,18 +1,17 @@
 """Explanations with the fake encoder: exact term shares, terms in both papers, shared MeSH, best sentence pairs."""
+
 import json
 import sqlite3
 
 import numpy as np
 import pytest
 
+from conftest import FakeEncoder, make_corpus, write_jsonl
 from similar import store
 from similar.backends.lexical import make_vectorizer
 from similar.build import build_index
 from similar.explain import sentences
 from similar.index import Index
-from similar.ranking import Query
-
-from conftest import FakeEncoder, make_corpus, write_jsonl
 
 MESH = {0: ["Heart Failure", "Humans", "Myocardium"], 1: ["Neurons", "Humans"], 2: ["Gene Expression"], 3: []}
 
@@ -46,7 +45,9 @@ def test_shares_add_up_to_the_lexical_score(index, method):
         for n in result.neighbors:
             why = n.why
             assert why.against == seed and why.method == ("bm25" if method == "hybrid" else method)
-            exact = lexical.score_rows(why.method, lexical.query_rows(why.method, [index.row(seed)]), np.array([index.row(n.pmid)]))[0]
+            exact = lexical.score_rows(
+                why.method, lexical.query_rows(why.method, [index.row(seed)]), np.array([index.row(n.pmid)])
+            )[0]
             assert why.score == pytest.approx(float(exact), rel=1e-5)
             assert sum(t.score for t in why.terms) + why.rest == pytest.approx(why.score, abs=1e-9)
             scores = [t.score for t in why.terms]
@@ -115,4 +116,14 @@ def test_plain_lists_keep_their_shape(index):
     assert "why" not in index.similar("1000", n=2).to_dict()["neighbors"][0]
     assert "closest" not in index.similar("1000", n=2).to_dict()["neighbors"][0]
     explained = index.explain(index.similar("1000", n=2)).to_dict()["neighbors"][0]["why"]
-    assert set(explained) == {"against", "method", "score", "terms", "rest", "mesh", "seed_sentence", "sentence", "sentence_similarity"}
+    assert set(explained) == {
+        "against",
+        "method",
+        "score",
+        "terms",
+        "rest",
+        "mesh",
+        "seed_sentence",
+        "sentence",
+        "sentence_similarity",
+    }

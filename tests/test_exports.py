@@ -1,4 +1,5 @@
 """Exports (RIS, BibTeX, CSL-JSON, CSV), each read back by a real parser of its format, through the API, CLI and HTTP."""
+
 import csv
 import io
 import json
@@ -6,15 +7,14 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from conftest import MEDLINE, write_jsonl
+from medline_xml import write_medline
 from similar.build import build_index
 from similar.cli import main
 from similar.errors import SimilarError
 from similar.exports import FORMATS, export, split_author
 from similar.index import Index
 from similar.server.app import create_app
-
-from conftest import MEDLINE, write_jsonl
-from medline_xml import write_medline
 
 rispy = pytest.importorskip("rispy")
 bibtexparser = pytest.importorskip("bibtexparser")
@@ -24,8 +24,11 @@ ODD_TITLE = "Aspirin {braces} & 100% of _cardiac_ $infarction$ #1 ~ ^ \\ back"
 
 # The subset of CSL's csl-data.json schema (github.com/citation-style-language/schema, v1.0) that these exports use:
 # the schema is not packaged on PyPI, so its rules for these fields are copied here.
-CSL_NAME = {"type": "object", "properties": {"family": {"type": "string"}, "given": {"type": "string"}, "literal": {"type": "string"}},
-            "additionalProperties": False}
+CSL_NAME = {
+    "type": "object",
+    "properties": {"family": {"type": "string"}, "given": {"type": "string"}, "literal": {"type": "string"}},
+    "additionalProperties": False,
+}
 CSL_DATA = {
     "type": "array",
     "items": {
@@ -33,15 +36,44 @@ CSL_DATA = {
         "required": ["type", "id"],
         "additionalProperties": False,
         "properties": {
-            "type": {"enum": ["article", "article-journal", "article-magazine", "book", "chapter", "paper-conference", "report", "thesis"]},
+            "type": {
+                "enum": [
+                    "article",
+                    "article-journal",
+                    "article-magazine",
+                    "book",
+                    "chapter",
+                    "paper-conference",
+                    "report",
+                    "thesis",
+                ]
+            },
             "id": {"type": ["string", "number"]},
-            "title": {"type": "string"}, "container-title": {"type": "string"}, "DOI": {"type": "string"},
-            "PMID": {"type": "string"}, "PMCID": {"type": "string"}, "URL": {"type": "string"}, "note": {"type": "string"},
+            "title": {"type": "string"},
+            "container-title": {"type": "string"},
+            "DOI": {"type": "string"},
+            "PMID": {"type": "string"},
+            "PMCID": {"type": "string"},
+            "URL": {"type": "string"},
+            "note": {"type": "string"},
             "language": {"type": "string"},
             "author": {"type": "array", "items": CSL_NAME},
-            "issued": {"type": "object", "properties": {"date-parts": {"type": "array", "maxItems": 2, "items": {
-                "type": "array", "minItems": 1, "maxItems": 3, "items": {"type": ["string", "number"]}}}},
-                "additionalProperties": False},
+            "issued": {
+                "type": "object",
+                "properties": {
+                    "date-parts": {
+                        "type": "array",
+                        "maxItems": 2,
+                        "items": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 3,
+                            "items": {"type": ["string", "number"]},
+                        },
+                    }
+                },
+                "additionalProperties": False,
+            },
         },
     },
 }
@@ -49,10 +81,21 @@ CSL_DATA = {
 
 @pytest.fixture
 def index(tmp_path, fake_encoder):
-    odd = {"pmid": "77", "title": ODD_TITLE, "abstract": "aspirin cardiac infarction platelet heart", "journal": "J & Co",
-           "year": 2020, "authors": ["O'Brien J", "WHO Study Group"], "doi": "10.1/odd{1}"}
-    build_index([write_medline(tmp_path / "m.xml"), write_jsonl(tmp_path / "odd.jsonl", [odd])], tmp_path / "ix",
-                model=fake_encoder, progress=False)
+    odd = {
+        "pmid": "77",
+        "title": ODD_TITLE,
+        "abstract": "aspirin cardiac infarction platelet heart",
+        "journal": "J & Co",
+        "year": 2020,
+        "authors": ["O'Brien J", "WHO Study Group"],
+        "doi": "10.1/odd{1}",
+    }
+    build_index(
+        [write_medline(tmp_path / "m.xml"), write_jsonl(tmp_path / "odd.jsonl", [odd])],
+        tmp_path / "ix",
+        model=fake_encoder,
+        progress=False,
+    )
     return Index.open(tmp_path / "ix")
 
 
@@ -75,7 +118,9 @@ def test_ris_reads_back_with_rispy(result):
 def test_bibtex_reads_back_with_bibtexparser(result):
     from bibtexparser.middlewares import LatexDecodingMiddleware, SeparateCoAuthors
 
-    lib = bibtexparser.parse_string(export(result, "bibtex"), append_middleware=[LatexDecodingMiddleware(), SeparateCoAuthors()])
+    lib = bibtexparser.parse_string(
+        export(result, "bibtex"), append_middleware=[LatexDecodingMiddleware(), SeparateCoAuthors()]
+    )
     assert lib.failed_blocks == [] and len(lib.entries) == len(result.neighbors)
     by = {e.key: e.fields_dict for e in lib.entries}
     assert by["pmid2003"]["author"].value == ["Gray, B", "Hill, C"] and by["pmid2003"]["year"].value == "2003"
@@ -91,7 +136,9 @@ def test_csl_json_validates_and_renders_with_citeproc(result):
     jsonschema.validate(items, CSL_DATA)
     by = {i["id"]: i for i in items}
     assert by["pmid:2003"]["author"] == [{"family": "Gray", "given": "B"}, {"family": "Hill", "given": "C"}]
-    assert by["pmid:77"]["author"][1] == {"literal": "WHO Study Group"} and by["pmid:2003"]["issued"] == {"date-parts": [[2003]]}
+    assert by["pmid:77"]["author"][1] == {"literal": "WHO Study Group"} and by["pmid:2003"]["issued"] == {
+        "date-parts": [[2003]]
+    }
     citeproc = pytest.importorskip("citeproc")
     from citeproc.source.json import CiteProcJSON
 
@@ -107,7 +154,11 @@ def test_csv_reads_back(result):
     rows = list(csv.DictReader(io.StringIO(export(result, "csv"))))
     assert [r["pmid"] for r in rows] == [n.pmid for n in result.neighbors]
     by = {r["pmid"]: r for r in rows}
-    assert by["2004"]["retracted"] == "yes" and by["2003"]["authors"] == "Gray B; Hill C" and by["77"]["title"] == ODD_TITLE
+    assert (
+        by["2004"]["retracted"] == "yes"
+        and by["2003"]["authors"] == "Gray B; Hill C"
+        and by["77"]["title"] == ODD_TITLE
+    )
 
 
 def test_exports_of_the_real_medline_file(tmp_path, fake_encoder):
@@ -119,8 +170,15 @@ def test_exports_of_the_real_medline_file(tmp_path, fake_encoder):
     assert all(r["authors"] for r in rispy.loads(export(result, "ris")) if r.get("authors") is not None)
 
 
-@pytest.mark.parametrize("name, parts", [("Smith J", ("Smith", "J")), ("van der Berg AB", ("van der Berg", "AB")),
-                                         ("WHO Study Group", None), ("Madonna", None)])
+@pytest.mark.parametrize(
+    "name, parts",
+    [
+        ("Smith J", ("Smith", "J")),
+        ("van der Berg AB", ("van der Berg", "AB")),
+        ("WHO Study Group", None),
+        ("Madonna", None),
+    ],
+)
 def test_author_names_split_into_family_and_initials(name, parts):
     assert split_author(name) == parts
 

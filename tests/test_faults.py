@@ -1,5 +1,6 @@
 """Fault injection: hostile inputs, damaged and tampered indexes, kills at every publish step, two writers, a full
 disk, bad reloads. Each case asserts its exact outcome: exit code, one-line message, the index intact and complete."""
+
 import gzip
 import json
 import os
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import FakeEncoder, make_corpus, write_jsonl
 from similar import store
 from similar.build import build_index
 from similar.cli import main
@@ -24,8 +26,6 @@ from similar.errors import SimilarError
 from similar.index import Index
 from similar.lock import writer_lock
 from similar.update import add_to_index
-
-from conftest import FakeEncoder, make_corpus, write_jsonl
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -64,14 +64,19 @@ def tfidf_ix(tmp_path):
 
 
 def more(tmp_path, name: str, start: int, n: int) -> Path:
-    rows = [{"pmid": str(start + i), "title": f"Extra paper {i} on cardiac ventricular function", "abstract": "heart"} for i in range(n)]
+    rows = [
+        {"pmid": str(start + i), "title": f"Extra paper {i} on cardiac ventricular function", "abstract": "heart"}
+        for i in range(n)
+    ]
     return write_jsonl(tmp_path / name, rows)
 
 
 # --- 1. hostile input files: a bad record is a counted problem with file:line, a bad file is one line ----------------
 
 GOOD = [{"pmid": str(i), "title": f"good paper {i}", "abstract": "cells"} for i in (1, 2)]
-GZ = gzip.compress(("\n".join(json.dumps({"pmid": str(100 + i), "title": f"t{i}"}) for i in range(400)) + "\n").encode(), mtime=0)
+GZ = gzip.compress(
+    ("\n".join(json.dumps({"pmid": str(100 + i), "title": f"t{i}"}) for i in range(400)) + "\n").encode(), mtime=0
+)
 
 
 def _jsonl(line: bytes) -> bytes:
@@ -86,17 +91,77 @@ def _bad_crc() -> bytes:
 
 BAD_FILES = [
     # name, content, papers kept, the skipped line (a regex for what depends on zlib)
-    ("surrogate.jsonl", _jsonl(rb'{"pmid": "3", "title": "a \ud800 b"}'), 2, re.escape("surrogate.jsonl:3: invalid Unicode (a lone surrogate)")),
-    ("mesh-utf8.jsonl", _jsonl(b'{"pmid": "3", "title": "t", "mesh": ["ok", "bad \xff"]}'), 2, re.escape("mesh-utf8.jsonl:3: invalid UTF-8")),
-    ("mesh-int.jsonl", _jsonl(b'{"pmid": "3", "title": "t", "mesh": 5}'), 2, re.escape("mesh-int.jsonl:3: mesh must be a string or a list of strings")),
-    ("mesh-list.jsonl", _jsonl(b'{"pmid": "3", "title": "t", "mesh": [1, 2]}'), 2, re.escape("mesh-list.jsonl:3: mesh must be a string or a list of strings")),
-    ("title-utf8.json", b'[{"pmid": "1", "title": "ok"}, {"pmid": "2", "title": "bad \xff"}]', 1, re.escape("title-utf8.json#2: invalid UTF-8")),
-    ("huge.csv", b"pmid,title\n1,a\n2," + b"x" * 200_000 + b"\n3,c\n", 2, re.escape("huge.csv:3: unreadable row (field larger than field limit (131072))")),
-    ("notgzip.jsonl.gz", _jsonl(b""), 0, re.escape("notgzip.jsonl.gz: unreadable file after 0 records, rest of file skipped (Not a gzipped file (b'{\"'))")),
-    ("badcrc.jsonl.gz", _bad_crc(), 400, r"badcrc\.jsonl\.gz: unreadable file after 400 records, rest of file skipped \(CRC check failed 0x[0-9a-f]+ != 0x[0-9a-f]+\)"),
-    ("truncated.jsonl.gz", GZ[: len(GZ) // 2], None, r"truncated\.jsonl\.gz: unreadable file after \d+ records, rest of file skipped \(truncated: the compressed stream ends early\)"),
-    ("truncated.xml.gz", gzip.compress(b"<PubmedArticleSet>" + b"".join(b"<PubmedArticle><MedlineCitation><PMID>%d</PMID><Article><ArticleTitle>T %d</ArticleTitle></Article></MedlineCitation></PubmedArticle>" % (i, i * 7919) for i in range(1, 3000)) + b"</PubmedArticleSet>", mtime=0)[:4000],
-     None, r"truncated\.xml\.gz: unreadable file after \d+ records, rest of file skipped \(truncated: the compressed stream ends early\)"),
+    (
+        "surrogate.jsonl",
+        _jsonl(rb'{"pmid": "3", "title": "a \ud800 b"}'),
+        2,
+        re.escape("surrogate.jsonl:3: invalid Unicode (a lone surrogate)"),
+    ),
+    (
+        "mesh-utf8.jsonl",
+        _jsonl(b'{"pmid": "3", "title": "t", "mesh": ["ok", "bad \xff"]}'),
+        2,
+        re.escape("mesh-utf8.jsonl:3: invalid UTF-8"),
+    ),
+    (
+        "mesh-int.jsonl",
+        _jsonl(b'{"pmid": "3", "title": "t", "mesh": 5}'),
+        2,
+        re.escape("mesh-int.jsonl:3: mesh must be a string or a list of strings"),
+    ),
+    (
+        "mesh-list.jsonl",
+        _jsonl(b'{"pmid": "3", "title": "t", "mesh": [1, 2]}'),
+        2,
+        re.escape("mesh-list.jsonl:3: mesh must be a string or a list of strings"),
+    ),
+    (
+        "title-utf8.json",
+        b'[{"pmid": "1", "title": "ok"}, {"pmid": "2", "title": "bad \xff"}]',
+        1,
+        re.escape("title-utf8.json#2: invalid UTF-8"),
+    ),
+    (
+        "huge.csv",
+        b"pmid,title\n1,a\n2," + b"x" * 200_000 + b"\n3,c\n",
+        2,
+        re.escape("huge.csv:3: unreadable row (field larger than field limit (131072))"),
+    ),
+    (
+        "notgzip.jsonl.gz",
+        _jsonl(b""),
+        0,
+        re.escape(
+            "notgzip.jsonl.gz: unreadable file after 0 records, rest of file skipped (Not a gzipped file (b'{\"'))"
+        ),
+    ),
+    (
+        "badcrc.jsonl.gz",
+        _bad_crc(),
+        400,
+        r"badcrc\.jsonl\.gz: unreadable file after 400 records, rest of file skipped \(CRC check failed 0x[0-9a-f]+ != 0x[0-9a-f]+\)",
+    ),
+    (
+        "truncated.jsonl.gz",
+        GZ[: len(GZ) // 2],
+        None,
+        r"truncated\.jsonl\.gz: unreadable file after \d+ records, rest of file skipped \(truncated: the compressed stream ends early\)",
+    ),
+    (
+        "truncated.xml.gz",
+        gzip.compress(
+            b"<PubmedArticleSet>"
+            + b"".join(
+                b"<PubmedArticle><MedlineCitation><PMID>%d</PMID><Article><ArticleTitle>T %d</ArticleTitle></Article></MedlineCitation></PubmedArticle>"
+                % (i, i * 7919)
+                for i in range(1, 3000)
+            )
+            + b"</PubmedArticleSet>",
+            mtime=0,
+        )[:4000],
+        None,
+        r"truncated\.xml\.gz: unreadable file after \d+ records, rest of file skipped \(truncated: the compressed stream ends early\)",
+    ),
 ]
 
 
@@ -110,12 +175,15 @@ def test_bad_input_is_a_counted_problem_never_an_abort(tmp_path, name, content, 
     built = next(line for line in res.output.splitlines() if line.startswith("built "))
     got = int(re.search(r": (\d+) papers kept", built).group(1))
     assert got == (1 + kept if kept is not None else got) and got >= 1
-    problems = [line.strip().removeprefix("skipped ") for line in res.output.splitlines() if line.startswith("  skipped ")]
+    problems = [
+        line.strip().removeprefix("skipped ") for line in res.output.splitlines() if line.startswith("  skipped ")
+    ]
     assert len(problems) == 1 and re.fullmatch(skipped, problems[0]), problems
     assert count_of(tmp_path / "index" / "b") == got
 
 
 # --- 2. damaged or tampered index files: one line, never a traceback, never a wrong answer ------------------------------
+
 
 def _manifest(p: Path, edit) -> None:
     m = json.loads((p / "manifest.json").read_text())
@@ -139,6 +207,7 @@ def _overwrite(name: str, data=None, legacy=False, offset=None):
             with open(f, "r+b") as fh:
                 fh.seek(offset if offset >= 0 else size + offset)
                 fh.write(np.random.default_rng(1).bytes(256))
+
     return corrupt
 
 
@@ -146,6 +215,7 @@ def _truncate(name: str):
     def corrupt(p: Path) -> None:
         f = p / name
         f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
     return corrupt
 
 
@@ -156,6 +226,7 @@ def _swap_rows(legacy: bool):
         rows = (p / "rows.txt").read_text().split()
         rows[0], rows[1] = rows[1], rows[0]
         (p / "rows.txt").write_text("\n".join(rows) + "\n")
+
     return corrupt
 
 
@@ -166,33 +237,112 @@ def _size(p: Path, name: str) -> int:
 CORRUPT = [
     # id, damage, message after "corrupt index {p}: " (regex), or the full message where it is not a corruption
     ("sqlite-garbage", _overwrite("papers.sqlite"), re.escape("papers.sqlite is not an SQLite database; rebuild it")),
-    ("sqlite-truncated", _truncate("papers.sqlite"), r"papers\.sqlite is \d+ bytes, the manifest says {papers\.sqlite}; rebuild it"),
-    ("sqlite-empty", _overwrite("papers.sqlite", b""), r"papers\.sqlite is 0 bytes, the manifest says {papers\.sqlite}; rebuild it"),
+    (
+        "sqlite-truncated",
+        _truncate("papers.sqlite"),
+        r"papers\.sqlite is \d+ bytes, the manifest says {papers\.sqlite}; rebuild it",
+    ),
+    (
+        "sqlite-empty",
+        _overwrite("papers.sqlite", b""),
+        r"papers\.sqlite is 0 bytes, the manifest says {papers\.sqlite}; rebuild it",
+    ),
     ("sqlite-missing", lambda p: (p / "papers.sqlite").unlink(), re.escape("papers.sqlite is missing; rebuild it")),
-    ("sqlite-garbage-legacy", _overwrite("papers.sqlite", legacy=True), re.escape("papers.sqlite is not an SQLite database; rebuild it")),
-    ("sqlite-empty-legacy", _overwrite("papers.sqlite", b"", legacy=True), re.escape("papers.sqlite is not an SQLite database; rebuild it")),
-    ("sqlite-truncated-legacy", lambda p: (_legacy(p), _truncate("papers.sqlite")(p)), r"papers\.sqlite cannot be read \(.+\); rebuild it"),
-    ("neighbours-truncated", _truncate("neighbours.npz"), r"neighbours\.npz is \d+ bytes, the manifest says {neighbours\.npz}; rebuild it"),
-    ("neighbours-truncated-legacy", lambda p: (_legacy(p), _truncate("neighbours.npz")(p)), r"neighbours\.npz cannot be read \(.+\); rebuild it"),
-    ("lexical-garbage-legacy", _overwrite("lexical.joblib", legacy=True), r"lexical\.joblib cannot be read \([A-Za-z]+(: .+)?\); rebuild it"),
-    ("lexical-tampered", _overwrite("lexical.joblib", offset=-300), re.escape("lexical.joblib does not match its SHA-256 in the manifest; rebuild it")),
-    ("vectors-tampered", _overwrite("vectors.faiss", offset=2000), re.escape("vectors.faiss does not match its SHA-256 in the manifest; rebuild it")),
-    ("rows-swapped", _swap_rows(legacy=False), re.escape("rows.txt does not match its SHA-256 in the manifest; rebuild it")),
-    ("rows-swapped-legacy", _swap_rows(legacy=True), re.escape("rows.txt and papers.sqlite disagree at row 0; rebuild it")),
-    ("manifest-no-count", lambda p: _manifest(p, lambda m: {k: v for k, v in m.items() if k != "count"}), re.escape("manifest.json has no valid 'count'; rebuild it")),
-    ("manifest-no-build-id", lambda p: _manifest(p, lambda m: {k: v for k, v in m.items() if k != "build_id"}), re.escape("manifest.json has no valid 'build_id'; rebuild it")),
-    ("manifest-count-text", lambda p: _manifest(p, lambda m: {**m, "count": "40"}), re.escape("manifest.json has no valid 'count'; rebuild it")),
-    ("manifest-list", lambda p: (p / "manifest.json").write_text("[1, 2]"), re.escape("manifest.json is not a JSON object; rebuild it")),
-    ("rows-binary", lambda p: (_legacy(p), (p / "rows.txt").write_bytes(b"\xff\xfe" * 40)), re.escape("rows.txt is not text; rebuild it")),
+    (
+        "sqlite-garbage-legacy",
+        _overwrite("papers.sqlite", legacy=True),
+        re.escape("papers.sqlite is not an SQLite database; rebuild it"),
+    ),
+    (
+        "sqlite-empty-legacy",
+        _overwrite("papers.sqlite", b"", legacy=True),
+        re.escape("papers.sqlite is not an SQLite database; rebuild it"),
+    ),
+    (
+        "sqlite-truncated-legacy",
+        lambda p: (_legacy(p), _truncate("papers.sqlite")(p)),
+        r"papers\.sqlite cannot be read \(.+\); rebuild it",
+    ),
+    (
+        "neighbours-truncated",
+        _truncate("neighbours.npz"),
+        r"neighbours\.npz is \d+ bytes, the manifest says {neighbours\.npz}; rebuild it",
+    ),
+    (
+        "neighbours-truncated-legacy",
+        lambda p: (_legacy(p), _truncate("neighbours.npz")(p)),
+        r"neighbours\.npz cannot be read \(.+\); rebuild it",
+    ),
+    (
+        "lexical-garbage-legacy",
+        _overwrite("lexical.joblib", legacy=True),
+        r"lexical\.joblib cannot be read \([A-Za-z]+(: .+)?\); rebuild it",
+    ),
+    (
+        "lexical-tampered",
+        _overwrite("lexical.joblib", offset=-300),
+        re.escape("lexical.joblib does not match its SHA-256 in the manifest; rebuild it"),
+    ),
+    (
+        "vectors-tampered",
+        _overwrite("vectors.faiss", offset=2000),
+        re.escape("vectors.faiss does not match its SHA-256 in the manifest; rebuild it"),
+    ),
+    (
+        "rows-swapped",
+        _swap_rows(legacy=False),
+        re.escape("rows.txt does not match its SHA-256 in the manifest; rebuild it"),
+    ),
+    (
+        "rows-swapped-legacy",
+        _swap_rows(legacy=True),
+        re.escape("rows.txt and papers.sqlite disagree at row 0; rebuild it"),
+    ),
+    (
+        "manifest-no-count",
+        lambda p: _manifest(p, lambda m: {k: v for k, v in m.items() if k != "count"}),
+        re.escape("manifest.json has no valid 'count'; rebuild it"),
+    ),
+    (
+        "manifest-no-build-id",
+        lambda p: _manifest(p, lambda m: {k: v for k, v in m.items() if k != "build_id"}),
+        re.escape("manifest.json has no valid 'build_id'; rebuild it"),
+    ),
+    (
+        "manifest-count-text",
+        lambda p: _manifest(p, lambda m: {**m, "count": "40"}),
+        re.escape("manifest.json has no valid 'count'; rebuild it"),
+    ),
+    (
+        "manifest-list",
+        lambda p: (p / "manifest.json").write_text("[1, 2]"),
+        re.escape("manifest.json is not a JSON object; rebuild it"),
+    ),
+    (
+        "rows-binary",
+        lambda p: (_legacy(p), (p / "rows.txt").write_bytes(b"\xff\xfe" * 40)),
+        re.escape("rows.txt is not text; rebuild it"),
+    ),
 ]
 
 
 @pytest.mark.parametrize("corrupt,message", [c[1:] for c in CORRUPT], ids=[c[0] for c in CORRUPT])
 def test_damaged_index_is_one_line_error(dense_ix, corrupt, message):
     sizes = {n: _size(dense_ix, n) for n in ("papers.sqlite", "neighbours.npz")}
-    expected = "corrupt index " + re.escape(str(dense_ix)) + ": " + message.replace("{papers\\.sqlite}", str(sizes["papers.sqlite"])).replace("{neighbours\\.npz}", str(sizes["neighbours.npz"]))
+    expected = (
+        "corrupt index "
+        + re.escape(str(dense_ix))
+        + ": "
+        + message.replace("{papers\\.sqlite}", str(sizes["papers.sqlite"])).replace(
+            "{neighbours\\.npz}", str(sizes["neighbours.npz"])
+        )
+    )
     corrupt(dense_ix)
-    for args in (["query", "1000", "--index", dense_ix], ["info", "--index", dense_ix], ["verify", "--index", dense_ix]):
+    for args in (
+        ["query", "1000", "--index", dense_ix],
+        ["info", "--index", dense_ix],
+        ["verify", "--index", dense_ix],
+    ):
         res = run(*args)
         assert res.exit_code == 1, (args, res.output)
         last = res.output.strip().splitlines()[-1]
@@ -204,20 +354,31 @@ def test_tampered_vectors_of_a_legacy_index_are_caught_by_verify(dense_ix):
     _overwrite("vectors.faiss", legacy=True, offset=2000)(dense_ix)
     res = run("verify", "--index", dense_ix)
     assert res.exit_code == 1
-    assert res.output.splitlines()[0] == "note: the manifest records no checksums (built before they were recorded): rebuild to have files verified"
-    assert re.fullmatch(rf"error: corrupt index {re.escape(str(dense_ix))}: vectors\.faiss (holds non-finite values \(rows 0\.\.39\)|row \d+ has length \S+, not 1); rebuild it",
-                        res.output.splitlines()[-1])
+    assert (
+        res.output.splitlines()[0]
+        == "note: the manifest records no checksums (built before they were recorded): rebuild to have files verified"
+    )
+    assert re.fullmatch(
+        rf"error: corrupt index {re.escape(str(dense_ix))}: vectors\.faiss (holds non-finite values \(rows 0\.\.39\)|row \d+ has length \S+, not 1); rebuild it",
+        res.output.splitlines()[-1],
+    )
 
 
 def test_verify_passes_a_sound_index_and_open_checks_no_more_than_sizes_above_the_limit(dense_ix, monkeypatch):
     res = run("verify", "--index", dense_ix)
     assert res.exit_code == 0, res.output
-    assert res.output.strip() == f"verified {dense_ix}: 5 files match their SHA-256; 40 rows agree across rows.txt, papers.sqlite and the backends"
+    assert (
+        res.output.strip()
+        == f"verified {dense_ix}: 5 files match their SHA-256; 40 rows agree across rows.txt, papers.sqlite and the backends"
+    )
     monkeypatch.setattr(store, "HASH_ON_OPEN_LIMIT", 1000)
-    assert store.check_files(dense_ix, store.read_manifest(dense_ix), hash_limit=1000) == 0  # sizes only: big indexes open fast
+    assert (
+        store.check_files(dense_ix, store.read_manifest(dense_ix), hash_limit=1000) == 0
+    )  # sizes only: big indexes open fast
 
 
 # --- 3. a kill at every step of the publish, and the leftovers of killed writers ---------------------------------------
+
 
 class Killed(BaseException):
     """Stands for SIGKILL: nothing after it runs. The disk as it was at that instant is kept aside by the hook."""
@@ -228,6 +389,7 @@ def _kill_at(monkeypatch, step: str, root: Path, snapshot: Path):
         if name == step:
             shutil.copytree(root, snapshot, symlinks=True)  # exactly what a kill at this instant leaves
             raise Killed(step)
+
     monkeypatch.setattr(store, "crash_point", crash_point)
 
 
@@ -238,7 +400,9 @@ def test_kill_at_every_publish_step_recovers_intact(tmp_path, dense_ix, monkeypa
     update = more(tmp_path, "more.jsonl", 5000, 7)
     write = {
         "add": lambda: add_to_index([update], dense_ix, encoder=FakeEncoder(), progress=False),
-        "rebuild": lambda: build_index([tmp_path / "base.jsonl", update], dense_ix, model=FakeEncoder(), progress=False),
+        "rebuild": lambda: build_index(
+            [tmp_path / "base.jsonl", update], dense_ix, model=FakeEncoder(), progress=False
+        ),
     }[op]
     _kill_at(monkeypatch, step, root, snapshot)
     with pytest.raises(Killed):
@@ -264,8 +428,13 @@ def test_real_sigkill_between_the_renames_then_open_restores(tmp_path, tfidf_ix)
     """The same as above with a real SIGKILL of `similar add` ($SIMILAR_CRASH_AT), then `similar query`."""
     update = more(tmp_path, "more.jsonl", 5000, 5)
     env = {**os.environ, "PYTHONPATH": SRC, store.CRASH_ENV: "old-moved"}
-    proc = subprocess.run([sys.executable, "-m", "similar.cli", "add", str(update), "--index", str(tfidf_ix), "--quiet"],
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "similar.cli", "add", str(update), "--index", str(tfidf_ix), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == -signal.SIGKILL
     assert not tfidf_ix.exists() and [n.split("-")[0] for n in leftovers(tfidf_ix)] == [".t.old", ".t.tmp"]
     res = run("query", "1000", "--index", tfidf_ix, "-n", "3")  # open restores the previous index, drops the copy
@@ -283,21 +452,28 @@ def test_stale_copies_of_killed_adds_are_removed_by_the_next_writer(tmp_path, tf
     res = run("add", more(tmp_path, "m.jsonl", 5000, 2), "--index", tfidf_ix, "--quiet")
     assert res.exit_code == 0, res.output
     assert sorted(line for line in res.output.splitlines() if line.startswith("note:")) == [
-        f"note: removed {n}, left by an interrupted write" for n in (".t.add-work-99-abcdef", ".t.old-99-abcdef", ".t.tmp-99-abcdef")]
+        f"note: removed {n}, left by an interrupted write"
+        for n in (".t.add-work-99-abcdef", ".t.old-99-abcdef", ".t.tmp-99-abcdef")
+    ]
     assert leftovers(tfidf_ix) == [] and count_of(tfidf_ix) == 42
 
 
 # --- 4. two writers -----------------------------------------------------------------------------------------------------
 
+
 def test_second_writer_is_refused_with_a_clear_message_and_nothing_changes(tmp_path, tfidf_ix):
     before = (tfidf_ix / "manifest.json").read_text()
     with writer_lock(tfidf_ix):
-        for args in (["add", more(tmp_path, "m.jsonl", 5000, 3), "--index", tfidf_ix, "--quiet"],
-                     ["build", tmp_path / "base.jsonl", "--method", "tfidf", "--index", tfidf_ix, "--quiet"]):
+        for args in (
+            ["add", more(tmp_path, "m.jsonl", 5000, 3), "--index", tfidf_ix, "--quiet"],
+            ["build", tmp_path / "base.jsonl", "--method", "tfidf", "--index", tfidf_ix, "--force", "--quiet"],
+        ):
             res = run(*args)
             assert res.exit_code == 75
-            assert res.output.strip() == (f"error: index {tfidf_ix} is being written by another process (pid {os.getpid()}): "
-                                          "wait for it to finish, or rerun with --wait to queue")
+            assert res.output.strip() == (
+                f"error: index {tfidf_ix} is being written by another process (pid {os.getpid()}): "
+                "wait for it to finish, or rerun with --wait to queue"
+            )
     assert (tfidf_ix / "manifest.json").read_text() == before
 
 
@@ -305,7 +481,11 @@ def test_a_waiting_writer_queues_and_applies_after_the_first(tmp_path, tfidf_ix)
     update = more(tmp_path, "m.jsonl", 5000, 3)
     result, notes = {}, []
     with writer_lock(tfidf_ix):
-        t = threading.Thread(target=lambda: result.update(r=add_to_index([update], tfidf_ix, progress=False, wait=True, notify=notes.append)))
+        t = threading.Thread(
+            target=lambda: result.update(
+                r=add_to_index([update], tfidf_ix, progress=False, wait=True, notify=notes.append)
+            )
+        )
         t.start()
         time.sleep(0.5)
         assert t.is_alive() and count_of(tfidf_ix) == 40  # queued, not applied
@@ -318,17 +498,26 @@ def test_two_concurrent_adds_keep_both_sets_of_papers(tmp_path, tfidf_ix):
     """The race of the report: two `similar add --wait` processes at once end with both files applied."""
     a, b = more(tmp_path, "a.jsonl", 5000, 30), more(tmp_path, "b.jsonl", 6000, 40)
     env = {**os.environ, "PYTHONPATH": SRC}
-    procs = [subprocess.Popen([sys.executable, "-m", "similar.cli", "add", str(f), "--index", str(tfidf_ix), "--quiet", "--wait"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for f in (a, b)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "similar.cli", "add", str(f), "--index", str(tfidf_ix), "--quiet", "--wait"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for f in (a, b)
+    ]
     outs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     index = Index.open(tfidf_ix)
     assert len(index) == 110 and {"5000", "5029", "6000", "6039"} <= set(index.pmids)
-    assert sorted(e["name"] for e in index.manifest["inputs"]) == ["a.jsonl", "b.jsonl", "base.jsonl"]
+    assert sorted(e["name"] for e in index.manifest.inputs) == ["a.jsonl", "b.jsonl", "base.jsonl"]
     assert leftovers(tfidf_ix) == []
 
 
 # --- 5. a full disk: one line, the index intact, the rerun completes -----------------------------------------------------
+
 
 @pytest.fixture
 def small_disk(tmp_path):
@@ -370,10 +559,16 @@ def test_disk_full_is_one_line_and_the_rerun_completes(tmp_path, small_disk, op,
         assert run("build", corpus, "--method", "tfidf", "--index", dest, "--quiet").exit_code == 0
         before = (dest / "manifest.json").read_text()
     filler = _fill(small_disk, leave)
-    args = ["build", corpus, "--method", "tfidf", "--index", dest, "--quiet"] if op == "build" else ["add", update, "--index", dest, "--quiet"]
+    args = (
+        ["build", corpus, "--method", "tfidf", "--index", dest, "--quiet"]
+        if op == "build"
+        else ["add", update, "--index", dest, "--quiet"]
+    )
     res = run(*args)
     assert res.exit_code == 1, res.output
-    assert re.fullmatch("error: " + re.escape(DISK_FULL).replace(r"\{where\}", r"( writing \S+)?"), res.output.strip()), res.output
+    assert re.fullmatch(
+        "error: " + re.escape(DISK_FULL).replace(r"\{where\}", r"( writing \S+)?"), res.output.strip()
+    ), res.output
     if op == "add":
         assert (dest / "manifest.json").read_text() == before and count_of(dest) == 400  # intact
     else:
@@ -386,6 +581,7 @@ def test_disk_full_is_one_line_and_the_rerun_completes(tmp_path, small_disk, op,
 
 # --- 6. the server survives every reload ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def client(dense_ix, monkeypatch):
     from fastapi.testclient import TestClient
@@ -396,7 +592,11 @@ def client(dense_ix, monkeypatch):
     return TestClient(create_app(dense_ix), raise_server_exceptions=False)
 
 
-RELOAD_DAMAGE = [c for c in CORRUPT if c[0] in ("sqlite-garbage", "sqlite-missing", "neighbours-truncated-legacy", "manifest-list", "rows-swapped")]
+RELOAD_DAMAGE = [
+    c
+    for c in CORRUPT
+    if c[0] in ("sqlite-garbage", "sqlite-missing", "neighbours-truncated-legacy", "manifest-list", "rows-swapped")
+]
 
 
 @pytest.mark.parametrize("corrupt,message", [c[1:] for c in RELOAD_DAMAGE], ids=[c[0] for c in RELOAD_DAMAGE])
@@ -410,7 +610,9 @@ def test_http_reload_of_a_damaged_index_is_409_and_the_old_one_serves(client, de
     r = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert r.status_code == 409
     assert set(r.json()) == {"error", "status"} and r.json()["status"] == 409
-    assert re.fullmatch(r"reload failed, still serving the previous index: corrupt index \S+: .+; rebuild it", r.json()["error"])
+    assert re.fullmatch(
+        r"reload failed, still serving the previous index: corrupt index \S+: .+; rebuild it", r.json()["error"]
+    )
     health = client.get("/v1/health").json()
     assert health["build_id"] == build and health["papers"] == 40
     assert client.get("/v1/papers/1000/similar?n=3").status_code == 200
@@ -421,20 +623,27 @@ def test_http_reload_of_an_unexpected_failure_is_500_json(client, monkeypatch):
 
     def boom(path):
         raise RuntimeError("faiss exploded\nsecond line")
+
     monkeypatch.setattr(server_app.Index, "open", boom)
     r = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
     assert r.status_code == 500
-    assert r.json() == {"error": "reload failed, still serving the previous index: unexpected RuntimeError: faiss exploded "
-                                 "(rerun with -v for the traceback)", "status": 500}
+    assert r.json() == {
+        "error": "reload failed, still serving the previous index: unexpected RuntimeError: faiss exploded "
+        "(rerun with -v for the traceback)",
+        "status": 500,
+    }
     assert client.get("/v1/health").json()["papers"] == 40
 
 
-@pytest.mark.parametrize("token,header,status", [
-    ("s3cret", "Bearer \u00e9t\u00e9".encode("latin-1"), 403),  # a non-ASCII guess: refused, not a 500
-    ("s3cret", b"Bearer \xff\xfe", 403),
-    ("s\u00e9cret", "Bearer s\u00e9cret".encode("utf-8"), 200),  # a non-ASCII token works as UTF-8 bytes
-    ("s\u00e9cret", b"Bearer s3cret", 403),
-])
+@pytest.mark.parametrize(
+    "token,header,status",
+    [
+        ("s3cret", "Bearer \u00e9t\u00e9".encode("latin-1"), 403),  # a non-ASCII guess: refused, not a 500
+        ("s3cret", b"Bearer \xff\xfe", 403),
+        ("s\u00e9cret", "Bearer s\u00e9cret".encode("utf-8"), 200),  # a non-ASCII token works as UTF-8 bytes
+        ("s\u00e9cret", b"Bearer s3cret", 403),
+    ],
+)
 def test_admin_token_is_compared_as_bytes(client, monkeypatch, token, header, status):
     monkeypatch.setenv("SIMILAR_ADMIN_TOKEN", token)
     r = client.post("/admin/reload", headers={"Authorization": header})
@@ -443,13 +652,16 @@ def test_admin_token_is_compared_as_bytes(client, monkeypatch, token, header, st
         assert r.json() == {"error": "wrong or missing admin token (Authorization: Bearer ...)", "status": 403}
 
 
-@pytest.mark.parametrize("method,url,status,error", [
-    ("GET", "/nope", 404, "no route /nope: see /docs"),
-    ("GET", "/v1/papers", 404, "no route /v1/papers: see /docs"),
-    ("POST", "/v1/health", 405, "POST is not allowed on /v1/health"),
-    ("DELETE", "/v1/papers/1000", 405, "DELETE is not allowed on /v1/papers/1000"),
-    ("GET", "/admin/reload", 405, "GET is not allowed on /admin/reload"),
-])
+@pytest.mark.parametrize(
+    "method,url,status,error",
+    [
+        ("GET", "/nope", 404, "no route /nope: see /docs"),
+        ("GET", "/v1/papers", 404, "no route /v1/papers: see /docs"),
+        ("POST", "/v1/health", 405, "POST is not allowed on /v1/health"),
+        ("DELETE", "/v1/papers/1000", 405, "DELETE is not allowed on /v1/papers/1000"),
+        ("GET", "/admin/reload", 405, "GET is not allowed on /admin/reload"),
+    ],
+)
 def test_every_route_error_is_the_documented_json(client, method, url, status, error):
     r = client.request(method, url)
     assert r.status_code == status and r.json() == {"error": error, "status": status}
@@ -471,8 +683,13 @@ def test_server_process_survives_sighup_onto_a_damaged_index_and_drops_slow_head
 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": SRC, "SIMILAR_HEADER_TIMEOUT": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "similar.cli", "serve", "--index", str(dense_ix), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "similar.cli", "serve", "--index", str(dense_ix), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     url = f"http://127.0.0.1:{port}/v1/health"
     try:
         deadline = time.time() + 60
@@ -483,7 +700,11 @@ def test_server_process_survives_sighup_onto_a_damaged_index_and_drops_slow_head
             except httpx.HTTPError:
                 assert time.time() < deadline and proc.poll() is None, "server did not start"
                 time.sleep(0.2)
-        for damage in (_overwrite("papers.sqlite"), _truncate("neighbours.npz"), lambda p: (p / "manifest.json").write_text("[]")):
+        for damage in (
+            _overwrite("papers.sqlite"),
+            _truncate("neighbours.npz"),
+            lambda p: (p / "manifest.json").write_text("[]"),
+        ):
             damage(dense_ix)
             proc.send_signal(signal.SIGHUP)
             time.sleep(0.5)
@@ -503,6 +724,7 @@ def test_server_process_survives_sighup_onto_a_damaged_index_and_drops_slow_head
 
 
 # --- 7. the command line's small cases -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("pmid", ["\u00b2", "\u0661\u0662\u0663", "１２３", "1e3", "0x10"])
 def test_query_takes_ascii_digits_only(dense_ix, pmid):
@@ -527,10 +749,13 @@ def test_unexpected_error_is_one_line_unless_verbose(dense_ix, monkeypatch):
 
     def boom(*a, **k):
         raise ZeroDivisionError("division by zero")
+
     monkeypatch.setattr(index_module.Index, "open", boom)
     res = CliRunner().invoke(main, ["query", "1000", "--index", str(dense_ix)])
     assert res.exit_code == 1
-    assert res.output.strip() == "error: unexpected ZeroDivisionError: division by zero (rerun with -v for the traceback)"
+    assert (
+        res.output.strip() == "error: unexpected ZeroDivisionError: division by zero (rerun with -v for the traceback)"
+    )
     res = CliRunner().invoke(main, ["-v", "query", "1000", "--index", str(dense_ix)])
     assert isinstance(res.exception, ZeroDivisionError)
 
@@ -539,6 +764,13 @@ def test_a_bad_record_never_reaches_the_hash(tmp_path):
     """The library path too: build_index counts a lone surrogate instead of raising UnicodeEncodeError."""
     src = write_jsonl(tmp_path / "s.jsonl", ['{"pmid": "1", "title": "ok"}', '{"pmid": "2", "title": "\\ud800"}'])
     report = build_index([src], tmp_path / "ix", method="tfidf", progress=False)
-    assert (report.kept, report.skipped) == (1, 1) and report.problems == ["s.jsonl:2: invalid Unicode (a lone surrogate)"]
+    assert (report.kept, report.skipped) == (1, 1) and report.problems == [
+        "s.jsonl:2: invalid Unicode (a lone surrogate)"
+    ]
     with pytest.raises(SimilarError, match="no usable records"):
-        build_index([write_jsonl(tmp_path / "only.jsonl", ['{"pmid": "2", "title": "\\ud800"}'])], tmp_path / "ix2", method="tfidf", progress=False)
+        build_index(
+            [write_jsonl(tmp_path / "only.jsonl", ['{"pmid": "2", "title": "\\ud800"}'])],
+            tmp_path / "ix2",
+            method="tfidf",
+            progress=False,
+        )

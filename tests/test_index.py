@@ -1,17 +1,17 @@
 """Index logic with the fake encoder: queries, seeds, duplicates, filters, fallbacks, updates, corrupt folders."""
+
 import json
 import shutil
 
 import numpy as np
 import pytest
 
+from conftest import FakeEncoder, make_corpus, write_jsonl
 from similar import store
 from similar.build import build_index
 from similar.errors import NotFound, SimilarError
 from similar.index import Index
 from similar.update import add_to_index
-
-from conftest import FakeEncoder, make_corpus, write_jsonl
 
 
 @pytest.fixture
@@ -36,8 +36,9 @@ def test_every_paper_gets_n_neighbours_never_itself(built, method):
 
 def test_precomputed_lists_equal_live_ranking(built):
     from similar.ranking import HybridParams, Query
+
     index = Index.open(built)
-    assert index.manifest["precomputed"] == {"method": "hybrid", "k": 100, "params": HybridParams().describe()}
+    assert index.manifest.precomputed == {"method": "hybrid", "k": 100, "params": HybridParams().describe()}
     assert index.lists_current
     for pmid in index.pmids:
         looked_up = index.similar(pmid, n=10)
@@ -50,11 +51,12 @@ def test_neighbours_share_the_topic(built):
     index = Index.open(built)
     result = index.similar("1000", n=5)
     assert all(int(n.pmid) % 4 == 0 for n in result.neighbors)  # topic = index mod 4
-    assert result.method == "hybrid" and result.build_id == index.manifest["build_id"]
+    assert result.method == "hybrid" and result.build_id == index.manifest.build_id
 
 
 def test_hybrid_search_equals_exhaustive_scoring(built):
     from similar.ranking import HybridParams, Query, Ranker
+
     index = Index.open(built)
     ranker = Ranker(index.ranker.dense, index.ranker.lexical, index.live, HybridParams(pool=1000))
     for row in range(0, 40, 7):
@@ -68,6 +70,7 @@ def test_hybrid_search_equals_exhaustive_scoring(built):
 
 def test_hybrid_base_scores_are_scale_free(built):
     from similar.ranking import Query
+
     index = Index.open(built)
     block = index.ranker._block(Query(row=3), np.array([3, 5]), index.ranker.hybrid, seed_only=False)
     assert block.shape == (3, 2)
@@ -87,7 +90,9 @@ def test_exact_duplicates_are_marked(tmp_path, fake_encoder):
     assert not any(n.duplicate for n in result.neighbors[1:])
     marked = {n.pmid: n.duplicate for n in index.similar(rows[3]["pmid"], n=12, versions=False).neighbors}
     assert marked["9999"] and sum(marked.values()) == 1
-    one_per_work = index.similar(rows[3]["pmid"], n=3, method="dense")  # the default: the seed's own versions never appear
+    one_per_work = index.similar(
+        rows[3]["pmid"], n=3, method="dense"
+    )  # the default: the seed's own versions never appear
     assert "9999" not in [n.pmid for n in one_per_work.neighbors] and one_per_work.versions == ("9999",)
     assert len(one_per_work.neighbors) == 3
 
@@ -110,7 +115,9 @@ def test_text_query_falls_back_to_tfidf_without_a_model(built, monkeypatch):
     monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
     index = Index.open(built)  # built with the fake encoder; no model can be loaded for the text
     result = index.similar_text("neuron synaptic plasticity in the hippocampus", n=3)
-    assert result.method == "tfidf" and result.notes[0].startswith("answered with tfidf: the index's model fake-hash is not available here")
+    assert result.method == "tfidf" and result.notes[0].startswith(
+        "answered with tfidf: the index's model fake-hash is not available here"
+    )
     assert all(int(n.pmid) % 4 == 1 for n in result.neighbors)
     with pytest.raises(SimilarError, match="^the index's model fake-hash is not available here"):
         index.similar_text("neuron", n=3, method="dense")
@@ -122,7 +129,7 @@ def test_tfidf_only_when_models_are_switched_off(tmp_path, corpus_file, monkeypa
     report = build_index([corpus_file], tmp_path / "ix", progress=False)
     assert report.method == "tfidf"
     index = Index.open(tmp_path / "ix")
-    assert index.manifest["model"] is None and not (tmp_path / "ix" / store.VECTORS).exists()
+    assert index.manifest.model is None and not (tmp_path / "ix" / store.VECTORS).exists()
     assert index.default_method == "tfidf" and "dense" not in index.methods
     assert len(index.similar("1001").neighbors) == 10
     with pytest.raises(SimilarError, match="^method dense needs an embedding model, and index ix is TF-IDF only"):
@@ -136,7 +143,9 @@ def test_manifest_describes_the_index(built, corpus_file):
     assert m["records"] == {"read": 40, "kept": 40, "skipped": 0, "deleted": 0, "replaced": 0, "unchanged": 0}
     assert set(m["versions"]) >= {"faiss-cpu", "numpy", "scikit-learn"}
     assert (built / "rows.txt").read_text().split()[:2] == ["1000", "1001"]
-    assert [p.name for p in built.parent.glob(".t.*")] == [".t.lock"]  # no temp or work folders left behind, only the lock file
+    assert [p.name for p in built.parent.glob(".t.*")] == [
+        ".t.lock"
+    ]  # no temp or work folders left behind, only the lock file
 
 
 def test_bad_records_are_counted_not_fatal(tmp_path, fake_encoder):
@@ -145,12 +154,16 @@ def test_bad_records_are_counted_not_fatal(tmp_path, fake_encoder):
     path = write_jsonl(tmp_path / "c.jsonl", lines)
     report = build_index([path], tmp_path / "ix", model=fake_encoder, progress=False)
     assert report.kept == 6 and report.skipped == 3
-    assert report.problems == ["c.jsonl:7: non-numeric PMID 'x1'", "c.jsonl:8: duplicate PMID 1000",
-                               "c.jsonl:9: invalid JSON (Expecting property name enclosed in double quotes)"]
+    assert report.problems == [
+        "c.jsonl:7: non-numeric PMID 'x1'",
+        "c.jsonl:8: duplicate PMID 1000",
+        "c.jsonl:9: invalid JSON (Expecting property name enclosed in double quotes)",
+    ]
 
 
 def test_medline_deletion_and_title_only_records(tmp_path, fake_encoder):
     from conftest import MEDLINE
+
     report = build_index([MEDLINE / "medline16n0902.xml.gz"], tmp_path / "ix", model=fake_encoder, progress=False)
     assert report.kept == 604 and report.deleted == 0
     index = Index.open(tmp_path / "ix")
@@ -159,6 +172,7 @@ def test_medline_deletion_and_title_only_records(tmp_path, fake_encoder):
 
 
 # --- add -----------------------------------------------------------------------------------------------------
+
 
 def test_add_new_changed_unchanged_and_deleted(tmp_path, built):
     enc = FakeEncoder()
@@ -173,11 +187,13 @@ def test_add_new_changed_unchanged_and_deleted(tmp_path, built):
     assert (report.kept, report.replaced, report.unchanged) == (2, 1, 1)
     assert enc.encoded == 2  # the unchanged record cost nothing
     index = Index.open(built)
-    assert len(index) == 41 and index.manifest["count"] == 42
+    assert len(index) == 41 and index.manifest.count == 42
     assert index.paper("1001").title.endswith("(revised)")
     assert "5000" in {n.pmid for n in index.similar("1000", n=5, method="tfidf").neighbors}
     assert "5000" in {n.pmid for n in index.similar("1000", n=10).neighbors}  # lists were recomputed after the add
-    assert "1001" in {n.pmid for n in index.similar("1005", n=39).neighbors}  # the revised paper is listed under its new row
+    assert "1001" in {
+        n.pmid for n in index.similar("1005", n=39).neighbors
+    }  # the revised paper is listed under its new row
     assert all(n.pmid != "1001" or n.title.endswith("(revised)") for n in index.similar("1005", n=39).neighbors)
     # the same file again is a no-op
     again = add_to_index([path], built, encoder=enc, progress=False)
@@ -187,6 +203,7 @@ def test_add_new_changed_unchanged_and_deleted(tmp_path, built):
 
 def test_add_applies_medline_deletions(tmp_path, fake_encoder):
     from conftest import MEDLINE
+
     rows = [{"pmid": "26432306", "title": "To be withdrawn", "abstract": "x"}] + make_corpus(5)
     base = write_jsonl(tmp_path / "base.jsonl", rows)
     build_index([base], tmp_path / "ix", model=fake_encoder, progress=False)
@@ -196,7 +213,7 @@ def test_add_applies_medline_deletions(tmp_path, fake_encoder):
     with pytest.raises(NotFound, match="deleted"):
         index.paper("26432306")
     assert all(n.pmid != "26432306" for n in index.similar("1000", n=50).neighbors)
-    assert [e["name"] for e in index.manifest["inputs"]] == ["base.jsonl", "medline16n0902.xml.gz"]
+    assert [e["name"] for e in index.manifest.inputs] == ["base.jsonl", "medline16n0902.xml.gz"]
     # the same update file again changes nothing: same build, same rows, nothing embedded
     before = (tmp_path / "ix" / "rows.txt").read_text()
     encoded = fake_encoder.encoded
@@ -216,14 +233,21 @@ def test_add_refuses_another_model(tmp_path, built):
 
 # --- corrupt folders: one line each ----------------------------------------------------------------------------
 
+
 def _truncate_rows(p):
     (p / "rows.txt").write_text("\n".join((p / "rows.txt").read_text().split()[:-1]) + "\n")
 
 
 CORRUPTIONS = [
     (lambda p: shutil.rmtree(p), "no index at {p}: build one with `similar build INPUT --index {p}`"),
-    (lambda p: (p / "manifest.json").unlink(), "{p} is not a similar index (no manifest.json): rebuild it with `similar build`"),
-    (lambda p: (p / "manifest.json").write_text("{oops"), "corrupt index {p}: manifest.json is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); rebuild it"),
+    (
+        lambda p: (p / "manifest.json").unlink(),
+        "{p} is not a similar index (no manifest.json): rebuild it with `similar build`",
+    ),
+    (
+        lambda p: (p / "manifest.json").write_text("{oops"),
+        "corrupt index {p}: manifest.json is not valid JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); rebuild it",
+    ),
     (_truncate_rows, "corrupt index {p}: rows.txt has 39 rows, the manifest says 40; rebuild it"),
     (lambda p: (p / "rows.txt").unlink(), "corrupt index {p}: rows.txt is missing; rebuild it"),
     (lambda p: (p / "vectors.faiss").write_bytes(b"junk"), None),

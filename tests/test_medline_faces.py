@@ -1,28 +1,39 @@
 """Filters, versions and MEDLINE details through the CLI, HTTP and the widget (page, script and a real Chromium)."""
+
 import json
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from browser import CHROMEDRIVER, CHROMIUM, chromium, running_server, static_site
+from conftest import write_jsonl
+from medline_xml import write_medline
 from similar.build import build_index
 from similar.cli import main
 from similar.index import Index
 from similar.server.app import create_app
 from similar.server.pages import WIDGET_JS
 
-from browser import CHROMEDRIVER, CHROMIUM, chromium, running_server, static_site
-from conftest import write_jsonl
-from medline_xml import write_medline
-
-EVIL = {"pmid": "66", "title": "Aspirin cardiac infarction <script>alert(1)</script>", "abstract": "aspirin cardiac infarction heart",
-        "journal": "J <i>x</i>", "year": 2019, "authors": ["<b>Bad</b> A"], "publication_types": ["Retracted Publication"]}
+EVIL = {
+    "pmid": "66",
+    "title": "Aspirin cardiac infarction <script>alert(1)</script>",
+    "abstract": "aspirin cardiac infarction heart",
+    "journal": "J <i>x</i>",
+    "year": 2019,
+    "authors": ["<b>Bad</b> A"],
+    "publication_types": ["Retracted Publication"],
+}
 
 
 @pytest.fixture
 def ix(tmp_path, fake_encoder):
-    build_index([write_medline(tmp_path / "m.xml"), write_jsonl(tmp_path / "evil.jsonl", [EVIL])], tmp_path / "ix",
-                model=fake_encoder, progress=False)
+    build_index(
+        [write_medline(tmp_path / "m.xml"), write_jsonl(tmp_path / "evil.jsonl", [EVIL])],
+        tmp_path / "ix",
+        model=fake_encoder,
+        progress=False,
+    )
     return tmp_path / "ix"
 
 
@@ -45,11 +56,17 @@ def test_cli_filters_and_their_note(ix):
     assert set(row) >= {"authors", "authors_short", "doi", "pmc", "types", "language", "retracted", "versions"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--language", "english"], "error: language must be a 3-letter MEDLINE code such as eng, fre, ger; got 'english'"),
-    (["--mesh", "D12"], "error: MeSH UI 'D12' is malformed: D followed by 6 to 9 digits, e.g. D006801"),
-    (["--min-year", "2010", "--max-year", "2000"], "error: min_year 2010 is after max_year 2000"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--language", "english"],
+            "error: language must be a 3-letter MEDLINE code such as eng, fre, ger; got 'english'",
+        ),
+        (["--mesh", "D12"], "error: MeSH UI 'D12' is malformed: D followed by 6 to 9 digits, e.g. D006801"),
+        (["--min-year", "2010", "--max-year", "2000"], "error: min_year 2010 is after max_year 2000"),
+    ],
+)
 def test_cli_bad_filters_are_one_line_errors(ix, args, message):
     out = _cli(ix, "2001", *args)
     assert out.exit_code == 1 and out.output == message + "\n"
@@ -76,11 +93,18 @@ def test_http_filters_paper_details_and_errors(client):
     body = client.get("/v1/papers/2001/similar?n=20&exclude_retracted=true").json()
     assert not any(n["retracted"] for n in body["neighbors"]) and body["seed"]["versions"] == ["2013"]
     paper = client.get("/v1/papers/2003").json()
-    assert paper["authors_short"] == "Gray B, Hill C" and paper["doi"] == "10.1000/t2003" and paper["retracted"] is False
+    assert (
+        paper["authors_short"] == "Gray B, Hill C" and paper["doi"] == "10.1000/t2003" and paper["retracted"] is False
+    )
     bad = client.get("/v1/papers/2001/similar?language=english")
-    assert bad.status_code == 422 and bad.json()["error"] == "language must be a 3-letter MEDLINE code such as eng, fre, ger; got 'english'"
+    assert (
+        bad.status_code == 422
+        and bad.json()["error"] == "language must be a 3-letter MEDLINE code such as eng, fre, ger; got 'english'"
+    )
     assert client.get("/v1/papers/2001/similar?species=plants").json()["error"].startswith("invalid species")
-    rec = client.post("/v1/recommendations", json={"positive": ["2001", "2002"], "n": 5, "type": ["clinical-trial"]}).json()
+    rec = client.post(
+        "/v1/recommendations", json={"positive": ["2001", "2002"], "n": 5, "type": ["clinical-trial"]}
+    ).json()
     assert [n["pmid"] for n in rec["neighbors"]] == ["2003"] and rec["notes"]
     rec = client.get("/v1/recommendations?positive=2001,2002&n=20").json()
     assert "2013" not in [n["pmid"] for n in rec["neighbors"]]  # a positive's own versions are never listed
@@ -91,10 +115,14 @@ def test_http_filters_paper_details_and_errors(client):
 def test_widget_page_shows_authors_journal_year_and_an_escaped_retracted_mark(client):
     page = client.get("/widget/2001?n=20").text
     assert "Gray B, Hill C · Trials in Cardiology · 2003 · PMID 2003" in page
-    item = page[page.index('data-pmid="2004"'):].split("</li>")[0]
+    item = page[page.index('data-pmid="2004"') :].split("</li>")[0]
     assert '<span class="retracted">Retracted</span>' in item
-    evil = page[page.index('data-pmid="66"'):].split("</li>")[0]
-    assert "&lt;b&gt;Bad&lt;/b&gt; A · J &lt;i&gt;x&lt;/i&gt; · 2019" in evil and "<script>" not in evil and "<b>" not in evil
+    evil = page[page.index('data-pmid="66"') :].split("</li>")[0]
+    assert (
+        "&lt;b&gt;Bad&lt;/b&gt; A · J &lt;i&gt;x&lt;/i&gt; · 2019" in evil
+        and "<script>" not in evil
+        and "<b>" not in evil
+    )
     assert '<span class="retracted">Retracted</span>' in evil
     filtered = client.get("/widget/2001?n=20&type=review").text
     assert filtered.count("<li ") == 1 and 'data-pmid="2002"' in filtered
@@ -116,15 +144,17 @@ def test_the_script_widget_in_chromium_shows_bylines_marks_and_takes_filter_attr
         site = tmp_path / "site"
         site.mkdir()
         (site / "page.html").write_text(
-            '<!doctype html><html><body>'
+            "<!doctype html><html><body>"
             '<div id="all" data-similar-pmid="2001" data-similar-n="20"></div>'
             '<div id="some" data-similar-pmid="2001" data-similar-n="20" data-similar-type="review;clinical-trial" '
-            'data-similar-exclude-retracted></div>'
-            f'<script src="{api}/widget.js" async></script></body></html>')
+            "data-similar-exclude-retracted></div>"
+            f'<script src="{api}/widget.js" async></script></body></html>'
+        )
         with static_site(site) as host, chromium(tmp_path) as driver:
             driver.get(f"{host}/page.html")
-            WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#some li")
-                                            and d.find_elements(By.CSS_SELECTOR, "#all li"))
+            WebDriverWait(driver, 15).until(
+                lambda d: d.find_elements(By.CSS_SELECTOR, "#some li") and d.find_elements(By.CSS_SELECTOR, "#all li")
+            )
             some = [li.get_attribute("data-pmid") for li in driver.find_elements(By.CSS_SELECTOR, "#some li")]
             assert sorted(some) == ["2002", "2003"]
             item = driver.find_element(By.CSS_SELECTOR, '#all li[data-pmid="2003"]')
@@ -132,4 +162,6 @@ def test_the_script_widget_in_chromium_shows_bylines_marks_and_takes_filter_attr
             retracted = driver.find_element(By.CSS_SELECTOR, '#all li[data-pmid="2004"] .retracted')
             assert retracted.text == "Retracted"
             evil = driver.find_element(By.CSS_SELECTOR, '#all li[data-pmid="66"]')
-            assert "<b>Bad</b> A · J <i>x</i> · 2019" in evil.text and not evil.find_elements(By.CSS_SELECTOR, "b, i, script")
+            assert "<b>Bad</b> A · J <i>x</i> · 2019" in evil.text and not evil.find_elements(
+                By.CSS_SELECTOR, "b, i, script"
+            )

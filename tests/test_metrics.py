@@ -1,11 +1,19 @@
 """Benchmark harness on hand-computed examples: metrics, intervals, paired differences, judgments, evaluation."""
+
 import math
 
 import numpy as np
 import pytest
 
-from similar.bench.metrics import (average_precision, bootstrap_ci, dcg, ndcg_at_k, paired_difference,
-                                   precision_at_k, recall_at_k)
+from similar.bench.metrics import (
+    average_precision,
+    bootstrap_ci,
+    dcg,
+    ndcg_at_k,
+    paired_difference,
+    precision_at_k,
+    recall_at_k,
+)
 from similar.bench.quality import evaluate, read_judgments
 from similar.build import build_index
 from similar.errors import SimilarError
@@ -52,11 +60,14 @@ def test_paired_difference():
     assert not paired_difference(a, a)["significant"]
 
 
-@pytest.mark.parametrize("line,message", [
-    ("1\t2", "j.tsv:1: expected 'seed_pmid<TAB>candidate_pmid<TAB>grade (0-2)', got ['1', '2']"),
-    ("1\t2\t3", "j.tsv:1: expected 'seed_pmid<TAB>candidate_pmid<TAB>grade (0-2)', got ['1', '2', '3']"),
-    ("x\t2\t1", "j.tsv:1: expected 'seed_pmid<TAB>candidate_pmid<TAB>grade (0-2)', got ['x', '2', '1']"),
-])
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("1\t2", "j.tsv:1: expected 'seed_pmid<TAB>candidate_pmid<TAB>grade (0-2)', got ['1', '2']"),
+        ("1\t2\t3", "j.tsv:1: expected 'seed_pmid<TAB>candidate_pmid<TAB>grade (0-2)', got ['1', '2', '3']"),
+        ("x\t2\t1", "j.tsv:1: expected 'seed_pmid<TAB>candidate_pmid<TAB>grade (0-2)', got ['x', '2', '1']"),
+    ],
+)
 def test_bad_judgments(tmp_path, line, message):
     (tmp_path / "j.tsv").write_text(line + "\n")
     with pytest.raises(SimilarError) as exc:

@@ -1,4 +1,5 @@
 """`similar pubmed fetch` against a local HTTP server: resume after a dropped connection, MD5 checks, no re-download."""
+
 import hashlib
 import http.server
 import threading
@@ -81,8 +82,13 @@ def test_fetch_resumes_verifies_and_never_refetches(tmp_path, nlm):
     assert report.resumed == ["pubmed26n0002.xml.gz"]
     assert state["ranges"] == [("pubmed26n0002.xml.gz", f"bytes={len(FILES['pubmed26n0002.xml.gz']) // 3}-")]
     failed = dict(report.failed)
-    assert failed["pubmed26n0003.xml.gz"].startswith("pubmed26n0003.xml.gz: MD5 ") and failed["pubmed26n0003.xml.gz"].endswith("; removed")
-    assert failed["pubmed26n0004.xml.gz"] == "no .md5 published for pubmed26n0004.xml.gz (HTTP 404): not downloaded, it could not be verified"
+    assert failed["pubmed26n0003.xml.gz"].startswith("pubmed26n0003.xml.gz: MD5 ") and failed[
+        "pubmed26n0003.xml.gz"
+    ].endswith("; removed")
+    assert (
+        failed["pubmed26n0004.xml.gz"]
+        == "no .md5 published for pubmed26n0004.xml.gz (HTTP 404): not downloaded, it could not be verified"
+    )
     for name in ("pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"):
         assert (tmp_path / name).read_bytes() == FILES[name]
     assert not (tmp_path / "pubmed26n0003.xml.gz").exists() and not list(tmp_path.glob("*.part"))
@@ -96,6 +102,7 @@ def test_fetch_resumes_verifies_and_never_refetches(tmp_path, nlm):
 
 def test_fetch_unknown_kind_and_unreachable_server(tmp_path):
     from similar.errors import SimilarError
+
     with pytest.raises(SimilarError, match="^unknown kind 'daily': use baseline or updates$"):
         fetch("daily", tmp_path)
     with pytest.raises(SimilarError, match=r"^cannot list http://127.0.0.1:9/pubmed/baseline/: "):

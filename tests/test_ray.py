@@ -1,4 +1,5 @@
 """A Ray build on a local 2-CPU Ray instance started here gives the same index as the single-process build."""
+
 import os
 from pathlib import Path
 
@@ -6,10 +7,9 @@ import faiss
 import numpy as np
 import pytest
 
+from conftest import SHARED, FakeEncoder
 from similar.build import build_index
 from similar.index import Index
-
-from conftest import SHARED, FakeEncoder
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[test]')")
 SAMPLE = SHARED / "pubmed-sample" / "abstracts.jsonl.gz"
@@ -19,8 +19,12 @@ SAMPLE = SHARED / "pubmed-sample" / "abstracts.jsonl.gz"
 def local_ray():
     tests = str(Path(__file__).parent)
     path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": path, "SIMILAR_NO_MODEL": ""}})
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": path, "SIMILAR_NO_MODEL": ""}},
+    )
     yield
     ray.shutdown()
 

@@ -1,14 +1,14 @@
 """Collections with the fake encoder: every method's invariants, oracles against brute force, negatives, bad inputs."""
+
 import numpy as np
 import pytest
 
+from conftest import FakeEncoder
 from similar.build import build_index
 from similar.errors import NotFound, SimilarError
 from similar.index import Index
 from similar.ranking import Query
 from similar.recommend import CollectionParams, recommend
-
-from conftest import FakeEncoder, make_corpus, write_jsonl
 
 METHODS = ["fused", "centroid", "linear", "rocchio"]
 HEART = ["1000", "1004", "1008"]  # topic = (pmid - 1000) mod 4: 0 heart, 1 brain, 2 gene, 3 virus
@@ -51,7 +51,9 @@ def test_closest_names_the_nearer_seed(index, method):
         assert topic(n.closest) == topic(n.pmid), (n.pmid, n.closest)
 
 
-@pytest.mark.parametrize("method", ["centroid", "linear", "rocchio"])  # fused: test_fused_demotes_papers_closer_to_a_negative
+@pytest.mark.parametrize(
+    "method", ["centroid", "linear", "rocchio"]
+)  # fused: test_fused_demotes_papers_closer_to_a_negative
 def test_negatives_push_their_topic_down(index, method):
     mixed = ["1000", "1001"]
     plain = index.recommend(mixed, n=10, method=method)
@@ -89,7 +91,9 @@ def test_rocchio_equals_brute_force(index):
     scores[pos + neg] = -np.inf
     expected = np.lexsort((np.arange(len(scores)), -scores))[:10]
     picks = recommend(index.ranker, [Query(row=r) for r in pos], [Query(row=r) for r in neg], 10, "rocchio")
-    np.testing.assert_allclose(picks.scores, scores[expected], atol=1e-5)  # the same best scores (rows may swap within float ties)
+    np.testing.assert_allclose(
+        picks.scores, scores[expected], atol=1e-5
+    )  # the same best scores (rows may swap within float ties)
     np.testing.assert_allclose(scores[picks.rows], picks.scores, atol=1e-5)
 
 
@@ -120,7 +124,9 @@ def test_fused_demotes_papers_closer_to_a_negative(index):
     neg_score = dict(zip(r_neg.tolist(), s_neg.tolist()))
     demoted = [r for r in picks.rows.tolist() if neg_score.get(r, -1) > pos_score.get(r, s_pos[-1])]
     kept = [r for r in picks.rows.tolist() if r not in demoted]
-    assert demoted and kept and picks.rows.tolist().index(demoted[0]) > picks.rows.tolist().index(kept[-1]) - len(demoted)
+    assert (
+        demoted and kept and picks.rows.tolist().index(demoted[0]) > picks.rows.tolist().index(kept[-1]) - len(demoted)
+    )
     # the negative's topic is pushed down whole; nothing of the positive's own topic is
     assert {r for r in picks.rows.tolist() if topic(index.pmids[r]) == 1} <= set(demoted)
     assert not any(topic(index.pmids[r]) == 0 for r in demoted)
@@ -142,19 +148,37 @@ def test_tfidf_only_index(tmp_path, corpus_file, monkeypatch):
         assert [topic(n.pmid) for n in index.recommend(HEART, n=3, method=method).neighbors] == [0, 0, 0]
     with pytest.raises(SimilarError) as err:
         index.recommend(HEART, method="linear")
-    assert str(err.value) == "collection method linear needs an embedding model, and index t is TF-IDF only: use rocchio or fused"
+    assert (
+        str(err.value)
+        == "collection method linear needs an embedding model, and index t is TF-IDF only: use rocchio or fused"
+    )
 
 
-@pytest.mark.parametrize("kwargs,error,message", [
-    ({}, SimilarError, "a collection needs at least one positive PMID or a text"),
-    ({"positive": ["1000"], "negative": ["1004", "1000"]}, SimilarError, "PMID 1000 is both a positive and a negative example"),
-    ({"positive": ["4242"]}, NotFound, "PMID 4242 is not in index c (40 papers): add it with `similar add`, or query with --text"),
-    ({"positive": ["1000"], "negative": ["12x"]}, SimilarError, "PMID must be a number, got '12x'"),
-    ({"positive": ["1000"], "method": "magic"}, SimilarError, "unknown collection method 'magic': use one of fused, centroid, linear, rocchio"),
-    ({"positive": ["1000"], "n": 0}, SimilarError, "n must be between 1 and 1000, got 0"),
-    ({"positive": [str(i) for i in range(1001)]}, SimilarError, "at most 1000 positive PMIDs, got 1001"),
-    ({"positive": ["1000"], "text": "   "}, None, None),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,message",
+    [
+        ({}, SimilarError, "a collection needs at least one positive PMID or a text"),
+        (
+            {"positive": ["1000"], "negative": ["1004", "1000"]},
+            SimilarError,
+            "PMID 1000 is both a positive and a negative example",
+        ),
+        (
+            {"positive": ["4242"]},
+            NotFound,
+            "PMID 4242 is not in index c (40 papers): add it with `similar add`, or query with --text",
+        ),
+        ({"positive": ["1000"], "negative": ["12x"]}, SimilarError, "PMID must be a number, got '12x'"),
+        (
+            {"positive": ["1000"], "method": "magic"},
+            SimilarError,
+            "unknown collection method 'magic': use one of fused, centroid, linear, rocchio",
+        ),
+        ({"positive": ["1000"], "n": 0}, SimilarError, "n must be between 1 and 1000, got 0"),
+        ({"positive": [str(i) for i in range(1001)]}, SimilarError, "at most 1000 positive PMIDs, got 1001"),
+        ({"positive": ["1000"], "text": "   "}, None, None),
+    ],
+)
 def test_bad_inputs(index, kwargs, error, message):
     if error is None:
         assert len(index.recommend(**kwargs).neighbors) == 10  # a blank text is no text

@@ -1,13 +1,13 @@
 """Readers: real MEDLINE XML from ../shared, every tabular format, and a table of bad records."""
+
 import gzip
 import json
 
 import pytest
 
+from conftest import MEDLINE, write_jsonl
 from similar.errors import SimilarError
 from similar.records import Deletion, Paper, Problem, read_records
-
-from conftest import MEDLINE, write_jsonl
 
 
 def events(path):
@@ -44,13 +44,17 @@ def test_medline_current_dtd():
 
 
 def test_tabular_formats_agree(tmp_path):
-    rows = [{"pmid": "1", "title": "A title", "abstract": "An abstract.", "year": "2001", "journal": "J"},
-            {"pmid": "2", "title": "Only title", "abstract": "", "year": "", "journal": ""}]
+    rows = [
+        {"pmid": "1", "title": "A title", "abstract": "An abstract.", "year": "2001", "journal": "J"},
+        {"pmid": "2", "title": "Only title", "abstract": "", "year": "", "journal": ""},
+    ]
     write_jsonl(tmp_path / "a.jsonl", rows)
     (tmp_path / "a.json").write_text(json.dumps(rows))
     header = "pmid,title,abstract,year,journal\n"
     (tmp_path / "a.csv").write_text(header + "1,A title,An abstract.,2001,J\n2,Only title,,,\n")
-    (tmp_path / "a.tsv").write_text(header.replace(",", "\t") + "1\tA title\tAn abstract.\t2001\tJ\n2\tOnly title\t\t\t\n")
+    (tmp_path / "a.tsv").write_text(
+        header.replace(",", "\t") + "1\tA title\tAn abstract.\t2001\tJ\n2\tOnly title\t\t\t\n"
+    )
     with gzip.open(tmp_path / "b.jsonl.gz", "wt") as f:
         f.write("\n".join(json.dumps(r) for r in rows))
     results = {name: events(tmp_path / name) for name in ["a.jsonl", "a.json", "a.csv", "a.tsv", "b.jsonl.gz"]}
@@ -66,7 +70,7 @@ BAD_RECORDS = [
     ('{"pmid": "12ab", "title": "t"}', "non-numeric PMID '12ab'"),
     ('{"pmid": "5", "title": "", "abstract": ""}', "PMID 5 has neither title nor abstract"),
     ('{"pmid": "5", "title": "t"', "invalid JSON (Expecting ',' delimiter)"),
-    ('[1, 2]', "record is not an object"),
+    ("[1, 2]", "record is not an object"),
 ]
 
 
@@ -86,18 +90,27 @@ def test_invalid_utf8_is_a_problem_not_a_crash(tmp_path):
 
 def test_malformed_xml_keeps_what_came_before(tmp_path):
     path = tmp_path / "bad.xml"
-    path.write_text("<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>7</PMID><Article><ArticleTitle>T</ArticleTitle>"
-                    "</Article></MedlineCitation></PubmedArticle><PubmedArticle><oops></PubmedArticleSet>")
+    path.write_text(
+        "<PubmedArticleSet><PubmedArticle><MedlineCitation><PMID>7</PMID><Article><ArticleTitle>T</ArticleTitle>"
+        "</Article></MedlineCitation></PubmedArticle><PubmedArticle><oops></PubmedArticleSet>"
+    )
     evs = events(path)
     assert evs[0] == Paper("7", "T", "")
     assert isinstance(evs[1], Problem) and evs[1].reason.startswith("malformed XML, rest of file skipped")
     assert evs[1].where.startswith("bad.xml:1:")
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("x.txt", "hello", "cannot tell the format of {dir}/x.txt: use a .jsonl, .json, .csv, .tsv or .xml file (optionally .gz)"),
-    ("x.csv", "id,title\n1,t\n", "{dir}/x.csv: the header must name a 'pmid' column (found: id, title)"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        (
+            "x.txt",
+            "hello",
+            "cannot tell the format of {dir}/x.txt: use a .jsonl, .json, .csv, .tsv or .xml file (optionally .gz)",
+        ),
+        ("x.csv", "id,title\n1,t\n", "{dir}/x.csv: the header must name a 'pmid' column (found: id, title)"),
+    ],
+)
 def test_unreadable_files_raise_one_line(tmp_path, name, content, message):
     (tmp_path / name).write_text(content)
     with pytest.raises(SimilarError) as exc:

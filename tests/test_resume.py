@@ -1,4 +1,5 @@
 """A build killed with SIGKILL mid-way resumes, re-embeds no finished shard, and ends with the same index."""
+
 import json
 import os
 import signal
@@ -10,9 +11,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from similar.build import build_index
-
 from conftest import FakeEncoder, make_corpus, write_jsonl
+from similar.build import build_index
 
 SCRIPT = """
 import sys, time

@@ -1,11 +1,11 @@
 """HTTP API and widget pages with the fake encoder: status codes, bodies, filters, caching, reload."""
+
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import FakeEncoder, make_corpus, write_jsonl
 from similar.build import build_index
 from similar.server.app import create_app
-
-from conftest import FakeEncoder, make_corpus, write_jsonl
 
 
 @pytest.fixture
@@ -30,7 +30,9 @@ def test_similar_api(client):
     first = body["neighbors"][0]
     assert set(first) >= {"pmid", "title", "journal", "year", "score", "url"}
     assert first["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{first['pmid']}/"
-    assert r.headers["access-control-allow-origin"] if "origin" in r.request.headers else True
+    assert "access-control-allow-origin" not in r.headers  # CORS headers answer cross-origin requests only
+    cross = client.get("/v1/papers/1000/similar?n=7", headers={"Origin": "https://example.org"})
+    assert cross.headers["access-control-allow-origin"] == "*"
 
 
 def test_every_method_and_year_filters(client):
@@ -41,15 +43,34 @@ def test_every_method_and_year_filters(client):
         assert "1001" not in [n["pmid"] for n in body["neighbors"]]
 
 
-@pytest.mark.parametrize("url,status,message", [
-    ("/v1/papers/4242/similar", 404, "PMID 4242 is not in index web (40 papers): add it with `similar add`, or query with --text"),
-    ("/v1/papers/abc/similar", 422, "invalid pmid: String should match pattern '^[0-9]{1,9}$'"),
-    ("/v1/papers/1000/similar?n=0", 422, "invalid n: Input should be greater than or equal to 1"),
-    ("/v1/papers/1000/similar?n=101", 422, "invalid n: Input should be less than or equal to 100"),
-    ("/v1/papers/1000/similar?n=x", 422, "invalid n: Input should be a valid integer, unable to parse string as an integer"),
-    ("/v1/papers/1000/similar?method=magic", 422, "invalid method: String should match pattern '^(hybrid|dense|tfidf|bm25|pmra)$'"),
-    ("/v1/papers/99999", 404, "PMID 99999 is not in index web (40 papers): add it with `similar add`, or query with --text"),
-])
+@pytest.mark.parametrize(
+    "url,status,message",
+    [
+        (
+            "/v1/papers/4242/similar",
+            404,
+            "PMID 4242 is not in index web (40 papers): add it with `similar add`, or query with --text",
+        ),
+        ("/v1/papers/abc/similar", 422, "invalid pmid: String should match pattern '^[0-9]{1,9}$'"),
+        ("/v1/papers/1000/similar?n=0", 422, "invalid n: Input should be greater than or equal to 1"),
+        ("/v1/papers/1000/similar?n=101", 422, "invalid n: Input should be less than or equal to 100"),
+        (
+            "/v1/papers/1000/similar?n=x",
+            422,
+            "invalid n: Input should be a valid integer, unable to parse string as an integer",
+        ),
+        (
+            "/v1/papers/1000/similar?method=magic",
+            422,
+            "invalid method: String should match pattern '^(hybrid|dense|tfidf|bm25|pmra)$'",
+        ),
+        (
+            "/v1/papers/99999",
+            404,
+            "PMID 99999 is not in index web (40 papers): add it with `similar add`, or query with --text",
+        ),
+    ],
+)
 def test_errors_are_json_never_500(client, url, status, message):
     r = client.get(url)
     assert r.status_code == status
@@ -82,7 +103,7 @@ def test_widget_page_and_script(client):
     js = client.get("/widget.js")
     assert js.headers["content-type"].startswith("application/javascript") and "data-similar-pmid" in js.text
     embed = client.get("/embed/1000").text
-    assert 'data-similar-pmid=&quot;1000&quot;' in embed and "/widget/1000" in embed and "Copy" in embed
+    assert "data-similar-pmid=&quot;1000&quot;" in embed and "/widget/1000" in embed and "Copy" in embed
 
 
 def test_get_routes_never_change_state_and_reload_is_guarded(client, index_dir, monkeypatch, tmp_path):
@@ -110,8 +131,11 @@ def test_sighup_reloads_a_running_server(index_dir, tmp_path):
     from browser import free_port
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "similar.cli", "serve", "--index", str(index_dir), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "similar.cli", "serve", "--index", str(index_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/v1/health"
     try:
         deadline = time.time() + 60
@@ -122,7 +146,9 @@ def test_sighup_reloads_a_running_server(index_dir, tmp_path):
             except httpx.HTTPError:
                 assert time.time() < deadline and proc.poll() is None, "server did not start"
                 time.sleep(0.2)
-        build_index([write_jsonl(tmp_path / "more.jsonl", make_corpus(44))], index_dir, model=FakeEncoder(), progress=False)
+        build_index(
+            [write_jsonl(tmp_path / "more.jsonl", make_corpus(44))], index_dir, model=FakeEncoder(), progress=False
+        )
         proc.send_signal(signal.SIGHUP)
         deadline = time.time() + 30
         while httpx.get(url, timeout=2).json()["papers"] != 44:
@@ -132,3 +158,27 @@ def test_sighup_reloads_a_running_server(index_dir, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_docs_page_uses_local_assets_only(client):
+    import re
+
+    page = client.get("/docs")
+    assert page.status_code == 200 and "http://" not in page.text and "https://" not in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets == [
+        "/docs-assets/swagger-ui.css",
+        "/docs-assets/favicon-32x32.png",
+        "/docs-assets/swagger-ui-bundle.js",
+    ]
+    assert all(client.get(a).status_code == 200 for a in assets)
+    assert client.get("/redoc").status_code == 404  # ReDoc comes only from a CDN: off
+
+
+def test_widget_not_found_speaks_to_a_reader(client):
+    r = client.get("/widget/4242")
+    assert r.status_code == 404 and "No similar papers are available for this article yet." in r.text
+    script = client.get("/widget.js").text
+    for text in (r.text, script):
+        assert "similar add" not in text and "--text" not in text
+    assert "No similar papers are available for this article yet." in script

@@ -1,7 +1,10 @@
 """Watch lists: each add records the new papers in a watch's top k; Atom feeds read back by feedparser; CLI and HTTP."""
+
 import pytest
 from click.testing import CliRunner
 
+from conftest import MEDLINE
+from medline_xml import write_medline
 from similar.build import build_index
 from similar.cli import main
 from similar.errors import NotFound, SimilarError
@@ -9,9 +12,6 @@ from similar.index import Index
 from similar.update import add_to_index
 from similar.verify import verify_index
 from similar.watch import add_watch, entries, feed, list_watches, record_new, watches_path
-
-from conftest import MEDLINE
-from medline_xml import write_medline
 
 feedparser = pytest.importorskip("feedparser")
 
@@ -37,7 +37,9 @@ def test_an_add_records_the_new_papers_in_the_top_k_and_the_feed_reads_back(tmp_
     parsed = feedparser.parse(feed(ix, "aspirin", "http://127.0.0.1:8000"))
     assert parsed.bozo == 0 and parsed.version == "atom10"
     assert parsed.feed.title == "New papers like PMID 2001 (aspirin)"
-    assert {e.link for e in parsed.entries} == {f"https://pubmed.ncbi.nlm.nih.gov/{p}/" for p in ("2003", "2004", "2010")}
+    assert {e.link for e in parsed.entries} == {
+        f"https://pubmed.ncbi.nlm.nih.gov/{p}/" for p in ("2003", "2004", "2010")
+    }
     titles = {e.id.rsplit(":", 1)[1]: e.title for e in parsed.entries}
     assert titles["2004"] == "[Retracted] Platelet aspirin effects on infarction size"
     summary = next(e.summary for e in parsed.entries if e.id.endswith(":2003"))
@@ -58,7 +60,9 @@ def test_a_paper_recorded_once_is_not_recorded_again(tmp_path, ix, fake_encoder)
     add_watch(ix, "aspirin", ["2001"], k=5)
     add_to_index([write_medline(tmp_path / "later.xml", ["2003"])], ix, encoder=fake_encoder, progress=False)
     first = entries(ix, "aspirin")
-    revised = write_medline(tmp_path / "revised.xml", ["2003"], title="Aspirin after myocardial infarction: a randomized trial, revised")
+    revised = write_medline(
+        tmp_path / "revised.xml", ["2003"], title="Aspirin after myocardial infarction: a randomized trial, revised"
+    )
     report = add_to_index([revised], ix, encoder=fake_encoder, progress=False)
     assert entries(ix, "aspirin") == first and not any(n.startswith("watch aspirin") for n in report.notes)
 
@@ -77,19 +81,33 @@ def test_text_and_collection_watches(tmp_path, ix, fake_encoder):
 
 def test_a_watch_whose_paper_was_deleted_says_so(tmp_path, ix, fake_encoder):
     add_watch(ix, "gone", ["3001"], k=2)
-    report = add_to_index([write_medline(tmp_path / "later.xml", ["2003"], deleted=["3001"])], ix, encoder=fake_encoder,
-                          progress=False)
+    report = add_to_index(
+        [write_medline(tmp_path / "later.xml", ["2003"], deleted=["3001"])], ix, encoder=fake_encoder, progress=False
+    )
     assert "watch gone not updated: PMID 3001 was deleted from this index (a DeleteCitation removed it)" in report.notes
 
 
-@pytest.mark.parametrize("name, pmids, kwargs, message", [
-    ("bad name", ["2001"], {}, "watch name 'bad name' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
-    ("-x", ["2001"], {}, "watch name '-x' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"),
-    ("w", [], {}, "a watch needs at least one PMID or a --text"),
-    ("w", ["2001"], {"k": 0}, "k must be between 1 and 1000, got 0"),
-    ("w", ["9"], {}, "PMID 9 is not in index ix (4 papers): add it with `similar add`, or query with --text"),
-    ("w", ["x1"], {}, "PMID must be a number, got 'x1'"),
-])
+@pytest.mark.parametrize(
+    "name, pmids, kwargs, message",
+    [
+        (
+            "bad name",
+            ["2001"],
+            {},
+            "watch name 'bad name' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ),
+        (
+            "-x",
+            ["2001"],
+            {},
+            "watch name '-x' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ),
+        ("w", [], {}, "a watch needs at least one PMID or a --text"),
+        ("w", ["2001"], {"k": 0}, "k must be between 1 and 1000, got 0"),
+        ("w", ["9"], {}, "PMID 9 is not in index ix (4 papers): add it with `similar add`, or query with --text"),
+        ("w", ["x1"], {}, "PMID must be a number, got 'x1'"),
+    ],
+)
 def test_bad_watches_are_one_line_errors(ix, name, pmids, kwargs, message):
     with pytest.raises(SimilarError) as exc:
         add_watch(ix, name, pmids, **kwargs)

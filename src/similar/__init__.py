@@ -1,4 +1,5 @@
 """similar: similar-paper recommendations for biomedical literature."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

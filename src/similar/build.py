@@ -1,4 +1,5 @@
 """Build and update index folders: records -> staging -> checkpointed embedding -> backends -> store."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,7 @@ import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -15,10 +16,9 @@ from tqdm.auto import tqdm
 from . import lock, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
-from .encoders import Encoder, ModelUnavailable, describe, load_encoder
+from .encoders import Encoder, build_encoder, describe
 from .errors import SimilarError
-from .records import Deletion, Paper, Problem, later_version_replaces, read_records
-
+from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row
 
 SHARD_ROWS = 512  # rows per embedding checkpoint; an interrupted build loses at most one shard of work
 STAGING = "staging.sqlite"
@@ -60,40 +60,22 @@ CREATE TABLE IF NOT EXISTS problems (source TEXT NOT NULL, place TEXT NOT NULL, 
 """
 
 
-def _paper_row(p: Paper) -> tuple:
-    return (p.pmid, p.title, p.abstract, p.journal, p.year, "; ".join(p.mesh), p.text_hash, p.details.to_json())
-
-
 def _stage(inputs: Sequence[Path], conn: sqlite3.Connection, report: BuildReport, progress: bool) -> None:
+    """Apply the inputs with the one ingest policy (ingest.py) and keep the outcome in the staging database."""
     conn.executescript(STAGING_SCHEMA)
+    ingest = Ingest()
     bar = tqdm(desc="reading", unit=" rec", disable=not progress)
     for path in inputs:
-        replace = later_version_replaces(path)
-        for event in read_records(path):
-            bar.update(1)
-            if isinstance(event, Problem):
-                report.skipped += 1
-                conn.execute("INSERT INTO problems VALUES (?,?,?)", (path.name, event.where, event.reason))
-                continue
-            if isinstance(event, Deletion):
-                conn.execute("INSERT OR REPLACE INTO deletions VALUES (?,?)", (event.pmid, path.name))
-                report.deleted += conn.execute("DELETE FROM staged WHERE pmid=?", (event.pmid,)).rowcount
-                continue
-            report.read += 1
-            exists = conn.execute("SELECT 1 FROM staged WHERE pmid=?", (event.pmid,)).fetchone()
-            if exists and not replace:
-                report.skipped += 1
-                conn.execute("INSERT INTO problems VALUES (?,?,?)", (path.name, event.where, f"duplicate PMID {event.pmid}"))
-                continue
-            if exists:
-                report.replaced += 1
-                conn.execute("DELETE FROM staged WHERE pmid=?", (event.pmid,))
-            conn.execute("DELETE FROM deletions WHERE pmid=?", (event.pmid,))
-            conn.execute(
-                "INSERT INTO staged (pmid,title,abstract,journal,year,mesh,text_hash,details) VALUES (?,?,?,?,?,?,?,?)",
-                _paper_row(event),
-            )
+        ingest.apply(path, tick=lambda: bar.update(1))
     bar.close()
+    for k, v in ingest.counts.items():
+        setattr(report, k, v)
+    conn.executemany(
+        "INSERT INTO staged (pmid,title,abstract,journal,year,mesh,text_hash,details) VALUES (?,?,?,?,?,?,?,?)",
+        (paper_row(p) for p in ingest.papers),
+    )
+    conn.executemany("INSERT INTO deletions VALUES (?,?)", ingest.deletions.items())
+    conn.executemany("INSERT INTO problems VALUES (?,?,?)", ingest.problems)
     conn.commit()
 
 
@@ -135,52 +117,6 @@ def embed_checkpointed(
 # --- shared writers ----------------------------------------------------------------------------------------------
 
 
-def _resolve_encoder(model: str | Encoder | None, method: str, report: BuildReport) -> Encoder | None:
-    """The encoder to build with, or None for a TF-IDF-only index (asked for, or no model available)."""
-    if method == "tfidf":
-        return None
-    if model is not None and not isinstance(model, str):
-        return model
-    try:
-        return load_encoder(model)
-    except ModelUnavailable as exc:
-        if model is not None:  # a model named explicitly must load; silence would hide a typo
-            raise
-        report.notes.append(f"no embedding model ({exc}): building a TF-IDF-only index")
-        return None
-
-
-def _input_entries(inputs: Sequence[Path]) -> list[dict]:
-    return [
-        {"path": str(p), "name": p.name, "sha256": store.file_sha256(p), "bytes": p.stat().st_size, "applied": store.now_iso()}
-        for p in inputs
-    ]
-
-
-def _check_inputs(inputs: Iterable[str | Path]) -> list[Path]:
-    paths = [Path(p) for p in inputs]
-    if not paths:
-        raise SimilarError("no input files given: name at least one .jsonl/.csv/.tsv/.xml(.gz) file")
-    for p in paths:
-        if not p.is_file():
-            raise SimilarError(f"input file not found: {p}")
-    return paths
-
-
-def _insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tuple]) -> None:
-    """rows: (pmid, title, abstract, journal, year, mesh, text_hash[, details JSON]) in row order."""
-    rows = list(rows)
-    conn.executemany(
-        "INSERT INTO papers (row,pmid,title,journal,year,mesh,text_hash,status) VALUES (?,?,?,?,?,?,?,'live')",
-        ((first_row + i, r[0], r[1], r[3], r[4], r[5], r[6]) for i, r in enumerate(rows)),
-    )
-    # abstracts, for explanations that quote the best-matching sentences (explain.py)
-    conn.executemany("INSERT INTO abstracts (row, abstract) VALUES (?, ?)", ((first_row + i, r[2]) for i, r in enumerate(rows)))
-    # what MEDLINE says beyond the text (medline.Details as JSON); rows without any have no entry
-    conn.executemany("INSERT INTO details (row, data) VALUES (?, ?)",
-                     ((first_row + i, r[7]) for i, r in enumerate(rows) if len(r) > 7 and r[7]))
-
-
 def lists_spec(method: str, k: int) -> dict:
     """The manifest's record of the stored lists: method, length and the ranking setting they were made with."""
     from .ranking import HybridParams
@@ -215,26 +151,32 @@ def build_index(
     precompute: bool = True,
     wait: bool = False,
     notify: Callable[[str], None] | None = None,
+    device: str = "cpu",
 ) -> BuildReport:
     """Build a new index folder at `dest` from input files; resumable after any interruption.
 
     engine="ray" embeds with Ray Data actors (see distributed.py); everything else is the same code path.
     precompute=True stores every paper's list under the default method, so a query by PMID is a lookup.
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
-    _check_inputs(inputs)
+    check_inputs(inputs)
     with lock.writing(Path(dest), wait, notify) as recovered:
-        report = _build_index(inputs, Path(dest), model, method, dense_type, progress, shard_rows, engine, ray_address, precompute)
+        report = _build_index(
+            inputs, Path(dest), model, method, dense_type, progress, shard_rows, engine, ray_address, precompute, device
+        )
     report.notes[:0] = recovered
     return report
 
 
-def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_rows, engine, ray_address, precompute) -> BuildReport:
+def _build_index(
+    inputs, dest: Path, model, method, dense_type, progress, shard_rows, engine, ray_address, precompute, device
+) -> BuildReport:
     started = time.time()
-    paths = _check_inputs(inputs)
+    paths = check_inputs(inputs)
     report = BuildReport(index=str(dest))
-    encoder = _resolve_encoder(model, method, report)
+    encoder, notes = build_encoder(model, method, device)
+    report.notes.extend(notes)
     report.method = "dense+lexical" if encoder is not None else "tfidf"
-    inputs_meta = _input_entries(paths)
+    inputs_meta = input_entries(paths)
 
     work = dest.parent / f".{dest.name}.work"
     state = {
@@ -263,12 +205,16 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
         conn = sqlite3.connect(staging_path)
         for k, v in json.loads(conn.execute("SELECT data FROM report").fetchone()[0]).items():
             setattr(report, k, v)
-    staged = conn.execute("SELECT pmid,title,abstract,journal,year,mesh,text_hash,details FROM staged ORDER BY seq").fetchall()
+    staged = conn.execute(
+        "SELECT pmid,title,abstract,journal,year,mesh,text_hash,details FROM staged ORDER BY seq"
+    ).fetchall()
     report.kept = len(staged)
     if not staged:
         conn.close()
         shutil.rmtree(work, ignore_errors=True)
-        raise SimilarError(f"no usable records in {', '.join(str(p) for p in paths)} ({report.skipped} skipped): nothing to index")
+        raise SimilarError(
+            f"no usable records in {', '.join(str(p) for p in paths)} ({report.skipped} skipped): nothing to index"
+        )
 
     dense = None
     if encoder is not None:
@@ -276,8 +222,9 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
         if engine == "ray":
             from .distributed import embed_with_ray
 
-            vectors, report.resumed_rows = embed_with_ray(texts, model if model is not None else encoder, encoder.dim,
-                                                          work / "ray-shards", ray_address, progress)
+            vectors, report.resumed_rows = embed_with_ray(
+                texts, encoder, encoder.dim, work / "ray-shards", ray_address, progress
+            )
         else:
             vectors, report.resumed_rows = embed_checkpointed(
                 len(texts), lambda a, b: texts[a:b], encoder, work / "shards", progress, shard_rows
@@ -288,11 +235,15 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
     default_method = "hybrid" if dense else "tfidf"
     # stored lists pay off for the hybrid (a lookup instead of its expansion); TF-IDF answers live in one sparse product
     lists = precompute and dense is not None
-    neighbours = save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress) if lists else None
+    neighbours = (
+        save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress)
+        if lists
+        else None
+    )
 
     with store.atomic_dir(dest) as tmp:
         papers = store.connect(tmp / store.PAPERS)
-        _insert_papers(papers, 0, staged)
+        insert_papers(papers, 0, staged)
         papers.executemany("INSERT INTO deletions VALUES (?,?)", conn.execute("SELECT pmid, source FROM deletions"))
         problems = conn.execute("SELECT source, place, reason FROM problems").fetchall()
         papers.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
@@ -305,27 +256,25 @@ def _build_index(inputs, dest: Path, model, method, dense_type, progress, shard_
         if neighbours is not None:
             np.savez(tmp / store.NEIGHBOURS, rows=neighbours[0], scores=neighbours[1])
         report.seconds = round(time.time() - started, 2)
-        manifest = {
-            "format": store.FORMAT,
-            "format_version": store.FORMAT_VERSION,
-            "name": dest.name,
-            "build_id": store.new_build_id(),
-            "created": store.now_iso(),
-            "updated": store.now_iso(),
-            "count": len(staged),
-            "live": len(staged),
-            "model": describe(encoder) if encoder else None,
-            "dense": dense.describe() if dense else None,
-            "lexical": lexical.describe(),
-            "default_method": default_method,
-            "precomputed": lists_spec(default_method, int(neighbours[0].shape[1])) if neighbours is not None else None,
-            "inputs": inputs_meta,
-            "records": report.counts(),
-            "build_seconds": report.seconds,
-            "versions": store.library_versions(),
-            "files": store.describe_files(tmp),
-        }
-        store.write_json_atomic(tmp / store.MANIFEST, manifest)
+        manifest = store.Manifest(
+            name=dest.name,
+            build_id=store.new_build_id(),
+            created=store.now_iso(),
+            updated=store.now_iso(),
+            count=len(staged),
+            live=len(staged),
+            model=describe(encoder) if encoder else None,
+            dense=dense.describe() if dense else None,
+            lexical=lexical.describe(),
+            default_method=default_method,
+            precomputed=lists_spec(default_method, int(neighbours[0].shape[1])) if neighbours is not None else None,
+            inputs=inputs_meta,
+            records=report.counts(),
+            build_seconds=report.seconds,
+            versions=store.library_versions(),
+            files=store.describe_files(tmp),
+        )
+        store.write_manifest(tmp, manifest)
     conn.close()
     shutil.rmtree(work, ignore_errors=True)
     report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]

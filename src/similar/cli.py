@@ -1,4 +1,5 @@
 """The `similar` command: build, add, query, info, verify, bench, serve, models (a face: parsing and printing only)."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,19 @@ import sys
 import click
 
 from .errors import SimilarError, edge_message
+from .methods import names as method_names
 
-METHOD_CHOICE = click.Choice(["hybrid", "dense", "tfidf", "bm25", "pmra"])
+METHOD_CHOICE = click.Choice(list(method_names()))
+OUT_HELP = "Results folder (default: SIMILAR_HOME/results; --out benchmarks/results refreshes the committed figures)."
+
+
+def _out(out_dir: str | None):
+    """Where a benchmark writes: --out if given, else the results folder in the data home (never the checkout)."""
+    from pathlib import Path
+
+    from .paths import results_dir
+
+    return Path(out_dir) if out_dir else results_dir()
 
 
 class Fail(click.ClickException):
@@ -68,42 +80,78 @@ def _print_report(report, verb: str) -> None:
     for p in r.problems[:20]:
         click.echo(f"  skipped {p}", err=True)
     if len(r.problems) > 20:
-        click.echo(f"  ... and {len(r.problems) - 20} more (all listed in the index's papers.sqlite, table problems)", err=True)
+        click.echo(
+            f"  ... and {len(r.problems) - 20} more (all listed in the index's papers.sqlite, table problems)", err=True
+        )
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/ (default: index/default).")
-@click.option("--model", default=None, help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).")
+@click.option("--index", "index_dir", default=None, help="Index name (default: default) or a path such as ./x.")
+@click.option("--force", is_flag=True, help="Replace an existing index of that name (else build refuses it).")
+@click.option(
+    "--model",
+    default=None,
+    help="Model name under models/ or a sentence-transformers folder (default all-MiniLM-L6-v2).",
+)
 @click.option("--method", type=click.Choice(["auto", "tfidf"]), default="auto", help="tfidf: build without embeddings.")
-@click.option("--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type.")
+@click.option(
+    "--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type."
+)
 @click.option("--device", default="cpu", show_default=True, help="Encoding device: cpu, cuda, cuda:1 ...")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="ray: embed with Ray Data actor workers (one model load each).")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: embed with Ray Data actor workers (one model load each).",
+)
 @click.option("--address", default=None, help="Ray cluster address (default: a running cluster, else a local one).")
 @click.option("--no-lists", is_flag=True, help="Do not store each paper's list (rank every query live; cheaper adds).")
-@click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
+@click.option(
+    "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def build(inputs, index_dir, model, method, dense_type, device, engine, address, no_lists, wait, quiet):
+def build(inputs, index_dir, force, model, method, dense_type, device, engine, address, no_lists, wait, quiet):
     """Build an index from record files (JSON lines, JSON, CSV, TSV, PubMed XML; .gz ok). Resumes if interrupted."""
     from . import store
     from .build import build_index
 
-    encoder = model
-    if device != "cpu" and method != "tfidf":
-        from .encoders import load_encoder
-
-        encoder = load_encoder(model, device=device)
-    report = build_index(inputs, store.index_path(index_dir), model=encoder, method=method, dense_type=dense_type,
-                         progress=not quiet, engine=engine, ray_address=address, precompute=not no_lists,
-                         wait=wait, notify=_notify)
+    dest = store.index_path(index_dir)
+    if not force and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        name = index_dir or "default"
+        raise SimilarError(
+            f"index {dest} already exists: add papers with `similar add INPUT --index {name}`, "
+            f"or replace it with `similar build ... --index {name} --force`"
+        )
+    report = build_index(
+        inputs,
+        dest,
+        model=model,
+        method=method,
+        dense_type=dense_type,
+        progress=not quiet,
+        engine=engine,
+        ray_address=address,
+        precompute=not no_lists,
+        wait=wait,
+        notify=_notify,
+        device=device,
+    )
     _print_report(report, "built")
 
 
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
-@click.option("--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75).")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
+@click.option(
+    "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def add(inputs, index_dir, wait, quiet):
     """Add records (and apply deletions) to an existing index; unchanged records cost nothing."""
@@ -119,50 +167,107 @@ def add(inputs, index_dir, wait, quiet):
 @click.option("--text", default=None, help="Query with a text (title and/or abstract) instead of, or besides, PMIDs.")
 @click.option("--not", "negatives", multiple=True, help="A paper the list should be unlike (repeat for several).")
 @click.option("-n", "n", default=10, show_default=True, type=int, help="How many similar papers.")
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
 @click.option("--method", type=METHOD_CHOICE, default=None, help="Ranking method for one seed (default: the index's).")
-@click.option("--collection-method", type=click.Choice(["fused", "centroid", "linear", "rocchio"]), default=None,
-              help="How several seeds are combined (default fused).")
+@click.option(
+    "--collection-method",
+    type=click.Choice(["fused", "centroid", "linear", "rocchio"]),
+    default=None,
+    help="How several seeds are combined (default fused).",
+)
 @click.option("--min-year", type=int, default=None)
 @click.option("--max-year", type=int, default=None)
-@click.option("--type", "types", multiple=True, help="Publication type: review, clinical-trial, meta-analysis ... (repeat: any of them).")
+@click.option(
+    "--explain", is_flag=True, help="Say why each paper is listed: shared terms with their shares, MeSH, sentences."
+)
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    help="Publication type: review, clinical-trial, meta-analysis ... (repeat: any of them).",
+)
 @click.option("--mesh", multiple=True, help="MeSH descriptor, by name or UI (D006801); exact, repeat: any of them.")
 @click.option("--journal", multiple=True, help="Journal title, any case (repeat: any of them).")
 @click.option("--language", multiple=True, help="MEDLINE language code: eng, fre, ger ... (repeat: any of them).")
-@click.option("--species", type=click.Choice(["humans", "animals"]), default=None, help="The MeSH check tag Humans or Animals.")
+@click.option(
+    "--species", type=click.Choice(["humans", "animals"]), default=None, help="The MeSH check tag Humans or Animals."
+)
 @click.option("--exclude-retracted", is_flag=True, help="Leave retracted papers out (they are always marked).")
-@click.option("--all-versions", is_flag=True, help="List every PMID of a work (erratum, update, republished, same DOI or text).")
-@click.option("--explain", is_flag=True, help="Say why each paper is listed: shared terms with their shares, MeSH, sentences.")
+@click.option(
+    "--all-versions", is_flag=True, help="List every PMID of a work (erratum, update, republished, same DOI or text)."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "ris", "bibtex", "csl-json", "csv"]), default=None,
-              help="Output format (default table; --json is --format json).")
-def query(pmids, text, negatives, n, index_dir, method, collection_method, min_year, max_year, types, mesh, journal, language,
-          species, exclude_retracted, all_versions, explain, as_json, fmt):
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "ris", "bibtex", "csl-json", "csv"]),
+    default=None,
+    help="Output format (default table; --json is --format json).",
+)
+def query(
+    pmids,
+    text,
+    negatives,
+    n,
+    index_dir,
+    method,
+    collection_method,
+    min_year,
+    max_year,
+    types,
+    mesh,
+    journal,
+    language,
+    species,
+    exclude_retracted,
+    all_versions,
+    explain,
+    as_json,
+    fmt,
+):
     """Print the papers most similar to PMID (or to --text); several PMIDs, --not PMID, or PMIDs with --text make a collection."""
-    from .filters import Filters
-    from .index import Index, check_n
-    from .output import as_json_lines, as_table
+    from . import lock, store
 
-    check_n(n)
+    if not pmids and text is None:
+        raise SimilarError('give a PMID, several PMIDs, or --text "..."')
     if as_json and fmt not in (None, "json"):
         raise SimilarError(f"--json and --format {fmt} disagree: give one")
     fmt = fmt or ("json" if as_json else "table")
+    from .filters import Filters
+
     filters = Filters.of(min_year, max_year, types, mesh, journal, language, species, exclude_retracted)
     versions = not all_versions
-    if not pmids and text is None:
-        raise SimilarError('give a PMID, several PMIDs, or --text "..."')
     collection = len(pmids) > 1 or negatives or (pmids and text is not None)
     if collection and method is not None:
         raise SimilarError("--method ranks one seed; for a collection use --collection-method")
     if not collection and collection_method is not None:
         raise SimilarError("--collection-method needs a collection: several PMIDs, --not PMID, or PMIDs with --text")
+    path = store.index_path(index_dir)
+    lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
+    store.read_manifest(path)  # a missing or foreign folder is named before the heavy imports
     from .backends.dense import set_threads
+    from .index import Index, check_n
+    from .output import as_json_lines, as_table
 
+    check_n(n)
     set_threads(1)  # a single query gains nothing from an OpenMP team
-    index = Index.open(index_dir)
+    index = Index.open(path)
     if collection:
-        result = index.recommend(list(pmids), list(negatives), n=n, method=collection_method, text=text,
-                                 explain=explain, filters=filters, versions=versions)
+        result = index.recommend(
+            list(pmids),
+            list(negatives),
+            n=n,
+            method=collection_method,
+            text=text,
+            explain=explain,
+            filters=filters,
+            versions=versions,
+        )
     elif pmids:
         result = index.similar(pmids[0], n=n, method=method, filters=filters, versions=versions)
     else:
@@ -180,13 +285,46 @@ def query(pmids, text, negatives, n, index_dir, method, collection_method, min_y
 
 
 @main.command()
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
 def info(index_dir):
-    """Print an index's manifest after checking the folder."""
-    from .index import Index
+    """Without --index: where data lives and the indexes there. With --index: that index's manifest and methods."""
+    from . import lock, paths, store
 
-    index = Index.open(index_dir)
-    click.echo(json.dumps({**index.manifest, "methods": list(index.methods)}, indent=2))
+    if index_dir is None:
+        root = paths.index_root()
+        names = paths.index_names()
+        click.echo(f"home: {paths.home()}  (set SIMILAR_HOME to move it)")
+        click.echo(f"models: {paths.models_dir()}")
+        if not names:
+            click.echo(f"no indexes in {root}: build one with `similar build INPUT --index NAME`")
+        else:
+            click.echo(f"indexes in {root}:")
+        for name in names:
+            try:
+                m = store.read_manifest(root / name)
+            except SimilarError as exc:
+                click.echo(f"  {name}\tunreadable: {exc}")
+                continue
+            click.echo(
+                f"  {name}\t{m.live if m.live is not None else m.count} papers\t{m.default_method or ''}\tupdated {m.updated or ''}"
+            )
+        return
+    path = store.index_path(index_dir)
+    lock.recover_for_reading(path)
+    manifest = store.read_manifest(path)
+    store.read_rows(path, manifest.count)
+    store.check_files(path, manifest)  # sizes, SQLite header and (small indexes) checksums, without loading the index
+    if not manifest.files:  # an index from before checksums: only opening it checks its files
+        from .index import Index
+
+        Index.open(path).close()
+    methods = method_names(vectors=bool(manifest.dense))
+    click.echo(json.dumps({**manifest.to_dict(), "path": str(path), "methods": list(methods)}, indent=2))
 
 
 @main.command()
@@ -202,8 +340,10 @@ def verify(index_dir):
         for problem in result.problems[1:]:
             click.echo(f"  also: {problem}", err=True)
         raise SimilarError(result.problems[0])
-    click.echo(f"verified {result.path}: {result.files_hashed} files match their SHA-256; "
-               f"{result.rows} rows agree across rows.txt, papers.sqlite and the backends")
+    click.echo(
+        f"verified {result.path}: {result.files_hashed} files match their SHA-256; "
+        f"{result.rows} rows agree across rows.txt, papers.sqlite and the backends"
+    )
 
 
 @main.group()
@@ -212,16 +352,30 @@ def bench():
 
 
 @bench.command("quality")
-@click.option("--suite", "suite_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
-              help="Run every benchmark of the suite in a YAML file (default benchmarks/quality.yaml): one table.")
-@click.option("--check", "check_file", is_flag=False, flag_value="benchmarks/quality.yaml", default=None,
-              help="Run the suite (default benchmarks/quality.yaml) and compare each expected figure.")
+@click.option(
+    "--suite",
+    "suite_file",
+    is_flag=False,
+    flag_value="benchmarks/quality.yaml",
+    default=None,
+    help="Run every benchmark of the suite in a YAML file (default benchmarks/quality.yaml): one table.",
+)
+@click.option(
+    "--check",
+    "check_file",
+    is_flag=False,
+    flag_value="benchmarks/quality.yaml",
+    default=None,
+    help="Run the suite (default benchmarks/quality.yaml) and compare each expected figure.",
+)
 @click.option("--corpus", type=click.Path(dir_okay=False), help="Corpus file (any format build reads).")
 @click.option("--judgments", type=click.Path(dir_okay=False), help="RELISH-format judgments TSV.")
-@click.option("--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread.")
+@click.option(
+    "--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread."
+)
 @click.option("--model", "models", multiple=True, help="Dense model(s) to compare (default: all-MiniLM-L6-v2).")
 @click.option("--name", default=None, help="Results name (default: suite, or from the corpus and judgments).")
-@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 @click.option("--quiet", is_flag=True)
 def bench_quality(suite_file, check_file, corpus, judgments, topics, models, name, out_dir, quiet):
     """nDCG@10 with 95% intervals for every method: on the whole suite, or on one corpus and its judgments."""
@@ -229,8 +383,15 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
         from .bench.suite import check_suite, load_suite, run_suite, suite_markdown
 
         benchmarks, spec = load_suite(suite_file or check_file)
-        results = run_suite(benchmarks, out_dir, name=name or "suite", model=models[0] if models else None,
-                            progress=not quiet, echo=lambda line: click.echo(line, err=True))
+        out_dir = _out(out_dir)
+        results = run_suite(
+            benchmarks,
+            out_dir,
+            name=name or "suite",
+            model=models[0] if models else None,
+            progress=not quiet,
+            echo=lambda line: click.echo(line, err=True),
+        )
         click.echo(suite_markdown(results))
         click.echo(f"wrote {out_dir}/{results['name']}.json, .md ({results['seconds']}s)")
         if check_file:
@@ -242,13 +403,18 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
     from .bench.quality import run_quality
     from .bench.report import quality_markdown
 
-    results = run_quality(corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet)
+    out_dir = _out(out_dir)
+    results = run_quality(
+        corpus, judgments, models=models, name=name, out_dir=out_dir, topics_path=topics, progress=not quiet
+    )
     click.echo(quality_markdown(results))
     click.echo(f"wrote {out_dir}/{results['name']}.json, .md, .png ({results['seconds']}s)")
 
 
 @bench.command("collections")
-@click.option("--trec-index", default=None, help="A built index of the TREC corpus (default: build one from --trec-corpus).")
+@click.option(
+    "--trec-index", default=None, help="A built index of the TREC corpus (default: build one from --trec-corpus)."
+)
 @click.option("--trec-corpus", default="../shared/data/trec2005-d2d/corpus.jsonl.gz", show_default=True)
 @click.option("--trec-judgments", default="../shared/data/trec2005-d2d/judgments-full-dev.tsv", show_default=True)
 @click.option("--trec-topics", default="../shared/data/trec2005-d2d/seed-topics-dev.tsv", show_default=True)
@@ -257,27 +423,36 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
 @click.option("--mesh-judgments", default="../shared/data/mesh-overlap/judgments-dev.tsv", show_default=True)
 @click.option("--draws", default=10, show_default=True, type=int, help="Collections drawn per topic and size.")
 @click.option("--name", default="collections", show_default=True)
-@click.option("--out", "out_dir", default=None, help="Results folder (default: bench-results/ under SIMILAR_HOME, untracked).")
-def bench_collections(trec_index, trec_corpus, trec_judgments, trec_topics, mesh_index, mesh_corpus, mesh_judgments, draws, name, out_dir):
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
+def bench_collections(
+    trec_index, trec_corpus, trec_judgments, trec_topics, mesh_index, mesh_corpus, mesh_judgments, draws, name, out_dir
+):
     """k seeds of a topic (k = 1, 3, 10) against the average single seed; negatives from the nearest other topic."""
-    from pathlib import Path
-
-    from . import store
     from .bench.collections import markdown, run_collections
 
-    out = Path(out_dir) if out_dir else store.project_home() / "bench-results"
-    results = run_collections({"index": trec_index, "corpus": trec_corpus, "judgments": trec_judgments, "topics": trec_topics},
-                              {"index": mesh_index, "corpus": mesh_corpus, "judgments": mesh_judgments}, out, name, draws=draws)
+    out = _out(out_dir)
+    results = run_collections(
+        {"index": trec_index, "corpus": trec_corpus, "judgments": trec_judgments, "topics": trec_topics},
+        {"index": mesh_index, "corpus": mesh_corpus, "judgments": mesh_judgments},
+        out,
+        name,
+        draws=draws,
+    )
     click.echo(markdown(results))
     click.echo(f"wrote {out}/{name}.json, .md ({results['seconds']}s)")
 
 
 @bench.command("tune")
-@click.option("--suite", "suite_file", default="benchmarks/quality.yaml", show_default=True,
-              help="The suite whose benchmarks judge every idea.")
+@click.option(
+    "--suite",
+    "suite_file",
+    default="benchmarks/quality.yaml",
+    show_default=True,
+    help="The suite whose benchmarks judge every idea.",
+)
 @click.option("--model", default=None)
 @click.option("--name", default="ranking-ideas", show_default=True)
-@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 @click.option("--quiet", is_flag=True)
 def bench_tune(suite_file, model, name, out_dir, quiet):
     """Every ranking idea on every suite benchmark, and the paper setting cross-validated over topics by its worst benchmark."""
@@ -285,57 +460,90 @@ def bench_tune(suite_file, model, name, out_dir, quiet):
     from .bench.tuning import run_tuning, tuning_markdown
 
     benchmarks, _ = load_suite(suite_file)
-    results = run_tuning(benchmarks, out_dir, name=name, model=model, progress=not quiet,
-                         echo=lambda line: click.echo(line, err=True))
+    results = run_tuning(
+        benchmarks,
+        _out(out_dir),
+        name=name,
+        model=model,
+        progress=not quiet,
+        echo=lambda line: click.echo(line, err=True),
+    )
     click.echo(tuning_markdown(results))
 
 
 @bench.command("speed")
-@click.option("--part", "parts", multiple=True, type=click.Choice(["encode", "build", "methods", "query"]),
-              help="Parts to run (default: all).")
+@click.option(
+    "--part",
+    "parts",
+    multiple=True,
+    type=click.Choice(["encode", "build", "methods", "query", "startup"]),
+    help="Parts to run (default: all).",
+)
 @click.option("--encode-corpus", default="../shared/data/pubmed-sample/abstracts.jsonl.gz", show_default=True)
-@click.option("--corpus", "corpora", multiple=True, help="Corpora to build (default: the TREC corpus and the PubMed sample).")
+@click.option(
+    "--corpus", "corpora", multiple=True, help="Corpora to build (default: the TREC corpus and the PubMed sample)."
+)
 @click.option("--sizes", default="10000,100000,1000000", show_default=True, help="Synthetic index sizes.")
 @click.option("--name", default="speed", show_default=True)
-@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
-    """Encoding rate per backend, build cost, per-method query cost, and index types at 10k-1M vectors."""
+    """Encoding rate per backend (and share of the CPU's fp32 peak), build cost, query cost, index types, start-up times."""
     from pathlib import Path
 
     from .bench.speed import run_speed, speed_markdown
 
-    corpora = [Path(c) for c in corpora] or [Path("../shared/data/trec2005-d2d/corpus.jsonl.gz"),
-                                             Path("../shared/data/pubmed-sample/abstracts.jsonl.gz")]
-    results = run_speed(parts or ("encode", "build", "methods", "query"), Path(encode_corpus), corpora,
-                        [int(s) for s in sizes.split(",")], Path(out_dir), name)
+    corpora = [Path(c) for c in corpora] or [
+        Path("../shared/data/trec2005-d2d/corpus.jsonl.gz"),
+        Path("../shared/data/pubmed-sample/abstracts.jsonl.gz"),
+    ]
+    results = run_speed(
+        parts or ("encode", "build", "methods", "query", "startup"),
+        Path(encode_corpus),
+        corpora,
+        [int(s) for s in sizes.split(",")],
+        _out(out_dir),
+        name,
+    )
     click.echo(speed_markdown(results))
 
 
 @bench.command("load")
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
 @click.option("--requests", default=5000, show_default=True, type=int)
 @click.option("--concurrency", default=32, show_default=True, type=int)
 @click.option("--name", default="load", show_default=True)
-@click.option("--out", "out_dir", default="benchmarks/results", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
 def bench_load(index_dir, requests, concurrency, name, out_dir):
     """Start `similar serve` on 127.0.0.1 and measure throughput and latency, plain and while the index reloads."""
     from . import store
     from .bench.load import load_markdown, run_load
 
-    click.echo(load_markdown(run_load(store.index_path(index_dir), requests, concurrency, out_dir, name)))
+    click.echo(load_markdown(run_load(store.index_path(index_dir), requests, concurrency, _out(out_dir), name)))
 
 
 @main.command()
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option(
+    "--index",
+    "index_dir",
+    default=None,
+    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(index_dir, host, port):
     """Serve the JSON API and the widget; SIGHUP or POST /admin/reload swaps in a rebuilt index."""
-    from . import store
+    from . import lock, store
     from .server.app import serve as run
 
-    click.echo(f"serving {store.index_path(index_dir)} on http://{host}:{port} (docs at /docs)")
-    run(store.index_path(index_dir), host=host, port=port)
+    path = store.index_path(index_dir)
+    lock.recover_for_reading(path)
+    store.read_manifest(path)  # a missing index is an error before anything says "serving"
+    run(path, host=host, port=port, ready=lambda: click.echo(f"serving {path} on http://{host}:{port} (docs at /docs)"))
 
 
 @main.group()
@@ -347,31 +555,39 @@ def watch():
 @click.argument("name")
 @click.argument("pmids", nargs=-1)
 @click.option("--text", default=None, help="A text to watch, besides or instead of PMIDs.")
-@click.option("-k", "k", default=20, show_default=True, type=int, help="A new paper is recorded when it ranks this high.")
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option(
+    "-k", "k", default=20, show_default=True, type=int, help="A new paper is recorded when it ranks this high."
+)
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index) or a path such as ./x.")
 def watch_add(name, pmids, text, k, index_dir):
     """Save a watch NAME on papers like PMID... (and --text)."""
     from .watch import add_watch, watches_path
 
     w = add_watch(index_dir, name, pmids, text, k)
-    click.echo(f"watching {w.name}: papers like {', '.join(w.pmids) or 'the text'}{' and the text' if w.text and w.pmids else ''}, "
-               f"top {w.k}; kept in {watches_path(index_dir)}")
+    click.echo(
+        f"watching {w.name}: papers like {', '.join(w.pmids) or 'the text'}{' and the text' if w.text and w.pmids else ''}, "
+        f"top {w.k}; kept in {watches_path(index_dir)}"
+    )
 
 
 @watch.command("list")
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index) or a path such as ./x.")
 def watch_list(index_dir):
     """The watches of an index, with how many new papers each has recorded."""
     from .watch import entries, list_watches
 
     for w in list_watches(index_dir):
-        click.echo(f"{w.name}\t{' '.join(w.pmids) or '-'}\t{'text' if w.text else '-'}\ttop {w.k}\t{len(entries(index_dir, w.name))} new\t{w.created}")
+        click.echo(
+            f"{w.name}\t{' '.join(w.pmids) or '-'}\t{'text' if w.text else '-'}\ttop {w.k}\t{len(entries(index_dir, w.name))} new\t{w.created}"
+        )
 
 
 @watch.command("feed")
 @click.argument("name")
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
-@click.option("--base-url", default="", help="Where the server runs, for the feed's self link (e.g. http://127.0.0.1:8000).")
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index) or a path such as ./x.")
+@click.option(
+    "--base-url", default="", help="Where the server runs, for the feed's self link (e.g. http://127.0.0.1:8000)."
+)
 def watch_feed(name, index_dir, base_url):
     """Print a watch's new papers as an Atom feed."""
     from .watch import feed
@@ -381,7 +597,7 @@ def watch_feed(name, index_dir, base_url):
 
 @watch.command("remove")
 @click.argument("name")
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index) or a path such as ./x.")
 def watch_remove(name, index_dir):
     """Forget a watch and what it recorded."""
     from .watch import remove_watch
@@ -398,20 +614,24 @@ def pubmed():
 @pubmed.command("fetch")
 @click.option("--baseline", "kind", flag_value="baseline", help="The annual baseline files.")
 @click.option("--updates", "kind", flag_value="updates", help="The daily update files.")
-@click.option("--dest", default=None, help="Folder (default: pubmed/baseline or pubmed/updatefiles under SIMILAR_HOME).")
-@click.option("--base-url", default=None, help="Mirror to use instead of NLM's (default https://ftp.ncbi.nlm.nih.gov/pubmed).")
+@click.option("--dest", default=None, help="Folder (default: SIMILAR_HOME/pubmed/baseline or .../updatefiles).")
+@click.option(
+    "--base-url", default=None, help="Mirror to use instead of NLM's (default https://ftp.ncbi.nlm.nih.gov/pubmed)."
+)
 @click.option("--limit", default=None, type=int, help="Only the first N files.")
 def pubmed_fetch(kind, dest, base_url, limit):
     """Download, resuming partial files, verifying each against NLM's .md5; verified files are never fetched again."""
-    from . import store
+    from .paths import pubmed_dir
     from .pubmed import DEFAULT_BASE_URL, FOLDERS, fetch
 
     if not kind:
         raise SimilarError("say which files: --baseline or --updates")
-    dest = dest or store.project_home() / "pubmed" / FOLDERS[kind]
+    dest = dest or pubmed_dir() / FOLDERS[kind]
     report = fetch(kind, dest, base_url or DEFAULT_BASE_URL, limit=limit)
-    click.echo(f"{dest}: {len(report.downloaded)} downloaded ({len(report.resumed)} resumed), "
-               f"{len(report.already_verified)} already verified, {len(report.failed)} failed")
+    click.echo(
+        f"{dest}: {len(report.downloaded)} downloaded ({len(report.resumed)} resumed), "
+        f"{len(report.already_verified)} already verified, {len(report.failed)} failed"
+    )
     for name, reason in report.failed:
         click.echo(f"  failed {name}: {reason}", err=True)
     if report.failed:
@@ -420,22 +640,26 @@ def pubmed_fetch(kind, dest, base_url, limit):
 
 @main.group()
 def models():
-    """Embedding models: list, train."""
+    """Embedding models: list, prepare (export for fast CPU encoding), train."""
 
 
 @models.command("list")
 def models_list():
-    """Models that build can use: the packaged default and folders under models/."""
+    """Models that build can use: the default (prepared copy, else the packaged one) and folders in SIMILAR_HOME/models."""
     from . import store
     from .encoders import DEFAULT_MODEL, ModelUnavailable, resolve_model
 
+    shown = set()
     try:
         spec = resolve_model(DEFAULT_MODEL)
         click.echo(f"{DEFAULT_MODEL}\t{spec.backend}\t{spec.path}")
+        shown.add(spec.path.resolve())
     except ModelUnavailable as exc:
         click.echo(f"{DEFAULT_MODEL}\tunavailable\t{exc}")
     root = store.models_dir()
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
+        if folder.resolve() in shown:
+            continue
         kind = "openvino" if (folder / "openvino").is_dir() else "torch"
         click.echo(f"{folder.name}\t{kind}\t{folder}")
 
@@ -449,12 +673,31 @@ def models_prepare(backend, name, force):
     from .openvino_export import prepare_openvino
 
     info = prepare_openvino(name, force=force)
-    click.echo(f"prepared {info['source']} -> OpenVINO {info['openvino']} (fingerprint {info['fingerprint']})")
+    if info.get("exported", True):
+        click.echo(
+            f"prepared {info['dest']}: OpenVINO {info['openvino']} export of {info['source']} (fingerprint {info['fingerprint']})"
+        )
+    else:
+        click.echo(
+            f"already prepared {info['dest']} (fingerprint {info['fingerprint']}): nothing exported; --force exports again"
+        )
 
 
 @models.command("train")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False), help="JSON lines with title and abstract.")
-@click.option("--exclude", multiple=True, type=click.Path(dir_okay=False), help="Benchmark corpora: papers in them are never trained on.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="JSON lines with title and abstract.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Benchmark corpora: papers in them are never trained on.",
+)
 @click.option("--name", default="minilm-ohsumed", show_default=True, help="Folder under models/.")
 @click.option("--base", default=None, help="Model to start from (default all-MiniLM-L6-v2).")
 @click.option("--epochs", default=1, show_default=True, type=int)
@@ -468,10 +711,23 @@ def models_train(data, exclude, name, base, epochs, batch_size, lr, max_pairs, d
     """Adapt the model to biomedical text: title -> abstract pairs, in-batch negatives."""
     from .training import train_model
 
-    info = train_model(data, name, base=base, exclude=exclude, epochs=epochs, batch_size=batch_size, lr=lr,
-                       max_pairs=max_pairs, device=device, seed=seed, pairing=pairing)
-    click.echo(f"trained {info['path']}: {info['pairs']} pairs ({info['excluded_overlap']} excluded as benchmark papers), "
-               f"{info['steps']} steps, loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}, {info['seconds']}s")
+    info = train_model(
+        data,
+        name,
+        base=base,
+        exclude=exclude,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        max_pairs=max_pairs,
+        device=device,
+        seed=seed,
+        pairing=pairing,
+    )
+    click.echo(
+        f"trained {info['path']}: {info['pairs']} pairs ({info['excluded_overlap']} excluded as benchmark papers), "
+        f"{info['steps']} steps, loss {info['loss_first']:.3f} -> {info['loss_last']:.3f}, {info['seconds']}s"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
 """Index.recommend: PMIDs and texts in, a CollectionList out (checks inputs, maps PMIDs to rows, applies filters)."""
+
 from __future__ import annotations
 
 import time
@@ -32,7 +33,9 @@ def check_method(index: "Index", method: str | None) -> str:
     if method not in METHODS:
         raise SimilarError(f"unknown collection method {method!r}: use one of {', '.join(METHODS)}")
     if method in ("centroid", "linear") and index.ranker.dense is None:
-        raise SimilarError(f"collection method {method} needs an embedding model, and index {index.path.name} is TF-IDF only: use rocchio or fused")
+        raise SimilarError(
+            f"collection method {method} needs an embedding model, and index {index.path.name} is TF-IDF only: use rocchio or fused"
+        )
     return method
 
 
@@ -42,7 +45,13 @@ def lists_for(index: "Index"):
 
     def lists(q: Query, depth: int):
         pre = index.precomputed
-        if q.row is not None and pre is not None and index.lists_current and pre[0] == method and pre[1].shape[1] >= depth:
+        if (
+            q.row is not None
+            and pre is not None
+            and index.lists_current
+            and pre[0] == method
+            and pre[1].shape[1] >= depth
+        ):
             rows = pre[1][q.row][:depth].astype(np.int64)
             return pre[2][q.row][:depth][rows >= 0], rows[rows >= 0]
         return index.ranker.search(method, q, depth)
@@ -56,9 +65,20 @@ def allowed_rows(index: "Index", min_year: int | None, max_year: int | None, fil
     return index.allowed((filters or NONE).with_years(min_year, max_year)).copy()
 
 
-def recommend_collection(index: "Index", positive, negative, n: int, method: str | None, text: str | None,
-                         min_year: int | None, max_year: int | None, explain: bool, params: CollectionParams | None = None,
-                         filters=None, versions: bool = True) -> "CollectionList":
+def recommend_collection(
+    index: "Index",
+    positive,
+    negative,
+    n: int,
+    method: str | None,
+    text: str | None,
+    min_year: int | None,
+    max_year: int | None,
+    explain: bool,
+    params: CollectionParams | None = None,
+    filters=None,
+    versions: bool = True,
+) -> "CollectionList":
     from .index import CollectionList, check_n
 
     started = time.perf_counter()
@@ -74,7 +94,9 @@ def recommend_collection(index: "Index", positive, negative, n: int, method: str
         raise SimilarError(f"PMID {both[0]} is both a positive and a negative example")
     queries = [Query(row=index.row(p)) for p in positive]
     if text is not None:
-        vector = index.encoder().encode([text])[0] if method in DENSE_METHODS and index.ranker.dense is not None else None
+        vector = (
+            index.encoder().encode([text])[0] if method in DENSE_METHODS and index.ranker.dense is not None else None
+        )
         queries.append(Query(vector=vector, abstract=text))
     negatives = [Query(row=index.row(p)) for p in negative]
     from .filters import NONE
@@ -88,10 +110,20 @@ def recommend_collection(index: "Index", positive, negative, n: int, method: str
     if versions:  # one entry per work, never a version of an example
         from .versions import first_of_each_work
 
-        order = first_of_each_work(picks.rows, index.groups, {int(index.groups[index.row(p)]) for p in positive + negative})
+        order = first_of_each_work(
+            picks.rows, index.groups, {int(index.groups[index.row(p)]) for p in positive + negative}
+        )
     order = order[:n]
     neighbors = index.neighbors_at(picks.scores[order], picks.rows[order], [names[picks.closest[i]] for i in order])
-    result = CollectionList(method=method, neighbors=neighbors, positive=positive, negative=negative, text=text is not None,
-                            build_id=index.build_id, seconds=round(time.perf_counter() - started, 4),
-                            notes=index.shortfall(len(neighbors), n, filters), filters=filters.to_dict())
+    result = CollectionList(
+        method=method,
+        neighbors=neighbors,
+        positive=positive,
+        negative=negative,
+        text=text is not None,
+        build_id=index.build_id,
+        seconds=round(time.perf_counter() - started, 4),
+        notes=index.shortfall(len(neighbors), n, filters),
+        filters=filters.to_dict(),
+    )
     return index.explain(result, text=text) if explain else result

@@ -1,4 +1,5 @@
 """Ray Data embedding for builds beyond one machine: actor workers load the encoder once and write vector shards."""
+
 from __future__ import annotations
 
 import functools
@@ -56,8 +57,15 @@ def _done_rows(shard_dir: Path) -> dict[int, np.ndarray]:
     return found
 
 
-def embed_with_ray(texts: Sequence[str], model, dim: int, shard_dir: Path, address: str | None = None,
-                   progress: bool = True, workers: int | None = None) -> tuple[np.ndarray, int]:
+def embed_with_ray(
+    texts: Sequence[str],
+    model,
+    dim: int,
+    shard_dir: Path,
+    address: str | None = None,
+    progress: bool = True,
+    workers: int | None = None,
+) -> tuple[np.ndarray, int]:
     """Embed rows [0, len(texts)) on a Ray cluster (the running one, `address`, or a local one); rows already in a
     shard from an interrupted run are not embedded again. Returns (vectors in row order, rows resumed)."""
     try:
@@ -75,8 +83,14 @@ def embed_with_ray(texts: Sequence[str], model, dim: int, shard_dir: Path, addre
         ctx.enable_progress_bars = progress
         workers = workers or max(1, int(ray.available_resources().get("CPU", 1)))
         ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo) // RAY_BATCH, 4 * workers)))
-        out = ds.map_batches(EmbedActor, fn_constructor_args=(encoder_factory(model), str(shard_dir)),
-                             batch_size=RAY_BATCH, concurrency=workers, num_cpus=1, batch_format="numpy")
+        out = ds.map_batches(
+            EmbedActor,
+            fn_constructor_args=(encoder_factory(model), str(shard_dir)),
+            batch_size=RAY_BATCH,
+            concurrency=workers,
+            num_cpus=1,
+            batch_format="numpy",
+        )
         finished = sum(int(b["done"].sum()) for b in out.iter_batches(batch_format="numpy"))
         if finished != len(todo):
             raise SimilarError(f"Ray embedded {finished} of {len(todo)} papers")

@@ -1,4 +1,5 @@
 """Text encoders: the Encoder protocol, sentence-transformers loaded offline, and model resolution."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .errors import SimilarError
 from . import store
+from .errors import SimilarError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ENCODE_BATCH = 64
@@ -78,7 +79,9 @@ def resolve_model(name_or_path: str | None = None, backend: str | None = None) -
         if backend == "openvino":
             raise ModelUnavailable(f"no OpenVINO export of {wanted}: run `similar models prepare` first")
         return ModelSpec(name=wanted, path=packaged, backend="torch")
-    raise ModelUnavailable(f"model {wanted!r} not found: give a local sentence-transformers folder or a name under {store.models_dir()}")
+    raise ModelUnavailable(
+        f"model {wanted!r} not found: give a local sentence-transformers folder or a name under {store.models_dir()}"
+    )
 
 
 def fingerprint_dir(path: Path) -> str:
@@ -118,7 +121,9 @@ class SentenceTransformerEncoder:
         try:
             self.model = SentenceTransformer(str(spec.path), **kwargs)
         except Exception as exc:
-            raise ModelUnavailable(f"cannot load model {spec.name} from {spec.path}: {str(exc).splitlines()[0]}") from exc
+            raise ModelUnavailable(
+                f"cannot load model {spec.name} from {spec.path}: {str(exc).splitlines()[0]}"
+            ) from exc
         self.spec = spec
         self.name = spec.name
         self.backend = spec.backend
@@ -160,20 +165,28 @@ class OpenVINOEncoder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         try:
             import openvino as ov
-            from transformers import AutoTokenizer
         except ImportError as exc:
-            raise ModelUnavailable(f"OpenVINO cannot be imported ({exc}): pip install openvino, or use the torch backend") from exc
+            raise ModelUnavailable(
+                f"OpenVINO cannot be imported ({exc}): pip install openvino, or use the torch backend"
+            ) from exc
         self.spec = spec
         self.name = spec.name
         self.backend = "openvino"
-        self.tokenizer = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True)
         config = spec.path / "sentence_bert_config.json"
         self.max_seq_length = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
-        self.compiled = ov.Core().compile_model(str(spec.path / "openvino" / "model.xml"), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
+        self.tokenize = _batch_tokenizer(spec.path, self.max_seq_length)
+        cache = store.cache_dir() / "openvino"  # compiled blobs: a later process loads instead of compiling
+        self.compiled = ov.Core().compile_model(
+            str(spec.path / "openvino" / "model.xml"),
+            "CPU",
+            {"PERFORMANCE_HINT": "THROUGHPUT", "CACHE_DIR": str(cache)},
+        )
         self.queue = ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._lock = threading.Lock()  # one queue, reused: requests are created once, callers take turns
         self.dim = int(self.compiled.output(0).get_partial_shape()[1].get_length())
         self.fingerprint = fingerprint_dir(spec.path)
+        # OpenVINO computes in bf16 where the CPU has it (AMX / AVX-512 BF16), else fp32: speed figures must say which
+        self.precision = self.compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
@@ -192,16 +205,61 @@ class OpenVINOEncoder:
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             rows = order[start : start + self.batch_size]
-            enc = self.tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=self.max_seq_length, return_tensors="np")
-            feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask")}
-            feed["token_type_ids"] = enc["token_type_ids"].astype(np.int64) if "token_type_ids" in enc else np.zeros_like(feed["input_ids"])
-            queue.start_async(feed, rows)
+            queue.start_async(self.tokenize([texts[i] for i in rows]), rows)
         queue.wait_all()
         return out
 
     def describe(self) -> dict:
-        return {"name": self.name, "path": str(self.spec.path), "fingerprint": self.fingerprint, "backend": "openvino",
-                "dim": self.dim, "max_seq_length": self.max_seq_length}
+        return {
+            "name": self.name,
+            "path": str(self.spec.path),
+            "fingerprint": self.fingerprint,
+            "backend": "openvino",
+            "dim": self.dim,
+            "max_seq_length": self.max_seq_length,
+        }
+
+
+def _batch_tokenizer(path: Path, max_length: int):
+    """texts -> {input_ids, attention_mask, token_type_ids} int64, padded to the longest, truncated to max_length.
+    The `tokenizers` library reads tokenizer.json directly (what transformers' fast tokenizer runs, without its
+    2 s import); a folder without tokenizer.json falls back to transformers."""
+    if (path / "tokenizer.json").exists():
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+        special = (
+            json.loads((path / "special_tokens_map.json").read_text())
+            if (path / "special_tokens_map.json").exists()
+            else {}
+        )
+        pad = special.get("pad_token", "[PAD]")
+        pad = pad.get("content", "[PAD]") if isinstance(pad, dict) else pad
+        tok.enable_truncation(max_length=max_length)
+        tok.enable_padding(pad_id=tok.token_to_id(pad) or 0, pad_token=pad)
+
+        def run(texts: Sequence[str]) -> dict:
+            encs = tok.encode_batch(list(texts))
+            return {
+                "input_ids": np.array([e.ids for e in encs], np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encs], np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encs], np.int64),
+            }
+
+        return run
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+    def run_hf(texts: Sequence[str]) -> dict:
+        enc = hf(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")
+        feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask")}
+        feed["token_type_ids"] = (
+            enc["token_type_ids"].astype(np.int64) if "token_type_ids" in enc else np.zeros_like(feed["input_ids"])
+        )
+        return feed
+
+    return run_hf
 
 
 def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: str | None = None):
@@ -210,6 +268,21 @@ def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: 
     if spec.backend == "openvino":
         return OpenVINOEncoder(spec)
     return SentenceTransformerEncoder(spec, device=device)
+
+
+def build_encoder(model=None, method: str = "auto", device: str = "cpu") -> tuple[Encoder | None, list[str]]:
+    """The one place a build's model is resolved: a loaded encoder (or the one given), or None for a TF-IDF-only index
+    (asked for with method "tfidf", or no model available when none was named), with a note saying why."""
+    if method == "tfidf":
+        return None, []
+    if model is not None and not isinstance(model, str):
+        return model, []
+    try:
+        return load_encoder(model, device=device), []
+    except ModelUnavailable as exc:
+        if model is not None or device != "cpu":  # a model named explicitly must load; silence would hide a typo
+            raise
+        return None, [f"no embedding model ({exc}): building a TF-IDF-only index"]
 
 
 def load_index_model(model: dict):
@@ -228,7 +301,9 @@ def load_index_model(model: dict):
             continue
         if encoder.fingerprint == model.get("fingerprint"):
             return encoder
-        reasons.append(f"{encoder.name} here has fingerprint {encoder.fingerprint}, the index was built with {model.get('fingerprint')}")
+        reasons.append(
+            f"{encoder.name} here has fingerprint {encoder.fingerprint}, the index was built with {model.get('fingerprint')}"
+        )
     raise ModelUnavailable("; ".join(reasons) or "the manifest names no model")
 
 
@@ -236,7 +311,13 @@ def describe(encoder) -> dict:
     """Manifest entry for any encoder (real or fake)."""
     if hasattr(encoder, "describe"):
         return encoder.describe()
-    return {"name": encoder.name, "path": None, "fingerprint": encoder.fingerprint, "backend": "python", "dim": encoder.dim}
+    return {
+        "name": encoder.name,
+        "path": None,
+        "fingerprint": encoder.fingerprint,
+        "backend": "python",
+        "dim": encoder.dim,
+    }
 
 
 class CachedEncoder:
@@ -262,14 +343,17 @@ class CachedEncoder:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for key, blob in self.db.execute(f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk):
+            for key, blob in self.db.execute(
+                f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk
+            ):
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.hits += len(keys) - len(missing)
         if missing:
             fresh = self.inner.encode([texts[i] for i in missing])
             self.db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?)", [(keys[i], fresh[j].tobytes()) for j, i in enumerate(missing)]
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                [(keys[i], fresh[j].tobytes()) for j, i in enumerate(missing)],
             )
             self.db.commit()
             for j, i in enumerate(missing):

@@ -1,4 +1,5 @@
 """Why a paper is on a list: the terms that carry its lexical score (exact shares), shared MeSH, best-matching sentences."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,8 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from .backends.lexical import METHODS as LEXICAL_METHODS
 from .backends.lexical import LexicalBackend
+from .backends.weightings import METHODS as LEXICAL_METHODS
 
 if TYPE_CHECKING:
     from .index import Index
@@ -61,7 +62,9 @@ def term_names(lexical: LexicalBackend) -> np.ndarray:
     return _terms[lexical]
 
 
-def contributions(lexical: LexicalBackend, method: str, query: sp.csr_matrix, row: int) -> tuple[np.ndarray, np.ndarray]:
+def contributions(
+    lexical: LexicalBackend, method: str, query: sp.csr_matrix, row: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(columns, contributions) of every term with a non-zero part in query . weights[row], largest first (float64)."""
     q = query.tocsr()
     doc = lexical.weights(method)[int(row)]
@@ -75,12 +78,16 @@ def contributions(lexical: LexicalBackend, method: str, query: sp.csr_matrix, ro
     return cols[order], parts[order]
 
 
-def term_shares(lexical: LexicalBackend, method: str, query: sp.csr_matrix, row: int, top: int = TOP_TERMS) -> tuple[float, tuple[TermShare, ...], float]:
+def term_shares(
+    lexical: LexicalBackend, method: str, query: sp.csr_matrix, row: int, top: int = TOP_TERMS
+) -> tuple[float, tuple[TermShare, ...], float]:
     """(score, top term shares, rest): score is the exact sum of all contributions."""
     cols, parts = contributions(lexical, method, query, row)
     score = float(parts.sum())
     names = term_names(lexical)
-    shares = tuple(TermShare(str(names[c]), float(p), float(p / score) if score else 0.0) for c, p in zip(cols[:top], parts[:top]))
+    shares = tuple(
+        TermShare(str(names[c]), float(p), float(p / score) if score else 0.0) for c, p in zip(cols[:top], parts[:top])
+    )
     return score, shares, float(parts[top:].sum())
 
 
@@ -123,21 +130,34 @@ def explain_list(index: "Index", result, text: str | None = None, title: str = "
     mesh = index.mesh(rows + seed_rows)
     mesh["text"] = ()
     texts = None
-    if index.manifest.get("model"):
+    if index.manifest.model:
         abstracts = index.abstracts(rows + seed_rows)
         if abstracts is not None:
             info = index._info(rows + seed_rows)
             texts = {r: sentences(info[r][1], abstracts.get(r, "")) for r in rows + seed_rows}
             texts["text"] = sentences(title, text or "")
     key = lambda a: "text" if a == "text" else index.row(a)
-    matched = best_pairs(index.encoder(), [(texts[key(a)], texts[r]) for a, r in zip(against, rows)]) if texts else [None] * len(rows)
+    matched = (
+        best_pairs(index.encoder(), [(texts[key(a)], texts[r]) for a, r in zip(against, rows)])
+        if texts
+        else [None] * len(rows)
+    )
     neighbors = []
     for n, a, r, m in zip(result.neighbors, against, rows, matched):
         score, shares, rest = term_shares(lexical, method, queries[a], r)
         seed_mesh, own = mesh[key(a)], mesh.get(r, ())
         shared = tuple(d for d in own if d in seed_mesh) if seed_mesh and own else None
-        why = Why(against=a, method=method, score=score, terms=shares, rest=rest, mesh=shared,
-                  seed_sentence=m[0] if m else None, sentence=m[1] if m else None, sentence_similarity=round(m[2], 4) if m else None)
+        why = Why(
+            against=a,
+            method=method,
+            score=score,
+            terms=shares,
+            rest=rest,
+            mesh=shared,
+            seed_sentence=m[0] if m else None,
+            sentence=m[1] if m else None,
+            sentence_similarity=round(m[2], 4) if m else None,
+        )
         neighbors.append(dataclasses.replace(n, why=why))
     return dataclasses.replace(result, neighbors=neighbors)
 
@@ -145,12 +165,15 @@ def explain_list(index: "Index", result, text: str | None = None, title: str = "
 def why_lines(why: Why) -> list[str]:
     """A few readable lines: the top terms with their shares, shared MeSH, and the matching sentences."""
     terms = ", ".join(f"{t.term} {t.share:.0%}" for t in why.terms[:6])
-    lines = [f"{why.method} {why.score:.2f} vs {why.against}: {terms}" + (f" (+{why.rest / why.score:.0%} other terms)" if why.rest and why.score else "")]
+    lines = [
+        f"{why.method} {why.score:.2f} vs {why.against}: {terms}"
+        + (f" (+{why.rest / why.score:.0%} other terms)" if why.rest and why.score else "")
+    ]
     if why.mesh:
         lines.append("MeSH: " + "; ".join(why.mesh))
     if why.sentence is not None:
-        lines.append(f"seed:  \"{_clip(why.seed_sentence)}\"")
-        lines.append(f"paper: \"{_clip(why.sentence)}\" ({why.sentence_similarity:.2f})")
+        lines.append(f'seed:  "{_clip(why.seed_sentence)}"')
+        lines.append(f'paper: "{_clip(why.sentence)}" ({why.sentence_similarity:.2f})')
     return lines
 
 

@@ -1,4 +1,5 @@
 """A list for reference managers: RIS, BibTeX, CSL-JSON and CSV, one record per listed paper."""
+
 from __future__ import annotations
 
 import csv
@@ -9,11 +10,29 @@ import re
 from .errors import SimilarError
 
 FORMATS = ("ris", "bibtex", "csl-json", "csv")
-MEDIA_TYPES = {"ris": "application/x-research-info-systems", "bibtex": "application/x-bibtex",
-               "csl-json": "application/vnd.citationstyles.csl+json", "csv": "text/csv"}
+MEDIA_TYPES = {
+    "ris": "application/x-research-info-systems",
+    "bibtex": "application/x-bibtex",
+    "csl-json": "application/vnd.citationstyles.csl+json",
+    "csv": "text/csv",
+}
 SUFFIXES = {"ris": "ris", "bibtex": "bib", "csl-json": "json", "csv": "csv"}
-CSV_COLUMNS = ("rank", "pmid", "score", "title", "authors", "journal", "year", "doi", "pmc", "types", "language",
-               "retracted", "versions", "url")
+CSV_COLUMNS = (
+    "rank",
+    "pmid",
+    "score",
+    "title",
+    "authors",
+    "journal",
+    "year",
+    "doi",
+    "pmc",
+    "types",
+    "language",
+    "retracted",
+    "versions",
+    "url",
+)
 _INITIALS = re.compile(r"[A-Z]{1,4}\Z")
 
 
@@ -67,8 +86,18 @@ def to_ris(result) -> str:
     return "\n".join(lines)
 
 
-_BIB_SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "$": r"\$",
-                "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_BIB_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "_": r"\_",
+    "$": r"\$",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def _bib(text: str) -> str:
@@ -82,9 +111,18 @@ def to_bibtex(result) -> str:
         for a in n.authors:
             parts = split_author(a)
             authors.append(f"{_bib(parts[0])}, {_bib(parts[1])}" if parts else "{" + _bib(a) + "}")
-        fields = [("title", "{" + _bib(n.title) + "}"), ("author", " and ".join(authors)), ("journal", _bib(n.journal)),
-                  ("year", str(n.year or "")), ("doi", _bib(n.doi)), ("pmid", n.pmid), ("pmcid", n.pmc),
-                  ("language", n.language), ("url", n.url), ("note", _bib(_note(n)))]
+        fields = [
+            ("title", "{" + _bib(n.title) + "}"),
+            ("author", " and ".join(authors)),
+            ("journal", _bib(n.journal)),
+            ("year", str(n.year or "")),
+            ("doi", _bib(n.doi)),
+            ("pmid", n.pmid),
+            ("pmcid", n.pmc),
+            ("language", n.language),
+            ("url", n.url),
+            ("note", _bib(_note(n))),
+        ]
         body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields if v)
         entries.append(f"@article{{pmid{n.pmid},\n{body}\n}}\n")
     return "\n".join(entries)
@@ -93,8 +131,14 @@ def to_bibtex(result) -> str:
 def csl_items(result) -> list[dict]:
     items = []
     for n in result.neighbors:
-        item = {"id": f"pmid:{n.pmid}", "type": "article-journal", "title": n.title, "PMID": n.pmid, "URL": n.url,
-                "note": _note(n)}
+        item = {
+            "id": f"pmid:{n.pmid}",
+            "type": "article-journal",
+            "title": n.title,
+            "PMID": n.pmid,
+            "URL": n.url,
+            "note": _note(n),
+        }
         authors = []
         for a in n.authors:
             parts = split_author(a)
@@ -124,8 +168,24 @@ def to_csv(result) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for n in result.neighbors:
-        writer.writerow([n.rank, n.pmid, f"{n.score:.6f}", n.title, "; ".join(n.authors), n.journal, n.year or "", n.doi, n.pmc,
-                         "; ".join(n.types), n.language, "yes" if n.retracted else "", " ".join(n.versions), n.url])
+        writer.writerow(
+            [
+                n.rank,
+                n.pmid,
+                f"{n.score:.6f}",
+                n.title,
+                "; ".join(n.authors),
+                n.journal,
+                n.year or "",
+                n.doi,
+                n.pmc,
+                "; ".join(n.types),
+                n.language,
+                "yes" if n.retracted else "",
+                " ".join(n.versions),
+                n.url,
+            ]
+        )
     return out.getvalue()
 
 

@@ -1,4 +1,5 @@
 """List filters (year, publication type, MeSH, journal, language, humans/animals, retracted) as one object and its row mask."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,13 @@ from .medline import ANIMALS, HUMANS, Details
 SPECIES = {"humans": HUMANS, "animals": ANIMALS}
 # a type asked for also takes these (PubMed's filters do the same); any type whose slug starts with it + "-" too
 TYPE_ALIASES = {
-    "clinical-trial": ("randomized-controlled-trial", "controlled-clinical-trial", "pragmatic-clinical-trial",
-                       "equivalence-trial", "adaptive-clinical-trial"),
+    "clinical-trial": (
+        "randomized-controlled-trial",
+        "controlled-clinical-trial",
+        "pragmatic-clinical-trial",
+        "equivalence-trial",
+        "adaptive-clinical-trial",
+    ),
     "review": ("systematic-review",),
     "trial": ("clinical-trial", "randomized-controlled-trial", "controlled-clinical-trial"),
 }
@@ -54,8 +60,17 @@ class Filters:
     exclude_retracted: bool = False
 
     @classmethod
-    def of(cls, min_year=None, max_year=None, types=None, mesh=None, journal=None, language=None, species=None,
-           exclude_retracted=False) -> "Filters":
+    def of(
+        cls,
+        min_year=None,
+        max_year=None,
+        types=None,
+        mesh=None,
+        journal=None,
+        language=None,
+        species=None,
+        exclude_retracted=False,
+    ) -> "Filters":
         """Checked filters from loose inputs (strings, comma lists, lists); one line says what is wrong."""
         for name, year in (("min_year", min_year), ("max_year", max_year)):
             if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
@@ -77,15 +92,31 @@ class Filters:
             species = str(species).strip().lower()
             if species not in SPECIES:
                 raise SimilarError(f"species must be humans or animals, got {species!r}")
-        return cls(min_year, max_year, type_slugs, terms, _tuple(journal, "journal"), languages, species or None,
-                   bool(exclude_retracted))
+        return cls(
+            min_year,
+            max_year,
+            type_slugs,
+            terms,
+            _tuple(journal, "journal"),
+            languages,
+            species or None,
+            bool(exclude_retracted),
+        )
 
     def with_years(self, min_year, max_year) -> "Filters":
         """These filters with the year bounds given separately (the older keyword arguments) folded in."""
         if min_year is None and max_year is None:
             return self
-        return Filters.of(min_year if min_year is not None else self.min_year, max_year if max_year is not None else self.max_year,
-                          self.types, self.mesh, self.journal, self.language, self.species, self.exclude_retracted)
+        return Filters.of(
+            min_year if min_year is not None else self.min_year,
+            max_year if max_year is not None else self.max_year,
+            self.types,
+            self.mesh,
+            self.journal,
+            self.language,
+            self.species,
+            self.exclude_retracted,
+        )
 
     @property
     def active(self) -> bool:
@@ -157,7 +188,12 @@ class Facts:
         if f.max_year is not None:
             keep &= (years <= f.max_year) & (years > 0)
         if f.types:
-            wanted = {s for t in f.types for s in self._types if s == t or s.startswith(t + "-") or s in TYPE_ALIASES.get(t, ())}
+            wanted = {
+                s
+                for t in f.types
+                for s in self._types
+                if s == t or s.startswith(t + "-") or s in TYPE_ALIASES.get(t, ())
+            }
             keep &= self._rows(self._types, wanted)
         if f.mesh:
             keep &= self._rows(self._mesh, [m if _UI.match(m) else m.lower() for m in f.mesh])

@@ -1,9 +1,10 @@
 """Index.open(dir).similar(pmid, n): opens and checks an index folder, maps rows to PMIDs, applies filters."""
+
 from __future__ import annotations
 
+import copy
 import re
 import sqlite3
-import copy
 import threading
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -13,6 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from . import lock, store
+from . import methods as registry
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, ModelUnavailable, load_index_model
@@ -31,7 +33,9 @@ def _load(path: Path, name: str, load):
         return load()
     except Exception as exc:  # noqa: BLE001 - unpickling or parsing damaged bytes can raise any type
         text = str(exc).splitlines()[0] if str(exc).strip() else ""
-        raise SimilarError(f"corrupt index {path}: {name} cannot be read ({type(exc).__name__}{': ' + text if text else ''}); rebuild it") from exc
+        raise SimilarError(
+            f"corrupt index {path}: {name} cannot be read ({type(exc).__name__}{': ' + text if text else ''}); rebuild it"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,14 @@ class SimilarList:
 
     def to_dict(self) -> dict:
         return {
-            "seed": None if self.seed is None else {**asdict(self.seed), "url": self.seed.url, "authors_short": self.seed.authors_short,
-                                                    "versions": list(self.versions)},
+            "seed": None
+            if self.seed is None
+            else {
+                **asdict(self.seed),
+                "url": self.seed.url,
+                "authors_short": self.seed.authors_short,
+                "versions": list(self.versions),
+            },
             "method": self.method,
             "build_id": self.build_id,
             **({"filters": self.filters} if self.filters else {}),
@@ -157,47 +167,42 @@ def check_n(n: int) -> int:
 class Index:
     """A built index folder, opened once and queried many times (thread-safe for reads)."""
 
-    def __init__(self, path: Path, manifest: dict, dense: DenseBackend | None, lexical: LexicalBackend, encoder: Encoder | None = None):
+    def __init__(
+        self,
+        path: Path,
+        manifest: store.Manifest,
+        ranker: Ranker,
+        pmids: Sequence[str],
+        meta: Sequence[tuple],
+        deleted: set[str],
+        db: sqlite3.Connection,
+        lists: tuple | None = None,
+        encoder: Encoder | None = None,
+    ):
+        """An index from what `open` read (no I/O here): meta rows are (row, status, year, text_hash, pmid)."""
         self.path = path
         self.manifest = manifest
-        self.build_id = manifest["build_id"]
+        self.build_id = manifest.build_id
         self._encoder = encoder
         self._lock = threading.Lock()
-        rows = store.read_rows(path, manifest["count"])
-        try:
-            self._db = store.connect(path / store.PAPERS, readonly=True)
-            meta = self._db.execute("SELECT row, status, year, text_hash, pmid FROM papers ORDER BY row").fetchall()
-            deleted = {r[0] for r in self._db.execute("SELECT pmid FROM deletions")}
-        except sqlite3.DatabaseError as exc:
-            raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
-        store.check_count(path, store.PAPERS, len(meta), manifest["count"])
-        mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
-        if mismatch is not None:
-            raise SimilarError(f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it")
-        store.check_count(path, store.LEXICAL, lexical.count, manifest["count"])
-        if dense is not None:
-            store.check_count(path, store.VECTORS, dense.count, manifest["count"])
-        self.pmids = np.array(rows, dtype=object)
+        self._db = db
+        self.pmids = np.array(pmids, dtype=object)
         self.live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
         self.years = np.array([m[2] if m[2] is not None else 0 for m in meta], dtype=np.int32)
         self.hashes = np.array([m[3] for m in meta], dtype=object)
-        self.row_of = {rows[i]: int(i) for i in np.flatnonzero(self.live)}
-        self.deleted = deleted
+        self.row_of = {str(self.pmids[i]): int(i) for i in np.flatnonzero(self.live)}
+        self.deleted = set(deleted)
         self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
-        lexical.set_live(self.live)
-        self.ranker = Ranker(dense, lexical, self.live)
-        self.precomputed = None  # (method, rows, scores): each paper's list under the default method
-        spec = manifest.get("precomputed")
-        if spec:
-            try:
-                with np.load(path / store.NEIGHBOURS) as data:
-                    rows_, scores_ = data["rows"], data["scores"]
-            except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-                raise SimilarError(f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it") from exc
-            store.check_count(path, store.NEIGHBOURS, rows_.shape[0], manifest["count"])
-            self.precomputed = (spec["method"], rows_, scores_)
+        self.ranker = ranker
+        self.precomputed = lists  # (method, rows, scores): each paper's list under the default method
+        spec = manifest.precomputed
         # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
-        self.lists_current = bool(spec) and (spec["method"] != "hybrid" or spec.get("params") == self.ranker.hybrid.describe())
+        self.lists_current = (
+            spec is not None
+            and bool(spec)
+            and lists is not None
+            and (spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
+        )
         self._facts: Facts | None = None  # filters' per-row facts and version groups: gathered on first use
         self._groups: np.ndarray | None = None
         self._masks: dict[Filters, np.ndarray] = {}
@@ -208,11 +213,44 @@ class Index:
         path = store.index_path(path)
         lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
         manifest = store.read_manifest(path)
-        store.read_rows(path, manifest["count"])  # first: a row count that is off is the clearest message
+        count = manifest.count
+        rows = store.read_rows(path, count)  # first: a row count that is off is the clearest message
         store.check_files(path, manifest)
-        dense = _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest["dense"], mmap=mmap)) if manifest.get("dense") else None
+        dense = (
+            _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest.dense, mmap=mmap))
+            if manifest.dense
+            else None
+        )
         lexical = _load(path, store.LEXICAL, lambda: LexicalBackend.load(path))
-        return cls(path, manifest, dense, lexical, encoder)
+        try:
+            db = store.connect(path / store.PAPERS, readonly=True)
+            meta = db.execute("SELECT row, status, year, text_hash, pmid FROM papers ORDER BY row").fetchall()
+            deleted = {r[0] for r in db.execute("SELECT pmid FROM deletions")}
+        except sqlite3.DatabaseError as exc:
+            raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
+        store.check_count(path, store.PAPERS, len(meta), count)
+        mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
+        if mismatch is not None:
+            raise SimilarError(
+                f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it"
+            )
+        store.check_count(path, store.LEXICAL, lexical.count, count)
+        if dense is not None:
+            store.check_count(path, store.VECTORS, dense.count, count)
+        live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
+        lexical.set_live(live)
+        lists = None
+        if manifest.precomputed:
+            try:
+                with np.load(path / store.NEIGHBOURS) as data:
+                    rows_, scores_ = data["rows"], data["scores"]
+            except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+                raise SimilarError(
+                    f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it"
+                ) from exc
+            store.check_count(path, store.NEIGHBOURS, rows_.shape[0], count)
+            lists = (manifest.precomputed["method"], rows_, scores_)
+        return cls(path, manifest, Ranker(dense, lexical, live), rows, meta, deleted, db, lists, encoder)
 
     # -- facts --------------------------------------------------------------------------------------------
     @property
@@ -221,7 +259,7 @@ class Index:
 
     @property
     def default_method(self) -> str:
-        return self.manifest.get("default_method") or self.methods[0]
+        return self.manifest.default_method or self.methods[0]
 
     def __len__(self) -> int:
         return int(self.live.sum())
@@ -238,7 +276,9 @@ class Index:
             return self.row_of[pmid]
         if pmid in self.deleted:
             raise NotFound(f"PMID {pmid} was deleted from this index (a DeleteCitation removed it)")
-        raise NotFound(f"PMID {pmid} is not in index {self.path.name} ({len(self)} papers): add it with `similar add`, or query with --text")
+        raise NotFound(
+            f"PMID {pmid} is not in index {self.path.name} ({len(self)} papers): add it with `similar add`, or query with --text"
+        )
 
     def _info(self, rows: list[int]) -> dict[int, tuple]:
         if not rows:
@@ -246,7 +286,9 @@ class Index:
         rows = [int(r) for r in rows]
         marks = ",".join("?" * len(rows))
         with self._lock:
-            got = self._db.execute(f"SELECT row, pmid, title, journal, year FROM papers WHERE row IN ({marks})", rows).fetchall()
+            got = self._db.execute(
+                f"SELECT row, pmid, title, journal, year FROM papers WHERE row IN ({marks})", rows
+            ).fetchall()
         return {r[0]: r[1:] for r in got}
 
     def paper(self, pmid: str | int) -> PaperInfo:
@@ -255,8 +297,18 @@ class Index:
     def _paper_at(self, row: int) -> PaperInfo:
         p = self._info([row])[row]
         d = self.details([row]).get(row, EMPTY)
-        return PaperInfo(pmid=p[0], title=p[1], journal=p[2], year=p[3], authors=d.authors, doi=d.doi, pmc=d.pmc,
-                         types=d.types, language=d.language, retracted=bool(self.facts.retracted[row]))
+        return PaperInfo(
+            pmid=p[0],
+            title=p[1],
+            journal=p[2],
+            year=p[3],
+            authors=d.authors,
+            doi=d.doi,
+            pmc=d.pmc,
+            types=d.types,
+            language=d.language,
+            retracted=bool(self.facts.retracted[row]),
+        )
 
     # -- what MEDLINE says: details, filters' facts, versions (medline.py, filters.py, versions.py) -----------------
     def details(self, rows: list[int] | None = None) -> dict[int, Details]:
@@ -268,7 +320,9 @@ class Index:
                 got = self._db.execute("SELECT row, data FROM details").fetchall()
             else:
                 rows = [int(r) for r in rows]
-                got = self._db.execute(f"SELECT row, data FROM details WHERE row IN ({','.join('?' * len(rows))})", rows).fetchall()
+                got = self._db.execute(
+                    f"SELECT row, data FROM details WHERE row IN ({','.join('?' * len(rows))})", rows
+                ).fetchall()
         return {r: Details.from_json(data) for r, data in got}
 
     @property
@@ -309,13 +363,23 @@ class Index:
     def _method(self, method: str | None) -> str:
         method = method or self.default_method
         if method not in self.methods:
-            if method in ("dense", "hybrid"):
-                raise SimilarError(f"method {method} needs an embedding model, and index {self.path.name} is TF-IDF only: use --method tfidf, or rebuild with a model")
+            if method in registry.REGISTRY and registry.REGISTRY[method].needs_vectors:
+                raise SimilarError(
+                    f"method {method} needs an embedding model, and index {self.path.name} is TF-IDF only: use --method tfidf, or rebuild with a model"
+                )
             raise SimilarError(f"unknown method {method!r}: use one of {', '.join(self.methods)}")
         return method
 
-    def similar(self, pmid: str | int, n: int = 10, method: str | None = None, min_year: int | None = None, max_year: int | None = None,
-                filters: Filters | None = None, versions: bool = True) -> SimilarList:
+    def similar(
+        self,
+        pmid: str | int,
+        n: int = 10,
+        method: str | None = None,
+        min_year: int | None = None,
+        max_year: int | None = None,
+        filters: Filters | None = None,
+        versions: bool = True,
+    ) -> SimilarList:
         """The n papers most similar to an indexed paper, never the paper itself (nor, with versions, its other versions).
 
         filters narrow the list (filters.Filters); versions=True lists each work once, its other PMIDs in `versions`."""
@@ -324,23 +388,42 @@ class Index:
         row = self.row(pmid)
         filters = (filters or NONE).with_years(min_year, max_year)
         seed_group = int(self.groups[row]) if versions else None
-        neighbors = self._rank(method, Query(row=row), n, filters, seed_hash=self.hashes[row], seed_group=seed_group, versions=versions)
-        return SimilarList(method=method, neighbors=neighbors, seed=self._paper_at(row), build_id=self.build_id,
-                           notes=self.shortfall(len(neighbors), n, filters), versions=self.seed_versions(row) if versions else (),
-                           filters=filters.to_dict())
+        neighbors = self._rank(
+            method, Query(row=row), n, filters, seed_hash=self.hashes[row], seed_group=seed_group, versions=versions
+        )
+        return SimilarList(
+            method=method,
+            neighbors=neighbors,
+            seed=self._paper_at(row),
+            build_id=self.build_id,
+            notes=self._year_notes(filters.min_year, filters.max_year) + self.shortfall(len(neighbors), n, filters),
+            versions=self.seed_versions(row) if versions else (),
+            filters=filters.to_dict(),
+        )
 
     def shortfall(self, found: int, n: int, filters: Filters) -> list[str]:
         """The note a filtered list shorter than n carries."""
         if found >= n or not filters.active:
             return []
         if found == 0 and filters == NONE.with_years(filters.min_year, filters.max_year):
-            return [f"no paper in the index matches the year filter ({filters.min_year or '...'}-{filters.max_year or '...'})"]
+            return [
+                f"no paper in the index matches the year filter ({filters.min_year or '...'}-{filters.max_year or '...'})"
+            ]
         if found == 0:
             return [f"no paper in the index passes the filters ({filters.describe()})"]
         return [f"only {found} of the {n} papers asked for pass the filters ({filters.describe()})"]
 
-    def similar_text(self, text: str, n: int = 10, method: str | None = None, title: str = "", min_year: int | None = None, max_year: int | None = None,
-                     filters: Filters | None = None, versions: bool = True) -> SimilarList:
+    def similar_text(
+        self,
+        text: str,
+        n: int = 10,
+        method: str | None = None,
+        title: str = "",
+        min_year: int | None = None,
+        max_year: int | None = None,
+        filters: Filters | None = None,
+        versions: bool = True,
+    ) -> SimilarList:
         """The n indexed papers most similar to a text that need not be in the index."""
         check_n(n)
         filters = (filters or NONE).with_years(min_year, max_year)
@@ -349,7 +432,7 @@ class Index:
         if not (text or "").strip() and not title.strip():
             raise SimilarError("the query text is empty: give a title or an abstract")
         vector, notes = None, []
-        if method in ("dense", "hybrid"):
+        if registry.get(method).needs_vectors:
             try:
                 vector = self.encoder().encode([f"{title} {text}".strip()])[0]
             except SimilarError as exc:
@@ -358,8 +441,22 @@ class Index:
                 method, notes = "tfidf", [f"answered with tfidf: {exc}"]
         query = Query(vector=vector, title=title, abstract=text)
         neighbors = self._rank(method, query, n, filters, versions=versions)
-        return SimilarList(method=method, neighbors=neighbors, build_id=self.build_id,
-                           notes=notes + self.shortfall(len(neighbors), n, filters), filters=filters.to_dict())
+        return SimilarList(
+            method=method,
+            neighbors=neighbors,
+            build_id=self.build_id,
+            notes=notes
+            + self._year_notes(filters.min_year, filters.max_year)
+            + self.shortfall(len(neighbors), n, filters),
+            filters=filters.to_dict(),
+        )
+
+    def _year_notes(self, min_year, max_year) -> list[str]:
+        """A year filter leaves out papers without a year; say how many, rather than drop them silently."""
+        if min_year is None and max_year is None:
+            return []
+        missing = int((self.live & (self.years == 0)).sum())
+        return [f"{missing} of {len(self)} papers have no year and are left out by the year filter"] if missing else []
 
     def _keep(self, rows: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         keep = rows >= 0
@@ -385,8 +482,16 @@ class Index:
             return None  # filters left fewer than n of a cut-off list: rank on the fly (a list padded with -1 holds every paper)
         return picked
 
-    def _rank(self, method: str, query: Query, n: int, filters: Filters = NONE, seed_hash: str | None = None,
-              seed_group: int | None = None, versions: bool = True) -> list[Neighbor]:
+    def _rank(
+        self,
+        method: str,
+        query: Query,
+        n: int,
+        filters: Filters = NONE,
+        seed_hash: str | None = None,
+        seed_group: int | None = None,
+        versions: bool = True,
+    ) -> list[Neighbor]:
         allowed = self.allowed(filters)
         picked = self._lookup(method, query, n, allowed, seed_group, versions)
         if picked is None:
@@ -401,7 +506,9 @@ class Index:
                 want = min(len(self), want * 4)  # over-fetch so that n results survive the filters and the versions
         return self._neighbors(picked, seed_hash)
 
-    def _neighbors(self, picked, seed_hash: str | None = None, closest: list[str | None] | None = None) -> list[Neighbor]:
+    def _neighbors(
+        self, picked, seed_hash: str | None = None, closest: list[str | None] | None = None
+    ) -> list[Neighbor]:
         """Neighbor records for (score, row, version rows) entries, metadata looked up once."""
         rows = [int(r) for _, r, _ in picked]
         info = self._info(rows + [int(v) for _, _, vs in picked for v in vs])
@@ -411,12 +518,25 @@ class Index:
         out = []
         for i, ((s, r, vs), c) in enumerate(zip(picked, closest)):
             d = details.get(r, EMPTY)
-            out.append(Neighbor(
-                rank=i + 1, pmid=info[r][0], score=round(float(s), 6), title=info[r][1], journal=info[r][2], year=info[r][3],
-                duplicate=seed_hash is not None and self.hashes[r] == seed_hash, closest=c,
-                authors=d.authors, doi=d.doi, pmc=d.pmc, types=d.types, language=d.language, retracted=bool(retracted[r]),
-                versions=tuple(info[v][0] for v in vs),
-            ))
+            out.append(
+                Neighbor(
+                    rank=i + 1,
+                    pmid=info[r][0],
+                    score=round(float(s), 6),
+                    title=info[r][1],
+                    journal=info[r][2],
+                    year=info[r][3],
+                    duplicate=seed_hash is not None and self.hashes[r] == seed_hash,
+                    closest=c,
+                    authors=d.authors,
+                    doi=d.doi,
+                    pmc=d.pmc,
+                    types=d.types,
+                    language=d.language,
+                    retracted=bool(retracted[r]),
+                    versions=tuple(info[v][0] for v in vs),
+                )
+            )
         return out
 
     def rank_candidates(self, pmid: str | int, candidates: Sequence[str], method: str | None = None) -> list[str]:
@@ -429,20 +549,76 @@ class Index:
     def with_params(self, hybrid: HybridParams | None = None, short_text: HybridParams | None = None) -> "Index":
         """The same open index ranking the hybrid with other settings (stored lists are not used): for benchmarks."""
         other = copy.copy(self)
-        other.ranker = Ranker(self.ranker.dense, self.ranker.lexical, self.live, hybrid or self.ranker.hybrid,
-                              short_text or self.ranker.short_text)
+        other.ranker = Ranker(
+            self.ranker.dense,
+            self.ranker.lexical,
+            self.live,
+            hybrid or self.ranker.hybrid,
+            short_text or self.ranker.short_text,
+        )
         other.lists_current = False
         return other
 
+    # -- the public surface benchmarks use (no reaching into the ranker or stored lists) --------------------------
+    def ranked(self, pmid: str | int, method: str | None = None, k: int = 1000) -> list[str]:
+        """An indexed paper's top-k PMIDs ranked live (no stored lists, no filters): the full-ranking protocol."""
+        _, rows = self.ranker.search(self._method(method), Query(row=self.row(pmid)), k)
+        return self.pmids[rows].tolist()
+
+    def live_only(self) -> "Index":
+        """The same open index answering every query live, stored lists left unused (speed and quality benchmarks)."""
+        other = copy.copy(self)
+        other.precomputed, other.lists_current = None, False
+        return other
+
+    def with_encoder(self, encoder: Encoder) -> "Index":
+        """The same open index encoding text queries with this encoder."""
+        other = copy.copy(self)
+        other._encoder = encoder
+        return other
+
+    def vectors(self, rows) -> np.ndarray:
+        """Dense vectors of some rows (an index built with a model)."""
+        if self.ranker.dense is None:
+            raise SimilarError(f"index {self.path.name} has no vectors: it was built without a model")
+        return self.ranker.dense.vectors(np.asarray(rows, dtype=np.int64))
+
+    def recommend_rows(self, positive, negative, n: int, method: str, allowed: np.ndarray, lists=None, params=None):
+        """recommend.recommend over this index's rows: Picks(rows, scores, closest) for Query examples."""
+        from .recommend import recommend
+
+        return recommend(self.ranker, positive, negative, n, method, allowed, lists, params)
+
     # -- collections and explanations (recommend.py, explain.py) --------------------------------------------------
-    def recommend(self, positive=(), negative=(), n: int = 10, method: str | None = None, text: str | None = None,
-                  min_year: int | None = None, max_year: int | None = None, explain: bool = False,
-                  filters: Filters | None = None, versions: bool = True) -> CollectionList:
+    def recommend(
+        self,
+        positive=(),
+        negative=(),
+        n: int = 10,
+        method: str | None = None,
+        text: str | None = None,
+        min_year: int | None = None,
+        max_year: int | None = None,
+        explain: bool = False,
+        filters: Filters | None = None,
+        versions: bool = True,
+    ) -> CollectionList:
         """The n papers most like the positive PMIDs (and text) and least like the negative ones; none of them is listed."""
         from .collection import recommend_collection
 
-        return recommend_collection(self, positive, negative, n, method, text, min_year, max_year, explain,
-                                    filters=(filters or NONE).with_years(min_year, max_year), versions=versions)
+        return recommend_collection(
+            self,
+            positive,
+            negative,
+            n,
+            method,
+            text,
+            min_year,
+            max_year,
+            explain,
+            filters=(filters or NONE).with_years(min_year, max_year),
+            versions=versions,
+        )
 
     def explain(self, result, text: str | None = None, title: str = ""):
         """The same list with `why` filled in for every paper: against the seed, the closest positive, or the text."""
@@ -454,7 +630,9 @@ class Index:
         """MeSH descriptors of some rows (empty where the record carried none)."""
         rows = [int(r) for r in rows]
         with self._lock:
-            got = self._db.execute(f"SELECT row, mesh FROM papers WHERE row IN ({','.join('?' * len(rows))})", rows).fetchall()
+            got = self._db.execute(
+                f"SELECT row, mesh FROM papers WHERE row IN ({','.join('?' * len(rows))})", rows
+            ).fetchall()
         return {r: tuple(m.strip() for m in (mesh or "").split(";") if m.strip()) for r, mesh in got}
 
     def abstracts(self, rows: list[int]) -> dict[int, str] | None:
@@ -463,7 +641,9 @@ class Index:
         with self._lock:
             if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='abstracts'").fetchone():
                 return None
-            got = self._db.execute(f"SELECT row, abstract FROM abstracts WHERE row IN ({','.join('?' * len(rows))})", rows).fetchall()
+            got = self._db.execute(
+                f"SELECT row, abstract FROM abstracts WHERE row IN ({','.join('?' * len(rows))})", rows
+            ).fetchall()
         return dict(got)
 
     def neighbors_at(self, scores, rows, closest: list[str | None] | None = None) -> list[Neighbor]:
@@ -473,11 +653,13 @@ class Index:
     # -- the model, loaded only for text queries ------------------------------------------------------------
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            model = self.manifest.get("model") or {}
+            model = self.manifest.model or {}
             try:
                 self._encoder = load_index_model(model)
             except ModelUnavailable as exc:
-                raise SimilarError(f"the index's model {model.get('name')} is not available here ({exc}); use --method tfidf") from exc
+                raise SimilarError(
+                    f"the index's model {model.get('name')} is not available here ({exc}); use --method tfidf"
+                ) from exc
         return self._encoder
 
     def close(self) -> None:

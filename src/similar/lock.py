@@ -1,4 +1,5 @@
 """One writer per index: an exclusive flock on the sibling file `.NAME.lock`, held for a whole build or add."""
+
 from __future__ import annotations
 
 import contextlib
@@ -32,8 +33,9 @@ def _holder(fd: int) -> str:
 
 
 @contextlib.contextmanager
-def writer_lock(dest: Path, wait: bool = False, notify: Callable[[str], None] | None = None,
-                timeout: float | None = None) -> Iterator[None]:
+def writer_lock(
+    dest: Path, wait: bool = False, notify: Callable[[str], None] | None = None, timeout: float | None = None
+) -> Iterator[None]:
     """Hold the index's writer lock; without `wait` a held lock is a Busy error, with it we queue (up to `timeout`)."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -44,8 +46,10 @@ def writer_lock(dest: Path, wait: bool = False, notify: Callable[[str], None] | 
         except BlockingIOError:
             holder = _holder(fd)
             if not wait:
-                raise Busy(f"index {dest} is being written by another process{holder}: "
-                           "wait for it to finish, or rerun with --wait to queue") from None
+                raise Busy(
+                    f"index {dest} is being written by another process{holder}: "
+                    "wait for it to finish, or rerun with --wait to queue"
+                ) from None
             if notify is not None:
                 notify(f"waiting for another writer of {dest}{holder} to finish ...")
             deadline = None if timeout is None else time.monotonic() + timeout
@@ -55,8 +59,10 @@ def writer_lock(dest: Path, wait: bool = False, notify: Callable[[str], None] | 
                     break
                 except BlockingIOError:
                     if deadline is not None and time.monotonic() > deadline:
-                        raise Busy(f"index {dest} is still being written by another process{holder} "
-                                   f"after {timeout:.0f}s: try again later") from None
+                        raise Busy(
+                            f"index {dest} is still being written by another process{holder} "
+                            f"after {timeout:.0f}s: try again later"
+                        ) from None
                     time.sleep(0.05)
         with contextlib.suppress(OSError):  # the pid is only for the message above; a full disk must not stop the lock
             os.ftruncate(fd, 0)

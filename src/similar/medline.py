@@ -1,4 +1,5 @@
 """What MEDLINE says about a paper beyond its text: authors, DOI/PMC, publication types, MeSH detail, language, links."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,19 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 # CommentsCorrections kinds kept (Cites and the rest are not)
-LINK_KINDS = ("ErratumFor", "ErratumIn", "RetractionOf", "RetractionIn", "UpdateOf", "UpdateIn",
-              "RepublishedFrom", "RepublishedIn", "CommentOn", "CommentIn", "ExpressionOfConcernIn")
+LINK_KINDS = (
+    "ErratumFor",
+    "ErratumIn",
+    "RetractionOf",
+    "RetractionIn",
+    "UpdateOf",
+    "UpdateIn",
+    "RepublishedFrom",
+    "RepublishedIn",
+    "CommentOn",
+    "CommentIn",
+    "ExpressionOfConcernIn",
+)
 VERSION_LINKS = ("ErratumFor", "ErratumIn", "UpdateOf", "UpdateIn", "RepublishedFrom", "RepublishedIn")
 HUMANS, ANIMALS = "D006801", "D000818"  # the check tags
 RETRACTED_TYPE, RETRACTION_TYPE = "Retracted Publication", "Retraction of Publication"
@@ -66,9 +78,13 @@ class Details:
         if self == EMPTY:
             return ""
         data = {
-            "authors": list(self.authors), "doi": self.doi, "pmc": self.pmc, "types": list(self.types),
+            "authors": list(self.authors),
+            "doi": self.doi,
+            "pmc": self.pmc,
+            "types": list(self.types),
             "mesh": [[m.ui, m.name, m.major, [list(q) for q in m.qualifiers]] for m in self.mesh],
-            "language": self.language, "links": [[link.kind, link.pmid] for link in self.links],
+            "language": self.language,
+            "links": [[link.kind, link.pmid] for link in self.links],
         }
         return json.dumps({k: v for k, v in data.items() if v}, ensure_ascii=False, separators=(",", ":"))
 
@@ -78,10 +94,16 @@ class Details:
             return EMPTY
         d = json.loads(text)
         return cls(
-            authors=tuple(d.get("authors", ())), doi=d.get("doi", ""), pmc=d.get("pmc", ""), types=tuple(d.get("types", ())),
-            mesh=tuple(MeshTerm(ui, name, bool(major), tuple((q[0], q[1], bool(q[2])) for q in quals))
-                       for ui, name, major, quals in d.get("mesh", ())),
-            language=d.get("language", ""), links=tuple(Link(k, p) for k, p in d.get("links", ())),
+            authors=tuple(d.get("authors", ())),
+            doi=d.get("doi", ""),
+            pmc=d.get("pmc", ""),
+            types=tuple(d.get("types", ())),
+            mesh=tuple(
+                MeshTerm(ui, name, bool(major), tuple((q[0], q[1], bool(q[2])) for q in quals))
+                for ui, name, major, quals in d.get("mesh", ())
+            ),
+            language=d.get("language", ""),
+            links=tuple(Link(k, p) for k, p in d.get("links", ())),
         )
 
 
@@ -108,14 +130,16 @@ def _normal_doi(doi: str) -> str:
     doi = doi.strip()
     for prefix in ("https://doi.org/", "http://doi.org/", "http://dx.doi.org/", "doi:"):
         if doi.lower().startswith(prefix):
-            doi = doi[len(prefix):]
+            doi = doi[len(prefix) :]
     return doi
 
 
 def medline_details(cit: ET.Element, pubmed_data: ET.Element | None = None) -> Details:
     """Details of a MedlineCitation (2016 and current DTDs); `pubmed_data` is its PubmedArticle's PubmedData if any."""
     article = cit.find("Article")
-    authors, doi, types, language = (), "", (), ""
+    authors: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    doi, language = "", ""
     if article is not None:
         authors = tuple(a for a in (_author(n) for n in article.findall("AuthorList/Author")) if a)
         for loc in article.findall("ELocationID"):
@@ -143,7 +167,9 @@ def medline_details(cit: ET.Element, pubmed_data: ET.Element | None = None) -> D
         d = heading.find("DescriptorName")
         if d is None:
             continue
-        quals = tuple((q.get("UI", ""), _text(q), q.get("MajorTopicYN") == "Y") for q in heading.findall("QualifierName"))
+        quals = tuple(
+            (q.get("UI", ""), _text(q), q.get("MajorTopicYN") == "Y") for q in heading.findall("QualifierName")
+        )
         major = d.get("MajorTopicYN") == "Y" or any(q[2] for q in quals)
         mesh.append(MeshTerm(d.get("UI", ""), _text(d), major, quals))
     links = []
@@ -152,11 +178,14 @@ def medline_details(cit: ET.Element, pubmed_data: ET.Element | None = None) -> D
         pmid = _text(cc.find("PMID"))
         if kind in LINK_KINDS and pmid.isascii() and pmid.isdigit():
             links.append(Link(kind, str(int(pmid))))
-    return Details(authors=authors, doi=doi, pmc=pmc, types=types, mesh=tuple(mesh), language=language, links=tuple(links))
+    return Details(
+        authors=authors, doi=doi, pmc=pmc, types=types, mesh=tuple(mesh), language=language, links=tuple(links)
+    )
 
 
 def tabular_details(row: dict) -> Details | str:
     """Details from a JSON/CSV row's optional columns (authors, doi, pmc, publication_types, language); a str is the error."""
+
     def listed(key: str):
         value = row.get(key)
         if value in (None, ""):
@@ -178,4 +207,6 @@ def tabular_details(row: dict) -> Details | str:
         if value is not None and not isinstance(value, str):
             return f"{key} must be a string"
         scalars[key] = " ".join((value or "").split())
-    return Details(authors=authors, doi=_normal_doi(scalars["doi"]), pmc=scalars["pmc"], types=types, language=scalars["language"])
+    return Details(
+        authors=authors, doi=_normal_doi(scalars["doi"]), pmc=scalars["pmc"], types=types, language=scalars["language"]
+    )

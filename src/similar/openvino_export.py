@@ -1,9 +1,12 @@
 """`similar models prepare`: export a sentence-transformers model to OpenVINO IR under models/NAME/openvino/."""
+
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+from pathlib import Path
 
 from . import store
 from .encoders import DEFAULT_MODEL, fingerprint_dir, resolve_model
@@ -15,10 +18,42 @@ OV_MODEL = "model.xml"
 
 def prepare_openvino(name: str | None = None, force: bool = False) -> dict:
     """Copy the model folder to models/NAME (same fingerprint) and add an OpenVINO IR with pooling and
-    normalization built in; a built index can then be queried or extended with either backend."""
+    normalization built in; a built index can then be queried or extended with either backend.
+    Returns the export's facts with `dest` and `exported` (False when an export was already there)."""
     import os
 
     os.environ["HF_HUB_OFFLINE"] = "1"
+    dest = store.models_dir() / (name or DEFAULT_MODEL)
+    if (dest / OV_DIR / OV_MODEL).exists() and (dest / OV_DIR / "export.json").exists() and not force:
+        return {**json.loads((dest / OV_DIR / "export.json").read_text()), "dest": str(dest), "exported": False}
+    with _quiet():
+        info = _export(name, dest)
+    return {**info, "dest": str(dest), "exported": True}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Tracing a model prints warnings meant for its authors (FutureWarning, TracerWarning, transformers' notes)."""
+    import warnings
+
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover
+        hf_logging = None
+    level = hf_logging.get_verbosity() if hf_logging else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if hf_logging:
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+        try:
+            yield
+        finally:
+            if hf_logging:
+                hf_logging.set_verbosity(level)
+
+
+def _export(name: str | None, dest: Path) -> dict:
     try:
         import openvino as ov
         import torch
@@ -27,9 +62,6 @@ def prepare_openvino(name: str | None = None, force: bool = False) -> dict:
         raise SimilarError(f"cannot export to OpenVINO ({exc}): pip install openvino") from exc
     started = time.time()
     spec = resolve_model(name or DEFAULT_MODEL, backend="torch")
-    dest = store.models_dir() / (name or DEFAULT_MODEL)
-    if (dest / OV_DIR / OV_MODEL).exists() and not force:
-        return json.loads((dest / OV_DIR / "export.json").read_text())
     model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
     transformer = model[0].auto_model.eval()
 
@@ -39,16 +71,23 @@ def prepare_openvino(name: str | None = None, force: bool = False) -> dict:
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            hidden = self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1)
 
-    example = model.tokenizer(["an example title", "a second, longer example abstract text"], padding=True, return_tensors="pt")
+    example = model.tokenizer(
+        ["an example title", "a second, longer example abstract text"], padding=True, return_tensors="pt"
+    )
     inputs = ["input_ids", "attention_mask", "token_type_ids"]
     with torch.no_grad():
-        ir = ov.convert_model(Pooled(transformer), example_input={k: example[k] for k in inputs},
-                              input=[(k, [-1, -1], ov.Type.i64) for k in inputs])
+        ir = ov.convert_model(
+            Pooled(transformer),
+            example_input={k: example[k] for k in inputs},
+            input=[(k, [-1, -1], ov.Type.i64) for k in inputs],
+        )
     with store.atomic_dir(dest) as tmp:
         if spec.path.resolve() != dest.resolve():
             shutil.copytree(spec.path, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OV_DIR))
@@ -56,9 +95,15 @@ def prepare_openvino(name: str | None = None, force: bool = False) -> dict:
             shutil.copytree(dest, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OV_DIR))
         (tmp / OV_DIR).mkdir()
         ov.save_model(ir, str(tmp / OV_DIR / OV_MODEL), compress_to_fp16=False)
-        info = {"source": str(spec.path), "fingerprint": fingerprint_dir(spec.path), "backend": "openvino",
-                "openvino": ov.get_version(), "pooling": "mean, L2-normalized", "created": store.now_iso(),
-                "seconds": round(time.time() - started, 1)}
+        info = {
+            "source": str(spec.path),
+            "fingerprint": fingerprint_dir(spec.path),
+            "backend": "openvino",
+            "openvino": ov.get_version(),
+            "pooling": "mean, L2-normalized",
+            "created": store.now_iso(),
+            "seconds": round(time.time() - started, 1),
+        }
         (tmp / OV_DIR / "export.json").write_text(json.dumps(info, indent=2) + "\n")
     if fingerprint_dir(dest) != info["fingerprint"]:
         raise SimilarError(f"the copy in {dest} does not match its source {spec.path}; remove it and prepare again")

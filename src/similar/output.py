@@ -1,4 +1,5 @@
 """Print results as JSON lines or as a readable table."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,8 @@ def as_json_lines(result: SimilarList) -> str:
     seed = result.seed.pmid if result.seed else None
     extra = {"positive": result.positive, "negative": result.negative} if hasattr(result, "positive") else {}
     return "\n".join(
-        json.dumps({**n.to_dict(), "seed": seed, **extra, "method": result.method}, ensure_ascii=False) for n in result.neighbors
+        json.dumps({**n.to_dict(), "seed": seed, **extra, "method": result.method}, ensure_ascii=False)
+        for n in result.neighbors
     )
 
 
@@ -20,8 +22,10 @@ def as_table(result: SimilarList) -> str:
     width = shutil.get_terminal_size((120, 20)).columns
     lines = []
     if result.seed:
-        lines.append(f"Papers similar to PMID {result.seed.pmid} ({result.seed.year or '----'}): {result.seed.title}"
-                     + (" [RETRACTED]" if getattr(result.seed, "retracted", False) else ""))
+        lines.append(
+            f"Papers similar to PMID {result.seed.pmid} ({result.seed.year or '----'}): {result.seed.title}"
+            + (" [RETRACTED]" if getattr(result.seed, "retracted", False) else "")
+        )
         if getattr(result, "versions", ()):
             lines.append(f"its other versions, not listed: PMID {', '.join(result.versions)}")
     if hasattr(result, "positive"):
@@ -33,7 +37,11 @@ def as_table(result: SimilarList) -> str:
     for n in result.neighbors:
         title = n.title if len(n.title) <= room else n.title[: room - 1] + "…"
         mark = " [same text as seed]" if n.duplicate else ""
-        near = f"  (closest to {n.closest})" if n.closest and len(getattr(result, "positive", [])) + getattr(result, "text", 0) > 1 else ""
+        near = (
+            f"  (closest to {n.closest})"
+            if n.closest and len(getattr(result, "positive", [])) + getattr(result, "text", 0) > 1
+            else ""
+        )
         retracted = " [RETRACTED]" if n.retracted else ""
         lines.append(f"{n.rank:>4}  {n.pmid:>9}  {n.score:6.3f}  {n.year or '----':>4}  {title}{retracted}{mark}{near}")
         if n.authors or n.versions:  # what MEDLINE says: authors · journal, and the work's other PMIDs

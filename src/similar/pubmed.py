@@ -1,4 +1,5 @@
 """`similar pubmed fetch`: download NLM's baseline or update files, resuming partial files and verifying each .md5."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +34,9 @@ class FetchReport:
 
 
 def _get(url: str, headers: dict | None = None, timeout: float = 60):
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers or {"User-Agent": "similar"}), timeout=timeout)
+    return urllib.request.urlopen(
+        urllib.request.Request(url, headers=headers or {"User-Agent": "similar"}), timeout=timeout
+    )
 
 
 def list_files(folder_url: str) -> list[str]:
@@ -60,7 +63,9 @@ def published_md5(url: str) -> str:
         with _get(url + ".md5") as r:
             text = r.read().decode("ascii", errors="replace")
     except urllib.error.HTTPError as exc:
-        raise SimilarError(f"no .md5 published for {url.rsplit('/', 1)[1]} (HTTP {exc.code}): not downloaded, it could not be verified") from exc
+        raise SimilarError(
+            f"no .md5 published for {url.rsplit('/', 1)[1]} (HTTP {exc.code}): not downloaded, it could not be verified"
+        ) from exc
     except (urllib.error.URLError, OSError) as exc:
         raise SimilarError(f"cannot read {url}.md5: {exc}") from exc
     found = MD5.search(text)
@@ -100,11 +105,13 @@ def _download(url: str, part: Path, bar: tqdm) -> bool:
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             if attempt == ATTEMPTS - 1:
                 raise SimilarError(f"cannot download {url} after {ATTEMPTS} tries: {exc}") from exc
-            time.sleep(min(2 ** attempt, 10) * 0.1)
+            time.sleep(min(2**attempt, 10) * 0.1)
     return resumed
 
 
-def fetch(kind: str, dest: str | Path, base_url: str = DEFAULT_BASE_URL, limit: int | None = None, progress: bool = True) -> FetchReport:
+def fetch(
+    kind: str, dest: str | Path, base_url: str = DEFAULT_BASE_URL, limit: int | None = None, progress: bool = True
+) -> FetchReport:
     """Download every file of `kind` (baseline or updates) into dest, never re-downloading a verified one."""
     if kind not in FOLDERS:
         raise SimilarError(f"unknown kind {kind!r}: use baseline or updates")

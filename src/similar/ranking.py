@@ -1,4 +1,5 @@
 """Ranking over rows: single methods, and the hybrid (dense + lexical fusion with neighbour expansion)."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -6,12 +7,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from . import methods as registry
 from .backends import top_k
 from .backends.dense import DenseBackend
-from .backends.lexical import METHODS as LEXICAL_METHODS
 from .backends.lexical import LexicalBackend
-
-METHODS = ("hybrid", "dense", "tfidf", "bm25", "pmra")
 
 
 @dataclass(frozen=True)
@@ -76,8 +75,14 @@ class Query:
 class Ranker:
     """Scores rows for a query under any method; knows rows, never PMIDs."""
 
-    def __init__(self, dense: DenseBackend | None, lexical: LexicalBackend, live: np.ndarray, hybrid: HybridParams | None = None,
-                 short_text: HybridParams | None = None):
+    def __init__(
+        self,
+        dense: DenseBackend | None,
+        lexical: LexicalBackend,
+        live: np.ndarray,
+        hybrid: HybridParams | None = None,
+        short_text: HybridParams | None = None,
+    ):
         self.dense = dense
         self.lexical = lexical
         self.live = live  # bool per row
@@ -91,35 +96,31 @@ class Ranker:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        return METHODS if self.dense is not None else LEXICAL_METHODS
+        return registry.names(vectors=self.dense is not None)
 
     # -- query representations ----------------------------------------------------------------------------
-    def _vector(self, q: Query) -> np.ndarray:
+    def vector(self, q: Query) -> np.ndarray:
         if q.vector is not None:
             return np.asarray(q.vector, np.float32).reshape(1, -1)
         return self.dense.vectors(np.array([q.row]))
 
-    def _terms(self, method: str, q: Query) -> sp.csr_matrix:
+    def terms(self, method: str, q: Query) -> sp.csr_matrix:
         if q.row is not None:
             return self.lexical.query_rows(method, [q.row])
         return self.lexical.query_texts(method, [q.title], [q.abstract])
 
-    def _exclude(self, q: Query) -> np.ndarray:
+    def exclude(self, q: Query) -> np.ndarray:
         return self.dead if q.row is None else np.append(self.dead, q.row)
 
     # -- scores of chosen rows (the re-rank protocol, and every fusion) ----------------------------------------
     def score(self, method: str, q: Query, rows: np.ndarray) -> np.ndarray:
-        rows = np.asarray(rows, dtype=np.int64)
-        if method == "dense":
-            return (self.dense.vectors(rows) @ self._vector(q).ravel()).astype(np.float32)
-        if method == "hybrid":
-            return self._hybrid(q, rows)
-        return self.lexical.score_rows(method, self._terms(method, q), rows)
+        """Scores of chosen rows under a registered method (methods.py)."""
+        return registry.get(method).score(self, q, np.asarray(rows, dtype=np.int64))
 
     def _block(self, q: Query, pool: np.ndarray, p: HybridParams, seed_only: bool) -> np.ndarray:
         """Base scores against the pool: the seed's row first, then (unless seed_only) every pool paper's."""
         pool_vecs = self.dense.vectors(pool)
-        seed_vec = self._vector(q)
+        seed_vec = self.vector(q)
         dense = (seed_vec if seed_only else np.vstack([seed_vec, pool_vecs])) @ pool_vecs.T
         lex = np.zeros_like(dense)
         for method in p.lexical:
@@ -130,7 +131,9 @@ class Ranker:
                 norm = self.lexical.self_scores(method)[queried]
             else:
                 seed_terms, seed_norm = self.lexical.text_query(method, [q.title], [q.abstract])
-                terms = seed_terms if seed_only else sp.vstack([seed_terms, self.lexical.query_rows(method, pool)]).tocsr()
+                terms = (
+                    seed_terms if seed_only else sp.vstack([seed_terms, self.lexical.query_rows(method, pool)]).tocsr()
+                )
                 norm = seed_norm if seed_only else np.concatenate([seed_norm, self.lexical.self_scores(method)[pool]])
             lex += (terms @ weights).toarray() / np.maximum(norm, 1e-9)[:, None]
         return p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)
@@ -150,9 +153,9 @@ class Ranker:
         final = hop1[0] + p.second_hop * hop1[1 + seed_voters].mean(axis=0)
         return (final / ((1.0 + p.expansion) * (1.0 + p.second_hop))).astype(np.float32)  # back to about 0-1
 
-    def _hybrid(self, q: Query, rows: np.ndarray) -> np.ndarray:
+    def hybrid_scores(self, q: Query, rows: np.ndarray) -> np.ndarray:
         """Hybrid scores of chosen rows: the pool is the query's dense pool plus those rows."""
-        pool = np.union1d(self._dense_candidates(q, self.params(q).pool, self._exclude(q)), rows)
+        pool = np.union1d(self.dense_candidates(q, self.params(q).pool, self.exclude(q)), rows)
         scores = self._pool_hybrid(q, pool)
         return scores[np.searchsorted(pool, rows)]
 
@@ -161,15 +164,7 @@ class Ranker:
         """Best k live rows, highest score first; the query's own row is never among them."""
         if method not in self.methods:
             raise ValueError(method)
-        exclude = self._exclude(q)
-        if method in LEXICAL_METHODS:
-            scores = self.lexical.score_all(method, self._terms(method, q)).ravel()
-            return top_k(scores, k, exclude)
-        if method == "dense":
-            rows = self._dense_candidates(q, k, exclude)
-            best, order = top_k(self.score("dense", q, rows), k)
-            return best, rows[order]
-        return self.rank_pool(q, self._dense_candidates(q, max(k, self.params(q).pool), exclude), k)
+        return registry.get(method).search(self, q, k)
 
     def rank_pool(self, q: Query, pool: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Hybrid top-k of a candidate pool (the seed's dense neighbours, the seed itself left out)."""
@@ -177,12 +172,12 @@ class Ranker:
         best, order = top_k(self._pool_hybrid(q, pool), k)
         return best, pool[order]
 
-    def _dense_candidates(self, q: Query, k: int, exclude: np.ndarray) -> np.ndarray:
+    def dense_candidates(self, q: Query, k: int, exclude: np.ndarray) -> np.ndarray:
         """Dense top-k rows, over-fetching past excluded rows until k remain or the index is exhausted."""
         want = k + len(exclude) if len(exclude) < 1000 else 2 * k
         skip = set(exclude.tolist())
         while True:
-            _, rows = self.dense.search(self._vector(q), want)
+            _, rows = self.dense.search(self.vector(q), want)
             kept = [r for r in rows[0].tolist() if r >= 0 and r not in skip]
             if len(kept) >= k or want >= self.dense.count:
                 return np.asarray(kept[:k], dtype=np.int64)
@@ -192,7 +187,9 @@ class Ranker:
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
 
 
-def precompute(ranker: Ranker, method: str, k: int = PRECOMPUTED, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def precompute(
+    ranker: Ranker, method: str, k: int = PRECOMPUTED, progress: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Every live paper's top-k under `method`, as (rows, scores) arrays of shape (count, k); -1 pads short lists."""
     import faiss
 

@@ -1,4 +1,5 @@
 """Papers like these, not those: one ranked list for positive (and negative) examples, over rows."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -89,8 +90,14 @@ def recommend(
 def _vectors(ranker: Ranker, queries: Sequence[Query]) -> np.ndarray:
     if not queries:
         return np.empty((0, ranker.dense.dim), np.float32)
-    return np.vstack([np.asarray(q.vector, np.float32).reshape(1, -1) if q.vector is not None else ranker.dense.vectors(np.array([q.row]))
-                      for q in queries])
+    return np.vstack(
+        [
+            np.asarray(q.vector, np.float32).reshape(1, -1)
+            if q.vector is not None
+            else ranker.dense.vectors(np.array([q.row]))
+            for q in queries
+        ]
+    )
 
 
 def _closest(pos: np.ndarray, cand: np.ndarray) -> np.ndarray:
@@ -115,7 +122,9 @@ def _svm(ranker: Ranker, pos: np.ndarray, neg: np.ndarray, examples: list[int], 
     sample = rng.choice(candidates, min(p.random_negatives, len(candidates)), replace=False)
     x = np.vstack([pos, neg, ranker.dense.vectors(np.sort(sample))])
     y = np.r_[np.ones(len(pos)), np.zeros(len(x) - len(pos))]
-    weight = np.r_[np.ones(len(pos)), np.full(len(neg), 5.0), np.ones(len(sample))]  # a named negative counts more than a random paper
+    weight = np.r_[
+        np.ones(len(pos)), np.full(len(neg), 5.0), np.ones(len(sample))
+    ]  # a named negative counts more than a random paper
     svm = LinearSVC(C=p.svm_c, class_weight="balanced", max_iter=10000, tol=1e-6)
     svm.fit(x, y, sample_weight=weight)
     return svm.coef_.ravel().astype(np.float32)
@@ -134,7 +143,10 @@ def _dense_allowed(ranker: Ranker, query: np.ndarray, k: int, allowed: np.ndarra
 
 def _lexical_rows(ranker: Ranker, queries: Sequence[Query]) -> sp.csr_matrix:
     lex = ranker.lexical
-    parts = [lex.query_rows("tfidf", [q.row]) if q.row is not None else lex.query_texts("tfidf", [q.title], [q.abstract]) for q in queries]
+    parts = [
+        lex.query_rows("tfidf", [q.row]) if q.row is not None else lex.query_texts("tfidf", [q.title], [q.abstract])
+        for q in queries
+    ]
     return sp.vstack(parts).tocsr()
 
 
@@ -151,7 +163,9 @@ def _rocchio(ranker: Ranker, positive, negative, k: int, allowed: np.ndarray, p:
     return Picks(rows, best, closest.astype(np.int64))
 
 
-def _fused(ranker: Ranker, positive, negative, k: int, allowed: np.ndarray, lists: Lists | None, p: CollectionParams) -> Picks:
+def _fused(
+    ranker: Ranker, positive, negative, k: int, allowed: np.ndarray, lists: Lists | None, p: CollectionParams
+) -> Picks:
     lists = lists or (lambda q, depth: ranker.search("tfidf" if ranker.dense is None else "hybrid", q, depth))
     got = [lists(q, p.depth) for q in positive]
     pool = np.unique(np.concatenate([r[r >= 0] for _, r in got]))
@@ -164,7 +178,9 @@ def _fused(ranker: Ranker, positive, negative, k: int, allowed: np.ndarray, list
         neg_lists = [lists(q, p.depth) for q in negative]
         neg_total, neg_best, _ = _accumulate(neg_lists, pool)
         floors = sum(float(sc[r >= 0][-1]) if (r >= 0).any() else 0.0 for sc, r in neg_lists)
-        total -= p.fused_negative_weight * (neg_total - floors) / len(negative)  # how far above its floor a negative ranks it
+        total -= (
+            p.fused_negative_weight * (neg_total - floors) / len(negative)
+        )  # how far above its floor a negative ranks it
         total -= p.demote * np.maximum(neg_best - best, 0.0)  # closer to a negative than to every positive: pushed down
     scores, order = top_k(total, k)
     return Picks(pool[order], scores, closest[order])

@@ -1,4 +1,5 @@
 """Read paper records (JSON lines / JSON array / CSV / TSV / PubMed-MEDLINE XML) as a stream of events."""
+
 from __future__ import annotations
 
 import csv
@@ -232,8 +233,15 @@ def _medline_paper(cit: ET.Element, where: str, pubmed_data: ET.Element | None =
         )
     mesh = tuple(_text(d) for d in cit.findall("MeshHeadingList/MeshHeading/DescriptorName"))
     return make_paper(
-        {"pmid": pmid, "title": title, "abstract": " ".join(parts), "journal": journal, "year": year, "mesh": mesh,
-         "details": medline_details(cit, pubmed_data)},
+        {
+            "pmid": pmid,
+            "title": title,
+            "abstract": " ".join(parts),
+            "journal": journal,
+            "year": year,
+            "mesh": mesh,
+            "details": medline_details(cit, pubmed_data),
+        },
         where,
     )
 
@@ -278,7 +286,10 @@ def _read_medline_xml(path: Path) -> Iterator[Event]:
                     root.clear()
         except ET.ParseError as exc:
             line, column = exc.position
-            yield Problem(f"{path.name}:{line}:{column}", f"malformed XML, rest of file skipped ({exc.msg if hasattr(exc, 'msg') else exc})")
+            yield Problem(
+                f"{path.name}:{line}:{column}",
+                f"malformed XML, rest of file skipped ({exc.msg if hasattr(exc, 'msg') else exc})",
+            )
 
 
 def read_records(path: str | Path) -> Iterator[Event]:

@@ -1,4 +1,5 @@
 """The index directory on disk: paths, manifest, row<->PMID sidecar, SQLite metadata, atomic writes, checks."""
+
 from __future__ import annotations
 
 import contextlib
@@ -11,9 +12,11 @@ import shutil
 import signal
 import sqlite3
 import uuid
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
+from . import paths
 from .errors import SimilarError
 
 FORMAT = "similar-index"
@@ -49,31 +52,11 @@ CREATE TABLE IF NOT EXISTS details (row INTEGER PRIMARY KEY, data TEXT NOT NULL)
 
 
 def project_home() -> Path:
-    """Where `index/` and `models/` live: $SIMILAR_HOME, else the current directory."""
-    return Path(os.environ.get("SIMILAR_HOME", ".")).expanduser()
+    """Where `index/`, `models/`, `results/` and `pubmed/` live (see paths.py): $SIMILAR_HOME, else the user data folder."""
+    return paths.home()
 
 
-def index_root() -> Path:
-    return Path(os.environ.get("SIMILAR_INDEX_DIR", project_home() / "index")).expanduser()
-
-
-def models_dir() -> Path:
-    return Path(os.environ.get("SIMILAR_MODELS_DIR", project_home() / "models")).expanduser()
-
-
-def cache_dir() -> Path:
-    """Embedding cache (keyed by model fingerprint and text hash): $SIMILAR_CACHE, else ~/.cache/similar."""
-    return Path(os.environ.get("SIMILAR_CACHE", Path.home() / ".cache" / "similar")).expanduser()
-
-
-def index_path(name_or_path: str | Path | None) -> Path:
-    """An index given by name (under index/) or by path."""
-    if name_or_path is None:
-        return index_root() / "default"
-    p = Path(name_or_path).expanduser()
-    if p.is_absolute() or len(p.parts) > 1 or p.exists():
-        return p
-    return index_root() / p
+index_root, models_dir, cache_dir, index_path = paths.index_root, paths.models_dir, paths.cache_dir, paths.index_path
 
 
 def now_iso() -> str:
@@ -95,8 +78,17 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
 def library_versions() -> dict:
     from importlib import metadata
 
-    out = {}
-    for dist in ("similar", "faiss-cpu", "sentence-transformers", "torch", "transformers", "scikit-learn", "numpy", "scipy"):
+    out: dict[str, str | None] = {}
+    for dist in (
+        "similar",
+        "faiss-cpu",
+        "sentence-transformers",
+        "torch",
+        "transformers",
+        "scikit-learn",
+        "numpy",
+        "scipy",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -231,7 +223,91 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
 # --- reading and checking ----------------------------------------------------------------------------------
 
 
-def read_manifest(folder: Path) -> dict:
+@dataclass(frozen=True)
+class Manifest:
+    """An index folder's manifest.json, typed: read, checked and written only here (`read_manifest`, `write_manifest`).
+
+    Keys a newer similar wrote that this one does not know travel unchanged in `extra`."""
+
+    build_id: str
+    count: int
+    inputs: list
+    format: str = FORMAT
+    format_version: int = FORMAT_VERSION
+    name: str = ""
+    created: str | None = None
+    updated: str | None = None
+    live: int | None = None
+    model: dict | None = None  # encoders.describe(): name, fingerprint, dim, path, backend
+    dense: dict | None = None  # DenseBackend.describe(); None for an index without vectors
+    lexical: dict | None = None
+    default_method: str | None = None
+    precomputed: dict | None = None  # build.lists_spec(): method, k, params of the stored lists
+    records: dict | None = None
+    build_seconds: float | None = None
+    versions: dict | None = None
+    files: dict | None = None  # describe_files(): name -> bytes, sha256
+    updates: list | None = None  # one entry per `similar add`
+    extra: dict = field(default_factory=dict)
+
+    # key order on disk (stable, so manifests diff cleanly); `updates` is written once there is one
+    ORDER = (
+        "format",
+        "format_version",
+        "name",
+        "build_id",
+        "created",
+        "updated",
+        "count",
+        "live",
+        "model",
+        "dense",
+        "lexical",
+        "default_method",
+        "precomputed",
+        "inputs",
+        "records",
+        "build_seconds",
+        "versions",
+        "files",
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        out = {k: d[k] for k in self.ORDER}
+        if self.updates is not None:
+            out["updates"] = self.updates
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict, folder: Path | str = "") -> "Manifest":
+        """Check the keys that open and add rely on (one-line errors naming the folder) and type the rest."""
+        if not isinstance(data, dict):
+            raise SimilarError(f"corrupt index {folder}: {MANIFEST} is not a JSON object; rebuild it")
+        if data.get("format") != FORMAT:
+            raise SimilarError(f"{folder} is not a similar index ({MANIFEST} has no format '{FORMAT}')")
+        if data.get("format_version") != FORMAT_VERSION:
+            raise SimilarError(
+                f"index {folder} has format version {data.get('format_version')}, this similar reads {FORMAT_VERSION}: rebuild it"
+            )
+        for key, kinds, required in MANIFEST_FIELDS:
+            value = data.get(key)
+            if (value is None and required) or (
+                value is not None and (not isinstance(value, kinds) or isinstance(value, bool))
+            ):
+                raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid '{key}'; rebuild it")
+        if data["count"] < 0:
+            raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid 'count'; rebuild it")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(
+            **{k: v for k, v in data.items() if k in known}, extra={k: v for k, v in data.items() if k not in known}
+        )
+
+    def replace(self, **changes) -> "Manifest":
+        return replace(self, **changes)
+
+
+def read_manifest(folder: Path) -> Manifest:
     """The manifest of an index folder, with one-line errors for the ways it can be missing or wrong."""
     folder = Path(folder)
     if not folder.exists():
@@ -240,33 +316,31 @@ def read_manifest(folder: Path) -> dict:
     if not path.exists():
         raise SimilarError(f"{folder} is not a similar index (no {MANIFEST}): rebuild it with `similar build`")
     try:
-        manifest = json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SimilarError(f"corrupt index {folder}: {MANIFEST} is not valid JSON ({exc}); rebuild it") from exc
-    if not isinstance(manifest, dict):
-        raise SimilarError(f"corrupt index {folder}: {MANIFEST} is not a JSON object; rebuild it")
-    if manifest.get("format") != FORMAT:
-        raise SimilarError(f"{folder} is not a similar index ({MANIFEST} has no format '{FORMAT}')")
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise SimilarError(
-            f"index {folder} has format version {manifest.get('format_version')}, this similar reads {FORMAT_VERSION}: rebuild it"
-        )
-    for key, kinds, required in MANIFEST_FIELDS:
-        value = manifest.get(key)
-        if (value is None and required) or (value is not None and (not isinstance(value, kinds) or isinstance(value, bool))):
-            raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid '{key}'; rebuild it")
-    if manifest["count"] < 0:
-        raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid 'count'; rebuild it")
-    return manifest
+    return Manifest.from_dict(data, folder)
+
+
+def write_manifest(folder: Path, manifest: Manifest) -> None:
+    """Write the manifest last, atomically: its `files` describe everything else in the folder."""
+    write_json_atomic(Path(folder) / MANIFEST, manifest.to_dict())
 
 
 # key, accepted types, required: what open and add rely on
 MANIFEST_FIELDS = (
-    ("build_id", str, True), ("count", int, True), ("inputs", list, True),
-    ("model", dict, False), ("dense", dict, False), ("precomputed", dict, False), ("files", dict, False),
+    ("build_id", str, True),
+    ("count", int, True),
+    ("inputs", list, True),
+    ("model", dict, False),
+    ("dense", dict, False),
+    ("precomputed", dict, False),
+    ("files", dict, False),
 )
 SQLITE_HEADER = b"SQLite format 3\x00"
-HASH_ON_OPEN_LIMIT = 64 << 20  # open checks every file's SHA-256 up to this total size; above it sizes only (`similar verify` hashes all)
+HASH_ON_OPEN_LIMIT = (
+    64 << 20
+)  # open checks every file's SHA-256 up to this total size; above it sizes only (`similar verify` hashes all)
 
 
 def describe_files(folder: Path) -> dict:
@@ -278,18 +352,20 @@ def describe_files(folder: Path) -> dict:
     }
 
 
-def check_files(folder: Path, manifest: dict, hash_limit: int | None = HASH_ON_OPEN_LIMIT) -> int:
+def check_files(folder: Path, manifest: Manifest, hash_limit: int | None = HASH_ON_OPEN_LIMIT) -> int:
     """Every file the manifest lists is there, has its size and (up to `hash_limit` bytes in all) its SHA-256.
 
     Returns how many files were hashed. Indexes built before checksums were recorded are not checked."""
-    files = manifest.get("files") or {}
+    files = manifest.files or {}
     for name, meta in files.items():
         path = Path(folder) / name
         if not path.is_file():
             raise SimilarError(f"corrupt index {folder}: {name} is missing; rebuild it")
         size = path.stat().st_size
         if not isinstance(meta, dict) or size != meta.get("bytes"):
-            raise SimilarError(f"corrupt index {folder}: {name} is {size} bytes, the manifest says {meta.get('bytes') if isinstance(meta, dict) else '?'}; rebuild it")
+            raise SimilarError(
+                f"corrupt index {folder}: {name} is {size} bytes, the manifest says {meta.get('bytes') if isinstance(meta, dict) else '?'}; rebuild it"
+            )
     papers = Path(folder) / PAPERS
     if papers.is_file() and (PAPERS in files or not files):
         with open(papers, "rb") as f:
@@ -313,10 +389,14 @@ def read_rows(folder: Path, expected: int) -> list[str]:
     except UnicodeDecodeError as exc:
         raise SimilarError(f"corrupt index {folder}: {ROWS} is not text; rebuild it") from exc
     if len(rows) != expected:
-        raise SimilarError(f"corrupt index {folder}: {ROWS} has {len(rows)} rows, the manifest says {expected}; rebuild it")
+        raise SimilarError(
+            f"corrupt index {folder}: {ROWS} has {len(rows)} rows, the manifest says {expected}; rebuild it"
+        )
     return rows
 
 
 def check_count(folder: Path, what: str, found: int, expected: int) -> None:
     if found != expected:
-        raise SimilarError(f"corrupt index {folder}: {what} holds {found} rows, the manifest says {expected}; rebuild it")
+        raise SimilarError(
+            f"corrupt index {folder}: {what} holds {found} rows, the manifest says {expected}; rebuild it"
+        )

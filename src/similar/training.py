@@ -1,4 +1,5 @@
 """`similar models train`: unsupervised domain adaptation of a sentence-transformers model on title->abstract pairs."""
+
 from __future__ import annotations
 
 import gzip
@@ -42,8 +43,13 @@ def _pair(title: str, abstract: str, pairing: str) -> tuple[str, str] | None:
     return f"{title} {' '.join(words[:mid])}", " ".join(words[mid:])
 
 
-def training_pairs(paths: Sequence[str | Path], exclude: Sequence[str | Path] = (), max_pairs: int | None = None, seed: int = 0,
-                   pairing: str = "title-abstract") -> tuple[list[tuple[str, str]], dict]:
+def training_pairs(
+    paths: Sequence[str | Path],
+    exclude: Sequence[str | Path] = (),
+    max_pairs: int | None = None,
+    seed: int = 0,
+    pairing: str = "title-abstract",
+) -> tuple[list[tuple[str, str]], dict]:
     """Training pairs from JSON-lines files; any paper whose title is in an `exclude` file is left out."""
     if pairing not in PAIRINGS:
         raise SimilarError(f"unknown pairing {pairing!r}: use {' or '.join(PAIRINGS)}")
@@ -70,7 +76,9 @@ def training_pairs(paths: Sequence[str | Path], exclude: Sequence[str | Path] = 
     if max_pairs:
         pairs = pairs[:max_pairs]
     if len(pairs) < 2:
-        raise SimilarError(f"only {len(pairs)} usable title/abstract pairs in {', '.join(map(str, paths))}: nothing to train on")
+        raise SimilarError(
+            f"only {len(pairs)} usable title/abstract pairs in {', '.join(map(str, paths))}: nothing to train on"
+        )
     return pairs, {"pairs": len(pairs), "excluded_overlap": dropped}
 
 
@@ -144,11 +152,18 @@ def train_model(
             "data": [{"path": str(p), "sha256": store.file_sha256(Path(p))} for p in data],
             "exclude": [str(p) for p in exclude],
             **stats,
-            "pairing": pairing, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "device": device, "steps": total,
-            "loss_first": sum(losses[:20]) / max(1, len(losses[:20])), "loss_last": sum(losses[-20:]) / max(1, len(losses[-20:])),
-            "seconds": round(time.time() - started, 1), "created": store.now_iso(),
+            "pairing": pairing,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+            "device": device,
+            "steps": total,
+            "loss_first": sum(losses[:20]) / max(1, len(losses[:20])),
+            "loss_last": sum(losses[-20:]) / max(1, len(losses[-20:])),
+            "seconds": round(time.time() - started, 1),
+            "created": store.now_iso(),
         }
         (tmp / "similar-training.json").write_text(json.dumps(info, indent=2) + "\n")
     info["path"] = str(dest)
     return info
-

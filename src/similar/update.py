@@ -1,46 +1,55 @@
 """`similar add`: append new or revised records and apply deletions to an index, re-embedding only what changed."""
+
 from __future__ import annotations
 
 import shutil
 import time
-
-import numpy as np
 from pathlib import Path
 from typing import Callable, Sequence
+
+import numpy as np
 
 from . import lock, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
-from .build import BuildReport, _check_inputs, _input_entries, _insert_papers, _paper_row, embed_checkpointed, lists_spec, save_neighbours
+from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
 from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import SimilarError
-from .records import Deletion, Paper, Problem, later_version_replaces, read_records
+from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row, restate
 
 
-def _index_encoder(manifest: dict, encoder: Encoder | None) -> Encoder | None:
-    model = manifest.get("model")
-    if not manifest.get("dense"):
+def _index_encoder(manifest: store.Manifest, encoder: Encoder | None) -> Encoder | None:
+    model = manifest.model or {}
+    if not manifest.dense:
         return None
     if encoder is None:
         try:
             return load_index_model(model)
         except ModelUnavailable as exc:
-            raise SimilarError(f"cannot add to {manifest['name']}: its model {model['name']} is not available ({exc})") from exc
+            raise SimilarError(
+                f"cannot add to {manifest.name}: its model {model['name']} is not available ({exc})"
+            ) from exc
     if encoder.fingerprint != model.get("fingerprint"):
         raise SimilarError(
-            f"cannot add to {manifest['name']}: model {encoder.name} differs from the one that built it "
+            f"cannot add to {manifest.name}: model {encoder.name} differs from the one that built it "
             f"(fingerprint {encoder.fingerprint} != {model.get('fingerprint')}); rebuild instead"
         )
     return encoder
 
 
-def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encoder | None = None, progress: bool = True,
-                 wait: bool = False, notify: Callable[[str], None] | None = None) -> BuildReport:
+def add_to_index(
+    inputs: Sequence[str | Path],
+    dest: str | Path,
+    encoder: Encoder | None = None,
+    progress: bool = True,
+    wait: bool = False,
+    notify: Callable[[str], None] | None = None,
+) -> BuildReport:
     """Apply input files in order to an existing index; a file applied before (same SHA-256) is a no-op.
 
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     dest = Path(dest)
-    _check_inputs(inputs)
+    check_inputs(inputs)
     if not dest.exists() and not store.interrupted(dest):
         store.read_manifest(dest)  # the one-line "no index at ..." error, without creating anything
     with lock.writing(dest, wait, notify) as recovered:
@@ -55,12 +64,12 @@ def add_to_index(inputs: Sequence[str | Path], dest: str | Path, encoder: Encode
 
 def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, progress: bool) -> BuildReport:
     started = time.time()
-    paths = _check_inputs(inputs)
+    paths = check_inputs(inputs)
     manifest = store.read_manifest(dest)
-    report = BuildReport(index=str(dest), method="dense+lexical" if manifest.get("dense") else "tfidf")
-    applied = {e["sha256"] for e in manifest["inputs"]}
+    report = BuildReport(index=str(dest), method="dense+lexical" if manifest.dense else "tfidf")
+    applied = {e["sha256"] for e in manifest.inputs}
     entries = []
-    for entry, path in zip(_input_entries(paths), paths):
+    for entry, path in zip(input_entries(paths), paths):
         if entry["sha256"] in applied:
             report.files_skipped.append(str(path))
         else:
@@ -71,61 +80,28 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         return report
 
     db = store.connect(dest / store.PAPERS, readonly=True)
-    live = {pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")}
+    live = {
+        pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")
+    }
     count = db.execute("SELECT count(*) FROM papers").fetchone()[0]
     details = {}  # row -> stored details JSON (an index built before details were kept has none)
     if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='details'").fetchone():
         details = dict(db.execute("SELECT row, data FROM details"))
     db.close()
-    restated: dict[int, str] = {}  # row -> new details JSON: same text, new record (e.g. a RetractionIn link), no re-embedding
 
-    new: dict[str, Paper] = {}  # pmid -> latest record to append, in first-seen order
-    retire: dict[int, str] = {}  # row -> new status
-    deletions, problems = [], []
-    for entry, path in entries:
-        replace = later_version_replaces(path)
-        seen_here: set[str] = set()
-        for event in read_records(path):
-            if isinstance(event, Problem):
-                report.skipped += 1
-                problems.append((path.name, event.where, event.reason))
-                continue
-            if isinstance(event, Deletion):
-                deletions.append((event.pmid, path.name))
-                if event.pmid in new:
-                    del new[event.pmid]
-                if event.pmid in live:
-                    restated.pop(live[event.pmid][0], None)
-                    retire[live.pop(event.pmid)[0]] = store.DELETED
-                    report.deleted += 1
-                continue
-            report.read += 1
-            if event.pmid in seen_here and not replace:
-                report.skipped += 1
-                problems.append((path.name, event.where, f"duplicate PMID {event.pmid}"))
-                continue
-            seen_here.add(event.pmid)
-            if event.pmid in live and live[event.pmid][1] == event.text_hash:
-                report.unchanged += 1
-                new.pop(event.pmid, None)
-                row = live[event.pmid][0]
-                if details.get(row, "") != event.details.to_json():
-                    restated[row] = event.details.to_json()
-                else:
-                    restated.pop(row, None)
-                continue
-            if event.pmid in live:
-                restated.pop(live[event.pmid][0], None)
-                retire[live.pop(event.pmid)[0]] = store.REPLACED
-                report.replaced += 1
-            elif event.pmid in new:
-                report.replaced += 1
-            new[event.pmid] = event
-    papers = list(new.values())
+    ingest = Ingest(live=live, details=details)
+    for _, path in entries:
+        ingest.apply(path)
+    for k, v in ingest.counts.items():
+        setattr(report, k, v)
+    papers, retire, problems = ingest.papers, ingest.retire, ingest.problems
+    deletions = list(ingest.deletions.items())
     report.kept = len(papers)
     report.added = [p.pmid for p in papers]
-    if restated:
-        report.notes.append(f"{len(restated)} unchanged papers have a new record (authors, types, links ...): kept, not re-embedded")
+    if ingest.restated:
+        report.notes.append(
+            f"{len(ingest.restated)} unchanged papers have a new record (authors, types, links ...): kept, not re-embedded"
+        )
 
     encoder = _index_encoder(manifest, encoder)
     work = store.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
@@ -137,43 +113,49 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         lexical.add([p.title for p in papers], [p.abstract for p in papers])
         lexical.save(tmp)
         if encoder is not None:
-            dense = DenseBackend.load(tmp, manifest["dense"], mmap=False)
+            dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
             if papers:
                 shutil.rmtree(work, ignore_errors=True)
-                vectors, _ = embed_checkpointed(len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress)
+                vectors, _ = embed_checkpointed(
+                    len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress
+                )
                 dense.add(vectors)
                 report.embedded = len(papers)
             dense.save(tmp)
-            manifest["dense"] = dense.describe()
+            manifest = manifest.replace(dense=dense.describe())
         conn = store.connect(tmp / store.PAPERS)
         conn.executemany("UPDATE papers SET status=? WHERE row=?", [(s, r) for r, s in retire.items()])
         conn.executemany("INSERT OR REPLACE INTO deletions VALUES (?,?)", deletions)
         conn.executemany("DELETE FROM deletions WHERE pmid=?", [(p.pmid,) for p in papers])
         conn.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
-        conn.executemany("DELETE FROM details WHERE row=?", [(r,) for r in restated])
-        conn.executemany("INSERT INTO details (row, data) VALUES (?,?)", [(r, d) for r, d in restated.items() if d])
-        _insert_papers(conn, count, (_paper_row(p) for p in papers))
+        restate(conn, ingest.restated)
+        insert_papers(conn, count, (paper_row(p) for p in papers))
         conn.commit()
-        live = np.array([r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool)
+        live = np.array(
+            [r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool
+        )
         live_count = int(live.sum())
         conn.close()
-        if manifest.get("precomputed"):  # every list may change when papers come or go: recompute them all
-            rows_, _ = save_neighbours(tmp, dense if encoder is not None else None, lexical, live, manifest["precomputed"]["method"], progress)
-            manifest["precomputed"] = lists_spec(manifest["precomputed"]["method"], int(rows_.shape[1]))
+        if manifest.precomputed:  # every list may change when papers come or go: recompute them all
+            lists_method = manifest.precomputed["method"]
+            rows_, _ = save_neighbours(
+                tmp, dense if encoder is not None else None, lexical, live, lists_method, progress
+            )
+            manifest = manifest.replace(precomputed=lists_spec(lists_method, int(rows_.shape[1])))
         with open(tmp / store.ROWS, "a") as f:
             f.writelines(f"{p.pmid}\n" for p in papers)
         report.seconds = round(time.time() - started, 2)
-        manifest.update(
+        update = {"files": [e["name"] for e, _ in entries], **report.counts(), "seconds": report.seconds}
+        manifest = manifest.replace(
             build_id=store.new_build_id(),
             updated=store.now_iso(),
             count=count + len(papers),
             live=live_count,
-            inputs=manifest["inputs"] + [e for e, _ in entries],
+            inputs=manifest.inputs + [e for e, _ in entries],
             versions=store.library_versions(),
-            files=store.describe_files(tmp),
+            updates=(manifest.updates or []) + [update],
         )
-        manifest.setdefault("updates", []).append({"files": [e["name"] for e, _ in entries], **report.counts(), "seconds": report.seconds})
-        store.write_json_atomic(tmp / store.MANIFEST, manifest)
+        store.write_manifest(tmp, manifest.replace(files=store.describe_files(tmp)))
     shutil.rmtree(work, ignore_errors=True)
     report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]
     return report

@@ -1,4 +1,5 @@
 """`similar verify`: every index file against its SHA-256 in the manifest, and rows, PMIDs, SQLite and backends agreeing."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -32,7 +33,9 @@ def _vectors_problem(dense, count: int, chunk: int = 65536) -> str | None:
         block = dense.vectors(np.arange(start, min(count, start + chunk)))
         if not np.isfinite(block).all():
             return f"{store.VECTORS} holds non-finite values (rows {start}..{start + len(block) - 1})"
-        with np.errstate(over="ignore"):  # random bytes overflow the squares: an infinite length is a finding, not a warning
+        with np.errstate(
+            over="ignore"
+        ):  # random bytes overflow the squares: an infinite length is a finding, not a warning
             norms = np.linalg.norm(block, axis=1)
         bad = np.flatnonzero(np.abs(norms - 1.0) > 0.1)
         if len(bad):
@@ -47,20 +50,22 @@ def verify_index(path: str | Path) -> Verification:
     path = store.index_path(path)
     manifest = store.read_manifest(path)  # unreadable manifest: nothing else can be checked, raise the one line
     problems, notes, hashed = [], [], 0
-    if not manifest.get("files"):
-        notes.append("the manifest records no checksums (built before they were recorded): rebuild to have files verified")
+    if not manifest.files:
+        notes.append(
+            "the manifest records no checksums (built before they were recorded): rebuild to have files verified"
+        )
     else:
-        for name, meta in manifest["files"].items():
+        for name, meta in manifest.files.items():
             try:
-                hashed += store.check_files(path, {"files": {name: meta}}, hash_limit=None)
+                hashed += store.check_files(path, manifest.replace(files={name: meta}), hash_limit=None)
             except SimilarError as exc:
                 problems.append(str(exc))
     if problems:  # the files themselves are damaged: reading them further would only repeat it
-        return Verification(str(path), hashed, manifest["count"], tuple(problems), tuple(notes))
+        return Verification(str(path), hashed, manifest.count, tuple(problems), tuple(notes))
     try:
         index = Index.open(path)
     except SimilarError as exc:
-        return Verification(str(path), hashed, manifest["count"], (str(exc),), tuple(notes))
+        return Verification(str(path), hashed, manifest.count, (str(exc),), tuple(notes))
     try:
         check = index._db.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
@@ -74,10 +79,12 @@ def verify_index(path: str | Path) -> Verification:
             problems.append(f"corrupt index {path}: {found}; rebuild it")
     if index.precomputed is not None:
         rows, scores = index.precomputed[1], index.precomputed[2]
-        if rows.size and (rows.min() < -1 or rows.max() >= manifest["count"]) or not np.isfinite(scores).all():
+        if rows.size and (rows.min() < -1 or rows.max() >= manifest.count) or not np.isfinite(scores).all():
             problems.append(f"corrupt index {path}: {store.NEIGHBOURS} holds rows or scores out of range; rebuild it")
     live = int(index.live.sum())
-    if manifest.get("live") is not None and manifest["live"] != live:
-        problems.append(f"corrupt index {path}: {store.PAPERS} has {live} live rows, the manifest says {manifest['live']}; rebuild it")
+    if manifest.live is not None and manifest.live != live:
+        problems.append(
+            f"corrupt index {path}: {store.PAPERS} has {live} live rows, the manifest says {manifest.live}; rebuild it"
+        )
     index.close()
-    return Verification(str(path), hashed, manifest["count"], tuple(problems), tuple(notes))
+    return Verification(str(path), hashed, manifest.count, tuple(problems), tuple(notes))

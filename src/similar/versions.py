@@ -1,4 +1,5 @@
 """One entry per work: rows linked by erratum/update/republished links, one DOI, or (near-)identical text share a group."""
+
 from __future__ import annotations
 
 import re
@@ -31,8 +32,9 @@ def _title_key(title: str) -> str:
     return " ".join(words) if len(words) >= MIN_TITLE_WORDS else ""
 
 
-def version_groups(live: np.ndarray, titles: list[str], hashes: np.ndarray, details: dict[int, Details],
-                   row_of: dict[str, int]) -> np.ndarray:
+def version_groups(
+    live: np.ndarray, titles: list[str], hashes: np.ndarray, details: dict[int, Details], row_of: dict[str, int]
+) -> np.ndarray:
     """A group id per row: rows of one work share it (live rows only; others keep their own id).
 
     Joined: a version link (ErratumFor/In, UpdateOf/In, RepublishedFrom/In) between two indexed papers; the same DOI;

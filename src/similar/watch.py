@@ -1,4 +1,5 @@
 """Watch lists: saved queries whose new top-k papers each `similar add` records, read back as Atom feeds."""
+
 from __future__ import annotations
 
 import re
@@ -59,13 +60,16 @@ def watches_path(index_dir: str | Path | None) -> Path:
     return folder.parent / f"{folder.name}{SUFFIX}"
 
 
-def _connect(index_dir, create: bool = False) -> sqlite3.Connection | None:
-    path = watches_path(index_dir)
-    if not path.exists() and not create:
-        return None
-    conn = sqlite3.connect(path, timeout=30)
+def _connect(index_dir) -> sqlite3.Connection:
+    """The index's watch database, created on first use."""
+    conn = sqlite3.connect(watches_path(index_dir), timeout=30)
     conn.executescript(SCHEMA)
     return conn
+
+
+def _existing(index_dir) -> sqlite3.Connection | None:
+    """The index's watch database if it has one (an index without watches costs nothing)."""
+    return _connect(index_dir) if watches_path(index_dir).exists() else None
 
 
 def _row(r) -> Watch:
@@ -77,7 +81,9 @@ def add_watch(index_dir, name: str, pmids: Sequence[str] = (), text: str | None 
     from .index import Index
 
     if not isinstance(name, str) or not NAME.match(name):
-        raise SimilarError(f"watch name {name!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise SimilarError(
+            f"watch name {name!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise SimilarError(f"k must be between 1 and {MAX_K}, got {k}")
     text = (text or "").strip() or None
@@ -89,7 +95,7 @@ def add_watch(index_dir, name: str, pmids: Sequence[str] = (), text: str | None 
         pmids = [index.pmids[index.row(p)] for p in pmids]  # one-line errors for malformed, deleted and unknown PMIDs
     finally:
         index.close()
-    conn = _connect(index_dir, create=True)
+    conn = _connect(index_dir)
     try:
         with conn:
             if conn.execute("SELECT 1 FROM watches WHERE name=?", (name,)).fetchone():
@@ -102,7 +108,7 @@ def add_watch(index_dir, name: str, pmids: Sequence[str] = (), text: str | None 
 
 
 def list_watches(index_dir) -> list[Watch]:
-    conn = _connect(index_dir)
+    conn = _existing(index_dir)
     if conn is None:
         return []
     try:
@@ -114,7 +120,9 @@ def list_watches(index_dir) -> list[Watch]:
 def get_watch(index_dir, name: str) -> Watch:
     found = [w for w in list_watches(index_dir) if w.name == name]
     if not found:
-        raise NotFound(f"no watch {name!r} on index {store.index_path(index_dir).name}: add one with `similar watch add {name} PMID`")
+        raise NotFound(
+            f"no watch {name!r} on index {store.index_path(index_dir).name}: add one with `similar watch add {name} PMID`"
+        )
     return found[0]
 
 
@@ -134,8 +142,11 @@ def entries(index_dir, name: str) -> list[Entry]:
     get_watch(index_dir, name)
     conn = _connect(index_dir)
     try:
-        got = conn.execute("SELECT pmid, title, byline, retracted, rank, score, build_id, added FROM entries WHERE watch=? "
-                           "ORDER BY added DESC, rank", (name,)).fetchall()
+        got = conn.execute(
+            "SELECT pmid, title, byline, retracted, rank, score, build_id, added FROM entries WHERE watch=? "
+            "ORDER BY added DESC, rank",
+            (name,),
+        ).fetchall()
     finally:
         conn.close()
     return [Entry(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in got]
@@ -152,14 +163,14 @@ def _top(index, watch: Watch):
 def record_new(index_dir, added: Sequence[str], encoder=None) -> list[str]:
     """After an add: each watch records the added papers now in its top k; returns one note per watch that gained any
     and per watch that could not be run (e.g. its PMID was deleted)."""
-    conn = _connect(index_dir)
+    conn = _existing(index_dir)
     if conn is None or not added:
         if conn is not None:
             conn.close()
         return []
     from .index import Index
 
-    added = set(added)
+    fresh_pmids = set(added)
     notes = []
     index = Index.open(index_dir, encoder=encoder)
     try:
@@ -171,14 +182,15 @@ def record_new(index_dir, added: Sequence[str], encoder=None) -> list[str]:
             except SimilarError as exc:
                 notes.append(f"watch {watch.name} not updated: {exc}")
                 continue
-            new = [n for n in result.neighbors if n.pmid in added]
+            new = [n for n in result.neighbors if n.pmid in fresh_pmids]
             with conn:
                 fresh = 0
                 for n in new:
                     byline = " · ".join(str(x) for x in (n.authors_short, n.journal, n.year) if x)
-                    fresh += conn.execute("INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
-                                          (watch.name, n.pmid, n.title, byline, int(n.retracted), n.rank, n.score,
-                                           index.build_id, now)).rowcount
+                    fresh += conn.execute(
+                        "INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
+                        (watch.name, n.pmid, n.title, byline, int(n.retracted), n.rank, n.score, index.build_id, now),
+                    ).rowcount
             if fresh:
                 notes.append(f"watch {watch.name}: {fresh} new paper{'s' if fresh > 1 else ''} in its top {watch.k}")
     finally:
@@ -207,10 +219,11 @@ def feed(index_dir, name: str, base_url: str = "") -> str:
         ET.SubElement(entry, q("title")).text = ("[Retracted] " if e.retracted else "") + e.title
         ET.SubElement(entry, q("link"), href=e.url)
         ET.SubElement(entry, q("updated")).text = e.added
-        ET.SubElement(entry, q("summary")).text = f"{e.byline + '. ' if e.byline else ''}Rank {e.rank} of {watch.k}, score {e.score:.3f}."
+        ET.SubElement(
+            entry, q("summary")
+        ).text = f"{e.byline + '. ' if e.byline else ''}Rank {e.rank} of {watch.k}, score {e.score:.3f}."
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def describe(watch: Watch) -> dict:
     return {"name": watch.name, "pmids": list(watch.pmids), "text": watch.text, "k": watch.k, "created": watch.created}
-

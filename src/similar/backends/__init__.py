@@ -1,4 +1,5 @@
 """Search backends over arrays: rows in, (scores, rows) out; they know nothing of PMIDs."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Dense vectors in FAISS (inner product on normalized vectors): exact flat, HNSW, or IVF, chosen by size."""
+
 from __future__ import annotations
 
 import os
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+
+from ..store import VECTORS
 
 # above this many vectors an exact scan is no longer cheap enough per query; an approximate index takes over
 EXACT_LIMIT = 200_000
@@ -32,7 +35,7 @@ def _as_matrix(vectors: np.ndarray, dim: int | None = None) -> np.ndarray:
 class DenseBackend:
     """A FAISS index whose row i is the i-th vector added."""
 
-    filename = "vectors.faiss"
+    filename = VECTORS  # the name is the index format's (store.py)
 
     def __init__(self, index: faiss.Index, kind: str, params: dict):
         self.index = index

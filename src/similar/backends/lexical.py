@@ -1,33 +1,31 @@
 """Lexical similarity on sparse term-count matrices: TF-IDF cosine, Okapi BM25 and PubMed's PMRA."""
+
 from __future__ import annotations
 
+import re
+from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import joblib
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
+from ..store import LEXICAL
 from . import top_k
+from .weightings import METHODS, TITLE_WEIGHT, weighting
 
-METHODS = ("tfidf", "bm25", "pmra")
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import CountVectorizer
+
 TOKEN_PATTERN = r"(?u)\b\w[\w\-]*\w\b|\b\w\b"  # keeps gene names like il-6, p53, brca1 whole
 
-# Okapi BM25 as Lucene and Anserini set it
-BM25_K1, BM25_B = 1.2, 0.75
-# PMRA (Lin & Wilbur 2007, BMC Bioinformatics 8:423): Poisson rates of elite / non-elite term use, per word
-PMRA_LAMBDA, PMRA_MU = 0.022, 0.013
-# title words count twice in PMRA (as in the paper); TF-IDF uses the same weight
-TITLE_WEIGHT = 2.0
 
+def make_vectorizer(vocabulary: dict | None = None) -> "CountVectorizer":
+    from sklearn.feature_extraction.text import (
+        CountVectorizer,
+    )  # imported on first use: 1 s that opening an index does not need
 
-def method_title_weight(method: str) -> float:
-    """BM25 counts title words once (a standard Okapi query); TF-IDF and PMRA count them twice, as PMRA does."""
-    return 1.0 if method == "bm25" else TITLE_WEIGHT
-
-
-def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
     return CountVectorizer(
         lowercase=True,
         token_pattern=TOKEN_PATTERN,
@@ -37,66 +35,36 @@ def make_vectorizer(vocabulary: dict | None = None) -> CountVectorizer:
     )
 
 
-def _row_scale(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
-    return sp.diags(factors.astype(np.float32)) @ matrix
+_TOKEN = re.compile(TOKEN_PATTERN)
 
 
-def _l2_normalize(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    return _row_scale(matrix, 1.0 / norms).tocsr()
-
-
-# each method's term weight across documents, from document frequencies df over n documents
-IDF = {
-    "tfidf": lambda df, n: np.log((1.0 + n) / (1.0 + df)) + 1.0,  # smoothed, as scikit-learn's
-    "bm25": lambda df, n: np.log(1.0 + (n - df + 0.5) / (df + 0.5)),  # Lucene's
-    "pmra": lambda df, n: np.sqrt(np.maximum(np.log(n / np.maximum(df, 1.0)), 0.0)),  # PMRA uses sqrt(idf)
-}
-
-
-def tfidf_weights(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear tf times smoothed idf, rows L2-normalized (cosine by dot product)."""
-    w = counts.copy().tocsr()
-    w.data = 1.0 + np.log(w.data)
-    w.data *= idf[w.indices]  # column scaling in place: O(non-zeros), not O(vocabulary)
-    return _l2_normalize(w)
-
-
-def bm25_weights(counts: sp.csr_matrix, idf: np.ndarray, avgdl: float) -> sp.csr_matrix:
-    """Document-side Okapi BM25 term scores; a query's score is its term counts dotted with these rows."""
-    w = counts.copy().tocsr()
-    doclen = np.asarray(counts.sum(axis=1)).ravel()
-    norm = BM25_K1 * (1.0 - BM25_B + BM25_B * doclen / max(avgdl, 1e-9))
-    row_norm = np.repeat(norm, np.diff(w.indptr))
-    tf = w.data
-    w.data = (tf * (BM25_K1 + 1.0) / (tf + row_norm)).astype(np.float32)
-    w.data *= idf[w.indices]
-    return w
-
-
-def pmra_weights(counts: sp.csr_matrix, sqrt_idf: np.ndarray) -> sp.csr_matrix:
-    """PMRA term weights: P(term is elite | k occurrences in a document of l words) times sqrt(idf)."""
-    w = counts.copy().tocsr()
-    doclen = np.asarray(counts.sum(axis=1)).ravel()
-    row_len = np.repeat(doclen, np.diff(w.indptr))
-    k = w.data
-    ratio = PMRA_MU / PMRA_LAMBDA
-    # 1 / (1 + (mu/lambda)^(k-1) * exp(-(mu-lambda) * l)), computed in logs to stay finite on long documents
-    log_term = (k - 1.0) * np.log(ratio) + (PMRA_LAMBDA - PMRA_MU) * row_len
-    elite = 1.0 / (1.0 + np.exp(np.clip(log_term, -50, 50)))
-    w.data = elite.astype(np.float32) * sqrt_idf[w.indices]
-    return w
+def count_terms(texts: Sequence[str], vocabulary: dict) -> sp.csr_matrix:
+    """make_vectorizer(vocabulary).transform(texts) without scikit-learn's 1 s import, for text queries: lowercase,
+    TOKEN_PATTERN, counts of in-vocabulary terms (stop words never enter a vocabulary, so dropping them is implicit)."""
+    indptr: list[int] = [0]
+    indices: list[int] = []
+    data: list[int] = []
+    for text in texts:
+        counts = Counter(j for j in map(vocabulary.get, _TOKEN.findall(text.lower())) if j is not None)
+        indices.extend(counts.keys())
+        data.extend(counts.values())
+        indptr.append(len(indices))
+    matrix = sp.csr_matrix(
+        (np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr, np.int64)),
+        shape=(len(texts), len(vocabulary)),
+    )
+    matrix.sort_indices()
+    return matrix
 
 
 class LexicalBackend:
     """Title and abstract term counts (rows aligned with the index), with per-method weights derived on demand."""
 
-    filename = "lexical.joblib"
+    filename = LEXICAL  # the name is the index format's (store.py)
 
     def __init__(self, vocabulary: dict, title_counts: sp.csr_matrix, abstract_counts: sp.csr_matrix):
         self.vocabulary = vocabulary
-        self.vectorizer = make_vectorizer(vocabulary)
+        self._vectorizer = None
         self.title_counts = title_counts.tocsr()
         self.abstract_counts = abstract_counts.tocsr()
         self._live: np.ndarray | None = None
@@ -115,6 +83,13 @@ class LexicalBackend:
         self.title_counts = sp.vstack([self.title_counts, self.vectorizer.transform(titles)]).tocsr()
         self.abstract_counts = sp.vstack([self.abstract_counts, self.vectorizer.transform(abstracts)]).tocsr()
         self._cache.clear()
+
+    @property
+    def vectorizer(self) -> "CountVectorizer":
+        """Made on first use (texts to count): a query by PMID never needs it, nor scikit-learn's import time."""
+        if self._vectorizer is None:
+            self._vectorizer = make_vectorizer(self.vocabulary)
+        return self._vectorizer
 
     @property
     def count(self) -> int:
@@ -148,56 +123,55 @@ class LexicalBackend:
 
     def weights(self, method: str) -> sp.csr_matrix:
         """Document-side weight matrix for a method, computed once."""
-        if method not in METHODS:
-            raise ValueError(f"unknown lexical method {method!r}")
+        w = weighting(method)
         if method not in self._cache:
-            self._cache[method] = self._weigh(method, self.counts(method_title_weight(method)))
+            self._cache[method] = self._weigh(method, self.counts(w.title_weight))
         return self._cache[method]
 
     def _idf(self, method: str) -> np.ndarray:
         key = ("idf", method)
         if key not in self._cache:
-            df, n_docs, _ = self._stats(method_title_weight(method))
-            self._cache[key] = IDF[method](df, n_docs).astype(np.float32)
+            df, n_docs, _ = self._stats(weighting(method).title_weight)
+            self._cache[key] = weighting(method).idf(df, n_docs).astype(np.float32)
         return self._cache[key]
 
     def _weigh(self, method: str, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Weights of any count rows (indexed or outside texts) with this index's statistics."""
-        if method == "tfidf":
-            return tfidf_weights(counts, self._idf(method))
-        if method == "bm25":
-            return bm25_weights(counts, self._idf(method), self._stats(1.0)[2])
-        return pmra_weights(counts, self._idf(method))
+        w = weighting(method)
+        return w.weigh(counts, self._idf(method), self._stats(w.title_weight)[2])
 
     def self_scores(self, method: str) -> np.ndarray:
         """Each document's score against itself, to put a method's scores on a 0-1 scale."""
         key = ("self", method)
         if key not in self._cache:
-            queries = self.counts(1.0) if method == "bm25" else self.weights(method)
+            w = weighting(method)
+            queries = self.counts(w.title_weight) if w.queries_with_counts else self.weights(method)
             self._cache[key] = np.asarray(queries.multiply(self.weights(method)).sum(axis=1)).ravel().astype(np.float32)
         return self._cache[key]
 
     def _text_counts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
-        return (self.vectorizer.transform(titles) * method_title_weight(method) + self.vectorizer.transform(abstracts)).tocsr()
+        title_weight = weighting(method).title_weight
+        return (count_terms(titles, self.vocabulary) * title_weight + count_terms(abstracts, self.vocabulary)).tocsr()
 
-    def text_query(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> tuple[sp.csr_matrix, np.ndarray]:
+    def text_query(
+        self, method: str, titles: Sequence[str], abstracts: Sequence[str]
+    ) -> tuple[sp.csr_matrix, np.ndarray]:
         """Query weights of outside texts and their self scores, weighed as if they were indexed (counted once)."""
         counts = self._text_counts(method, titles, abstracts)
         weighed = self._weigh(method, counts)
-        queries = counts if method == "bm25" else weighed
+        queries = counts if weighting(method).queries_with_counts else weighed
         return queries, np.asarray(queries.multiply(weighed).sum(axis=1)).ravel().astype(np.float32)
 
-    def query_rows(self, method: str, rows: Sequence[int]) -> sp.csr_matrix:
+    def query_rows(self, method: str, rows: Sequence[int] | np.ndarray) -> sp.csr_matrix:
         """Query weights for indexed documents: BM25 queries with the seed's raw term counts."""
-        rows = np.asarray(rows, dtype=np.int64)
-        if method == "bm25":
-            return self.counts(1.0)[rows]
-        return self.weights(method)[rows]
+        rows = np.asarray(rows, dtype=np.int64)  # type: ignore[assignment]
+        w = weighting(method)
+        return self.counts(w.title_weight)[rows] if w.queries_with_counts else self.weights(method)[rows]
 
     def query_texts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
         """Query weights for documents outside the index, weighed like indexed ones."""
         counts = self._text_counts(method, titles, abstracts)
-        return counts if method == "bm25" else self._weigh(method, counts)
+        return counts if weighting(method).queries_with_counts else self._weigh(method, counts)
 
     def score_all(self, method: str, queries: sp.csr_matrix) -> np.ndarray:
         """Dense (queries x documents) score matrix: one sparse matrix product."""

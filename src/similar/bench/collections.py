@@ -1,7 +1,7 @@
 """`similar bench collections`: k seeds of one topic retrieve the rest of it; negatives from a confusable topic are kept out."""
+
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import os
@@ -18,7 +18,7 @@ from .. import store
 from ..collection import allowed_rows, lists_for
 from ..index import Index
 from ..ranking import Query
-from ..recommend import METHODS, recommend
+from ..recommend import METHODS
 from .metrics import bootstrap_ci, ndcg_at_k, paired_difference
 from .quality import read_judgments, read_topics
 
@@ -51,7 +51,7 @@ def mesh_groups(judgments: dict) -> dict[str, dict[str, int]]:
 def _centroids(index: Index, members: dict[str, list[int]]) -> dict[str, np.ndarray]:
     out = {}
     for name, rows in members.items():
-        c = index.ranker.dense.vectors(np.asarray(rows)).mean(axis=0)
+        c = index.vectors(rows).mean(axis=0)
         out[name] = c / max(float(np.linalg.norm(c)), 1e-9)
     return out
 
@@ -66,7 +66,9 @@ def confusable(index: Index, members: dict[str, list[int]]) -> dict[str, str]:
     return {n: names[int(np.argmax(sims[i]))] for i, n in enumerate(names)}
 
 
-def draw(pool: list[int], k: int, draws: int, rng: np.random.Generator, first: int | None = None) -> list[tuple[int, ...]]:
+def draw(
+    pool: list[int], k: int, draws: int, rng: np.random.Generator, first: int | None = None
+) -> list[tuple[int, ...]]:
     """Up to `draws` distinct k-subsets of pool (always containing `first` when given), in a fixed random order."""
     seen, out = set(), []
     for _ in range(draws * 5):
@@ -83,8 +85,17 @@ def draw(pool: list[int], k: int, draws: int, rng: np.random.Generator, first: i
     return out
 
 
-def evaluate_dataset(index: Index, name: str, groups: dict[str, dict[str, int]], draw_from: dict[str, list[str]],
-                     anchored: bool, methods, rng_seed: int = 0, draws: int = DRAWS, params=None) -> list[dict]:
+def evaluate_dataset(
+    index: Index,
+    name: str,
+    groups: dict[str, dict[str, int]],
+    draw_from: dict[str, list[str]],
+    anchored: bool,
+    methods,
+    rng_seed: int = 0,
+    draws: int = DRAWS,
+    params=None,
+) -> list[dict]:
     """One record per (group, k, draw): nDCG@10 of each method with and without negatives, and of each single seed."""
     rng = np.random.default_rng(rng_seed)
     present = {g: {p: gr for p, gr in papers.items() if p in index} for g, papers in groups.items()}
@@ -110,8 +121,15 @@ def evaluate_dataset(index: Index, name: str, groups: dict[str, dict[str, int]],
                 n_neg = min(max(k, 3), len(negative_pool))
                 negatives = sorted(rng.choice(negative_pool, n_neg, replace=False).tolist()) if n_neg else []
                 confusers = set(negative_pool) - set(negatives)
-                rec = {"dataset": name, "group": g, "negative_group": other, "k": k, "seeds": [index.pmids[r] for r in collection],
-                       "negatives": [index.pmids[r] for r in negatives], "targets": sum(v > 0 for v in judged.values())}
+                rec = {
+                    "dataset": name,
+                    "group": g,
+                    "negative_group": other,
+                    "k": k,
+                    "seeds": [index.pmids[r] for r in collection],
+                    "negatives": [index.pmids[r] for r in negatives],
+                    "targets": sum(v > 0 for v in judged.values()),
+                }
                 single = []
                 for r in collection:
                     s, rows = lists(Query(row=r), TOP + k)
@@ -121,8 +139,10 @@ def evaluate_dataset(index: Index, name: str, groups: dict[str, dict[str, int]],
                 rec["single_best"] = float(np.max(single))
                 for method in methods:
                     pos = [Query(row=r) for r in collection]
-                    plain = recommend(index.ranker, pos, [], TOP, method, allowed, lists, params)
-                    negd = recommend(index.ranker, pos, [Query(row=r) for r in negatives], TOP, method, allowed, lists, params)
+                    plain = index.recommend_rows(pos, [], TOP, method, allowed, lists, params)
+                    negd = index.recommend_rows(
+                        pos, [Query(row=r) for r in negatives], TOP, method, allowed, lists, params
+                    )
                     rec[method] = {
                         "ndcg@10": ndcg_at_k(index.pmids[plain.rows].tolist(), judged, TOP),
                         "ndcg@10_neg": ndcg_at_k(index.pmids[negd.rows].tolist(), judged, TOP),
@@ -141,8 +161,12 @@ def summarize(records: list[dict], methods) -> dict:
         by[(r["dataset"], r["k"])].append(r)
     for (ds, k), recs in sorted(by.items()):
         single = [r["single"] for r in recs]
-        row = {"collections": len(recs), "groups": len({r["group"] for r in recs}),
-               "single": {"mean": float(np.mean(single)), "ci": list(bootstrap_ci(single))}, "methods": {}}
+        row = {
+            "collections": len(recs),
+            "groups": len({r["group"] for r in recs}),
+            "single": {"mean": float(np.mean(single)), "ci": list(bootstrap_ci(single))},
+            "methods": {},
+        }
         for m in methods:
             nd = [r[m]["ndcg@10"] for r in recs]
             nn = [r[m]["ndcg@10_neg"] for r in recs]
@@ -189,7 +213,9 @@ def _open(index_dir, corpus, tmp: Path, label: str) -> tuple[Index, dict]:
     return Index.open(tmp / label, encoder=encoder), {"corpus": str(corpus), "sha256": store.file_sha256(Path(corpus))}
 
 
-def run_collections(trec: dict, mesh: dict, out_dir: Path, name: str = "collections", methods=METHODS, draws: int = DRAWS) -> dict:
+def run_collections(
+    trec: dict, mesh: dict, out_dir: Path, name: str = "collections", methods=METHODS, draws: int = DRAWS
+) -> dict:
     """trec / mesh: {index or corpus, judgments[, topics]}. Builds missing indexes (embedding cache), evaluates, writes."""
     started = time.time()
     records, sources, timing = [], {}, None
@@ -198,15 +224,24 @@ def run_collections(trec: dict, mesh: dict, out_dir: Path, name: str = "collecti
         judgments = read_judgments(trec["judgments"])
         topics = read_topics(trec["topics"])
         groups = trec_groups(judgments, topics)
-        records += evaluate_dataset(index, "trec", groups, {g: list(p) for g, p in groups.items()}, False, methods, draws=draws)
+        records += evaluate_dataset(
+            index, "trec", groups, {g: list(p) for g, p in groups.items()}, False, methods, draws=draws
+        )
         timing = time_collection(index, methods)
         sources["trec"] = {**src, "judgments": str(trec["judgments"]), "topics": str(trec["topics"])}
         index.close()
         index, src = _open(mesh.get("index"), mesh.get("corpus"), Path(tmp), "mesh")
         mj = read_judgments(mesh["judgments"])
         groups = mesh_groups(mj)
-        records += evaluate_dataset(index, "mesh", groups, {g: [g] + [c for c, v in p.items() if v == 2 and c != g] for g, p in groups.items()},
-                                    True, methods, draws=draws)
+        records += evaluate_dataset(
+            index,
+            "mesh",
+            groups,
+            {g: [g] + [c for c, v in p.items() if v == 2 and c != g] for g, p in groups.items()},
+            True,
+            methods,
+            draws=draws,
+        )
         sources["mesh"] = {**src, "judgments": str(mesh["judgments"])}
         index.close()
     results = {
@@ -242,18 +277,35 @@ PROTOCOL = (
 
 
 def _cpu() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor()) \
-        if Path("/proc/cpuinfo").exists() else platform.processor()
+    model = (
+        next(
+            (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
     return f"{model}, {os.cpu_count()} cores visible"
 
 
 def markdown(results: dict) -> str:
-    lines = [f"# Collections: {results['name']}", "", f"Command: `{results['command']}`", "",
-             f"Date {results['date']}; CPU {results['cpu']}; {results['draws']} draws per group and k, rng seed {results['rng_seed']}.", "",
-             results["protocol"], ""]
+    lines = [
+        f"# Collections: {results['name']}",
+        "",
+        f"Command: `{results['command']}`",
+        "",
+        f"Date {results['date']}; CPU {results['cpu']}; {results['draws']} draws per group and k, rng seed {results['rng_seed']}.",
+        "",
+        results["protocol"],
+        "",
+    ]
     for ds, by_k in results["summary"].items():
-        lines += [f"## {ds}", "", "| k | collections (groups) | method | nDCG@10 | single seed | gain [95% CI] | with negatives | change | confusers in top 10: without -> with (cut) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {ds}",
+            "",
+            "| k | collections (groups) | method | nDCG@10 | single seed | gain [95% CI] | with negatives | change | confusers in top 10: without -> with (cut) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for k, row in by_k.items():
             for m, v in row["methods"].items():
                 g, c = v["gain_over_single"], v["negatives_change_ndcg"]
@@ -261,10 +313,14 @@ def markdown(results: dict) -> str:
                 lines.append(
                     f"| {k} | {row['collections']} ({row['groups']}) | {m} | {v['ndcg@10']['mean']:.3f} | {row['single']['mean']:.3f} | "
                     f"{g['diff']:+.3f} [{g['ci'][0]:+.3f}, {g['ci'][1]:+.3f}] | {v['ndcg@10_with_negatives']['mean']:.3f} | "
-                    f"{c['diff']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}] | {v['confusers_top10']:.2f} -> {v['confusers_top10_with_negatives']:.2f} ({cut}) |")
+                    f"{c['diff']:+.3f} [{c['ci'][0]:+.3f}, {c['ci'][1]:+.3f}] | {v['confusers_top10']:.2f} -> {v['confusers_top10_with_negatives']:.2f} ({cut}) |"
+                )
         lines.append("")
     t = results.get("timing_500")
     if t:
-        lines += [f"A collection of {t['size']} PMIDs with {t['negatives']} negatives on {t['papers']} papers (Index.recommend, median of 3): "
-                  + ", ".join(f"{m} {s:.3f}s" for m, s in t["seconds"].items()), ""]
+        lines += [
+            f"A collection of {t['size']} PMIDs with {t['negatives']} negatives on {t['papers']} papers (Index.recommend, median of 3): "
+            + ", ".join(f"{m} {s:.3f}s" for m, s in t["seconds"].items()),
+            "",
+        ]
     return "\n".join(lines)

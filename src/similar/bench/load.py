@@ -1,4 +1,5 @@
 """`similar bench load`: requests against a real `similar serve` on 127.0.0.1, plain and during index reloads."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def _phase(base: str, pmids: list[str], requests: int, concurrency: int, reload_every: float | None, token: str) -> dict:
+async def _phase(
+    base: str, pmids: list[str], requests: int, concurrency: int, reload_every: float | None, token: str
+) -> dict:
     import httpx
 
     latencies, errors, statuses, reloads = [], 0, {}, 0
@@ -65,19 +68,36 @@ async def _phase(base: str, pmids: list[str], requests: int, concurrency: int, r
         if task:
             task.cancel()
     ms = np.array(latencies) * 1000
-    return {"requests": requests, "concurrency": concurrency, "seconds": round(wall, 2),
-            "throughput_rps": round(requests / wall, 1), "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2), "errors": errors, "statuses": statuses, "reloads": reloads}
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "seconds": round(wall, 2),
+        "throughput_rps": round(requests / wall, 1),
+        "p50_ms": round(float(np.percentile(ms, 50)), 2),
+        "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "errors": errors,
+        "statuses": statuses,
+        "reloads": reloads,
+    }
 
 
-def run_load(index_dir: str | Path, requests: int = 5000, concurrency: int = 32, out_dir: str | Path = "benchmarks/results",
-             name: str = "load") -> dict:
+def run_load(
+    index_dir: str | Path,
+    requests: int = 5000,
+    concurrency: int = 32,
+    out_dir: str | Path = "benchmarks/results",
+    name: str = "load",
+) -> dict:
     index_dir = Path(index_dir)
-    pmids = store.read_rows(index_dir, store.read_manifest(index_dir)["count"])
+    pmids = store.read_rows(index_dir, store.read_manifest(index_dir).count)
     port, token = _free_port(), secrets.token_hex(8)
     env = {**os.environ, "SIMILAR_ADMIN_TOKEN": token}
-    proc = subprocess.Popen([sys.executable, "-m", "similar.cli", "serve", "--index", str(index_dir), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "similar.cli", "serve", "--index", str(index_dir), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         import httpx
@@ -98,11 +118,17 @@ def run_load(index_dir: str | Path, requests: int = 5000, concurrency: int = 32,
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    results = {"name": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "command": f"similar bench load --index {index_dir} --requests {requests} --concurrency {concurrency}",
-               "index": str(index_dir), "papers": len(pmids), "cpus": os.cpu_count(),
-               "note": "client and server share this machine's cores; one uvicorn worker",
-               "plain": plain, "during_reload": during_reload}
+    results = {
+        "name": name,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": f"similar bench load --index {index_dir} --requests {requests} --concurrency {concurrency}",
+        "index": str(index_dir),
+        "papers": len(pmids),
+        "cpus": os.cpu_count(),
+        "note": "client and server share this machine's cores; one uvicorn worker",
+        "plain": plain,
+        "during_reload": during_reload,
+    }
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -111,10 +137,17 @@ def run_load(index_dir: str | Path, requests: int = 5000, concurrency: int = 32,
 
 
 def load_markdown(r: dict) -> str:
-    lines = [f"# Load: {r['name']}", "", f"Command: `{r['command']}` ({r['date']}); index of {r['papers']} papers; "
-             f"{r['cpus']} CPUs; {r['note']}.", "",
-             "| phase | requests | concurrency | throughput (req/s) | p50 (ms) | p99 (ms) | errors | reloads |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Load: {r['name']}",
+        "",
+        f"Command: `{r['command']}` ({r['date']}); index of {r['papers']} papers; " f"{r['cpus']} CPUs; {r['note']}.",
+        "",
+        "| phase | requests | concurrency | throughput (req/s) | p50 (ms) | p99 (ms) | errors | reloads |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for phase in ("plain", "during_reload"):
         p = r[phase]
-        lines.append(f"| {phase} | {p['requests']} | {p['concurrency']} | {p['throughput_rps']} | {p['p50_ms']} | {p['p99_ms']} | {p['errors']} | {p['reloads']} |")
+        lines.append(
+            f"| {phase} | {p['requests']} | {p['concurrency']} | {p['throughput_rps']} | {p['p50_ms']} | {p['p99_ms']} | {p['errors']} | {p['reloads']} |"
+        )
     return "\n".join(lines) + "\n"

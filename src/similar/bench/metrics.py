@@ -1,4 +1,5 @@
 """Ranking metrics on graded judgments (nDCG, P@k, MAP, Recall), bootstrap intervals and paired comparisons."""
+
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ BOOTSTRAP_SAMPLES = 2000
 
 def dcg(grades: Sequence[int], k: int) -> float:
     """Discounted cumulative gain with gain 2^grade - 1 and log2(rank + 1) discount."""
-    return sum((2 ** g - 1) / math.log2(i + 2) for i, g in enumerate(list(grades)[:k]))
+    return sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(list(grades)[:k]))
 
 
 def ndcg_at_k(ranked: Sequence[str], judged: Mapping[str, int], k: int) -> float:
@@ -60,7 +61,9 @@ def all_metrics(ranked: Sequence[str], judged: Mapping[str, int], full: bool) ->
     return out
 
 
-def bootstrap_ci(values: Sequence[float], samples: int = BOOTSTRAP_SAMPLES, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], samples: int = BOOTSTRAP_SAMPLES, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean over seeds."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:

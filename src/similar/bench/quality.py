@@ -1,4 +1,5 @@
 """`similar bench quality`: every method on graded doc-to-doc judgments, re-rank and full protocols, with intervals."""
+
 from __future__ import annotations
 
 import csv
@@ -18,7 +19,6 @@ from ..build import build_index
 from ..encoders import CachedEncoder, ModelUnavailable, load_encoder
 from ..errors import SimilarError
 from ..index import Index
-from ..ranking import Query
 from . import report
 from .metrics import all_metrics, bootstrap_ci, paired_difference
 
@@ -38,8 +38,15 @@ def read_judgments(path: str | Path) -> dict[str, dict[str, int]]:
         for number, row in enumerate(csv.reader(f, delimiter="\t"), start=1):
             if not row or not "".join(row).strip():
                 continue
-            if len(row) != 3 or not row[0].strip().isdigit() or not row[1].strip().isdigit() or row[2].strip() not in ("0", "1", "2"):
-                raise SimilarError(f"{path.name}:{number}: expected 'seed_pmid<TAB>candidate_pmid<TAB>grade (0-2)', got {row!r}")
+            if (
+                len(row) != 3
+                or not row[0].strip().isdigit()
+                or not row[1].strip().isdigit()
+                or row[2].strip() not in ("0", "1", "2")
+            ):
+                raise SimilarError(
+                    f"{path.name}:{number}: expected 'seed_pmid<TAB>candidate_pmid<TAB>grade (0-2)', got {row!r}"
+                )
             out[str(int(row[0]))][str(int(row[1]))] = int(row[2])
     if not out:
         raise SimilarError(f"no judgments in {path}")
@@ -53,11 +60,20 @@ def read_topics(path: str | Path | None) -> dict[str, str]:
         return {r[0]: r[1] for r in csv.reader(f, delimiter="\t") if len(r) >= 2}
 
 
-def evaluate(index: Index, judgments: dict[str, dict[str, int]], methods: Sequence[str], label: dict[str, str] | None = None) -> dict:
+def evaluate(
+    index: Index, judgments: dict[str, dict[str, int]], methods: Sequence[str], label: dict[str, str] | None = None
+) -> dict:
     """Per-seed metrics for each method under both protocols, plus coverage counts (nothing dropped silently)."""
     label = label or {}
-    coverage = {"seeds": len(judgments), "seeds_without_text": 0, "seeds_without_judged_candidates": 0,
-                "self_pairs_dropped": 0, "candidates": 0, "candidates_of_seeds_with_text": 0, "candidates_without_text": 0}
+    coverage = {
+        "seeds": len(judgments),
+        "seeds_without_text": 0,
+        "seeds_without_judged_candidates": 0,
+        "self_pairs_dropped": 0,
+        "candidates": 0,
+        "candidates_of_seeds_with_text": 0,
+        "candidates_without_text": 0,
+    }
     usable: dict[str, dict[str, int]] = {}
     for seed, judged in judgments.items():
         if seed in judged:
@@ -84,14 +100,10 @@ def evaluate(index: Index, judgments: dict[str, dict[str, int]], methods: Sequen
             per_seed[protocol][name] = {}
         started = time.perf_counter()
         for seed, judged in usable.items():
-            q = Query(row=index.row(seed))
-            _, rows = index.ranker.search(method, q, FULL_DEPTH)
-            ranked = index.pmids[rows].tolist()
-            per_seed["full"][name][seed] = all_metrics(ranked, judged, full=True)
-            cands = [c for c in judged]
-            scores = index.ranker.score(method, q, np.array([index.row(c) for c in cands]))
-            order = np.lexsort((np.arange(len(cands)), -scores))
-            per_seed["rerank"][name][seed] = all_metrics([cands[i] for i in order], judged, full=False)
+            per_seed["full"][name][seed] = all_metrics(index.ranked(seed, method, FULL_DEPTH), judged, full=True)
+            per_seed["rerank"][name][seed] = all_metrics(
+                index.rank_candidates(seed, list(judged), method), judged, full=False
+            )
         timings[name] = round((time.perf_counter() - started) / max(len(usable), 1) * 1000, 3)
     return {"coverage": coverage, "per_seed": per_seed, "ms_per_seed": timings}
 
@@ -104,7 +116,10 @@ def summarize(per_seed: dict, topics: dict[str, str], baseline: str | None) -> d
         for method, seeds in by_method.items():
             metrics = sorted(next(iter(seeds.values())).keys()) if seeds else []
             summary[protocol][method] = {
-                m: {"mean": float(np.mean([s[m] for s in seeds.values()])), "ci": list(bootstrap_ci([s[m] for s in seeds.values()]))}
+                m: {
+                    "mean": float(np.mean([s[m] for s in seeds.values()])),
+                    "ci": list(bootstrap_ci([s[m] for s in seeds.values()])),
+                }
                 for m in metrics
             }
     paired = {}
@@ -116,7 +131,8 @@ def summarize(per_seed: dict, topics: dict[str, str], baseline: str | None) -> d
             seeds = sorted(base)
             paired[protocol] = {
                 other: paired_difference([base[s]["ndcg@10"] for s in seeds], [vals[s]["ndcg@10"] for s in seeds])
-                for other, vals in by_method.items() if other != baseline
+                for other, vals in by_method.items()
+                if other != baseline
             }
     per_topic = {}
     if topics:

@@ -1,4 +1,5 @@
 """`similar bench speed`: encoding rate per backend, build cost, and query latency/recall/memory per index type and size."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,6 +18,7 @@ import numpy as np
 from .. import store
 
 DIM = 384
+PARTS = ("encode", "build", "methods", "query", "startup")
 QUERIES = 200
 
 
@@ -39,11 +41,23 @@ def _top10(vectors: np.ndarray) -> np.ndarray:
 
 def bench_encode(corpus: Path, docs: int = 512) -> dict:
     """docs/s of each backend on the same texts, and agreement with torch fp32 (cosine, top-10 neighbour overlap)."""
-    from ..encoders import DEFAULT_MODEL, ModelSpec, ModelUnavailable, OpenVINOEncoder, SentenceTransformerEncoder, resolve_model
+    from ..encoders import (
+        DEFAULT_MODEL,
+        ModelSpec,
+        ModelUnavailable,
+        OpenVINOEncoder,
+        SentenceTransformerEncoder,
+        _batch_tokenizer,
+        resolve_model,
+    )
+    from .machine import encoder_flops, fp32_matmul_peak
 
     texts = _texts(corpus, docs)
     runs = []
     torch_spec = resolve_model(DEFAULT_MODEL, backend="torch")
+    tokens = [int(m.sum()) for m in _batch_tokenizer(torch_spec.path, 256)(texts)["attention_mask"]]
+    flops_per_doc = encoder_flops(torch_spec.path, tokens) / len(texts)
+    peak = fp32_matmul_peak()
     encoders = [("torch fp32", lambda: SentenceTransformerEncoder(torch_spec))]
     prepared = store.models_dir() / DEFAULT_MODEL
     if (prepared / "openvino" / "model.xml").exists():
@@ -59,7 +73,16 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
         started = time.perf_counter()
         vectors = enc.encode(texts)
         seconds = time.perf_counter() - started
-        run = {"backend": label, "docs": len(texts), "seconds": round(seconds, 2), "docs_per_s": round(len(texts) / seconds, 1)}
+        if getattr(enc, "precision", "f32") != "f32":  # OpenVINO picks bf16 on AMX / AVX-512 BF16 CPUs
+            label = f"{label.split()[0]} (computes in {enc.precision} on this CPU)"
+        run = {
+            "backend": label,
+            "docs": len(texts),
+            "seconds": round(seconds, 2),
+            "docs_per_s": round(len(texts) / seconds, 1),
+        }
+        run["gflops"] = round(run["docs_per_s"] * flops_per_doc / 1e9, 1)
+        run["fraction_of_fp32_peak"] = round(run["gflops"] / peak, 2)
         if reference is None:
             reference, ref_top = vectors, _top10(vectors)
         else:
@@ -70,7 +93,14 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
             run["speedup_vs_torch"] = round(run["docs_per_s"] / runs[0]["docs_per_s"], 2)
         runs.append(run)
         print(run, file=sys.stderr, flush=True)
-    return {"corpus": str(corpus), "threads": os.cpu_count(), "runs": runs}
+    return {
+        "corpus": str(corpus),
+        "threads": os.cpu_count(),
+        "fp32_matmul_peak_gflops": round(peak, 1),
+        "gflop_per_doc": round(flops_per_doc / 1e9, 3),
+        "mean_tokens": round(float(np.mean(tokens)), 1),
+        "runs": runs,
+    }
 
 
 def bench_build(corpora: Sequence[Path]) -> list[dict]:
@@ -80,19 +110,32 @@ def bench_build(corpora: Sequence[Path]) -> list[dict]:
         with tempfile.TemporaryDirectory(prefix="similar-speed-") as tmp:
             dest = Path(tmp) / "ix"
             started = time.perf_counter()
-            proc = subprocess.Popen([sys.executable, "-m", "similar.cli", "build", str(corpus), "--index", str(dest), "--quiet"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "SIMILAR_CACHE": str(Path(tmp) / "cache")})
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "similar.cli", "build", str(corpus), "--index", str(dest), "--quiet"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, "SIMILAR_CACHE": str(Path(tmp) / "cache")},
+            )
             _, status, usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - started
             stdout, stderr = proc.stdout.read().decode(), proc.stderr.read().decode()
             if os.waitstatus_to_exitcode(status) != 0:
                 raise RuntimeError(f"build of {corpus} failed: {stderr[-2000:]}")
-            manifest = json.loads((dest / store.MANIFEST).read_text())
+            manifest = store.read_manifest(dest)
             size = sum(f.stat().st_size for f in dest.iterdir())
-            out.append({"corpus": str(corpus), "papers": manifest["count"], "backend": (manifest["model"] or {}).get("backend"),
-                        "wall_s": round(wall, 1), "docs_per_s": round(manifest["count"] / wall, 1),
-                        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "disk_mb": round(size / 2**20, 2),
-                        "files": {f.name: f.stat().st_size for f in dest.iterdir()}, "output": stdout.strip()})
+            out.append(
+                {
+                    "corpus": str(corpus),
+                    "papers": manifest.count,
+                    "backend": (manifest.model or {}).get("backend"),
+                    "wall_s": round(wall, 1),
+                    "docs_per_s": round(manifest.count / wall, 1),
+                    "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                    "disk_mb": round(size / 2**20, 2),
+                    "files": {f.name: f.stat().st_size for f in dest.iterdir()},
+                    "output": stdout.strip(),
+                }
+            )
             print(out[-1], file=sys.stderr, flush=True)
     return out
 
@@ -137,8 +180,18 @@ def bench_query(sizes: Sequence[int], kinds: Sequence[str] = ("flat", "hnsw", "i
         del exact
         faiss.omp_set_num_threads(1)
         brute = _latencies(lambda q: np.argpartition(-(x @ q[0]), 10)[:10], queries)
-        rows.append({"n": n, "index": "numpy brute force", "p50_ms": float(np.percentile(brute, 50)), "p95_ms": float(np.percentile(brute, 95)),
-                     "p99_ms": float(np.percentile(brute, 99)), "recall@10": 1.0, "memory_mb": x.nbytes / 2**20, "build_s": 0.0})
+        rows.append(
+            {
+                "n": n,
+                "index": "numpy brute force",
+                "p50_ms": float(np.percentile(brute, 50)),
+                "p95_ms": float(np.percentile(brute, 95)),
+                "p99_ms": float(np.percentile(brute, 99)),
+                "recall@10": 1.0,
+                "memory_mb": x.nbytes / 2**20,
+                "build_s": 0.0,
+            }
+        )
         print(rows[-1], file=sys.stderr, flush=True)
         for kind in kinds:
             faiss.omp_set_num_threads(os.cpu_count() or 1)
@@ -156,10 +209,21 @@ def bench_query(sizes: Sequence[int], kinds: Sequence[str] = ("flat", "hnsw", "i
             started = time.perf_counter()
             backend.search(np.repeat(queries, 5, axis=0), 10)
             qps = 5 * len(queries) / (time.perf_counter() - started)
-            rows.append({"n": n, "index": kind, "params": backend.params, "p50_ms": float(np.percentile(lat, 50)),
-                         "p95_ms": float(np.percentile(lat, 95)), "p99_ms": float(np.percentile(lat, 99)),
-                         "batch_qps": round(qps, 1), "recall@10": recall, "memory_mb": round(size_mb, 1),
-                         "rss_growth_mb": round(grown, 1), "build_s": round(build_s, 1)})
+            rows.append(
+                {
+                    "n": n,
+                    "index": kind,
+                    "params": backend.params,
+                    "p50_ms": float(np.percentile(lat, 50)),
+                    "p95_ms": float(np.percentile(lat, 95)),
+                    "p99_ms": float(np.percentile(lat, 99)),
+                    "batch_qps": round(qps, 1),
+                    "recall@10": recall,
+                    "memory_mb": round(size_mb, 1),
+                    "rss_growth_mb": round(grown, 1),
+                    "build_s": round(build_s, 1),
+                }
+            )
             print(rows[-1], file=sys.stderr, flush=True)
             backend = None  # free the index before the next one is built
         x = None
@@ -180,26 +244,32 @@ def bench_methods(corpus: Path, queries: int = 300) -> list[dict]:
         index = Index.open(Path(tmp) / "ix")
         pmids = index.pmids[:queries].tolist()
         out = []
-        stored = index.precomputed
-        runs = [(m, m if m != stored[0] else f"{m} (precomputed list)", stored) for m in index.methods]
-        runs.append((stored[0], f"{stored[0]} (computed live: text queries, filters past the list)", None))
-        for method, label, lists in runs:
-            index.precomputed = lists
+        stored = index.default_method
+        runs = [(m, m if m != stored else f"{m} (precomputed list)", index) for m in index.methods]
+        runs.append((stored, f"{stored} (computed live: text queries, filters past the list)", index.live_only()))
+        for method, label, ix in runs:
             for p in pmids[:20]:
-                index.similar(p, n=10, method=method)
+                ix.similar(p, n=10, method=method)
             lat = []
             for p in pmids:
                 t = time.perf_counter()
-                index.similar(p, n=10, method=method)
+                ix.similar(p, n=10, method=method)
                 lat.append((time.perf_counter() - t) * 1000)
-            out.append({"corpus": str(corpus), "papers": len(index), "method": label, "p50_ms": float(np.percentile(lat, 50)),
-                        "p95_ms": float(np.percentile(lat, 95)), "p99_ms": float(np.percentile(lat, 99))})
-        index.precomputed = stored
+            out.append(
+                {
+                    "corpus": str(corpus),
+                    "papers": len(index),
+                    "method": label,
+                    "p50_ms": float(np.percentile(lat, 50)),
+                    "p95_ms": float(np.percentile(lat, 95)),
+                    "p99_ms": float(np.percentile(lat, 99)),
+                }
+            )
         dense = next(r for r in out if r["method"] == "dense")
         for r in out:
             r["x_dense_p50"] = round(r["p50_ms"] / dense["p50_ms"], 2)
         # text queries (a paper that is not indexed): encoding the text is part of the cost
-        index._encoder = load_encoder()
+        index = index.with_encoder(load_encoder())
         texts = [(index.paper(p).title, "") for p in pmids[:60]]
         text_rows = []
         for method in ("dense", "hybrid"):
@@ -208,9 +278,16 @@ def bench_methods(corpus: Path, queries: int = 300) -> list[dict]:
                 t = time.perf_counter()
                 index.similar_text(title, n=10, method=method)
                 lat.append((time.perf_counter() - t) * 1000)
-            text_rows.append({"corpus": str(corpus), "papers": len(index), "method": f"{method} (text query, title only, encoding included)",
-                              "p50_ms": float(np.percentile(lat[10:], 50)), "p95_ms": float(np.percentile(lat[10:], 95)),
-                              "p99_ms": float(np.percentile(lat[10:], 99))})
+            text_rows.append(
+                {
+                    "corpus": str(corpus),
+                    "papers": len(index),
+                    "method": f"{method} (text query, title only, encoding included)",
+                    "p50_ms": float(np.percentile(lat[10:], 50)),
+                    "p95_ms": float(np.percentile(lat[10:], 95)),
+                    "p99_ms": float(np.percentile(lat[10:], 99)),
+                }
+            )
         for r in text_rows:
             r["x_dense_p50"] = round(r["p50_ms"] / text_rows[0]["p50_ms"], 2)
         out += text_rows
@@ -218,10 +295,28 @@ def bench_methods(corpus: Path, queries: int = 300) -> list[dict]:
     return out
 
 
-def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence[Path], sizes: Sequence[int],
-              out_dir: Path, name: str = "speed") -> dict:
-    results = {"name": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               "command": " ".join(["similar"] + sys.argv[1:]), "cpus": os.cpu_count(), "versions": store.library_versions()}
+def run_speed(
+    parts: Sequence[str],
+    encode_corpus: Path,
+    build_corpora: Sequence[Path],
+    sizes: Sequence[int],
+    out_dir: Path,
+    name: str = "speed",
+) -> dict:
+    from .machine import cpu_info
+
+    results = {
+        "name": name,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["similar"] + sys.argv[1:]),
+        "cpus": os.cpu_count(),
+        "cpu": cpu_info(),
+        "versions": store.library_versions(),
+    }
+    if "startup" in parts:
+        from .startup import bench_startup
+
+        results["startup"] = bench_startup(encode_corpus)
     if "encode" in parts:
         results["encode"] = bench_encode(encode_corpus)
     if "build" in parts:
@@ -236,7 +331,7 @@ def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence
     if previous.exists():  # parts not rerun keep their last figures, with the command and date that made them
         old = json.loads(previous.read_text())
         runs = {**old.get("runs", {}), **results["runs"]}
-        results = {**{k: v for k, v in old.items() if k in ("encode", "build", "methods", "query")}, **results, "runs": runs}
+        results = {**{k: v for k, v in old.items() if k in PARTS}, **results, "runs": runs}
     (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     (out_dir / f"{name}.md").write_text(speed_markdown(results))
     if results.get("query"):
@@ -245,39 +340,108 @@ def run_speed(parts: Sequence[str], encode_corpus: Path, build_corpora: Sequence
 
 
 def speed_markdown(r: dict) -> str:
-    lines = [f"# Speed: {r['name']}", "", f"{r['cpus']} CPUs. Each section names the command and date that measured it.", ""]
-    made = lambda part: (f"Measured by `{r['runs'][part]['command']}` on {r['runs'][part]['date']}." if part in r.get("runs", {}) else "")
+    cpu = r.get("cpu") or {}
+    where = (
+        f"{cpu['model']} ({cpu['isa']}; {', '.join(cpu['flags'])}), {r['cpus']} cores"
+        if cpu
+        else f"{r['cpus']} CPUs (model not recorded)"
+    )
+    lines = [
+        f"# Speed: {r['name']}",
+        "",
+        f"Measured on {where}. Each section names the command and date that measured it.",
+        "",
+    ]
+    made = lambda part: (
+        f"Measured by `{r['runs'][part]['command']}` on {r['runs'][part]['date']}." if part in r.get("runs", {}) else ""
+    )
+    if r.get("startup"):
+        lines += [
+            "## Start-up (a new process each time)",
+            "",
+            made("startup"),
+            "",
+            "| command | exit | median (s) | max (s) | runs |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{s['command']}` | {s['exit_code']} | {s['median_s']:.2f} | {s['max_s']:.2f} | {s['runs']} |"
+            for s in r["startup"]
+        ]
+        lines.append("")
     if r.get("encode"):
-        lines += ["## Encoding (all-MiniLM-L6-v2, same texts, same run)", "", made("encode"), "",
-                  "| backend | docs | docs/s | speed-up vs torch | mean cosine to torch | top-10 overlap |", "|---|---|---|---|---|---|"]
-        for e in r["encode"]["runs"]:
+        enc = r["encode"]
+        peak = (
+            (
+                f"fp32 matmul peak {enc['fp32_matmul_peak_gflops']} GFLOP/s (numpy 2048² GEMM); {enc['gflop_per_doc']} GFLOP a document "
+                f"({enc['mean_tokens']} tokens on average, padding not counted)"
+            )
+            if "fp32_matmul_peak_gflops" in enc
+            else ""
+        )
+        lines += [
+            "## Encoding (all-MiniLM-L6-v2, same texts, same run)",
+            "",
+            made("encode"),
+            "",
+            peak,
+            "",
+            "| backend | docs | docs/s | speed-up vs torch | GFLOP/s | of fp32 peak | mean cosine to torch | top-10 overlap |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for e in enc["runs"]:
             if "error" in e:
-                lines.append(f"| {e['backend']} | - | {e['error']} | | | |")
+                lines.append(f"| {e['backend']} | - | {e['error']} | | | | | |")
                 continue
-            lines.append(f"| {e['backend']} | {e['docs']} | {e['docs_per_s']} | {e.get('speedup_vs_torch', 1.0)} | "
-                         f"{e.get('mean_cosine_to_torch', 1.0):.5f} | {e.get('top10_overlap', 1.0):.3f} |")
+            lines.append(
+                f"| {e['backend']} | {e['docs']} | {e['docs_per_s']} | {e.get('speedup_vs_torch', 1.0)} | {e.get('gflops', '-')} | "
+                f"{e.get('fraction_of_fp32_peak', '-')} | {e.get('mean_cosine_to_torch', 1.0):.5f} | {e.get('top10_overlap', 1.0):.3f} |"
+            )
         lines.append("")
     if r.get("build"):
-        lines += ["## Build (`similar build`, child process, embedding cache off)", "", made("build"), "",
-                  "| corpus | papers | encoder | wall (s) | docs/s | peak RSS (MB) | on disk (MB) |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Build (`similar build`, child process, embedding cache off)",
+            "",
+            made("build"),
+            "",
+            "| corpus | papers | encoder | wall (s) | docs/s | peak RSS (MB) | on disk (MB) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for b in r["build"]:
-            lines.append(f"| {Path(b['corpus']).parent.name}/{Path(b['corpus']).name} | {b['papers']} | {b['backend']} | {b['wall_s']} | "
-                         f"{b['docs_per_s']} | {b['peak_rss_mb']} | {b['disk_mb']} |")
+            lines.append(
+                f"| {Path(b['corpus']).parent.name}/{Path(b['corpus']).name} | {b['papers']} | {b['backend']} | {b['wall_s']} | "
+                f"{b['docs_per_s']} | {b['peak_rss_mb']} | {b['disk_mb']} |"
+            )
         lines.append("")
     if r.get("methods"):
-        lines += ["## Query latency per method on real indexes (`Index.similar`, n=10, one thread, warm)", "", made("methods"), "",
-                  "| corpus | papers | method | p50 (ms) | p95 (ms) | p99 (ms) | p50 / dense p50 (same kind of query) |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Query latency per method on real indexes (`Index.similar`, n=10, one thread, warm)",
+            "",
+            made("methods"),
+            "",
+            "| corpus | papers | method | p50 (ms) | p95 (ms) | p99 (ms) | p50 / dense p50 (same kind of query) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for m in r["methods"]:
-            lines.append(f"| {Path(m['corpus']).name} | {m['papers']} | {m['method']} | {m['p50_ms']:.3f} | {m['p95_ms']:.3f} | "
-                         f"{m['p99_ms']:.3f} | {m['x_dense_p50']} |")
+            lines.append(
+                f"| {Path(m['corpus']).name} | {m['papers']} | {m['method']} | {m['p50_ms']:.3f} | {m['p95_ms']:.3f} | "
+                f"{m['p99_ms']:.3f} | {m['x_dense_p50']} |"
+            )
         lines.append("")
     if r.get("query"):
-        lines += ["## Dense index types on synthetic clustered vectors (dim 384; 200 held-out queries; one thread)", "", made("query"), "",
-                  "| N | index | build (s) | p50 (ms) | p95 (ms) | p99 (ms) | batch q/s (2 threads) | recall@10 vs exact | index memory (MB) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Dense index types on synthetic clustered vectors (dim 384; 200 held-out queries; one thread)",
+            "",
+            made("query"),
+            "",
+            "| N | index | build (s) | p50 (ms) | p95 (ms) | p99 (ms) | batch q/s (2 threads) | recall@10 vs exact | index memory (MB) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for q in r["query"]:
-            lines.append(f"| {q['n']:,} | {q['index']} | {q['build_s']} | {q['p50_ms']:.3f} | {q['p95_ms']:.3f} | {q['p99_ms']:.3f} | "
-                         f"{q.get('batch_qps', '-')} | {q['recall@10']:.3f} | {q['memory_mb']:.0f} |")
+            lines.append(
+                f"| {q['n']:,} | {q['index']} | {q['build_s']} | {q['p50_ms']:.3f} | {q['p95_ms']:.3f} | {q['p99_ms']:.3f} | "
+                f"{q.get('batch_qps', '-')} | {q['recall@10']:.3f} | {q['memory_mb']:.0f} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

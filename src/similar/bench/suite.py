@@ -1,4 +1,5 @@
 """`similar bench quality --suite`: every dev benchmark (papers by PMID, text queries, re-rank) in one table."""
+
 from __future__ import annotations
 
 import csv
@@ -27,6 +28,7 @@ from .quality import read_judgments, read_topics
 KINDS = {
     "pmid": "each seed paper queried by its PMID; retrieve from the whole corpus (seed excluded)",
     "title": "each seed paper's title alone queried as text; retrieve from the whole corpus (seed excluded)",
+    "abstract": "each seed paper's title and abstract pasted as one text query; retrieve from the whole corpus (seed excluded)",
     "text": "each claim queried as text; retrieve from the whole corpus",
     "rerank": "each seed paper's judged candidates ordered by the method (re-rank protocol)",
 }
@@ -57,8 +59,16 @@ class Benchmark:
             value = entry.get(key)
             return None if value is None else (base / value if not Path(value).is_absolute() else Path(value))
 
-        return cls(name=entry["name"], kind=kind, corpus=path("corpus"), judgments=path("judgments"), queries=path("queries"),
-                   topics=path("topics"), note=entry.get("note", ""), expected=entry.get("expected") or {})
+        return cls(
+            name=entry["name"],
+            kind=kind,
+            corpus=path("corpus"),
+            judgments=path("judgments"),
+            queries=path("queries"),
+            topics=path("topics"),
+            note=entry.get("note", ""),
+            expected=entry.get("expected") or {},
+        )
 
 
 @dataclass(frozen=True)
@@ -107,7 +117,7 @@ def read_text_queries(queries: Path, qrels: Path) -> dict[str, tuple[str, dict[s
                 item = json.loads(line)
                 key, text = str(item["id"]), item.get("claim") or item["text"]
             except (ValueError, KeyError, TypeError) as exc:
-                raise SimilarError(f"{queries.name}:{number}: expected {{\"id\", \"claim\"}} JSON ({exc})") from exc
+                raise SimilarError(f'{queries.name}:{number}: expected {{"id", "claim"}} JSON ({exc})') from exc
             out[key] = (text, dict(judged.get(key, {})))
     return out
 
@@ -136,6 +146,9 @@ def cases(index: Index, bench: Benchmark) -> tuple[list[Case], dict]:
             continue
         if bench.kind == "title":
             out.append(Case(key=seed, judged=present, text=index.paper(seed).title, skip=seed))
+        elif bench.kind == "abstract":
+            abstract = (index.abstracts([index.row(seed)]) or {}).get(index.row(seed), "")
+            out.append(Case(key=seed, judged=present, text=f"{index.paper(seed).title} {abstract}".strip(), skip=seed))
         else:
             out.append(Case(key=seed, judged=present, pmid=seed))
     return out, counts
@@ -159,8 +172,10 @@ def evaluate(index: Index, bench: Benchmark, methods: Sequence[str]) -> dict:
     ms: dict[str, float] = {}
     for method in methods:
         started = time.perf_counter()
-        per_query[method] = {c.key: all_metrics(ranked(index, bench, c, method), c.judged, full=bench.kind != "rerank")
-                             for c in questions}
+        per_query[method] = {
+            c.key: all_metrics(ranked(index, bench, c, method), c.judged, full=bench.kind != "rerank")
+            for c in questions
+        }
         ms[method] = round((time.perf_counter() - started) / max(len(questions), 1) * 1000, 3)
     return {"coverage": counts, "per_query": per_query, "ms_per_query": ms}
 
@@ -171,15 +186,21 @@ def summarize(result: dict, default: str, topics: dict[str, str]) -> dict:
     summary = {}
     for method, queries in per_query.items():
         metrics = sorted(next(iter(queries.values())).keys()) if queries else []
-        summary[method] = {m: {"mean": float(np.mean([q[m] for q in queries.values()])),
-                               "ci": list(bootstrap_ci([q[m] for q in queries.values()]))} for m in metrics}
+        summary[method] = {
+            m: {
+                "mean": float(np.mean([q[m] for q in queries.values()])),
+                "ci": list(bootstrap_ci([q[m] for q in queries.values()])),
+            }
+            for m in metrics
+        }
     paired = {}
     if default in per_query:
         keys = sorted(per_query[default])
         for other in per_query:
             if other != default:
-                paired[other] = paired_difference([per_query[default][k]["ndcg@10"] for k in keys],
-                                                  [per_query[other][k]["ndcg@10"] for k in keys])
+                paired[other] = paired_difference(
+                    [per_query[default][k]["ndcg@10"] for k in keys], [per_query[other][k]["ndcg@10"] for k in keys]
+                )
     per_topic = {}
     if topics:
         for method, queries in per_query.items():
@@ -190,7 +211,9 @@ def summarize(result: dict, default: str, topics: dict[str, str]) -> dict:
     return {"summary": summary, "paired_ndcg@10": paired, "per_topic_ndcg@10": per_topic}
 
 
-def indexes(benchmarks: Sequence[Benchmark], encoder, folder: Path, progress: bool) -> Iterator[tuple[Index, list[Benchmark]]]:
+def indexes(
+    benchmarks: Sequence[Benchmark], encoder, folder: Path, progress: bool
+) -> Iterator[tuple[Index, list[Benchmark]]]:
     """One index per corpus (built in `folder`, embeddings from the cache), with the benchmarks that use it."""
     by_corpus: dict[Path, list[Benchmark]] = defaultdict(list)
     for bench in benchmarks:
@@ -219,9 +242,15 @@ def suite_encoder(model, echo: Callable[[str], None]):
         return None
 
 
-def run_suite(benchmarks: Sequence[Benchmark], out_dir: str | Path, name: str = "suite", model: str | None = None,
-              methods: Sequence[str] | None = None, progress: bool = True,
-              echo: Callable[[str], None] = lambda s: None) -> dict:
+def run_suite(
+    benchmarks: Sequence[Benchmark],
+    out_dir: str | Path,
+    name: str = "suite",
+    model: str | None = None,
+    methods: Sequence[str] | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = lambda s: None,
+) -> dict:
     """Build one index per corpus (embeddings cached), answer every benchmark with every method, write JSON + markdown."""
     started = time.time()
     encoder = suite_encoder(model, echo)
@@ -240,11 +269,17 @@ def run_suite(benchmarks: Sequence[Benchmark], out_dir: str | Path, name: str = 
                 echo(f"{bench.name}: {KINDS[bench.kind]}")
                 result = evaluate(index, bench, wanted)
                 results["benchmarks"][bench.name] = {
-                    "kind": bench.kind, "note": bench.note,
-                    "data": {"corpus": {"path": str(bench.corpus), "sha256": store.file_sha256(bench.corpus)},
-                             "judgments": {"path": str(bench.judgments), "sha256": store.file_sha256(bench.judgments)},
-                             **({"queries": {"path": str(bench.queries), "sha256": store.file_sha256(bench.queries)}}
-                                if bench.queries else {})},
+                    "kind": bench.kind,
+                    "note": bench.note,
+                    "data": {
+                        "corpus": {"path": str(bench.corpus), "sha256": store.file_sha256(bench.corpus)},
+                        "judgments": {"path": str(bench.judgments), "sha256": store.file_sha256(bench.judgments)},
+                        **(
+                            {"queries": {"path": str(bench.queries), "sha256": store.file_sha256(bench.queries)}}
+                            if bench.queries
+                            else {}
+                        ),
+                    },
                     "default": index.default_method,
                     "coverage": result["coverage"],
                     "ms_per_query": result["ms_per_query"],
@@ -274,18 +309,30 @@ def suite_markdown(results: dict) -> str:
     lines = [f"# Quality suite: {results['name']}", ""]
     if results.get("command"):
         lines += [f"Command: `{results['command']}`", ""]
-    lines += [f"Date {results['date']}; model {model.get('name', 'none')} ({model.get('fingerprint', '-')}); "
-              f"{results['seconds']} s. nDCG@10 with 95% bootstrap intervals over queries; default method **{default}**.", "",
-              "| method | " + " | ".join(names) + " | worst margin |", "|---" * (len(names) + 2) + "|"]
+    lines += [
+        f"Date {results['date']}; model {model.get('name', 'none')} ({model.get('fingerprint', '-')}); "
+        f"{results['seconds']} s. nDCG@10 with 95% bootstrap intervals over queries; default method **{default}**.",
+        "",
+        "| method | " + " | ".join(names) + " | worst margin |",
+        "|---" * (len(names) + 2) + "|",
+    ]
     for method in methods:
         cells = [_cell(benches[n]["summary"].get(method, {}).get("ndcg@10")) for n in names]
-        lines.append(f"| {'**' + method + '**' if method == default else method} | " + " | ".join(cells)
-                     + f" | {_worst_margin(benches, method):+.3f} |")
-    lines += ["", "Worst margin: over the benchmarks, the lowest of (this method's nDCG@10 minus the best other "
-              "method's). A default that is never beaten has a margin >= 0.", "",
-              f"Paired nDCG@10 difference, {default} minus each method (95% bootstrap interval over the same queries):", "",
-              "| benchmark | " + " | ".join(f"vs {m}" for m in methods if m != default) + " |",
-              "|---" * (len(methods)) + "|"]
+        lines.append(
+            f"| {'**' + method + '**' if method == default else method} | "
+            + " | ".join(cells)
+            + f" | {_worst_margin(benches, method):+.3f} |"
+        )
+    lines += [
+        "",
+        "Worst margin: over the benchmarks, the lowest of (this method's nDCG@10 minus the best other "
+        "method's). A default that is never beaten has a margin >= 0.",
+        "",
+        f"Paired nDCG@10 difference, {default} minus each method (95% bootstrap interval over the same queries):",
+        "",
+        "| benchmark | " + " | ".join(f"vs {m}" for m in methods if m != default) + " |",
+        "|---" * (len(methods)) + "|",
+    ]
     for n in names:
         paired = benches[n]["paired_ndcg@10"]
         cells = []
@@ -293,16 +340,27 @@ def suite_markdown(results: dict) -> str:
             if m == default:
                 continue
             d = paired.get(m)
-            cells.append("-" if d is None else f"{d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]{' *' if d['significant'] else ''}")
+            cells.append(
+                "-"
+                if d is None
+                else f"{d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]{' *' if d['significant'] else ''}"
+            )
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines += ["", "`*`: the interval excludes zero.", "", "| benchmark | kind | queries evaluated | left out | ms/query "
-              f"({default}) | note |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "`*`: the interval excludes zero.",
+        "",
+        "| benchmark | kind | queries evaluated | left out | ms/query " f"({default}) | note |",
+        "|---|---|---|---|---|---|",
+    ]
     for n in names:
         b = benches[n]
         cov = b["coverage"]
         left = f"{cov['without_text'] if 'without_text' in cov else 0} without text, {cov['without_judged_papers']} without judged papers"
-        lines.append(f"| {n} | {b['kind']}: {KINDS[b['kind']]} | {cov['evaluated']} of {cov['queries']} | {left} | "
-                     f"{b['ms_per_query'].get(default, '-')} | {b.get('note', '')} |")
+        lines.append(
+            f"| {n} | {b['kind']}: {KINDS[b['kind']]} | {cov['evaluated']} of {cov['queries']} | {left} | "
+            f"{b['ms_per_query'].get(default, '-')} | {b.get('note', '')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -329,5 +387,35 @@ def check_suite(results: dict, benchmarks: Sequence[Benchmark], tolerance: float
                 ok = got is not None and abs(got - expected) <= tolerance
                 all_ok &= ok
                 shown = "missing" if got is None else f"{got:.4f}"
-                echo(f"{'OK  ' if ok else 'FAIL'} {bench.name} {method} {metric}: {shown} (expected {expected:.4f} ± {tolerance})")
+                echo(
+                    f"{'OK  ' if ok else 'FAIL'} {bench.name} {method} {metric}: {shown} (expected {expected:.4f} ± {tolerance})"
+                )
     return all_ok
+
+
+def summary_table(results: dict) -> str:
+    """The README's compact table: nDCG@10 per method and benchmark, the best of each column in bold, and a line per
+    benchmark where the default is not the best."""
+    benches = results["benchmarks"]
+    names = list(benches)
+    methods = list(dict.fromkeys(m for b in benches.values() for m in b["summary"]))
+    default = next((b["default"] for b in benches.values()), "")
+    best = {
+        n: max(benches[n]["summary"].values(), key=lambda v: v["ndcg@10"]["mean"])["ndcg@10"]["mean"] for n in names
+    }
+    lines = ["| nDCG@10 | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for method in methods:
+        cells = []
+        for n in names:
+            value = benches[n]["summary"].get(method, {}).get("ndcg@10", {}).get("mean")
+            text = "-" if value is None else f"{value:.3f}"
+            cells.append(f"**{text}**" if value is not None and value == best[n] else text)
+        lines.append(f"| {method}{' (default)' if method == default else ''} | " + " | ".join(cells) + " |")
+    behind = [n for n in names if benches[n]["summary"].get(default, {}).get("ndcg@10", {}).get("mean") != best[n]]
+    lines += [
+        "",
+        f"The default is not the best on: {', '.join(behind)}."
+        if behind
+        else f"The default ({default}) is the best method on every benchmark of the suite.",
+    ]
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
 """`similar bench tune`: every ranking idea on every suite benchmark, and the hybrid chosen by its worst benchmark."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,7 +22,9 @@ from .suite import Benchmark, cases, indexes, ranked, suite_encoder
 
 SINGLE = ("dense", "bm25", "tfidf", "pmra")
 NO_EXPANSION = dict(neighbours=0, expansion=0.0, second_hop=0.0)
-PREVIOUS = HybridParams(dense_weight=0.5, lexical=("bm25",), neighbours=12, expansion=5.0, second_hop=5.0)  # until 2026-11
+PREVIOUS = HybridParams(
+    dense_weight=0.5, lexical=("bm25",), neighbours=12, expansion=5.0, second_hop=5.0
+)  # until 2026-11
 
 # named ideas: (setting for papers and long texts, setting for short texts); kept or not, each lands with its figures
 IDEAS: dict[str, tuple[HybridParams, HybridParams]] = {
@@ -31,12 +34,27 @@ IDEAS: dict[str, tuple[HybridParams, HybridParams]] = {
     "fusion only: dense 0.3 + bm25 & tfidf": (HybridParams(dense_weight=0.3, **NO_EXPANSION),) * 2,
     "fusion only: dense 0.7 + bm25 (the short-text setting, for every query)": (SHORT_TEXT_PARAMS,) * 2,
     "mild expansion for texts too (20 voters x 1 x 0.5)": (HybridParams(), HybridParams()),
-    "strong expansion: dense 0.3 + bm25 & tfidf, 30 voters x 2 x 1": (HybridParams(neighbours=30, expansion=2.0, second_hop=1.0), SHORT_TEXT_PARAMS),
-    "medium expansion: dense 0.4 + bm25 & tfidf, 20 voters x 1 x 1": (HybridParams(dense_weight=0.4, expansion=1.0, second_hop=1.0), SHORT_TEXT_PARAMS),
-    "bm25, tfidf and pmra averaged (20 voters x 1 x 0.5)": (HybridParams(lexical=("bm25", "tfidf", "pmra")), SHORT_TEXT_PARAMS),
+    "strong expansion: dense 0.3 + bm25 & tfidf, 30 voters x 2 x 1": (
+        HybridParams(neighbours=30, expansion=2.0, second_hop=1.0),
+        SHORT_TEXT_PARAMS,
+    ),
+    "medium expansion: dense 0.4 + bm25 & tfidf, 20 voters x 1 x 1": (
+        HybridParams(dense_weight=0.4, expansion=1.0, second_hop=1.0),
+        SHORT_TEXT_PARAMS,
+    ),
+    "bm25, tfidf and pmra averaged (20 voters x 1 x 0.5)": (
+        HybridParams(lexical=("bm25", "tfidf", "pmra")),
+        SHORT_TEXT_PARAMS,
+    ),
     "bm25 only (20 voters x 1 x 0.5)": (HybridParams(lexical=("bm25",)), SHORT_TEXT_PARAMS),
-    "pool of 200": (HybridParams(pool=200), HybridParams(**{**SHORT_TEXT_PARAMS.describe(), "lexical": ("bm25",), "pool": 200})),
-    "default: papers dense 0.3 + bm25 & tfidf, 20 voters x 1 x 0.5; short texts dense 0.7 + bm25": (HybridParams(), SHORT_TEXT_PARAMS),
+    "pool of 200": (
+        HybridParams(pool=200),
+        HybridParams(**{**SHORT_TEXT_PARAMS.describe(), "lexical": ("bm25",), "pool": 200}),
+    ),
+    "default: papers dense 0.3 + bm25 & tfidf, 20 voters x 1 x 0.5; short texts dense 0.7 + bm25": (
+        HybridParams(),
+        SHORT_TEXT_PARAMS,
+    ),
 }
 
 # the grid for papers, judged on the by-PMID benchmarks with leave-one-topic-out cross-validation
@@ -49,8 +67,10 @@ GRID = {
 
 
 def grid() -> list[HybridParams]:
-    return [HybridParams(dense_weight=w, neighbours=m, expansion=b, second_hop=g)
-            for w, m, b, g in itertools.product(*GRID.values())]
+    return [
+        HybridParams(dense_weight=w, neighbours=m, expansion=b, second_hop=g)
+        for w, m, b, g in itertools.product(*GRID.values())
+    ]
 
 
 def _scores(index: Index, bench: Benchmark, questions, method: str = "hybrid") -> dict[str, float]:
@@ -61,8 +81,12 @@ def _margin(value: float, singles: dict[str, float]) -> float:
     return value - max(singles.values())
 
 
-def worst_margin_cv(grid_scores: dict[HybridParams, dict[str, dict[str, float]]], singles: dict[str, dict[str, dict[str, float]]],
-                    held: str, topics: dict[str, str]) -> dict:
+def worst_margin_cv(
+    grid_scores: dict[HybridParams, dict[str, dict[str, float]]],
+    singles: dict[str, dict[str, dict[str, float]]],
+    held: str,
+    topics: dict[str, str],
+) -> dict:
     """Leave one topic of `held` out: choose the setting whose worst margin (over the other topics and every other
     by-PMID benchmark) is highest, then score it on the held-out topic."""
     by_topic = defaultdict(list)
@@ -77,22 +101,40 @@ def worst_margin_cv(grid_scores: dict[HybridParams, dict[str, dict[str, float]]]
         train = [s for t, ss in by_topic.items() if t != topic for s in ss]
 
         def worst(p: HybridParams) -> float:
-            margins = [_margin(mean(grid_scores[p][held], train), {m: mean(v[held], train) for m, v in singles.items()})]
-            margins += [_margin(mean(b, b), {m: mean(v[name], v[name]) for m, v in singles.items()})
-                        for name, b in grid_scores[p].items() if name != held]
+            margins = [
+                _margin(mean(grid_scores[p][held], train), {m: mean(v[held], train) for m, v in singles.items()})
+            ]
+            margins += [
+                _margin(mean(b, b), {m: mean(v[name], v[name]) for m, v in singles.items()})
+                for name, b in grid_scores[p].items()
+                if name != held
+            ]
             return min(margins)
 
         best = max(grid_scores, key=worst)
         for s in seeds:
             held_out[s] = grid_scores[best][held][s]
-        folds.append({"topic": topic, "seeds": len(seeds), "chosen": best.describe(), "train_worst_margin": worst(best),
-                      "heldout_ndcg@10": mean(grid_scores[best][held], seeds)})
+        folds.append(
+            {
+                "topic": topic,
+                "seeds": len(seeds),
+                "chosen": best.describe(),
+                "train_worst_margin": worst(best),
+                "heldout_ndcg@10": mean(grid_scores[best][held], seeds),
+            }
+        )
     values = list(held_out.values())
     return {"folds": folds, "cv_ndcg@10": float(np.mean(values)), "ci": list(bootstrap_ci(values))}
 
 
-def run_tuning(benchmarks: Sequence[Benchmark], out_dir: str | Path, name: str = "ranking-ideas", model: str | None = None,
-               progress: bool = True, echo: Callable[[str], None] = lambda s: None) -> dict:
+def run_tuning(
+    benchmarks: Sequence[Benchmark],
+    out_dir: str | Path,
+    name: str = "ranking-ideas",
+    model: str | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = lambda s: None,
+) -> dict:
     """Score every idea and the paper grid on the suite; write JSON + markdown."""
     started = time.time()
     encoder = suite_encoder(model, echo)
@@ -126,21 +168,33 @@ def run_tuning(benchmarks: Sequence[Benchmark], out_dir: str | Path, name: str =
 
     names = [b.name for b in benchmarks]
     results = {
-        "name": name, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "name": name,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "model": describe(encoder) if encoder else None,
-        "benchmarks": {b.name: {"kind": b.kind, "corpus": str(b.corpus), "judgments": str(b.judgments)} for b in benchmarks},
+        "benchmarks": {
+            b.name: {"kind": b.kind, "corpus": str(b.corpus), "judgments": str(b.judgments)} for b in benchmarks
+        },
         "single_methods": {m: {n: cell(v[n]) for n in names if n in v} for m, v in singles.items()},
-        "ideas": [{"idea": idea, "paper": IDEAS[idea][0].describe(), "short_text": IDEAS[idea][1].describe(),
-                   **{n: cell(v[n]) for n in names}} for idea, v in ideas.items()],
+        "ideas": [
+            {
+                "idea": idea,
+                "paper": IDEAS[idea][0].describe(),
+                "short_text": IDEAS[idea][1].describe(),
+                **{n: cell(v[n]) for n in names},
+            }
+            for idea, v in ideas.items()
+        ],
         "grid": {k: list(v) for k, v in GRID.items()},
-        "grid_results": [{"params": p.describe(), **{n: float(np.mean(list(v.values()))) for n, v in b.items()}}
-                         for p, b in grid_scores.items()],
+        "grid_results": [
+            {"params": p.describe(), **{n: float(np.mean(list(v.values()))) for n, v in b.items()}}
+            for p, b in grid_scores.items()
+        ],
         "cross_validation": cv,
         "seconds": round(time.time() - started, 1),
     }
     for entry in results["ideas"]:
-        entry["worst_margin"] = min(entry[n]["mean"] - max(results["single_methods"][m][n]["mean"] for m in results["single_methods"])
-                                    for n in names)
+        margins = [entry[n]["mean"] - max(v[n]["mean"] for v in results["single_methods"].values()) for n in names]
+        entry["worst_margin"], entry["mean_margin"] = min(margins), float(np.mean(margins))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -149,35 +203,59 @@ def run_tuning(benchmarks: Sequence[Benchmark], out_dir: str | Path, name: str =
 
 
 def _params(p: dict) -> str:
-    return (f"w={p['dense_weight']} {'+'.join(p['lexical'])} m={p['neighbours']} beta={p['expansion']} "
-            f"gamma={p['second_hop']} pool={p['pool']}")
+    return (
+        f"w={p['dense_weight']} {'+'.join(p['lexical'])} m={p['neighbours']} beta={p['expansion']} "
+        f"gamma={p['second_hop']} pool={p['pool']}"
+    )
 
 
 def tuning_markdown(r: dict) -> str:
     names = list(r["benchmarks"])
-    lines = [f"# Ranking ideas on the quality suite ({r['name']})", "",
-             f"Date {r['date']}; model {(r['model'] or {}).get('name', 'none')}; nDCG@10 (full protocol, 95% bootstrap "
-             f"intervals over queries); {r['seconds']} s. Command: `similar bench tune --suite`. Every idea is judged by "
-             "its worst margin: over the benchmarks, the lowest of (idea minus the best single method).", "",
-             "| idea | " + " | ".join(names) + " | worst margin |", "|---" * (len(names) + 2) + "|"]
+    lines = [
+        f"# Ranking ideas on the quality suite ({r['name']})",
+        "",
+        f"Date {r['date']}; model {(r['model'] or {}).get('name', 'none')}; nDCG@10 (full protocol, 95% bootstrap "
+        f"intervals over queries); {r['seconds']} s. Command: `similar bench tune`. Every idea is judged by "
+        "its worst margin: over the benchmarks, the lowest of (idea minus the best single method); ties by the mean "
+        "margin.",
+        "",
+        "| idea | " + " | ".join(names) + " | worst margin | mean margin |",
+        "|---" * (len(names) + 3) + "|",
+    ]
     for m, vals in r["single_methods"].items():
-        lines.append(f"| {m} (single method) | " + " | ".join(f"{vals[n]['mean']:.3f}" for n in names) + " | |")
-    for i in sorted(r["ideas"], key=lambda e: -e["worst_margin"]):
-        lines.append(f"| {i['idea']} | " + " | ".join(f"{i[n]['mean']:.3f} [{i[n]['ci'][0]:.3f}, {i[n]['ci'][1]:.3f}]" for n in names)
-                     + f" | {i['worst_margin']:+.3f} |")
+        lines.append(f"| {m} (single method) | " + " | ".join(f"{vals[n]['mean']:.3f}" for n in names) + " | | |")
+    for i in sorted(r["ideas"], key=lambda e: (-e["worst_margin"], -e.get("mean_margin", 0.0))):
+        lines.append(
+            f"| {i['idea']} | "
+            + " | ".join(f"{i[n]['mean']:.3f} [{i[n]['ci'][0]:.3f}, {i[n]['ci'][1]:.3f}]" for n in names)
+            + f" | {i['worst_margin']:+.3f} | {i.get('mean_margin', float('nan')):+.3f} |"
+        )
     for held, cv in r["cross_validation"].items():
-        lines += ["", f"## Leave-one-topic-out cross-validation on {held}", "",
-                  f"For each topic, the paper setting with the best worst margin over the other topics and the other by-PMID "
-                  f"benchmarks is chosen from the grid ({len(r['grid_results'])} settings), then scored on the held-out topic: "
-                  f"**nDCG@10 {cv['cv_ndcg@10']:.3f} [{cv['ci'][0]:.3f}, {cv['ci'][1]:.3f}]**.", "",
-                  "| held-out topic | seeds | chosen | train worst margin | held-out nDCG@10 |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## Leave-one-topic-out cross-validation on {held}",
+            "",
+            f"For each topic, the paper setting with the best worst margin over the other topics and the other by-PMID "
+            f"benchmarks is chosen from the grid ({len(r['grid_results'])} settings), then scored on the held-out topic: "
+            f"**nDCG@10 {cv['cv_ndcg@10']:.3f} [{cv['ci'][0]:.3f}, {cv['ci'][1]:.3f}]**.",
+            "",
+            "| held-out topic | seeds | chosen | train worst margin | held-out nDCG@10 |",
+            "|---|---|---|---|---|",
+        ]
         for f in cv["folds"]:
-            lines.append(f"| {f['topic']} | {f['seeds']} | {_params(f['chosen'])} | {f['train_worst_margin']:+.3f} | "
-                         f"{f['heldout_ndcg@10']:.3f} |")
+            lines.append(
+                f"| {f['topic']} | {f['seeds']} | {_params(f['chosen'])} | {f['train_worst_margin']:+.3f} | "
+                f"{f['heldout_ndcg@10']:.3f} |"
+            )
     if r["grid_results"]:
         pmid = [n for n in names if any(n in g for g in r["grid_results"][:1])]
-        lines += ["", "## Paper grid (by-PMID benchmarks, all dev seeds; optimistic)", "",
-                  "| setting | " + " | ".join(pmid) + " |", "|---" * (len(pmid) + 1) + "|"]
+        lines += [
+            "",
+            "## Paper grid (by-PMID benchmarks, all dev seeds; optimistic)",
+            "",
+            "| setting | " + " | ".join(pmid) + " |",
+            "|---" * (len(pmid) + 1) + "|",
+        ]
         for g in sorted(r["grid_results"], key=lambda g: -min(g[n] for n in pmid))[:15]:
             lines.append(f"| {_params(g['params'])} | " + " | ".join(f"{g[n]:.3f}" for n in pmid) + " |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
 """The HTTP face: a FastAPI app over one open Index (JSON API, widget page, widget script, embed page, reload)."""
+
 from __future__ import annotations
 
 import hmac
@@ -9,14 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import methods as registry
 from ..errors import NotFound, SimilarError, edge_message
 from ..filters import Filters
 from ..index import Index
@@ -37,8 +39,12 @@ class RecommendationRequest(BaseModel):
     """A collection: papers like `positive` (and `text`), unlike `negative`."""
 
     model_config = ConfigDict(extra="forbid")
-    positive: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(default_factory=list, max_length=MAX_EXAMPLES)
-    negative: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(default_factory=list, max_length=MAX_EXAMPLES)
+    positive: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(
+        default_factory=list, max_length=MAX_EXAMPLES
+    )
+    negative: list[Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]] = Field(
+        default_factory=list, max_length=MAX_EXAMPLES
+    )
     text: str | None = Field(None, max_length=20000)
     n: int = Field(10, ge=1, le=MAX_API_N)
     method: str | None = Field(None, pattern=COLLECTION_METHODS)
@@ -54,8 +60,16 @@ class RecommendationRequest(BaseModel):
     all_versions: bool = False
 
     def filters(self) -> Filters:
-        return Filters.of(self.min_year, self.max_year, self.type, self.mesh, self.journal, self.language, self.species,
-                          self.exclude_retracted)
+        return Filters.of(
+            self.min_year,
+            self.max_year,
+            self.type,
+            self.mesh,
+            self.journal,
+            self.language,
+            self.species,
+            self.exclude_retracted,
+        )
 
 
 FORMAT_PATTERN = "^(json|ris|bibtex|csl-json|csv)$"
@@ -64,7 +78,9 @@ FORMAT_PATTERN = "^(json|ris|bibtex|csl-json|csv)$"
 def list_filters(
     min_year: int | None = Query(None, ge=1000, le=3000),
     max_year: int | None = Query(None, ge=1000, le=3000),
-    types: list[str] = Query([], alias="type", description="Publication type: review, clinical-trial ... (repeat: any of them)"),
+    types: list[str] = Query(
+        [], alias="type", description="Publication type: review, clinical-trial ... (repeat: any of them)"
+    ),
     mesh: list[str] = Query([], description="MeSH descriptor name or UI, exact (repeat: any of them)"),
     journal: list[str] = Query([], description="Journal title, any case"),
     language: list[str] = Query([], description="MEDLINE language code: eng, fre ..."),
@@ -79,8 +95,11 @@ def exported(result, fmt: str, name: str) -> Response:
     """The list as a download for a reference manager (exports.py)."""
     from ..exports import MEDIA_TYPES, SUFFIXES, export
 
-    return Response(export(result, fmt), media_type=MEDIA_TYPES[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}.{SUFFIXES[fmt]}"'})
+    return Response(
+        export(result, fmt),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{SUFFIXES[fmt]}"'},
+    )
 
 
 class IndexHolder:
@@ -127,7 +146,9 @@ class Reload:
 def public_manifest(manifest: dict) -> dict:
     """The manifest without this machine's absolute paths (input files and model folder keep their names)."""
     out = dict(manifest)
-    out["inputs"] = [{k: v for k, v in e.items() if k != "path"} for e in manifest.get("inputs") or [] if isinstance(e, dict)]
+    out["inputs"] = [
+        {k: v for k, v in e.items() if k != "path"} for e in manifest.get("inputs") or [] if isinstance(e, dict)
+    ]
     if isinstance(manifest.get("model"), dict):
         out["model"] = {k: v for k, v in manifest["model"].items() if k != "path"}
     return out
@@ -164,14 +185,22 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         title="similar",
         version=__import__("similar").__version__,
         description="Similar papers for biomedical literature: JSON API and embeddable widget.",
+        docs_url=None,
+        redoc_url=None,
     )
+    _offline_docs(app)
     app.state.holder = holder
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["ETag"])
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["ETag"]
+    )
     app.add_middleware(HeadAsGet)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        message = {404: f"no route {request.url.path}: see /docs", 405: f"{request.method} is not allowed on {request.url.path}"}
+        message = {
+            404: f"no route {request.url.path}: see /docs",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }
         response = _error(exc.status_code, message.get(exc.status_code, str(exc.detail)))
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
@@ -209,12 +238,18 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.get("/v1/health")
     def health():
         index = holder.index
-        return {"status": "ok", "papers": len(index), "build_id": index.build_id, "methods": list(index.methods), "reloads": holder.reloads}
+        return {
+            "status": "ok",
+            "papers": len(index),
+            "build_id": index.build_id,
+            "methods": list(index.methods),
+            "reloads": holder.reloads,
+        }
 
     @app.get("/v1/index")
     def manifest(request: Request):
         index = holder.index
-        return cached(request, index, public_manifest(index.manifest))
+        return cached(request, index, public_manifest(index.manifest.to_dict()))
 
     @app.get("/v1/papers/{pmid}")
     def paper(request: Request, pmid: str = PMID_PATH):
@@ -229,11 +264,15 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         request: Request,
         pmid: str = PMID_PATH,
         n: int = Query(10, ge=1, le=MAX_API_N),
-        method: str | None = Query(None, pattern="^(hybrid|dense|tfidf|bm25|pmra)$"),
+        method: str | None = Query(None, pattern=registry.pattern()),
         filters: Filters = Depends(list_filters),
         all_versions: bool = Query(False, description="List every PMID of a work instead of one entry per work."),
-        explain: bool = Query(False, description="Say why each paper is listed: shared terms with exact shares, MeSH, sentences."),
-        format: str = Query("json", pattern=FORMAT_PATTERN, description="json, or a download: ris, bibtex, csl-json, csv"),
+        explain: bool = Query(
+            False, description="Say why each paper is listed: shared terms with exact shares, MeSH, sentences."
+        ),
+        format: str = Query(
+            "json", pattern=FORMAT_PATTERN, description="json, or a download: ris, bibtex, csl-json, csv"
+        ),
     ):
         index = holder.index
         result = index.similar(pmid, n=n, method=method, filters=filters, versions=not all_versions)
@@ -247,8 +286,16 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     def recommendations(body: RecommendationRequest):
         """Papers like the positive PMIDs (and text), unlike the negative ones; none of them is listed."""
         index = holder.index
-        result = index.recommend(body.positive, body.negative, n=body.n, method=body.method, text=body.text,
-                                 explain=body.explain, filters=body.filters(), versions=not body.all_versions)
+        result = index.recommend(
+            body.positive,
+            body.negative,
+            n=body.n,
+            method=body.method,
+            text=body.text,
+            explain=body.explain,
+            filters=body.filters(),
+            versions=not body.all_versions,
+        )
         return result.to_dict()
 
     @app.get("/v1/recommendations")
@@ -264,8 +311,15 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         format: str = Query("json", pattern=FORMAT_PATTERN),
     ):
         index = holder.index
-        result = index.recommend(positive.split(","), [p for p in negative.split(",") if p], n=n, method=method,
-                                 explain=explain, filters=filters, versions=not all_versions)
+        result = index.recommend(
+            positive.split(","),
+            [p for p in negative.split(",") if p],
+            n=n,
+            method=method,
+            explain=explain,
+            filters=filters,
+            versions=not all_versions,
+        )
         if format != "json":
             return exported(result, format, "recommendations")
         return cached(request, index, result.to_dict())
@@ -298,21 +352,30 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         return {"status": "reloaded", "build_id": outcome.build_id, "papers": outcome.papers}
 
     @app.get("/widget/{pmid}", response_class=HTMLResponse)
-    def widget(request: Request, pmid: str = PMID_PATH, n: int = Query(5, ge=1, le=MAX_API_N),
-               theme: str = Query("light", pattern="^(light|dark)$"), explain: bool = Query(False),
-               filters: Filters = Depends(list_filters)):
+    def widget(
+        request: Request,
+        pmid: str = PMID_PATH,
+        n: int = Query(5, ge=1, le=MAX_API_N),
+        theme: str = Query("light", pattern="^(light|dark)$"),
+        explain: bool = Query(False),
+        filters: Filters = Depends(list_filters),
+    ):
         index = holder.index
         try:
             result = index.similar(pmid, n=n, filters=filters)
-        except NotFound as exc:
-            return HTMLResponse(pages.widget_error(str(exc), theme), status_code=404)
+        except NotFound:  # the API's message advises the operator (`similar add`); a reader gets a plain sentence
+            return HTMLResponse(pages.widget_error(pages.NOT_FOUND_TEXT, theme), status_code=404)
         if explain:
             result = index.explain(result)
         return cached(request, index, pages.widget_page(result, theme))
 
     @app.get("/widget.js")
     def widget_js():
-        return Response(pages.WIDGET_JS, media_type="application/javascript; charset=utf-8", headers={"Cache-Control": "public, max-age=3600"})
+        return Response(
+            pages.WIDGET_JS,
+            media_type="application/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
 
     @app.get("/embed/{pmid}", response_class=HTMLResponse)
     def embed(request: Request, pmid: str = PMID_PATH):
@@ -323,16 +386,48 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     return app
 
 
-def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run under uvicorn; SIGHUP reloads the index in place."""
+DOCS_ASSETS = "/docs-assets"
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs from Swagger UI files shipped in a PyPI package (swagger-ui-bundle-v2), so it works with no network;
+    FastAPI's default page loads them from a CDN. ReDoc (CDN only) is off."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - API docs",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect():
+        return get_swagger_ui_oauth2_redirect_html()
+
+
+def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000, ready=None) -> None:
+    """Run under uvicorn; SIGHUP reloads the index in place. `ready()` is called once the index is open."""
     import signal
 
     import uvicorn
 
     app = create_app(index_path)
+    if ready is not None:
+        ready()
     if hasattr(signal, "SIGHUP"):
+
         def _hup(signum, frame):
             app.state.holder.try_reload()  # never raises: a bad folder logs one line and the old index serves on
+
         signal.signal(signal.SIGHUP, _hup)
     timeout = float(os.environ.get(HEADER_TIMEOUT_ENV) or HEADER_TIMEOUT)
     uvicorn.run(app, host=host, port=port, log_level="warning", http=_header_timeout_protocol(timeout))

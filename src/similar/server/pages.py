@@ -1,4 +1,5 @@
 """Self-contained HTML and JavaScript for the "Similar Papers" widget, its script snippet and the embed page."""
+
 from __future__ import annotations
 
 import html
@@ -64,6 +65,9 @@ def widget_page(result: SimilarList, theme: str = "light") -> str:
 </ol></section></body></html>"""
 
 
+NOT_FOUND_TEXT = "No similar papers are available for this article yet."
+
+
 def widget_error(message: str, theme: str = "light") -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><style>{_style(theme)}</style></head>
 <body><section class="similar-papers"><h2>Similar Papers</h2><p class="meta">{html.escape(message)}</p></section></body></html>"""
@@ -106,17 +110,17 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
     });
     if (el.hasAttribute("data-similar-exclude-retracted") && el.getAttribute("data-similar-exclude-retracted") !== "false") { extra += "&exclude_retracted=true"; }
     fetch(origin + "/v1/papers/" + encodeURIComponent(pmid) + "/similar?n=" + encodeURIComponent(n) + (explain ? "&explain=true" : "") + extra)
-      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, status: r.status, body: body }; }); })
       .then(function (res) {
-        if (!res.ok) { el.textContent = "Similar papers unavailable: " + res.body.error; return; }
+        if (!res.ok) { el.textContent = res.status === 404 ? __NOT_FOUND__ : "Similar papers are unavailable."; return; }
         render(el, res.body, theme);
       })
-      .catch(function () { el.textContent = "Similar papers unavailable."; });
+      .catch(function () { el.textContent = "Similar papers are unavailable."; });
   }
   function start() { Array.prototype.forEach.call(document.querySelectorAll("[data-similar-pmid]"), load); }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();
-""".replace("__THEMES__", json.dumps(THEMES))
+""".replace("__THEMES__", json.dumps(THEMES)).replace("__NOT_FOUND__", json.dumps(NOT_FOUND_TEXT))
 
 
 DOWNLOADS = (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"), ("csv", "CSV"))
@@ -124,12 +128,19 @@ DOWNLOADS = (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"), ("c
 
 def embed_page(paper: PaperInfo, base_url: str) -> str:
     """What a literature site offers under a paper: both snippets, a copy button each, and a live preview."""
-    script_snippet = (f'<div data-similar-pmid="{paper.pmid}" data-similar-n="5"></div>\n'
-                      f'<script src="{base_url}/widget.js" async></script>')
-    iframe_snippet = (f'<iframe src="{base_url}/widget/{paper.pmid}?n=5" width="420" height="480" '
-                      f'style="border:0" title="Similar papers"></iframe>')
-    downloads = " · ".join(f'<a class="download" href="{html.escape(base_url)}/v1/papers/{paper.pmid}/similar?n=20&amp;format={f}" '
-                           f'download>{name}</a>' for f, name in DOWNLOADS)
+    script_snippet = (
+        f'<div data-similar-pmid="{paper.pmid}" data-similar-n="5"></div>\n'
+        f'<script src="{base_url}/widget.js" async></script>'
+    )
+    iframe_snippet = (
+        f'<iframe src="{base_url}/widget/{paper.pmid}?n=5" width="420" height="480" '
+        f'style="border:0" title="Similar papers"></iframe>'
+    )
+    downloads = " · ".join(
+        f'<a class="download" href="{html.escape(base_url)}/v1/papers/{paper.pmid}/similar?n=20&amp;format={f}" '
+        f"download>{name}</a>"
+        for f, name in DOWNLOADS
+    )
     block = lambda name, code: (
         f'<h3>{name}</h3><pre id="{name}"><code>{html.escape(code)}</code></pre>'
         f'<button type="button" data-copy="{name}">Copy</button>'

@@ -1,0 +1,105 @@
+"""Ranking methods, one object each: the one place that names them (CLI, HTTP, Index, benchmarks and docs read it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .backends import top_k
+from .backends.weightings import WEIGHTINGS
+
+if TYPE_CHECKING:
+    from .ranking import Query, Ranker
+
+
+@dataclass(frozen=True)
+class Method:
+    """A ranking method: how it scores chosen rows for a query and how it finds a query's best k live rows.
+
+    Adding a method = one subclass, registered with `register`, and its tests; everything else reads `REGISTRY`."""
+
+    name: str
+    summary: str
+    needs_vectors: bool = False
+
+    def score(self, ranker: Ranker, q: Query, rows: np.ndarray) -> np.ndarray:
+        """Scores of chosen rows (the re-rank protocol, and every fusion)."""
+        raise NotImplementedError
+
+    def search(self, ranker: Ranker, q: Query, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Best k live rows as (scores, rows), highest first; the query's own row is never among them."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Lexical(Method):
+    """One lexical weighting (backends/lexical.py WEIGHTINGS): one sparse product over every row."""
+
+    def score(self, ranker, q, rows):
+        return ranker.lexical.score_rows(self.name, ranker.terms(self.name, q), rows)
+
+    def search(self, ranker, q, k):
+        scores = ranker.lexical.score_all(self.name, ranker.terms(self.name, q)).ravel()
+        return top_k(scores, k, ranker.exclude(q))
+
+
+@dataclass(frozen=True)
+class Dense(Method):
+    """Cosine of the embedding vectors (FAISS search)."""
+
+    def score(self, ranker, q, rows):
+        return (ranker.dense.vectors(rows) @ ranker.vector(q).ravel()).astype(np.float32)
+
+    def search(self, ranker, q, k):
+        rows = ranker.dense_candidates(q, k, ranker.exclude(q))
+        best, order = top_k(self.score(ranker, q, rows), k)
+        return best, rows[order]
+
+
+@dataclass(frozen=True)
+class Hybrid(Method):
+    """Dense + lexical fusion with neighbour expansion over the query's dense pool (ranking.HybridParams)."""
+
+    def score(self, ranker, q, rows):
+        return ranker.hybrid_scores(q, rows)
+
+    def search(self, ranker, q, k):
+        pool = ranker.dense_candidates(q, max(k, ranker.params(q).pool), ranker.exclude(q))
+        return ranker.rank_pool(q, pool, k)
+
+
+REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Make a method known to every face; names are unique."""
+    if method.name in REGISTRY:
+        raise ValueError(f"ranking method {method.name!r} is registered twice")
+    REGISTRY[method.name] = method
+    return method
+
+
+register(
+    Hybrid("hybrid", "Dense + lexical (BM25, TF-IDF) fusion with neighbour expansion; the default with a model.", True)
+)
+register(Dense("dense", "Cosine of the sentence-embedding vectors.", True))
+for _w in WEIGHTINGS.values():
+    register(Lexical(_w.name, _w.summary))
+
+
+def names(vectors: bool = True) -> tuple[str, ...]:
+    """Every method's name in registry order; with vectors=False only those an index without a model answers."""
+    return tuple(m.name for m in REGISTRY.values() if vectors or not m.needs_vectors)
+
+
+def get(name: str) -> Method:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown ranking method {name!r}")
+    return REGISTRY[name]
+
+
+def pattern() -> str:
+    """A regular expression matching exactly the registered names (HTTP validation)."""
+    return "^(" + "|".join(names()) + ")$"

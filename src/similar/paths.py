@@ -1,0 +1,78 @@
+"""Where similar keeps its data: one home ($SIMILAR_HOME, else the per-user data folder) for indexes, models, results."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "SIMILAR_HOME"
+APP = "similar"
+
+
+def home() -> Path:
+    """$SIMILAR_HOME, else the per-user data folder (~/.local/share/similar on Linux); never the current directory."""
+    given = os.environ.get(HOME_ENV, "").strip()
+    if given:
+        return Path(given).expanduser().absolute()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP, appauthor=False)).absolute()
+
+
+def index_root() -> Path:
+    """Indexes by name: $SIMILAR_INDEX_DIR, else HOME/index."""
+    given = os.environ.get("SIMILAR_INDEX_DIR", "").strip()
+    return Path(given).expanduser().absolute() if given else home() / "index"
+
+
+def models_dir() -> Path:
+    """Prepared and trained models: $SIMILAR_MODELS_DIR, else HOME/models."""
+    given = os.environ.get("SIMILAR_MODELS_DIR", "").strip()
+    return Path(given).expanduser().absolute() if given else home() / "models"
+
+
+def results_dir() -> Path:
+    """Benchmark results unless --out says otherwise: HOME/results (outside any checkout)."""
+    return home() / "results"
+
+
+def pubmed_dir() -> Path:
+    """NLM's baseline and update files fetched by `similar pubmed fetch`: HOME/pubmed."""
+    return home() / "pubmed"
+
+
+def cache_dir() -> Path:
+    """Embedding cache (keyed by model fingerprint and text hash): $SIMILAR_CACHE, else the per-user cache folder."""
+    given = os.environ.get("SIMILAR_CACHE", "").strip()
+    if given:
+        return Path(given).expanduser().absolute()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir(APP, appauthor=False)).absolute()
+
+
+def is_path(value: str | Path) -> bool:
+    """A Path object, or a string with a path separator, or one starting with '.' or '~', is a path; else a name."""
+    if isinstance(value, Path):
+        return True
+    seps = {os.sep, "/"} | ({os.altsep} if os.altsep else set())
+    return any(s in value for s in seps) or value.startswith((".", "~"))
+
+
+def index_path(name_or_path: str | Path | None) -> Path:
+    """The absolute folder of an index given by name (under index_root(), whatever the current directory) or by path."""
+    if name_or_path is None or str(name_or_path) == "":
+        return index_root() / "default"
+    if is_path(name_or_path):
+        return Path(name_or_path).expanduser().absolute()
+    return index_root() / str(name_or_path)
+
+
+def index_names() -> list[str]:
+    """Names of the folders under index_root() that hold a manifest, sorted."""
+    root = index_root()
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists()
+    )

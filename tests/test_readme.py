@@ -1,0 +1,62 @@
+"""The README and docs cannot drift: the README's two set-up commands, every `$ similar ...` example (README and
+docs/*.md) parses against the CLI, and example outputs are the ones benchmarks/readme_examples.py wrote."""
+
+import re
+import shlex
+from pathlib import Path
+
+import click
+import pytest
+
+from similar.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+PAGES = README + "\n".join(p.read_text() for p in sorted((ROOT / "docs").glob("*.md")))
+EXAMPLES = [line for line in PAGES.splitlines() if line.startswith("$ similar ")]
+
+
+def test_two_setup_commands_open_the_readme():
+    block = README.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+    assert block == [
+        "pip install -e . && similar build ../shared/data/trec2005-d2d/corpus.jsonl.gz --index trec && similar query 7504954 --index trec",
+        "pip install -e '.[test]' && python -m pytest",
+    ]
+
+
+def _leaf(args: list[str]) -> click.Command:
+    """Parse args down to the command they name; raises click.UsageError on an unknown command or option."""
+    cmd, ctx = main, main.make_context("similar", list(args))
+    while isinstance(cmd, click.Group):
+        rest = [*ctx._protected_args, *ctx.args]
+        name, cmd, rest = cmd.resolve_command(ctx, rest)
+        ctx = cmd.make_context(name, rest, parent=ctx)
+    return cmd
+
+
+@pytest.mark.parametrize("line", EXAMPLES)
+def test_every_example_parses(line):
+    args = shlex.split(line.split("  #")[0])[2:]
+    assert _leaf(args).name in {
+        c for g in (main, *[c for c in main.commands.values() if isinstance(c, click.Group)]) for c in g.commands
+    }
+
+
+def test_examples_show_what_the_command_prints():
+    """Outputs are pasted by the script: no hand-rounded JSON, no paths relative to a working directory."""
+    for line in PAGES.splitlines():
+        if line.startswith("{") and '"score"' in line:
+            assert re.search(r"\"score\": ?\d\.\d{4,}", line), line  # --json and HTTP print scores unrounded
+        if line.startswith(("built ", "updated ", "serving ")):
+            assert re.match(r"\w+ /", line), line  # absolute index paths
+    assert "index/trec: " not in PAGES.replace("/index/trec: ", "")
+
+
+def test_readme_quality_table_is_the_committed_suite_result():
+    import json
+
+    from similar.bench.suite import summary_table
+
+    suite = json.loads((ROOT / "benchmarks" / "results" / "suite.json").read_text())
+    start, end = "<!-- suite table: from benchmarks/results/suite.json -->", "<!-- end suite table -->"
+    assert README.split(start, 1)[1].split(end, 1)[0].strip() == summary_table(suite)
