@@ -476,7 +476,7 @@ def bench_tune(suite_file, model, name, out_dir, quiet):
     "--part",
     "parts",
     multiple=True,
-    type=click.Choice(["encode", "build", "methods", "query", "startup"]),
+    type=click.Choice(["encode", "build", "methods", "query", "startup", "int8"]),
     help="Parts to run (default: all).",
 )
 @click.option("--encode-corpus", default="../shared/data/pubmed-sample/abstracts.jsonl.gz", show_default=True)
@@ -668,15 +668,30 @@ def models_list():
 @click.option("--backend", type=click.Choice(["openvino"]), default="openvino", show_default=True)
 @click.option("--model", "name", default=None, help="Model name (default all-MiniLM-L6-v2).")
 @click.option("--force", is_flag=True, help="Export again even if an export exists.")
-def models_prepare(backend, name, force):
+@click.option(
+    "--int8",
+    is_flag=True,
+    help="Also quantize the export to int8 with NNCF (pip install 'similar[int8]'): openvino/model-int8.xml, "
+    "used only when asked for (backend openvino-int8).",
+)
+@click.option(
+    "--calibration",
+    default="../shared/data/ohsumed/abstracts.jsonl.gz",
+    show_default=True,
+    help="JSONL(.gz) of title/abstract records for int8 calibration (300 texts); not a benchmark corpus.",
+)
+def models_prepare(backend, name, force, int8, calibration):
     """Export the model once for fast CPU encoding; build and query use the export when present."""
     from .openvino_export import prepare_openvino
 
-    info = prepare_openvino(name, force=force)
+    info = prepare_openvino(name, force=force, int8=int8, calibration=calibration)
     if info.get("exported", True):
         click.echo(
             f"prepared {info['dest']}: OpenVINO {info['openvino']} export of {info['source']} (fingerprint {info['fingerprint']})"
         )
+        if int8:
+            q = info["int8"]
+            click.echo(f"int8: {q['file']} (NNCF {q['nncf']}, {q['calibration_texts']} texts of {q['calibration']})")
     else:
         click.echo(
             f"already prepared {info['dest']} (fingerprint {info['fingerprint']}): nothing exported; --force exports again"

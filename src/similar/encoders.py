@@ -154,12 +154,26 @@ class SentenceTransformerEncoder:
         }
 
 
+OPENVINO_PRECISIONS = (None, "f32", "bf16", "int8")
+
+
+def openvino_choice(precision: str | None) -> tuple[str, dict]:
+    """(IR file under openvino/, extra compile config) for a precision: None is OpenVINO's default (bf16 where the CPU
+    has AMX / AVX-512 BF16, else fp32), "f32"/"bf16" force INFERENCE_PRECISION_HINT, "int8" is the NNCF-quantized IR
+    from `similar models prepare --int8` (its non-quantized ops keep the default precision)."""
+    if precision not in OPENVINO_PRECISIONS:
+        raise ValueError(f"unknown OpenVINO precision {precision!r}: one of {OPENVINO_PRECISIONS}")
+    if precision == "int8":
+        return "model-int8.xml", {}
+    return "model.xml", ({"INFERENCE_PRECISION_HINT": precision} if precision else {})
+
+
 class OpenVINOEncoder:
     """The same model exported by `similar models prepare`, run by OpenVINO with an async request queue (all cores)."""
 
     batch_size = 16  # small length-sorted batches pad little; the queue keeps every core busy
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, precision: str | None = None):
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -176,10 +190,18 @@ class OpenVINOEncoder:
         self.max_seq_length = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
         self.tokenize = _batch_tokenizer(spec.path, self.max_seq_length)
         cache = store.cache_dir() / "openvino"  # compiled blobs: a later process loads instead of compiling
+        filename, extra = openvino_choice(precision)
+        if not (spec.path / "openvino" / filename).exists():
+            raise ModelUnavailable(
+                f"no {filename} in {spec.path / 'openvino'}: run `similar models prepare --int8` first"
+            )
+        self.weights = "int8" if precision == "int8" else "fp32"
+        if precision == "int8":
+            self.backend = "openvino-int8"
         self.compiled = ov.Core().compile_model(
-            str(spec.path / "openvino" / "model.xml"),
+            str(spec.path / "openvino" / filename),
             "CPU",
-            {"PERFORMANCE_HINT": "THROUGHPUT", "CACHE_DIR": str(cache)},
+            {"PERFORMANCE_HINT": "THROUGHPUT", "CACHE_DIR": str(cache), **extra},
         )
         self.queue = ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._lock = threading.Lock()  # one queue, reused: requests are created once, callers take turns
@@ -214,7 +236,7 @@ class OpenVINOEncoder:
             "name": self.name,
             "path": str(self.spec.path),
             "fingerprint": self.fingerprint,
-            "backend": "openvino",
+            "backend": self.backend,
             "dim": self.dim,
             "max_seq_length": self.max_seq_length,
         }
@@ -263,7 +285,10 @@ def _batch_tokenizer(path: Path, max_length: int):
 
 
 def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: str | None = None):
-    """Resolve and load a model; raises ModelUnavailable (never downloads). A prepared OpenVINO export wins on CPU."""
+    """Resolve and load a model; raises ModelUnavailable (never downloads). A prepared OpenVINO export wins on CPU.
+    backend "openvino-int8" loads the int8 IR of `similar models prepare --int8` (never chosen by default)."""
+    if backend == "openvino-int8":
+        return OpenVINOEncoder(resolve_model(name_or_path, "openvino"), precision="int8")
     spec = resolve_model(name_or_path, backend if backend else (None if device == "cpu" else "torch"))
     if spec.backend == "openvino":
         return OpenVINOEncoder(spec)

@@ -18,7 +18,7 @@ import numpy as np
 from .. import store
 
 DIM = 384
-PARTS = ("encode", "build", "methods", "query", "startup")
+PARTS = ("encode", "build", "methods", "query", "startup", "int8")
 QUERIES = 200
 
 
@@ -100,6 +100,109 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
         "gflop_per_doc": round(flops_per_doc / 1e9, 3),
         "mean_tokens": round(float(np.mean(tokens)), 1),
         "runs": runs,
+    }
+
+
+def agreement(vectors: np.ndarray, reference: np.ndarray) -> dict:
+    """Per-document cosine of L2-normalized vectors to the reference (mean, min) and top-10 neighbour overlap among the
+    same documents (each document's 10 nearest others, compared as sets)."""
+    cos = (vectors * reference).sum(axis=1)
+    top, ref_top = _top10(vectors), _top10(reference)
+    return {
+        "mean_cosine_to_fp32": float(cos.mean()),
+        "min_cosine_to_fp32": float(cos.min()),
+        "top10_overlap": float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, ref_top)])),
+    }
+
+
+INT8_TARGET = {"cosine": 0.99, "top10_overlap": 0.95}
+
+
+def meets_target(a: dict) -> bool:
+    """The issue's bar for int8: cosine >= 0.99 to fp32 (every document, the min) and top-10 overlap >= 0.95."""
+    return a["min_cosine_to_fp32"] >= INT8_TARGET["cosine"] and a["top10_overlap"] >= INT8_TARGET["top10_overlap"]
+
+
+def int8_runs(corpus: Path, docs: int) -> dict:
+    """In this process: OpenVINO forced f32, OpenVINO's default precision and the int8 IR on the same texts."""
+    from ..encoders import DEFAULT_MODEL, ModelSpec, ModelUnavailable, OpenVINOEncoder
+
+    texts = _texts(corpus, docs)
+    prepared = store.models_dir() / DEFAULT_MODEL
+    runs, reference = [], None
+    for label, precision in (("openvino f32", "f32"), ("openvino default", None), ("openvino int8", "int8")):
+        try:
+            enc = OpenVINOEncoder(ModelSpec(DEFAULT_MODEL, prepared, "openvino"), precision=precision)
+        except ModelUnavailable as exc:
+            runs.append({"backend": label, "error": str(exc)})
+            continue
+        enc.encode(texts[:32])  # warm-up
+        started = time.perf_counter()
+        vectors = enc.encode(texts)
+        seconds = time.perf_counter() - started
+        run = {
+            "backend": label,
+            "inference_precision": enc.precision,
+            "weights": enc.weights,
+            "docs": len(texts),
+            "seconds": round(seconds, 2),
+            "docs_per_s": round(len(texts) / seconds, 1),
+        }
+        if reference is None:
+            reference = vectors
+        else:
+            run.update(agreement(vectors, reference))
+            run["meets_target"] = meets_target(run)
+            run["speedup_vs_f32"] = round(run["docs_per_s"] / runs[0]["docs_per_s"], 2)
+        runs.append(run)
+    return {"runs": runs}
+
+
+def bench_int8(corpus: Path, docs: int = 512) -> dict:
+    """int8 against fp32 and bf16, natively and with oneDNN capped at AVX2 (ONEDNN_MAX_CPU_ISA, set in a child process
+    before OpenVINO loads) to stand in for an AVX2-only CPU. Each setting runs in its own child process with its own
+    compiled-model cache, so no blob compiled for one ISA is loaded under another."""
+    out: dict = {"corpus": str(corpus), "docs": docs, "threads": os.cpu_count(), "target": INT8_TARGET, "settings": []}
+    code = (
+        "import json, sys; from pathlib import Path; from similar.bench.speed import int8_runs; "
+        "print(json.dumps(int8_runs(Path(sys.argv[1]), int(sys.argv[2]))))"
+    )
+    for setting, isa in (("native", None), ("AVX2 (emulated: ONEDNN_MAX_CPU_ISA=AVX2)", "AVX2")):
+        with tempfile.TemporaryDirectory(prefix="similar-int8-") as tmp:
+            env = {**os.environ, "SIMILAR_CACHE": tmp}
+            env.pop("ONEDNN_MAX_CPU_ISA", None)
+            if isa:
+                env["ONEDNN_MAX_CPU_ISA"] = isa
+            proc = subprocess.run(
+                [sys.executable, "-c", code, str(corpus), str(docs)], capture_output=True, text=True, env=env
+            )
+        if proc.returncode != 0:
+            out["settings"].append({"setting": setting, "error": proc.stderr.strip()[-1500:]})
+            continue
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        out["settings"].append({"setting": setting, "onednn_max_cpu_isa": isa, **result})
+        print(out["settings"][-1], file=sys.stderr, flush=True)
+    out["avx2_cap_honoured"] = _cap_honoured(out["settings"])
+    return out
+
+
+def _cap_honoured(settings: list[dict]) -> dict:
+    """Did OpenVINO's CPU plugin see the AVX2 cap? Evidence: its default precision falls back from bf16 to f32 (bf16
+    needs AVX-512 BF16 / AMX), and the f32 rate changes (AVX-512 kernels are no longer used)."""
+    by = {s["setting"].split()[0]: {r["backend"]: r for r in s.get("runs", []) if "error" not in r} for s in settings}
+    native, capped = by.get("native", {}), by.get("AVX2", {})
+    if not native or not capped:
+        return {"honoured": None, "why": "a setting did not run"}
+    default_native = native.get("openvino default", {}).get("inference_precision")
+    default_capped = capped.get("openvino default", {}).get("inference_precision")
+    f32 = [d.get("openvino f32", {}).get("docs_per_s") for d in (native, capped)]
+    ratio = round(f32[1] / f32[0], 2) if all(f32) else None
+    honoured = default_native != default_capped or (ratio is not None and abs(1 - ratio) > 0.15)
+    return {
+        "honoured": honoured,
+        "default_precision_native": default_native,
+        "default_precision_capped": default_capped,
+        "f32_rate_capped_over_native": ratio,
     }
 
 
@@ -331,6 +434,8 @@ def run_speed(
         results["methods"] = [r for c in build_corpora for r in bench_methods(c)]
     if "query" in parts:
         results["query"] = bench_query(sizes)
+    if "int8" in parts:
+        results["int8"] = bench_int8(encode_corpus)
     out_dir.mkdir(parents=True, exist_ok=True)
     results["runs"] = {part: {"command": results["command"], "date": results["date"]} for part in parts}
     previous = out_dir / f"{name}.json"
@@ -404,6 +509,8 @@ def speed_markdown(r: dict) -> str:
                 f"{e.get('fraction_of_fp32_peak', '-')} | {e.get('mean_cosine_to_torch', 1.0):.5f} | {e.get('top10_overlap', 1.0):.3f} |"
             )
         lines.append("")
+    if r.get("int8"):
+        lines += int8_markdown(r["int8"], where, made("int8"))
     if r.get("build"):
         lines += [
             "## Build (`similar build`, child process, embedding cache off)",
@@ -450,6 +557,52 @@ def speed_markdown(r: dict) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def int8_markdown(q: dict, where: str, made: str) -> list[str]:
+    cap = q.get("avx2_cap_honoured") or {}
+    if cap.get("honoured"):
+        note = (
+            f"The AVX2 rows are emulated on this CPU ({where}) by capping oneDNN with ONEDNN_MAX_CPU_ISA=AVX2 in a child "
+            f"process; OpenVINO's CPU plugin honoured it (default precision {cap['default_precision_native']} natively, "
+            f"{cap['default_precision_capped']} capped; f32 rate capped / native {cap['f32_rate_capped_over_native']}). "
+            "An emulation keeps this CPU's caches, memory and clock: a real AVX2-only CPU will differ in absolute rates."
+        )
+    else:
+        note = (
+            f"ONEDNN_MAX_CPU_ISA=AVX2 was NOT visibly honoured by OpenVINO's CPU plugin ({cap}): the AVX2 rows are not an "
+            "AVX2 measurement; only the native rows count."
+        )
+    lines = [
+        "## int8 (NNCF post-training quantization) against OpenVINO fp32 and bf16",
+        "",
+        made,
+        "",
+        f"{q['docs']} abstracts of `{q['corpus']}`, {q['threads']} threads, measured on {where}. Agreement is to OpenVINO "
+        f"forced f32 (INFERENCE_PRECISION_HINT=f32) in the same setting; target: cosine >= {q['target']['cosine']} "
+        f"(every document) and top-10 overlap >= {q['target']['top10_overlap']}.",
+        "",
+        note,
+        "",
+        "| setting | backend | computes in | docs/s | vs f32 | mean cosine | min cosine | top-10 overlap | meets target |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in q["settings"]:
+        if "error" in s:
+            lines.append(f"| {s['setting']} | - | - | {s['error'][-200:]} | | | | | |")
+            continue
+        for e in s["runs"]:
+            if "error" in e:
+                lines.append(f"| {s['setting']} | {e['backend']} | - | {e['error']} | | | | | |")
+                continue
+            computes = e["inference_precision"] + (" (int8 weights and activations)" if e["weights"] == "int8" else "")
+            lines.append(
+                f"| {s['setting']} | {e['backend']} | {computes} | {e['docs_per_s']} | {e.get('speedup_vs_f32', 1.0)} | "
+                f"{e.get('mean_cosine_to_fp32', 1.0):.5f} | {e.get('min_cosine_to_fp32', 1.0):.5f} | "
+                f"{e.get('top10_overlap', 1.0):.3f} | {'yes' if e.get('meets_target', True) else 'no'} |"
+            )
+    lines.append("")
+    return lines
 
 
 def speed_chart(rows: list[dict], path: Path) -> None:
