@@ -157,14 +157,14 @@ class SentenceTransformerEncoder:
 OPENVINO_PRECISIONS = (None, "f32", "bf16", "int8")
 
 
-def openvino_choice(precision: str | None) -> tuple[str, dict]:
+def openvino_choice(precision: str | None, hint: str | None = None) -> tuple[str, dict]:
     """(IR file under openvino/, extra compile config) for a precision: None is OpenVINO's default (bf16 where the CPU
     has AMX / AVX-512 BF16, else fp32), "f32"/"bf16" force INFERENCE_PRECISION_HINT, "int8" is the NNCF-quantized IR
-    from `similar models prepare --int8` (its non-quantized ops keep the default precision)."""
+    from `similar models prepare --int8` (its non-quantized ops keep the default precision unless `hint` sets it)."""
     if precision not in OPENVINO_PRECISIONS:
         raise ValueError(f"unknown OpenVINO precision {precision!r}: one of {OPENVINO_PRECISIONS}")
     if precision == "int8":
-        return "model-int8.xml", {}
+        return "model-int8.xml", ({"INFERENCE_PRECISION_HINT": hint} if hint else {})
     return "model.xml", ({"INFERENCE_PRECISION_HINT": precision} if precision else {})
 
 
@@ -173,7 +173,7 @@ class OpenVINOEncoder:
 
     batch_size = 16  # small length-sorted batches pad little; the queue keeps every core busy
 
-    def __init__(self, spec: ModelSpec, precision: str | None = None):
+    def __init__(self, spec: ModelSpec, precision: str | None = None, hint: str | None = None):
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -190,7 +190,7 @@ class OpenVINOEncoder:
         self.max_seq_length = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
         self.tokenize = _batch_tokenizer(spec.path, self.max_seq_length)
         cache = store.cache_dir() / "openvino"  # compiled blobs: a later process loads instead of compiling
-        filename, extra = openvino_choice(precision)
+        filename, extra = openvino_choice(precision, hint)
         if not (spec.path / "openvino" / filename).exists():
             raise ModelUnavailable(
                 f"no {filename} in {spec.path / 'openvino'}: run `similar models prepare --int8` first"
