@@ -326,6 +326,36 @@ CORRUPT = [
 ]
 
 
+ADD_ONTO = (
+    "sqlite-garbage",
+    "sqlite-truncated",
+    "neighbours-truncated",
+    "lexical-tampered",
+    "vectors-tampered",
+    "rows-swapped",
+)
+
+
+@pytest.mark.parametrize("corrupt,message", [c[1:] for c in CORRUPT if c[0] in ADD_ONTO], ids=list(ADD_ONTO))
+def test_add_refuses_a_damaged_index_and_changes_nothing(tmp_path, dense_ix, corrupt, message):
+    """An add rewrites the index: on top of a damaged one it would record fresh checksums over the damage."""
+    sizes = {n: _size(dense_ix, n) for n in ("papers.sqlite", "neighbours.npz")}
+    expected = (
+        "corrupt index "
+        + re.escape(str(dense_ix))
+        + ": "
+        + message.replace("{papers\\.sqlite}", str(sizes["papers.sqlite"])).replace(
+            "{neighbours\\.npz}", str(sizes["neighbours.npz"])
+        )
+    )
+    corrupt(dense_ix)
+    before = {f.name: f.read_bytes() for f in dense_ix.iterdir()}
+    res = run("add", more(tmp_path, "m.jsonl", 5000, 3), "--index", dense_ix, "--quiet")
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert re.fullmatch("error: " + expected, res.output.strip().splitlines()[-1]), res.output
+    assert {f.name: f.read_bytes() for f in dense_ix.iterdir()} == before
+
+
 @pytest.mark.parametrize("corrupt,message", [c[1:] for c in CORRUPT], ids=[c[0] for c in CORRUPT])
 def test_damaged_index_is_one_line_error(dense_ix, corrupt, message):
     sizes = {n: _size(dense_ix, n) for n in ("papers.sqlite", "neighbours.npz")}

@@ -178,7 +178,11 @@ def test_add_new_changed_unchanged_and_deleted(tmp_path, built):
     enc = FakeEncoder()
     corpus = make_corpus()
     update = [
-        {"pmid": "5000", "title": "Brand new cardiac heart failure paper", "abstract": "heart failure"},
+        {
+            "pmid": "5000",
+            "title": "Cardiac heart failure and myocardial infarction",
+            "abstract": "We report cardiac heart failure myocardial infarction ventricular ejection findings in heart research.",
+        },
         {**corpus[1], "title": corpus[1]["title"] + " (revised)"},
         corpus[2],
     ]
@@ -267,3 +271,35 @@ def test_corrupt_index_is_one_line(built, corrupt, message):
         assert text == message.format(p=built)
     else:
         assert text.startswith(f"corrupt index {built}: ") and text.endswith("; rebuild it")
+
+
+def test_add_grows_the_vocabulary_like_one_build(tmp_path, fake_encoder):
+    """Words first seen in an added paper count as they would in one build over every text: same lexical lists."""
+    first = make_corpus(20)
+    later = [
+        {
+            "pmid": "7001",
+            "title": "Latent tuberculosis infection screening",
+            "abstract": "LTBI tuberculosis screening in foreign-born persons with interferon gamma assays.",
+        },
+        {"pmid": "7002", "title": "Tuberculosis treatment adherence", "abstract": "Tuberculosis LTBI therapy."},
+    ]
+    write_jsonl(tmp_path / "a.jsonl", first)
+    write_jsonl(tmp_path / "b.jsonl", later)
+    build_index([tmp_path / "a.jsonl"], tmp_path / "ix" / "grown", model=fake_encoder, progress=False)
+    add_to_index([tmp_path / "b.jsonl"], tmp_path / "ix" / "grown", encoder=fake_encoder, progress=False)
+    build_index(
+        [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], tmp_path / "ix" / "once", model=fake_encoder, progress=False
+    )
+    grown, once = Index.open(tmp_path / "ix" / "grown"), Index.open(tmp_path / "ix" / "once")
+    assert "tuberculosis" in grown.ranker.lexical.vocabulary
+    assert grown.manifest.lexical["vocabulary"] == once.manifest.lexical["vocabulary"]
+    for method in ("bm25", "tfidf", "pmra"):
+        for pmid in ("7001", "1000"):
+            a, b = grown.similar(pmid, n=5, method=method), once.similar(pmid, n=5, method=method)
+            assert [n.pmid for n in a.neighbors] == [n.pmid for n in b.neighbors], (method, pmid)
+            np.testing.assert_allclose([n.score for n in a.neighbors], [n.score for n in b.neighbors], rtol=1e-5)
+        text = grown.similar_text("latent tuberculosis LTBI", n=2, method=method)
+        assert [n.pmid for n in text.neighbors] == [
+            n.pmid for n in once.similar_text("latent tuberculosis LTBI", n=2, method=method).neighbors
+        ]

@@ -26,12 +26,14 @@ def ix(tmp_path, fake_encoder):
 
 
 def test_an_add_records_the_new_papers_in_the_top_k_and_the_feed_reads_back(tmp_path, ix, fake_encoder):
-    add_watch(ix, "aspirin", ["2001"], k=3)
+    add_watch(ix, "aspirin", ["2001"], k=4)
     add_watch(ix, "top-two", ["2001"], k=2)
     report = add_to_index([write_medline(tmp_path / "later.xml", LATER)], ix, encoder=fake_encoder, progress=False)
-    assert "watch aspirin: 3 new papers in its top 3" in report.notes
+    top_four = [n.pmid for n in Index.open(ix).similar("2001", n=4).neighbors]
+    assert set(top_four) & set(LATER) == {"2003", "2004", "2010"}  # never the retraction notice 2005
+    assert "watch aspirin: 3 new papers in its top 4" in report.notes
     recorded = entries(ix, "aspirin")
-    assert {e.pmid for e in recorded} == {"2003", "2004", "2010"}  # never the retraction notice 2005
+    assert {e.pmid for e in recorded} == {"2003", "2004", "2010"}
     top_two = [n.pmid for n in Index.open(ix).similar("2001", n=2).neighbors]
     assert [e.pmid for e in entries(ix, "top-two")] == [p for p in top_two if p in LATER]  # only what ranks within k
     parsed = feedparser.parse(feed(ix, "aspirin", "http://127.0.0.1:8000"))
@@ -131,11 +133,11 @@ def test_no_watches_costs_nothing(ix):
 
 def test_cli_watch_add_list_feed_remove(tmp_path, ix, fake_encoder):
     run = lambda *args: CliRunner().invoke(main, [*args, "--index", str(ix)])  # noqa: E731
-    out = run("watch", "add", "aspirin", "2001", "-k", "3")
-    assert out.exit_code == 0 and out.output.startswith("watching aspirin: papers like 2001, top 3; kept in ")
+    out = run("watch", "add", "aspirin", "2001", "-k", "4")
+    assert out.exit_code == 0 and out.output.startswith("watching aspirin: papers like 2001, top 4; kept in ")
     add_to_index([write_medline(tmp_path / "later.xml", LATER)], ix, encoder=fake_encoder, progress=False)
     listed = run("watch", "list")
-    assert listed.output.split("\t")[:4] == ["aspirin", "2001", "-", "top 3"] and "\t3 new\t" in listed.output
+    assert listed.output.split("\t")[:4] == ["aspirin", "2001", "-", "top 4"] and "\t3 new\t" in listed.output
     parsed = feedparser.parse(run("watch", "feed", "aspirin").output)
     assert parsed.bozo == 0 and len(parsed.entries) == 3
     missing = run("watch", "feed", "nope")
@@ -148,7 +150,7 @@ def test_http_feed(tmp_path, ix, fake_encoder):
 
     from similar.server.app import create_app
 
-    add_watch(ix, "aspirin", ["2001"], k=3)
+    add_watch(ix, "aspirin", ["2001"], k=4)
     add_to_index([write_medline(tmp_path / "later.xml", LATER)], ix, encoder=fake_encoder, progress=False)
     client = TestClient(create_app(ix, Index.open(ix)))
     r = client.get("/v1/watches/aspirin/feed.atom")

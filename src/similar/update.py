@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -66,6 +67,8 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     started = time.time()
     paths = check_inputs(inputs)
     manifest = store.read_manifest(dest)
+    store.read_rows(dest, manifest.count)
+    store.check_files(dest, manifest, hash_limit=None)  # an add rewrites the index: never on top of a damaged one
     report = BuildReport(index=str(dest), method="dense+lexical" if manifest.dense else "tfidf")
     applied = {e["sha256"] for e in manifest.inputs}
     entries = []
@@ -80,9 +83,13 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         return report
 
     db = store.connect(dest / store.PAPERS, readonly=True)
-    live = {
-        pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")
-    }
+    try:
+        live = {
+            pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")
+        }
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise SimilarError(f"corrupt index {dest}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
     count = db.execute("SELECT count(*) FROM papers").fetchone()[0]
     details = {}  # row -> stored details JSON (an index built before details were kept has none)
     if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='details'").fetchone():
@@ -152,6 +159,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             count=count + len(papers),
             live=live_count,
             inputs=manifest.inputs + [e for e, _ in entries],
+            lexical=lexical.describe(),
             versions=store.library_versions(),
             updates=(manifest.updates or []) + [update],
         )

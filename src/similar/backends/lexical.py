@@ -79,7 +79,26 @@ class LexicalBackend:
         return cls(vocab, fixed.transform(titles).tocsr(), fixed.transform(abstracts).tocsr())
 
     def add(self, titles: Sequence[str], abstracts: Sequence[str]) -> None:
-        """Append rows; words outside the vocabulary of the first build are not counted."""
+        """Append rows. Words new to the index get new columns: no earlier row can hold them (every word of every
+        indexed text is in the vocabulary), so the counts equal those of one build over all the texts, columns aside."""
+        fresh = make_vectorizer()
+        try:
+            fresh.fit(list(titles) + list(abstracts))
+            words = sorted(w for w in fresh.vocabulary_ if w not in self.vocabulary)
+        except ValueError:  # nothing but stop words
+            words = []
+        if words:
+            self.vocabulary = {**self.vocabulary, **{w: len(self.vocabulary) + i for i, w in enumerate(words)}}
+            self._vectorizer = None
+            width = len(self.vocabulary)
+            self.title_counts = sp.csr_matrix(
+                (self.title_counts.data, self.title_counts.indices, self.title_counts.indptr),
+                shape=(self.title_counts.shape[0], width),
+            )
+            self.abstract_counts = sp.csr_matrix(
+                (self.abstract_counts.data, self.abstract_counts.indices, self.abstract_counts.indptr),
+                shape=(self.abstract_counts.shape[0], width),
+            )
         self.title_counts = sp.vstack([self.title_counts, self.vectorizer.transform(titles)]).tocsr()
         self.abstract_counts = sp.vstack([self.abstract_counts, self.vectorizer.transform(abstracts)]).tocsr()
         self._cache.clear()
