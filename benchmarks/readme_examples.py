@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "docs" / "commands.md", *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name != "commands.md"),
-         ROOT / "README.md"]  # commands.md first: its first example builds the index the others query
+FIRST = ("commands.md", "medline.md")  # their first examples build the indexes (trec, medline) the other pages query
+PAGES = [*(ROOT / "docs" / n for n in FIRST), *sorted(p for p in (ROOT / "docs").glob("*.md") if p.name not in FIRST),
+         ROOT / "README.md"]
 README = ROOT / "README.md"
 PROMPT = "$ similar "
 
