@@ -108,40 +108,56 @@ def evaluate(
     return {"coverage": coverage, "per_seed": per_seed, "ms_per_seed": timings}
 
 
+def means(by_method: dict[str, dict[str, dict]]) -> dict:
+    """{method: {query: metrics}} -> {method: {metric: mean and 95% bootstrap interval over the queries}}."""
+    out = {}
+    for method, queries in by_method.items():
+        metrics = sorted(next(iter(queries.values())).keys()) if queries else []
+        out[method] = {
+            m: {
+                "mean": float(np.mean([v[m] for v in queries.values()])),
+                "ci": list(bootstrap_ci([v[m] for v in queries.values()])),
+            }
+            for m in metrics
+        }
+    return out
+
+
+def paired_against(by_method: dict[str, dict[str, dict]], base: str) -> dict:
+    """nDCG@10 of `base` minus every other method over the same queries, with its bootstrap interval."""
+    if base not in by_method:
+        return {}
+    keys = sorted(by_method[base])
+    mine = [by_method[base][k]["ndcg@10"] for k in keys]
+    return {
+        other: paired_difference(mine, [vals[k]["ndcg@10"] for k in keys])
+        for other, vals in by_method.items()
+        if other != base
+    }
+
+
+def per_topic(by_method: dict[str, dict[str, dict]], topics: dict[str, str]) -> dict:
+    """Mean nDCG@10 per topic, for each method (empty without topics)."""
+    out = {}
+    for method, queries in by_method.items() if topics else ():
+        groups = defaultdict(list)
+        for key, vals in queries.items():
+            groups[topics.get(key, "?")].append(vals["ndcg@10"])
+        out[method] = {t: float(np.mean(v)) for t, v in sorted(groups.items())}
+    return out
+
+
 def summarize(per_seed: dict, topics: dict[str, str], baseline: str | None) -> dict:
     """Means with 95% bootstrap intervals; paired differences against every other method; per-topic nDCG@10."""
-    summary = {}
-    for protocol, by_method in per_seed.items():
-        summary[protocol] = {}
-        for method, seeds in by_method.items():
-            metrics = sorted(next(iter(seeds.values())).keys()) if seeds else []
-            summary[protocol][method] = {
-                m: {
-                    "mean": float(np.mean([s[m] for s in seeds.values()])),
-                    "ci": list(bootstrap_ci([s[m] for s in seeds.values()])),
-                }
-                for m in metrics
-            }
-    paired = {}
-    if baseline:
-        for protocol, by_method in per_seed.items():
-            if baseline not in by_method:
-                continue
-            base = by_method[baseline]
-            seeds = sorted(base)
-            paired[protocol] = {
-                other: paired_difference([base[s]["ndcg@10"] for s in seeds], [vals[s]["ndcg@10"] for s in seeds])
-                for other, vals in by_method.items()
-                if other != baseline
-            }
-    per_topic = {}
-    if topics:
-        for method, seeds in per_seed["full"].items():
-            groups = defaultdict(list)
-            for seed, vals in seeds.items():
-                groups[topics.get(seed, "?")].append(vals["ndcg@10"])
-            per_topic[method] = {t: float(np.mean(v)) for t, v in sorted(groups.items())}
-    return {"summary": summary, "paired_ndcg@10": paired, "per_topic_ndcg@10": per_topic}
+    return {
+        "summary": {protocol: means(by_method) for protocol, by_method in per_seed.items()},
+        "paired_ndcg@10": {
+            protocol: paired_against(by_method, baseline)
+            for protocol, by_method in per_seed.items()
+            if baseline and baseline in by_method
+        },
+        "per_topic_ndcg@10": per_topic(per_seed["full"], topics),
+    }
 
 
 def run_quality(

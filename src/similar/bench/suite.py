@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-import numpy as np
 import yaml
 
 from .. import store
@@ -21,8 +20,8 @@ from ..build import build_index
 from ..encoders import CachedEncoder, ModelUnavailable, describe, load_encoder
 from ..errors import SimilarError
 from ..index import Index
-from .metrics import all_metrics, bootstrap_ci, paired_difference
-from .quality import read_judgments, read_topics
+from .metrics import all_metrics
+from .quality import means, paired_against, per_topic, read_judgments, read_topics
 
 # how each kind of benchmark asks its questions
 KINDS = {
@@ -181,34 +180,13 @@ def evaluate(index: Index, bench: Benchmark, methods: Sequence[str]) -> dict:
 
 
 def summarize(result: dict, default: str, topics: dict[str, str]) -> dict:
-    """Means with 95% bootstrap intervals, the default's paired differences, and the worst topic where known."""
+    """Means with 95% bootstrap intervals, the default's paired differences, and per-topic means where known."""
     per_query = result["per_query"]
-    summary = {}
-    for method, queries in per_query.items():
-        metrics = sorted(next(iter(queries.values())).keys()) if queries else []
-        summary[method] = {
-            m: {
-                "mean": float(np.mean([q[m] for q in queries.values()])),
-                "ci": list(bootstrap_ci([q[m] for q in queries.values()])),
-            }
-            for m in metrics
-        }
-    paired = {}
-    if default in per_query:
-        keys = sorted(per_query[default])
-        for other in per_query:
-            if other != default:
-                paired[other] = paired_difference(
-                    [per_query[default][k]["ndcg@10"] for k in keys], [per_query[other][k]["ndcg@10"] for k in keys]
-                )
-    per_topic = {}
-    if topics:
-        for method, queries in per_query.items():
-            groups = defaultdict(list)
-            for key, vals in queries.items():
-                groups[topics.get(key, "?")].append(vals["ndcg@10"])
-            per_topic[method] = {t: float(np.mean(v)) for t, v in sorted(groups.items())}
-    return {"summary": summary, "paired_ndcg@10": paired, "per_topic_ndcg@10": per_topic}
+    return {
+        "summary": means(per_query),
+        "paired_ndcg@10": paired_against(per_query, default),
+        "per_topic_ndcg@10": per_topic(per_query, topics),
+    }
 
 
 def indexes(
