@@ -98,7 +98,28 @@ def fingerprint_dir(path: Path) -> str:
     return h.hexdigest()[:16]
 
 
-class SentenceTransformerEncoder:
+class _ModelEncoder:
+    """What a model-backed encoder records in a manifest: which model, where, how it runs."""
+
+    name: str
+    spec: ModelSpec
+    fingerprint: str
+    backend: str
+    dim: int
+    max_seq_length: int
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "path": str(self.spec.path),
+            "fingerprint": self.fingerprint,
+            "backend": self.backend,
+            "dim": self.dim,
+            "max_seq_length": self.max_seq_length,
+        }
+
+
+class SentenceTransformerEncoder(_ModelEncoder):
     """A sentence-transformers model loaded from a local folder with the hub switched off."""
 
     def __init__(self, spec: ModelSpec, device: str = "cpu", batch_size: int = ENCODE_BATCH):
@@ -143,16 +164,6 @@ class SentenceTransformerEncoder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def describe(self) -> dict:
-        return {
-            "name": self.name,
-            "path": str(self.spec.path),
-            "fingerprint": self.fingerprint,
-            "backend": self.backend,
-            "dim": self.dim,
-            "max_seq_length": self.max_seq_length,
-        }
-
 
 OPENVINO_PRECISIONS = (None, "f32", "bf16", "int8")
 
@@ -168,7 +179,7 @@ def openvino_choice(precision: str | None, hint: str | None = None) -> tuple[str
     return "model.xml", ({"INFERENCE_PRECISION_HINT": precision} if precision else {})
 
 
-class OpenVINOEncoder:
+class OpenVINOEncoder(_ModelEncoder):
     """The same model exported by `similar models prepare`, run by OpenVINO with an async request queue (all cores)."""
 
     batch_size = 16  # small length-sorted batches pad little; the queue keeps every core busy
@@ -230,16 +241,6 @@ class OpenVINOEncoder:
             queue.start_async(self.tokenize([texts[i] for i in rows]), rows)
         queue.wait_all()
         return out
-
-    def describe(self) -> dict:
-        return {
-            "name": self.name,
-            "path": str(self.spec.path),
-            "fingerprint": self.fingerprint,
-            "backend": self.backend,
-            "dim": self.dim,
-            "max_seq_length": self.max_seq_length,
-        }
 
 
 def _batch_tokenizer(path: Path, max_length: int):
