@@ -326,6 +326,15 @@ CORRUPT = [
 ]
 
 
+def _expected_corruption(p: Path, message: str) -> str:
+    """The full one-line error (a regex) for a CORRUPT row, with the sizes the manifest records filled in."""
+    sizes = {n: _size(p, n) for n in ("papers.sqlite", "neighbours.npz")}
+    filled = message.replace("{papers\\.sqlite}", str(sizes["papers.sqlite"]))
+    return (
+        "corrupt index " + re.escape(str(p)) + ": " + filled.replace("{neighbours\\.npz}", str(sizes["neighbours.npz"]))
+    )
+
+
 ADD_ONTO = (
     "sqlite-garbage",
     "sqlite-truncated",
@@ -339,15 +348,7 @@ ADD_ONTO = (
 @pytest.mark.parametrize("corrupt,message", [c[1:] for c in CORRUPT if c[0] in ADD_ONTO], ids=list(ADD_ONTO))
 def test_add_refuses_a_damaged_index_and_changes_nothing(tmp_path, dense_ix, corrupt, message):
     """An add rewrites the index: on top of a damaged one it would record fresh checksums over the damage."""
-    sizes = {n: _size(dense_ix, n) for n in ("papers.sqlite", "neighbours.npz")}
-    expected = (
-        "corrupt index "
-        + re.escape(str(dense_ix))
-        + ": "
-        + message.replace("{papers\\.sqlite}", str(sizes["papers.sqlite"])).replace(
-            "{neighbours\\.npz}", str(sizes["neighbours.npz"])
-        )
-    )
+    expected = _expected_corruption(dense_ix, message)
     corrupt(dense_ix)
     before = {f.name: f.read_bytes() for f in dense_ix.iterdir()}
     res = run("add", more(tmp_path, "m.jsonl", 5000, 3), "--index", dense_ix, "--quiet")
@@ -358,15 +359,7 @@ def test_add_refuses_a_damaged_index_and_changes_nothing(tmp_path, dense_ix, cor
 
 @pytest.mark.parametrize("corrupt,message", [c[1:] for c in CORRUPT], ids=[c[0] for c in CORRUPT])
 def test_damaged_index_is_one_line_error(dense_ix, corrupt, message):
-    sizes = {n: _size(dense_ix, n) for n in ("papers.sqlite", "neighbours.npz")}
-    expected = (
-        "corrupt index "
-        + re.escape(str(dense_ix))
-        + ": "
-        + message.replace("{papers\\.sqlite}", str(sizes["papers.sqlite"])).replace(
-            "{neighbours\\.npz}", str(sizes["neighbours.npz"])
-        )
-    )
+    expected = _expected_corruption(dense_ix, message)
     corrupt(dense_ix)
     for args in (
         ["query", "1000", "--index", dense_ix],

@@ -8,6 +8,7 @@ import json
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -49,7 +50,7 @@ IDEAS: dict[str, tuple[HybridParams, HybridParams]] = {
     "bm25 only (20 voters x 1 x 0.5)": (HybridParams(lexical=("bm25",)), SHORT_TEXT_PARAMS),
     "pool of 200": (
         HybridParams(pool=200),
-        HybridParams(**{**SHORT_TEXT_PARAMS.describe(), "lexical": ("bm25",), "pool": 200}),
+        replace(SHORT_TEXT_PARAMS, pool=200),
     ),
     "default: papers dense 0.3 + bm25 & tfidf, 20 voters x 1 x 0.5; short texts dense 0.7 + bm25": (
         HybridParams(),
