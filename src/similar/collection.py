@@ -44,16 +44,10 @@ def lists_for(index: "Index"):
     method = index.default_method
 
     def lists(q: Query, depth: int):
-        pre = index.precomputed
-        if (
-            q.row is not None
-            and pre is not None
-            and index.lists_current
-            and pre[0] == method
-            and pre[1].shape[1] >= depth
-        ):
-            rows = pre[1][q.row][:depth].astype(np.int64)
-            return pre[2][q.row][:depth][rows >= 0], rows[rows >= 0]
+        stored = None if q.row is None else index.stored_list(q.row, method)
+        if stored is not None and len(stored[1]) >= depth:
+            scores, rows = stored[0][:depth], stored[1][:depth]
+            return scores[rows >= 0], rows[rows >= 0]
         return index.ranker.search(method, q, depth)
 
     return lists

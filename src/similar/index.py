@@ -471,11 +471,18 @@ class Index:
 
         return collapse(scores, rows, self.groups, seed_group, n)
 
+    def stored_list(self, row: int, method: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A row's stored (scores, rows), -1 padded, when the stored lists are `method`'s and current; else None."""
+        if self.precomputed is None or not self.lists_current or method != self.precomputed[0]:
+            return None
+        return self.precomputed[2][row], self.precomputed[1][row].astype(np.int64)
+
     def _lookup(self, method: str, query: Query, n: int, allowed: np.ndarray, seed_group, versions: bool):
         """The precomputed list, filtered, when it answers this query whole; else None."""
-        if self.precomputed is None or not self.lists_current or query.row is None or method != self.precomputed[0]:
+        stored = None if query.row is None else self.stored_list(query.row, method)
+        if stored is None:
             return None
-        rows, scores = self.precomputed[1][query.row].astype(np.int64), self.precomputed[2][query.row]
+        scores, rows = stored
         keep = self._keep(rows, allowed)
         picked = self._pick(scores[keep], rows[keep], seed_group, n, versions)
         if len(picked) < n and rows[-1] >= 0:
