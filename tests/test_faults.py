@@ -265,13 +265,13 @@ CORRUPT = [
     ),
     (
         "neighbours-truncated",
-        _truncate("neighbours.npz"),
-        r"neighbours\.npz is \d+ bytes, the manifest says {neighbours\.npz}; rebuild it",
+        _truncate("neighbours.rows.npy"),
+        r"neighbours\.rows\.npy is \d+ bytes, the manifest says {neighbours\.rows\.npy}; rebuild it",
     ),
     (
         "neighbours-truncated-legacy",
-        lambda p: (_legacy(p), _truncate("neighbours.npz")(p)),
-        r"neighbours\.npz cannot be read \(.+\); rebuild it",
+        lambda p: (_legacy(p), _truncate("neighbours.rows.npy")(p)),
+        r"neighbours\.rows\.npy cannot be read \(.+\); rebuild it",
     ),
     (
         "lexical-garbage-legacy",
@@ -328,10 +328,13 @@ CORRUPT = [
 
 def _expected_corruption(p: Path, message: str) -> str:
     """The full one-line error (a regex) for a CORRUPT row, with the sizes the manifest records filled in."""
-    sizes = {n: _size(p, n) for n in ("papers.sqlite", "neighbours.npz")}
+    sizes = {n: _size(p, n) for n in ("papers.sqlite", "neighbours.rows.npy")}
     filled = message.replace("{papers\\.sqlite}", str(sizes["papers.sqlite"]))
     return (
-        "corrupt index " + re.escape(str(p)) + ": " + filled.replace("{neighbours\\.npz}", str(sizes["neighbours.npz"]))
+        "corrupt index "
+        + re.escape(str(p))
+        + ": "
+        + filled.replace("{neighbours\\.rows\\.npy}", str(sizes["neighbours.rows.npy"]))
     )
 
 
@@ -725,7 +728,7 @@ def test_server_process_survives_sighup_onto_a_damaged_index_and_drops_slow_head
                 time.sleep(0.2)
         for damage in (
             _overwrite("papers.sqlite"),
-            _truncate("neighbours.npz"),
+            _truncate("neighbours.rows.npy"),
             lambda p: (p / "manifest.json").write_text("[]"),
         ):
             damage(dense_ix)

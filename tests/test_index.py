@@ -256,7 +256,7 @@ CORRUPTIONS = [
     (lambda p: (p / "rows.txt").unlink(), "corrupt index {p}: rows.txt is missing; rebuild it"),
     (lambda p: (p / "vectors.faiss").write_bytes(b"junk"), None),
     (lambda p: (p / "lexical.joblib").unlink(), None),
-    (lambda p: (p / "neighbours.npz").write_bytes(b"junk"), None),
+    (lambda p: (p / "neighbours.rows.npy").write_bytes(b"junk"), None),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -44,9 +45,20 @@ class BuildReport:
     method: str = ""
     seconds: float = 0.0
     added: list = field(default_factory=list)  # PMIDs appended by an add (new or revised), for watches
+    lists_recomputed: int = 0  # stored lists an add recomputed (the others stay as they were)
+    stages: dict = field(default_factory=dict)  # seconds per stage (reading, embedding, lexical, lists, ...)
 
     def counts(self) -> dict:
         return {k: getattr(self, k) for k in ("read", "kept", "skipped", "deleted", "replaced", "unchanged")}
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        """Time one stage of the work into `stages` (added to, if the stage runs twice)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - started, 2)
 
 
 # --- staging: read every input once, resolve repeats and deletions --------------------------------------------
@@ -125,14 +137,23 @@ def lists_spec(method: str, k: int) -> dict:
 
 
 def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool):
-    """Every live paper's list under the default method (see ranking.precompute); written to `folder` if given."""
-    from .ranking import Ranker, precompute
+    """Every live paper's list under the default method (see ranking.precompute); written to `folder` if given.
+    Returns (rows, scores, floors) for every row, tombstones' lists empty."""
+    from .ranking import PRECOMPUTED, Ranker, precompute
 
     lexical.set_live(live)
-    rows, scores = precompute(Ranker(dense, lexical, live), method, progress=progress)
+    seeds = np.flatnonzero(live)
+    made = precompute(Ranker(dense, lexical, live), method, progress=progress, rows=seeds)
+    lists = (
+        np.full((len(live), PRECOMPUTED), -1, dtype=np.int32),
+        np.zeros((len(live), PRECOMPUTED), dtype=np.float32),
+        np.full(len(live), -np.inf, dtype=np.float32),
+    )
+    for whole, part in zip(lists, made):
+        whole[seeds] = part
     if folder is not None:
-        np.savez(Path(folder) / store.NEIGHBOURS, rows=rows, scores=scores)
-    return rows, scores
+        store.save_lists(Path(folder), *lists)
+    return lists
 
 
 # --- build ---------------------------------------------------------------------------------------------------------
@@ -193,21 +214,22 @@ def _build_index(
     work.mkdir(parents=True, exist_ok=True)
 
     staging_path = work / STAGING
-    if previous is None or not previous.get("staged"):
-        staging_path.unlink(missing_ok=True)
-        conn = sqlite3.connect(staging_path)
-        _stage(paths, conn, report, progress)
-        conn.execute("CREATE TABLE report (data TEXT)")
-        conn.execute("INSERT INTO report VALUES (?)", (json.dumps(report.counts()),))
-        conn.commit()
-        store.write_json_atomic(work / STATE, {**state, "staged": True})
-    else:
-        conn = sqlite3.connect(staging_path)
-        for k, v in json.loads(conn.execute("SELECT data FROM report").fetchone()[0]).items():
-            setattr(report, k, v)
-    staged = conn.execute(
-        "SELECT pmid,title,abstract,journal,year,mesh,text_hash,details FROM staged ORDER BY seq"
-    ).fetchall()
+    with report.stage("reading"):
+        if previous is None or not previous.get("staged"):
+            staging_path.unlink(missing_ok=True)
+            conn = sqlite3.connect(staging_path)
+            _stage(paths, conn, report, progress)
+            conn.execute("CREATE TABLE report (data TEXT)")
+            conn.execute("INSERT INTO report VALUES (?)", (json.dumps(report.counts()),))
+            conn.commit()
+            store.write_json_atomic(work / STATE, {**state, "staged": True})
+        else:
+            conn = sqlite3.connect(staging_path)
+            for k, v in json.loads(conn.execute("SELECT data FROM report").fetchone()[0]).items():
+                setattr(report, k, v)
+        staged = conn.execute(
+            "SELECT pmid,title,abstract,journal,year,mesh,text_hash,details FROM staged ORDER BY seq"
+        ).fetchall()
     report.kept = len(staged)
     if not staged:
         conn.close()
@@ -218,30 +240,44 @@ def _build_index(
 
     dense = None
     if encoder is not None:
-        texts = [f"{r[1]} {r[2]}".strip() for r in staged]
-        if engine == "ray":
-            from .distributed import embed_with_ray
+        with report.stage("embedding"):
+            if engine == "ray":
+                from .distributed import embed_with_ray
 
-            vectors, report.resumed_rows = embed_with_ray(
-                texts, encoder, encoder.dim, work / "ray-shards", ray_address, progress
-            )
-        else:
-            vectors, report.resumed_rows = embed_checkpointed(
-                len(texts), lambda a, b: texts[a:b], encoder, work / "shards", progress, shard_rows
-            )
-        report.embedded = len(texts) - report.resumed_rows
-        dense = DenseBackend.build(vectors, dense_type)
-    lexical = LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged])
+                vectors, report.resumed_rows = embed_with_ray(
+                    [f"{r[1]} {r[2]}".strip() for r in staged],
+                    encoder,
+                    encoder.dim,
+                    work / "ray-shards",
+                    ray_address,
+                    progress,
+                )
+            else:  # texts made a shard at a time: a million joined texts would double the build's memory
+                vectors, report.resumed_rows = embed_checkpointed(
+                    len(staged),
+                    lambda a, b: [f"{r[1]} {r[2]}".strip() for r in staged[a:b]],
+                    encoder,
+                    work / "shards",
+                    progress,
+                    shard_rows,
+                )
+        report.embedded = len(staged) - report.resumed_rows
+        with report.stage("dense index"):
+            dense = DenseBackend.build(vectors, dense_type)
+        del vectors
+    with report.stage("lexical"):
+        lexical = LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged])
     default_method = "hybrid" if dense else "tfidf"
     # stored lists pay off for the hybrid (a lookup instead of its expansion); TF-IDF answers live in one sparse product
     lists = precompute and dense is not None
-    neighbours = (
-        save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress)
-        if lists
-        else None
-    )
+    with report.stage("stored lists"):
+        neighbours = (
+            save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress)
+            if lists
+            else None
+        )
 
-    with store.atomic_dir(dest) as tmp:
+    with report.stage("writing"), store.atomic_dir(dest) as tmp:
         papers = store.connect(tmp / store.PAPERS)
         insert_papers(papers, 0, staged)
         papers.executemany("INSERT INTO deletions VALUES (?,?)", conn.execute("SELECT pmid, source FROM deletions"))
@@ -254,7 +290,7 @@ def _build_index(
             dense.save(tmp)
         lexical.save(tmp)
         if neighbours is not None:
-            np.savez(tmp / store.NEIGHBOURS, rows=neighbours[0], scores=neighbours[1])
+            store.save_lists(tmp, *neighbours)
         report.seconds = round(time.time() - started, 2)
         manifest = store.Manifest(
             name=dest.name,

@@ -507,6 +507,40 @@ def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
     click.echo(speed_markdown(results))
 
 
+@bench.command("scale")
+@click.option("--papers", default=1_000_000, show_default=True, type=click.IntRange(1000), help="Papers to build.")
+@click.option(
+    "--update", default=30_000, show_default=True, type=click.IntRange(100), help="Records in the update file."
+)
+@click.option("--queries", default=200, show_default=True, type=click.IntRange(10), help="Sampled papers queried.")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Real abstracts whose sentences make the papers (default: the OHSUMED and PubMed samples).",
+)
+@click.option("--work", default=None, type=click.Path(file_okay=False), help="Where the corpus and index go.")
+@click.option("--keep", is_flag=True, help="Keep the index after the run.")
+@click.option("--name", default="scale", show_default=True)
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
+def bench_scale(papers, update, queries, sources, work, keep, name, out_dir):
+    """Build, update, open and query an index of N realistic papers: time, peak memory, disk, latency, recall per stage."""
+    from pathlib import Path
+
+    from .bench.scale import default_work, run_scale, scale_markdown, write_results
+
+    sources = [Path(s) for s in sources] or [
+        Path("../shared/data/ohsumed/abstracts.jsonl.gz"),
+        Path("../shared/data/pubmed-sample/abstracts.jsonl.gz"),
+    ]
+    for s in sources:
+        if not s.is_file():
+            raise SimilarError(f"no source file {s.resolve()}: give real abstracts with --source")
+    result = run_scale(papers, sources, Path(work) if work else default_work(), update, queries, keep)
+    write_results(result, _out(out_dir), name)
+    click.echo(scale_markdown(result))
+
+
 @bench.command("load")
 @click.option(
     "--index",

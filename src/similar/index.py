@@ -242,8 +242,7 @@ class Index:
         lists = None
         if manifest.precomputed:
             try:
-                with np.load(path / store.NEIGHBOURS) as data:
-                    rows_, scores_ = data["rows"], data["scores"]
+                rows_, scores_, _ = store.load_lists(path, mmap=mmap)
             except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
                 raise SimilarError(
                     f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import os
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -185,41 +187,128 @@ class Ranker:
 
 
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
+CHUNK = 1024  # seeds per batched dense search, and per task of a worker process
+PARALLEL_FROM = 20_000  # lists to compute from which worker processes (one per core) pay for their start
 
 
 def precompute(
-    ranker: Ranker, method: str, k: int = PRECOMPUTED, progress: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every live paper's top-k under `method`, as (rows, scores) arrays of shape (count, k); -1 pads short lists."""
+    ranker: Ranker,
+    method: str,
+    k: int = PRECOMPUTED,
+    progress: bool = True,
+    rows: np.ndarray | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k lists under `method` of `rows` (default: every live paper) as (rows, scores, floors): arrays of shape
+    (len, k), -1 padding short lists, and per seed the dense score of the last paper of its candidate pool (a paper
+    scoring above it would enter the pool: see `update_lists`). Large jobs run in one forked worker per core, each
+    single-threaded (FAISS and BLAS): idle OpenMP threads spinning between small searches slow everything else."""
     import faiss
-
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)  # idle OpenMP threads spinning between small searches slow everything else 4x
-    try:
-        return _precompute(ranker, method, k, progress)
-    finally:
-        faiss.omp_set_num_threads(threads)
-
-
-def _precompute(ranker: Ranker, method: str, k: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
 
+    seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
+    out_rows = np.full((len(seeds), k), -1, dtype=np.int32)
+    out_scores = np.zeros((len(seeds), k), dtype=np.float32)
+    out_floors = np.full(len(seeds), -np.inf, dtype=np.float32)
+    chunks = [np.arange(i, min(i + CHUNK, len(seeds))) for i in range(0, len(seeds), CHUNK)]
+    workers = workers or (os.cpu_count() or 1)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        with (
+            threadpool_limits(1),
+            tqdm(total=len(seeds), desc="neighbour lists", unit=" paper", disable=not progress, smoothing=0.05) as bar,
+        ):
+            if workers > 1 and len(seeds) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
+                global _JOB
+                _JOB = (ranker, method, k, seeds)  # forked workers inherit it: nothing large is pickled
+                try:
+                    with mp.get_context("fork").Pool(workers) as pool:
+                        for at, r, s, f in pool.imap_unordered(_worker_chunk, chunks):
+                            out_rows[at], out_scores[at], out_floors[at] = r, s, f
+                            bar.update(len(at))
+                finally:
+                    _JOB = None
+            else:
+                for at in chunks:
+                    out_rows[at], out_scores[at], out_floors[at] = _lists(ranker, method, k, seeds[at])
+                    bar.update(len(at))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return out_rows, out_scores, out_floors
+
+
+_JOB: tuple | None = None
+
+
+def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
+    ranker, method, k, seeds = _JOB
+    return (at, *_lists(ranker, method, k, seeds[at]))
+
+
+def _lists(ranker: Ranker, method: str, k: int, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lists of some seeds: the hybrid ranks each seed's pool from one batched dense search (a few spare
+    candidates stand in for tombstones); a seed short of candidates, or another method, searches alone."""
+    rows = np.full((len(seeds), k), -1, dtype=np.int32)
+    scores = np.zeros((len(seeds), k), dtype=np.float32)
+    floors = np.full(len(seeds), -np.inf, dtype=np.float32)
     count = len(ranker.live)
+    live_count = int(ranker.live.sum())
+    pool_size = max(k, ranker.hybrid.pool)
+    found = None
+    if ranker.dense is not None:
+        spare = min(len(ranker.dead), 16)
+        found = ranker.dense.search(ranker.dense.vectors(seeds), min(pool_size + 1 + spare, count))
+    for i, row in enumerate(seeds.tolist()):
+        q = Query(row=row)
+        pool = None
+        if found is not None:
+            keep = (found[1][i] >= 0) & (found[1][i] != row)
+            keep[keep] &= ranker.live[found[1][i][keep]]
+            pool, dense = found[1][i][keep][:pool_size], found[0][i][keep][:pool_size]
+            if len(pool) == pool_size:
+                floors[i] = dense[-1]  # a full pool: a paper scoring above its last enters it
+            elif len(pool) < live_count - 1:
+                pool = None  # tombstones took the spares: search this seed alone
+        if method == "hybrid" and pool is not None:
+            s, r = ranker.rank_pool(q, pool, k)
+        else:
+            s, r = ranker.search(method, q, k)
+        rows[i, : len(r)], scores[i, : len(s)] = r, s
+    return rows, scores, floors
+
+
+def update_lists(
+    ranker: Ranker,
+    lists: tuple[np.ndarray, np.ndarray, np.ndarray],
+    new: np.ndarray,
+    retired: np.ndarray,
+    progress: bool = True,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
+    """Stored hybrid lists after papers were appended (`new` rows) and retired, recomputing only the lists that can
+    have changed: the new papers', those that held a retired paper, and those whose candidate pool a new paper enters
+    (its dense score with the seed beats the seed's pool floor: every stored vector is scored against every new one,
+    as one blocked matrix product). Every other list is kept as it is. Returns the lists for every row and how many were made."""
+    old_rows, old_scores, old_floors = lists
+    count, old_count, k = len(ranker.live), len(old_rows), old_rows.shape[1]
+    affected = np.zeros(count, dtype=bool)
+    affected[new] = True
+    if len(retired):
+        affected[:old_count] |= np.isin(old_rows, retired).any(axis=1)
+    fresh = ranker.dense.vectors(new)
+    for start in range(0, old_count, 32_768):  # every stored seed against every new paper, in blocks of BLAS work
+        stop = min(start + 32_768, old_count)
+        block = ranker.dense.vectors(np.arange(start, stop))
+        for at in range(0, len(fresh), 4096):
+            affected[start:stop] |= (block @ fresh[at : at + 4096].T > old_floors[start:stop, None]).any(axis=1)
+    affected &= ranker.live
+    seeds = np.flatnonzero(affected)
     rows = np.full((count, k), -1, dtype=np.int32)
     scores = np.zeros((count, k), dtype=np.float32)
-    live = np.flatnonzero(ranker.live)
-    batched = method == "hybrid" and len(ranker.dead) == 0  # dense pools of many papers in one BLAS-backed search
-    pool_size = max(k, ranker.hybrid.pool)
-    with tqdm(total=len(live), desc="neighbour lists", unit=" paper", disable=not progress) as bar:
-        for start in range(0, len(live), 512):
-            chunk = live[start : start + 512]
-            pools = ranker.dense.search(ranker.dense.vectors(chunk), min(pool_size + 1, count))[1] if batched else None
-            for i, row in enumerate(chunk):
-                q = Query(row=int(row))
-                if batched:
-                    s, r = ranker.rank_pool(q, pools[i][(pools[i] >= 0) & (pools[i] != row)][:pool_size], k)
-                else:
-                    s, r = ranker.search(method, q, k)
-                rows[row, : len(r)], scores[row, : len(s)] = r, s
-            bar.update(len(chunk))
-    return rows, scores
+    floors = np.full(count, -np.inf, dtype=np.float32)
+    rows[:old_count], scores[:old_count], floors[:old_count] = old_rows, old_scores, old_floors
+    rows[~ranker.live], scores[~ranker.live] = -1, 0.0
+    made = precompute(ranker, "hybrid", k, progress, rows=seeds)
+    rows[seeds], scores[seeds], floors[seeds] = made
+    return (rows, scores, floors), len(seeds)

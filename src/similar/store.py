@@ -26,7 +26,10 @@ ROWS = "rows.txt"
 PAPERS = "papers.sqlite"
 VECTORS = "vectors.faiss"
 LEXICAL = "lexical.joblib"
-NEIGHBOURS = "neighbours.npz"  # precomputed lists of the default method, per row
+NEIGHBOURS = "neighbours.rows.npy"  # stored lists of the default method: row i's top k rows (-1 pads), memory-mapped
+NEIGHBOUR_SCORES = "neighbours.scores.npy"  # and their scores
+NEIGHBOUR_FLOORS = "neighbours.floors.npy"  # per row, the dense score a new paper must beat to enter its pool
+LEGACY_NEIGHBOURS = "neighbours.npz"  # both in one zip, as older indexes stored them (read whole on open)
 
 # row status in papers.sqlite: a row is never reused; revised or withdrawn papers leave a tombstone
 LIVE, REPLACED, DELETED = "live", "replaced", "deleted"
@@ -209,6 +212,36 @@ def write_rows(folder: Path, pmids: Iterable[str]) -> None:
     with open(folder / ROWS, "w") as f:
         for pmid in pmids:
             f.write(f"{pmid}\n")
+
+
+def save_lists(folder: Path, rows, scores, floors=None) -> None:
+    """Write stored lists as plain .npy files, so that opening an index maps them instead of reading them."""
+    import numpy as np
+
+    folder = Path(folder)
+    np.save(folder / NEIGHBOURS, np.asarray(rows, dtype=np.int32))
+    np.save(folder / NEIGHBOUR_SCORES, np.asarray(scores, dtype=np.float32))
+    if floors is not None:
+        np.save(folder / NEIGHBOUR_FLOORS, np.asarray(floors, dtype=np.float32))
+    (folder / LEGACY_NEIGHBOURS).unlink(missing_ok=True)
+
+
+def load_lists(folder: Path, mmap: bool = True):
+    """Stored lists (rows, scores, floors or None), memory-mapped; the older single-zip layout is read whole."""
+    import numpy as np
+
+    folder = Path(folder)
+    if not (folder / NEIGHBOURS).exists() and (folder / LEGACY_NEIGHBOURS).exists():
+        with np.load(folder / LEGACY_NEIGHBOURS) as data:
+            return data["rows"], data["scores"], None
+    mode = "r" if mmap else None
+    rows, scores = np.load(folder / NEIGHBOURS, mmap_mode=mode), np.load(folder / NEIGHBOUR_SCORES, mmap_mode=mode)
+    if rows.shape != scores.shape or rows.ndim != 2:
+        raise ValueError(f"{NEIGHBOURS} is {rows.shape}, {NEIGHBOUR_SCORES} is {scores.shape}")
+    floors = np.load(folder / NEIGHBOUR_FLOORS, mmap_mode=mode) if (folder / NEIGHBOUR_FLOORS).exists() else None
+    if floors is not None and floors.shape != rows.shape[:1]:
+        raise ValueError(f"{NEIGHBOUR_FLOORS} is {floors.shape}, {NEIGHBOURS} is {rows.shape}")
+    return rows, scores, floors
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:

@@ -113,42 +113,56 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     encoder = _index_encoder(manifest, encoder)
     work = store.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
     with store.atomic_dir(dest) as tmp:
-        for f in dest.iterdir():
-            if f.is_file():
-                shutil.copy2(f, tmp / f.name)
-        lexical = LexicalBackend.load(tmp)
-        lexical.add([p.title for p in papers], [p.abstract for p in papers])
-        lexical.save(tmp)
+        with report.stage("copying"):
+            for f in dest.iterdir():
+                if f.is_file():
+                    shutil.copy2(f, tmp / f.name)
+        with report.stage("lexical"):
+            lexical = LexicalBackend.load(tmp)
+            lexical.add([p.title for p in papers], [p.abstract for p in papers])
         if encoder is not None:
             dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
             if papers:
                 shutil.rmtree(work, ignore_errors=True)
-                vectors, _ = embed_checkpointed(
-                    len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress
-                )
-                dense.add(vectors)
+                with report.stage("embedding"):
+                    vectors, _ = embed_checkpointed(
+                        len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress
+                    )
+                with report.stage("dense index"):
+                    dense.add(vectors)
                 report.embedded = len(papers)
             dense.save(tmp)
             manifest = manifest.replace(dense=dense.describe())
-        conn = store.connect(tmp / store.PAPERS)
-        conn.executemany("UPDATE papers SET status=? WHERE row=?", [(s, r) for r, s in retire.items()])
-        conn.executemany("INSERT OR REPLACE INTO deletions VALUES (?,?)", deletions)
-        conn.executemany("DELETE FROM deletions WHERE pmid=?", [(p.pmid,) for p in papers])
-        conn.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
-        restate(conn, ingest.restated)
-        insert_papers(conn, count, (paper_row(p) for p in papers))
-        conn.commit()
-        live = np.array(
-            [r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool
-        )
-        live_count = int(live.sum())
-        conn.close()
-        if manifest.precomputed:  # every list may change when papers come or go: recompute them all
-            lists_method = manifest.precomputed["method"]
-            rows_, _ = save_neighbours(
-                tmp, dense if encoder is not None else None, lexical, live, lists_method, progress
+        with report.stage("metadata"):
+            conn = store.connect(tmp / store.PAPERS)
+            conn.executemany("UPDATE papers SET status=? WHERE row=?", [(s, r) for r, s in retire.items()])
+            conn.executemany("INSERT OR REPLACE INTO deletions VALUES (?,?)", deletions)
+            conn.executemany("DELETE FROM deletions WHERE pmid=?", [(p.pmid,) for p in papers])
+            conn.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
+            restate(conn, ingest.restated)
+            insert_papers(conn, count, (paper_row(p) for p in papers))
+            conn.commit()
+            live = np.array(
+                [r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool
             )
-            manifest = manifest.replace(precomputed=lists_spec(lists_method, int(rows_.shape[1])))
+            live_count = int(live.sum())
+            conn.close()
+        with report.stage("lexical"):
+            lexical.set_live(live)
+            lexical.save(tmp)
+        if manifest.precomputed:
+            with report.stage("stored lists"):
+                manifest = _update_lists(
+                    tmp,
+                    manifest,
+                    dense if encoder is not None else None,
+                    lexical,
+                    live,
+                    count,
+                    retire,
+                    report,
+                    progress,
+                )
         with open(tmp / store.ROWS, "a") as f:
             f.writelines(f"{p.pmid}\n" for p in papers)
         report.seconds = round(time.time() - started, 2)
@@ -167,3 +181,30 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     shutil.rmtree(work, ignore_errors=True)
     report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]
     return report
+
+
+def _update_lists(tmp: Path, manifest, dense, lexical, live, old_count: int, retire: dict, report, progress: bool):
+    """Stored lists after an add: only the lists that can have changed are recomputed (ranking.update_lists) when the
+    stored ones were made with this code's ranking and recorded their pool floors; otherwise all of them."""
+    from .ranking import PRECOMPUTED, HybridParams, Ranker, update_lists
+
+    method = manifest.precomputed["method"]
+    old = store.load_lists(tmp, mmap=False)
+    incremental = (
+        dense is not None
+        and method == "hybrid"
+        and old[2] is not None
+        and old[0].shape == (old_count, PRECOMPUTED)
+        and manifest.precomputed.get("params") == HybridParams().describe()
+    )
+    if incremental:
+        ranker = Ranker(dense, lexical, live)
+        lists, made = update_lists(
+            ranker, old, np.arange(old_count, len(live)), np.asarray(sorted(retire), dtype=np.int64), progress
+        )
+        store.save_lists(tmp, *lists)
+    else:
+        lists = save_neighbours(tmp, dense, lexical, live, method, progress)
+        made = int(live.sum())
+    report.lists_recomputed = made
+    return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1])))

@@ -1,0 +1,461 @@
+"""`similar bench scale`: a realistic corpus of N papers built, updated, opened and queried; time, memory, disk, recall."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+from typing import Sequence
+from xml.sax.saxutils import escape
+
+import numpy as np
+
+DIM = 384  # all-MiniLM-L6-v2's width, so vectors weigh what real ones do
+UPDATE = 30_000  # a daily MEDLINE update file's size
+QUERIES = 200
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+_WORD = re.compile(r"\w+")
+
+
+# --- the corpus: real sentences, synthetic papers -----------------------------------------------------------
+
+
+def read_sources(paths: Sequence[Path]) -> list[tuple[str, list[str]]]:
+    """(title, sentences) of every real paper with an abstract in the source files."""
+    out = []
+    for path in paths:
+        with gzip.open(path, "rt") as f:
+            for line in f:
+                r = json.loads(line)
+                sentences = [s for s in _SENTENCE.split((r.get("abstract") or "").strip()) if s]
+                if r.get("title") and sentences:
+                    out.append((r["title"].strip(), sentences))
+    return out
+
+
+class Corpus:
+    """Synthetic papers assembled from real ones: a base paper's title (some words from a second paper's) and most of
+    its sentences, mixed with sentences of two other papers. Vocabulary, lengths and term statistics are real; PMIDs
+    are synthetic (10,000,000 + i). Paper i is the same for a given seed whatever else is generated."""
+
+    def __init__(self, sources: list[tuple[str, list[str]]], seed: int = 0):
+        self.sources = sources
+        self.seed = seed
+
+    def paper(self, i: int, version: int = 0) -> dict:
+        rng = np.random.default_rng([self.seed, i, version])
+        n = len(self.sources)
+        base, other, third = (self.sources[j] for j in rng.integers(0, n, 3))
+        title_words, other_words = base[0].split(), other[0].split()
+        swap = rng.random(len(title_words)) < 0.25
+        title = " ".join(
+            other_words[int(rng.integers(len(other_words)))] if s else w for w, s in zip(title_words, swap)
+        )
+        kept = [s for s in base[1] if rng.random() < 0.7] or base[1][:1]
+        mixed = kept + [other[1][int(rng.integers(len(other[1])))], third[1][int(rng.integers(len(third[1])))]]
+        order = np.argsort(np.arange(len(mixed)) + rng.normal(0, 1.5, len(mixed)))  # roughly the base's order
+        return {
+            "pmid": str(10_000_000 + i),
+            "title": title,
+            "abstract": " ".join(mixed[j] for j in order),
+            "year": int(1990 + rng.integers(0, 36)),
+        }
+
+    def write_jsonl(self, path: Path, count: int, progress: bool = True) -> None:
+        from tqdm.auto import tqdm
+
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as f:
+            for i in tqdm(range(count), desc="corpus", unit=" paper", disable=not progress, mininterval=2):
+                f.write(json.dumps(self.paper(i)) + "\n")
+        tmp.rename(path)
+
+    def write_update(self, path: Path, base: int, count: int = UPDATE) -> dict:
+        """A MEDLINE XML update file: 95% new papers, 4.7% revisions of indexed ones, 0.3% DeleteCitation."""
+        rng = np.random.default_rng([self.seed, base, count])
+        revised = rng.choice(base, int(count * 0.047), replace=False)
+        deleted = np.setdiff1d(rng.choice(base, int(count * 0.003) * 2, replace=False), revised)[: int(count * 0.003)]
+        new = count - len(revised) - len(deleted)
+        papers = [self.paper(base + i) for i in range(new)] + [self.paper(int(r), version=1) for r in revised]
+        tmp = path.with_name(path.name + ".tmp")
+        with gzip.open(tmp, "wt") as f:
+            f.write('<?xml version="1.0" encoding="utf-8"?>\n<PubmedArticleSet>\n')
+            for p in papers:
+                f.write(
+                    "<PubmedArticle><MedlineCitation><PMID>{}</PMID><Article><Journal><Title>Synthetic Journal</Title>"
+                    "<JournalIssue><PubDate><Year>{}</Year></PubDate></JournalIssue></Journal>"
+                    "<ArticleTitle>{}</ArticleTitle><Abstract><AbstractText>{}</AbstractText></Abstract></Article>"
+                    "</MedlineCitation></PubmedArticle>\n".format(
+                        p["pmid"], p["year"], escape(p["title"]), escape(p["abstract"])
+                    )
+                )
+            f.write("<DeleteCitation>" + "".join(f"<PMID>{10_000_000 + int(d)}</PMID>" for d in deleted))
+            f.write("</DeleteCitation>\n</PubmedArticleSet>\n")
+        tmp.rename(path)
+        return {"records": count, "new": new, "revised": len(revised), "deleted": len(deleted)}
+
+
+class StandInEncoder:
+    """A deterministic fast encoder standing in for the model at scale: each word hashes to a fixed random unit
+    direction, a text is the normalized sum of its words' directions. Texts that share words are close, as with the
+    real model; it does not know synonyms. Its cost is tokenizing (~20k texts/s), not a transformer's."""
+
+    name = "stand-in-hash-384"
+    fingerprint = "standin384v1"
+    dim = DIM
+    BUCKETS = 1 << 16
+
+    def __init__(self):
+        self.table = np.random.default_rng(12345).standard_normal((self.BUCKETS, DIM)).astype(np.float32)
+        self.seconds = 0.0
+        self._ids: dict[str, int] = {}
+
+    def _id(self, word: str) -> int:
+        got = self._ids.get(word)
+        if got is None:
+            got = self._ids[word] = zlib.crc32(word.encode()) % self.BUCKETS
+        return got
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        started = time.perf_counter()
+        ids = [[self._id(w) for w in _WORD.findall(t.lower()) if len(w) > 2] or [0] for t in texts]
+        lengths = np.fromiter((len(x) for x in ids), np.int64, len(ids))
+        flat = np.fromiter((j for x in ids for j in x), np.int64, int(lengths.sum()))
+        out = np.add.reduceat(self.table[flat], np.r_[0, np.cumsum(lengths)[:-1]], axis=0)
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        self.seconds += time.perf_counter() - started
+        return out.astype(np.float32)
+
+
+# --- measuring one stage in its own process -------------------------------------------------------------------
+
+
+def memory() -> dict:
+    """This process's resident memory now and at its peak, in MB (Linux /proc; zeros elsewhere)."""
+    out = {"rss_mb": 0.0, "peak_rss_mb": 0.0}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out["rss_mb" if key == "VmRSS" else "peak_rss_mb"] = round(int(value.split()[0]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
+def _in_child(stage: str, **kwargs) -> dict:
+    """Run one stage in a fresh interpreter, so that its peak memory is its own; returns what it printed last."""
+    code = "import json,sys; from similar.bench import scale; print(json.dumps(scale.STAGES[sys.argv[1]](**json.loads(sys.argv[2]))))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, stage, json.dumps(kwargs)], stdout=subprocess.PIPE, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scale stage {stage} failed with exit code {done.returncode}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _disk_mb(folder: Path) -> float:
+    return round(sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 2**20, 1)
+
+
+def stage_build(corpus: str, index: str) -> dict:
+    from ..build import build_index
+
+    encoder = StandInEncoder()
+    started = time.perf_counter()
+    report = build_index([corpus], index, model=encoder, progress=True)
+    wall = time.perf_counter() - started
+    return {
+        "seconds": round(wall, 1),
+        "encoding_seconds": round(encoder.seconds, 1),
+        "seconds_excluding_encoding": round(wall - encoder.seconds, 1),
+        "stages": report.stages,
+        "papers": report.kept,
+        "disk_mb": _disk_mb(Path(index)),
+        **memory(),
+    }
+
+
+def stage_update(update: str, index: str) -> dict:
+    from ..update import add_to_index
+
+    encoder = StandInEncoder()
+    started = time.perf_counter()
+    report = add_to_index([update], index, encoder=encoder, progress=True)
+    wall = time.perf_counter() - started
+    return {
+        "seconds": round(wall, 1),
+        "encoding_seconds": round(encoder.seconds, 1),
+        "seconds_excluding_encoding": round(wall - encoder.seconds, 1),
+        "stages": report.stages,
+        "counts": report.counts(),
+        "kept": report.kept,
+        "disk_mb": _disk_mb(Path(index)),
+        **memory(),
+    }
+
+
+def _percentiles(ms: list[float]) -> dict:
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+
+
+def _timed_queries(run, items) -> dict:
+    ms = []
+    for item in items:
+        t = time.perf_counter()
+        run(item)
+        ms.append((time.perf_counter() - t) * 1000)
+    return {**_percentiles(ms), "queries": len(ms)}
+
+
+def stage_serve(index: str, queries: int = QUERIES, seed: int = 0) -> dict:
+    """Open the index, query it by every method and query kind, and measure memory before any recall check."""
+    from ..index import Index
+
+    started = time.perf_counter()
+    idx = Index.open(index)
+    open_seconds = time.perf_counter() - started
+    after_open = memory()
+    rng = np.random.default_rng(seed)
+    live = np.flatnonzero(idx.live)
+    rows = rng.choice(live, min(queries, len(live)), replace=False)
+    pmids = [str(idx.pmids[r]) for r in rows]
+    texts = idx.abstracts(rows.tolist()) or {}
+    titles = {r: idx.paper(idx.pmids[r]).title for r in rows.tolist()}
+    text_idx = idx.with_encoder(StandInEncoder())
+    live_idx = idx.live_only()
+    latency = {
+        "hybrid, by PMID (stored list)": _timed_queries(lambda p: idx.similar(p, 10), pmids),
+        "hybrid, by PMID (ranked live)": _timed_queries(lambda p: live_idx.similar(p, 10), pmids),
+        "hybrid, title as text": _timed_queries(lambda r: text_idx.similar_text(titles[r], 10), rows.tolist()),
+        "hybrid, title + abstract as text": _timed_queries(
+            lambda r: text_idx.similar_text(texts.get(r, ""), 10, title=titles[r]), rows.tolist()
+        ),
+        "dense, by PMID": _timed_queries(lambda p: idx.similar(p, 10, method="dense"), pmids),
+    }
+    for method in ("bm25", "tfidf", "pmra"):
+        latency[f"{method}, by PMID"] = _timed_queries(lambda p: idx.similar(p, 10, method=method), pmids[:100])
+    serving = memory()
+    return {
+        "open_seconds": round(open_seconds, 3),
+        "rss_after_open_mb": after_open["rss_mb"],
+        "serving_rss_mb": serving["rss_mb"],
+        "serving_peak_rss_mb": serving["peak_rss_mb"],
+        "latency": latency,
+        "papers": len(idx),
+    }
+
+
+def stage_recall(index: str, queries: int = 100, seed: int = 1) -> dict:
+    """Approximate search against exact scoring on the same index: dense (HNSW vs brute force) and lexical (pruned
+    postings vs every paper scored), recall@10 over sampled papers."""
+    from ..index import Index
+    from ..ranking import Query
+
+    idx = Index.open(index)
+    ranker = idx.ranker
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(np.flatnonzero(idx.live), queries, replace=False)
+    out = {}
+    if ranker.dense is not None:
+        everything = ranker.dense.vectors(np.arange(ranker.dense.count))
+        hits = []
+        for r in rows:
+            exact = everything @ everything[r]
+            exact[~idx.live] = -np.inf
+            exact[r] = -np.inf
+            truth = set(np.argpartition(-exact, 10)[:10].tolist())
+            _, got = ranker.search("dense", Query(row=int(r)), 10)
+            hits.append(len(truth & set(got.tolist())) / 10)
+        out["dense"] = {"recall@10": round(float(np.mean(hits)), 4), "index": ranker.dense.kind, "queries": len(rows)}
+        del everything
+    lexical = ranker.lexical
+    if hasattr(lexical, "pruned_recall"):
+        for method in ("bm25", "tfidf", "pmra"):
+            out[method] = {"recall@10": round(lexical.pruned_recall(method, rows[:50], 10), 4), "queries": 50}
+    return out
+
+
+def stage_lists(index: str, queries: int = 1000, seed: int = 2) -> dict:
+    """Stored lists after an update against the lists a full rebuild would store (the same ranking, live)."""
+    from ..index import Index
+    from ..ranking import Query
+
+    idx = Index.open(index)
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(np.flatnonzero(idx.live), min(queries, len(idx)), replace=False)
+    same, overlap = 0, []
+    for r in rows:
+        stored = idx.stored_list(int(r), "hybrid")
+        if stored is None:
+            return {"error": "no current stored lists"}
+        top = [x for x in stored[1].tolist() if x >= 0][:10]
+        _, live = idx.ranker.search("hybrid", Query(row=int(r)), 10)
+        same += top == live.tolist()
+        overlap.append(len(set(top) & set(live.tolist())) / 10)
+    return {
+        "papers_checked": len(rows),
+        "same_top10": round(same / len(rows), 4),
+        "mean_top10_overlap": round(float(np.mean(overlap)), 4),
+    }
+
+
+STAGES = {
+    "build": stage_build,
+    "update": stage_update,
+    "serve": stage_serve,
+    "recall": stage_recall,
+    "lists": stage_lists,
+}
+
+
+# --- the whole run -----------------------------------------------------------------------------------------------
+
+
+def run_scale(
+    papers: int, sources: Sequence[Path], work: Path, update: int = UPDATE, queries: int = QUERIES, keep: bool = False
+) -> dict:
+    """Corpus -> build -> open and query -> recall -> update -> lists check -> open and query again."""
+    import shutil
+
+    from .machine import cpu_info
+
+    work.mkdir(parents=True, exist_ok=True)
+    corpus_file, update_file = work / f"corpus-{papers}.jsonl", work / f"update-{papers}-{update}.xml.gz"
+    gen = Corpus(read_sources(sources))
+    started = time.perf_counter()
+    if not corpus_file.exists():
+        gen.write_jsonl(corpus_file, papers)
+    update_info = (
+        json.loads(update_file.with_suffix(".json").read_text()) if update_file.with_suffix(".json").exists() else None
+    )
+    if update_info is None or not update_file.exists():
+        update_info = gen.write_update(update_file, papers, update)
+        update_file.with_suffix(".json").write_text(json.dumps(update_info))
+    corpus_seconds = time.perf_counter() - started
+    index = work / f"index-{papers}"
+    shutil.rmtree(index, ignore_errors=True)
+    result: dict = {
+        "command": f"similar bench scale --papers {papers} --update {update}",
+        "cpu": cpu_info(),
+        "papers": papers,
+        "sources": [str(s) for s in sources],
+        "source_papers": len(gen.sources),
+        "encoder": f"{StandInEncoder.name} (stand-in: hashed word directions, {DIM} dims)",
+        "corpus_seconds": round(corpus_seconds, 1),
+        "update_file": update_info,
+    }
+    print(f"build: {papers:,} papers", file=sys.stderr)
+    result["build"] = _in_child("build", corpus=str(corpus_file), index=str(index))
+    print("serve", file=sys.stderr)
+    result["serve"] = _in_child("serve", index=str(index), queries=queries)
+    print("recall", file=sys.stderr)
+    result["recall"] = _in_child("recall", index=str(index))
+    print(f"update: {update:,} records", file=sys.stderr)
+    result["update"] = _in_child("update", update=str(update_file), index=str(index))
+    print("lists after the update", file=sys.stderr)
+    result["lists_after_update"] = _in_child("lists", index=str(index))
+    result["serve_after_update"] = _in_child("serve", index=str(index), queries=queries)
+    if not keep:
+        shutil.rmtree(index, ignore_errors=True)
+    return result
+
+
+TARGETS = (  # (label, value getter, limit, unit): issue #13's targets at 1M papers
+    ("build, excluding encoding", lambda r: r["build"]["seconds_excluding_encoding"] / 60, 20, "min"),
+    ("build, peak RSS", lambda r: r["build"]["peak_rss_mb"] / 1024, 6, "GB"),
+    ("open", lambda r: r["serve"]["open_seconds"], 1, "s"),
+    ("serving RSS", lambda r: r["serve"]["serving_rss_mb"] / 1024, 2, "GB"),
+    ("by PMID (stored list), p99", lambda r: r["serve"]["latency"]["hybrid, by PMID (stored list)"]["p99_ms"], 1, "ms"),
+    (
+        "live hybrid, p99 (worst kind)",
+        lambda r: max(
+            v["p99_ms"] for k, v in r["serve"]["latency"].items() if k.startswith("hybrid") and "stored" not in k
+        ),
+        20,
+        "ms",
+    ),
+    (
+        "lexical by PMID, p99 (worst method)",
+        lambda r: max(r["serve"]["latency"][f"{m}, by PMID"]["p99_ms"] for m in ("bm25", "tfidf", "pmra")),
+        100,
+        "ms",
+    ),
+    ("30,000-paper update, lists included", lambda r: r["update"]["seconds"] / 60, 10, "min"),
+)
+
+
+def scale_markdown(r: dict) -> str:
+    cpu = r["cpu"]
+    lines = [
+        f"# Scale: {r['papers']:,} papers",
+        "",
+        f"Command: `{r['command']}`. CPU: {cpu['model']} ({cpu['isa']}, {cpu['cores']} cores). "
+        f"Corpus: synthetic papers assembled from the sentences of {r['source_papers']:,} real abstracts "
+        f"({', '.join(Path(s).parent.name for s in r['sources'])}); encoder: {r['encoder']}, so encoding time is not "
+        "the real model's (see the encode rows of speed.md).",
+        "",
+        "| target | measured | limit | met |",
+        "|---|---|---|---|",
+    ]
+    for label, get, limit, unit in TARGETS:
+        try:
+            value = get(r)
+        except (KeyError, TypeError, ValueError):
+            lines.append(f"| {label} | n/a | {limit} {unit} | - |")
+            continue
+        lines.append(f"| {label} | {value:.3g} {unit} | {limit} {unit} | {'yes' if value <= limit else '**no**'} |")
+    b, u = r["build"], r["update"]
+    lines += [
+        "",
+        "| stage | wall | peak RSS | disk |",
+        "|---|---|---|---|",
+        f"| build ({b['papers']:,} papers) | {b['seconds']:.0f} s (encoding {b['encoding_seconds']:.0f} s) | "
+        f"{b['peak_rss_mb'] / 1024:.2f} GB | {b['disk_mb'] / 1024:.2f} GB |",
+        *(f"| &nbsp; build: {k} | {v:.1f} s | | |" for k, v in (b.get("stages") or {}).items()),
+        f"| update ({r['update_file']['new']:,} new, {r['update_file']['revised']:,} revised, "
+        f"{r['update_file']['deleted']:,} deleted) | {u['seconds']:.0f} s (encoding {u['encoding_seconds']:.0f} s) | "
+        f"{u['peak_rss_mb'] / 1024:.2f} GB | {u['disk_mb'] / 1024:.2f} GB |",
+        *(f"| &nbsp; update: {k} | {v:.1f} s | | |" for k, v in (u.get("stages") or {}).items()),
+        "",
+        f"Open: {r['serve']['open_seconds']} s; RSS after open {r['serve']['rss_after_open_mb']:.0f} MB, "
+        f"after the queries below {r['serve']['serving_rss_mb']:.0f} MB.",
+        "",
+        "| query (one thread) | p50 ms | p99 ms | after the update: p50 | p99 |",
+        "|---|---|---|---|---|",
+    ]
+    after = r.get("serve_after_update", {}).get("latency", {})
+    for kind, v in r["serve"]["latency"].items():
+        a = after.get(kind, {})
+        lines.append(f"| {kind} | {v['p50_ms']} | {v['p99_ms']} | {a.get('p50_ms', '-')} | {a.get('p99_ms', '-')} |")
+    lines += ["", "| recall@10 against exact scoring | value |", "|---|---|"]
+    for method, v in r["recall"].items():
+        lines.append(f"| {method}{' (' + v['index'] + ')' if 'index' in v else ''} | {v['recall@10']} |")
+    lists = r.get("lists_after_update", {})
+    if "same_top10" in lists:
+        lines += [
+            "",
+            f"Stored lists after the update against a full re-ranking of {lists['papers_checked']:,} sampled papers: "
+            f"same top 10 for {lists['same_top10']:.1%}, mean top-10 overlap {lists['mean_top10_overlap']:.3f}.",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(result: dict, out_dir: Path, name: str = "scale") -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    js, md = out_dir / f"{name}.json", out_dir / f"{name}.md"
+    js.write_text(json.dumps(result, indent=2) + "\n")
+    md.write_text(scale_markdown(result))
+    return js, md
+
+
+def default_work() -> Path:
+    from .. import paths
+
+    return Path(os.environ.get("SIMILAR_SCALE_WORK") or paths.home() / "scale")
