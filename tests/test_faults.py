@@ -284,6 +284,16 @@ CORRUPT = [
         re.escape("lexical.joblib does not match its SHA-256 in the manifest; rebuild it"),
     ),
     (
+        "rowtable-garbage-legacy",
+        _overwrite("rowtable.npy", legacy=True),
+        r"rowtable\.npy cannot be read \(.+\); rebuild it",
+    ),
+    (
+        "rowtable-tampered",
+        _overwrite("rowtable.npy", offset=200),
+        re.escape("rowtable.npy does not match its SHA-256 in the manifest; rebuild it"),
+    ),
+    (
         "vectors-tampered",
         _overwrite("vectors.faiss", offset=2000),
         re.escape("vectors.faiss does not match its SHA-256 in the manifest; rebuild it"),
@@ -393,9 +403,11 @@ def test_tampered_vectors_of_a_legacy_index_are_caught_by_verify(dense_ix):
 def test_verify_passes_a_sound_index_and_open_checks_no_more_than_sizes_above_the_limit(dense_ix, monkeypatch):
     res = run("verify", "--index", dense_ix)
     assert res.exit_code == 0, res.output
+    files = len(json.loads((dense_ix / "manifest.json").read_text())["files"])
+    assert files >= 5
     assert (
         res.output.strip()
-        == f"verified {dense_ix}: 5 files match their SHA-256; 40 rows agree across rows.txt, papers.sqlite and the backends"
+        == f"verified {dense_ix}: {files} files match their SHA-256; 40 rows agree across rows.txt, papers.sqlite and the backends"
     )
     monkeypatch.setattr(store, "HASH_ON_OPEN_LIMIT", 1000)
     assert (

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import lock, store
+from . import lock, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, build_encoder, describe
@@ -285,6 +285,7 @@ def _build_index(
         papers.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
         papers.commit()
         papers.close()
+        rowtable.write(tmp)
         store.write_rows(tmp, (r[0] for r in staged))
         if dense is not None:
             dense.save(tmp)

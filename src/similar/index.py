@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import lock, store
+from . import lock, rowtable, store
 from . import methods as registry
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
@@ -164,6 +164,16 @@ def check_n(n: int) -> int:
     return n
 
 
+def _first_mismatch(rows: Sequence[str], pmids: np.ndarray) -> int | None:
+    """The first row where rows.txt and the row table name different PMIDs (None when they agree)."""
+    try:
+        given = np.array(rows, dtype=np.int64)
+    except (ValueError, OverflowError):
+        return next(i for i, r in enumerate(rows) if not _PMID.match(r) or int(r) != pmids[i])
+    differ = np.flatnonzero(given != pmids)
+    return int(differ[0]) if len(differ) else None
+
+
 class Index:
     """A built index folder, opened once and queried many times (thread-safe for reads)."""
 
@@ -173,13 +183,13 @@ class Index:
         manifest: store.Manifest,
         ranker: Ranker,
         pmids: Sequence[str],
-        meta: Sequence[tuple],
+        table: np.ndarray,
         deleted: set[str],
         db: sqlite3.Connection,
         lists: tuple | None = None,
         encoder: Encoder | None = None,
     ):
-        """An index from what `open` read (no I/O here): meta rows are (row, status, year, text_hash, pmid)."""
+        """An index from what `open` read (no I/O here): `table` is rowtable.py's per-row facts."""
         self.path = path
         self.manifest = manifest
         self.build_id = manifest.build_id
@@ -187,10 +197,14 @@ class Index:
         self._lock = threading.Lock()
         self._db = db
         self.pmids = np.array(pmids, dtype=object)
-        self.live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
-        self.years = np.array([m[2] if m[2] is not None else 0 for m in meta], dtype=np.int32)
-        self.hashes = np.array([m[3] for m in meta], dtype=object)
-        self.row_of = {str(self.pmids[i]): int(i) for i in np.flatnonzero(self.live)}
+        self.live = table["status"] == 0
+        self.years = table["year"]
+        self.retracted = table["retracted"]  # by its own record, or a retraction notice in the index
+        self.notice = table["notice"]  # retraction notices: never a neighbour
+        live_rows = np.flatnonzero(self.live)
+        order = np.argsort(table["pmid"][live_rows], kind="stable")
+        self._live_pmids, self._live_rows = table["pmid"][live_rows][order], live_rows[order]  # PMID -> row, no dict
+        self._row_of: dict[str, int] | None = None
         self.deleted = set(deleted)
         self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
         self.ranker = ranker
@@ -203,8 +217,8 @@ class Index:
             and lists is not None
             and (spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
         )
-        self._facts: Facts | None = None  # filters' per-row facts and version groups: gathered on first use
-        self._groups: np.ndarray | None = None
+        self._facts: Facts | None = None  # filters' per-row facts (types, MeSH, journals ...): gathered on first use
+        self.groups = table["group"]  # a work id per row (versions.py): rows of one work share it
         self._masks: dict[Filters, np.ndarray] = {}
 
     @classmethod
@@ -215,7 +229,7 @@ class Index:
         manifest = store.read_manifest(path)
         count = manifest.count
         rows = store.read_rows(path, count)  # first: a row count that is off is the clearest message
-        store.check_files(path, manifest)
+        small = store.check_files(path, manifest) > 0 or not manifest.files  # hashed on open, or too old to be
         dense = (
             _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest.dense, mmap=mmap))
             if manifest.dense
@@ -224,12 +238,28 @@ class Index:
         lexical = _load(path, store.LEXICAL, lambda: LexicalBackend.load(path))
         try:
             db = store.connect(path / store.PAPERS, readonly=True)
-            meta = db.execute("SELECT row, status, year, text_hash, pmid FROM papers ORDER BY row").fetchall()
+            source = store.ROWTABLE
+            table = rowtable.read(path)
+            if table is None:  # an index written before rowtable.npy: gathered from the database
+                table, source = rowtable.compute(db), store.PAPERS
+            elif small:  # the database agrees with the table (above the limit `similar verify` checks it)
+                stored = db.execute("SELECT row, pmid FROM papers ORDER BY row").fetchall()
+                if [r for r, _ in stored] != list(range(len(stored))):
+                    raise SimilarError(
+                        f"corrupt index {path}: {store.PAPERS} rows are not numbered in order; rebuild it"
+                    )
+                store.check_count(path, store.PAPERS, len(stored), count)
+                if any(int(p) != q for (_, p), q in zip(stored, table["pmid"].tolist())):
+                    raise SimilarError(
+                        f"corrupt index {path}: {store.ROWTABLE} and {store.PAPERS} disagree; rebuild it"
+                    )
             deleted = {r[0] for r in db.execute("SELECT pmid FROM deletions")}
         except sqlite3.DatabaseError as exc:
             raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
-        store.check_count(path, store.PAPERS, len(meta), count)
-        mismatch = next((i for i, m in enumerate(meta) if m[0] != i or m[4] != rows[i]), None)
+        except ValueError as exc:
+            raise SimilarError(f"corrupt index {path}: {source} cannot be read ({exc}); rebuild it") from exc
+        store.check_count(path, source, len(table), count)
+        mismatch = _first_mismatch(rows, table["pmid"])
         if mismatch is not None:
             raise SimilarError(
                 f"corrupt index {path}: {store.ROWS} and {store.PAPERS} disagree at row {mismatch}; rebuild it"
@@ -237,7 +267,7 @@ class Index:
         store.check_count(path, store.LEXICAL, lexical.count, count)
         if dense is not None:
             store.check_count(path, store.VECTORS, dense.count, count)
-        live = np.array([m[1] == store.LIVE for m in meta], dtype=bool)
+        live = table["status"] == 0
         lexical.set_live(live)
         lists = None
         if manifest.precomputed:
@@ -249,7 +279,7 @@ class Index:
                 ) from exc
             store.check_count(path, store.NEIGHBOURS, rows_.shape[0], count)
             lists = (manifest.precomputed["method"], rows_, scores_)
-        return cls(path, manifest, Ranker(dense, lexical, live), rows, meta, deleted, db, lists, encoder)
+        return cls(path, manifest, Ranker(dense, lexical, live), rows, table, deleted, db, lists, encoder)
 
     # -- facts --------------------------------------------------------------------------------------------
     @property
@@ -264,15 +294,30 @@ class Index:
         return int(self.live.sum())
 
     def __contains__(self, pmid: str) -> bool:
-        return str(pmid) in self.row_of
+        pmid = str(pmid).strip()
+        return bool(_PMID.match(pmid)) and self._live_row(int(pmid)) is not None
+
+    def _live_row(self, pmid: int) -> int | None:
+        at = int(np.searchsorted(self._live_pmids, pmid))
+        if at < len(self._live_pmids) and self._live_pmids[at] == pmid:
+            return int(self._live_rows[at])
+        return None
+
+    @property
+    def row_of(self) -> dict[str, int]:
+        """Live PMID -> row as a dict, made on first use (queries look rows up in sorted arrays instead)."""
+        if self._row_of is None:
+            self._row_of = {str(self.pmids[r]): int(r) for r in np.flatnonzero(self.live)}
+        return self._row_of
 
     def row(self, pmid: str | int) -> int:
         pmid = str(pmid).strip()
         if not _PMID.match(pmid):  # ASCII digits only: str.isdigit() takes '²' and '١٢٣'
             raise SimilarError(f"PMID must be a number, got {pmid!r}")
+        row = self._live_row(int(pmid))
+        if row is not None:
+            return row
         pmid = str(int(pmid))
-        if pmid in self.row_of:
-            return self.row_of[pmid]
         if pmid in self.deleted:
             raise NotFound(f"PMID {pmid} was deleted from this index (a DeleteCitation removed it)")
         raise NotFound(
@@ -286,7 +331,7 @@ class Index:
         marks = ",".join("?" * len(rows))
         with self._lock:
             got = self._db.execute(
-                f"SELECT row, pmid, title, journal, year FROM papers WHERE row IN ({marks})", rows
+                f"SELECT row, pmid, title, journal, year, text_hash FROM papers WHERE row IN ({marks})", rows
             ).fetchall()
         return {r[0]: r[1:] for r in got}
 
@@ -306,7 +351,7 @@ class Index:
             pmc=d.pmc,
             types=d.types,
             language=d.language,
-            retracted=bool(self.facts.retracted[row]),
+            retracted=bool(self.retracted[row]),
         )
 
     # -- what MEDLINE says: details, filters' facts, versions (medline.py, filters.py, versions.py) -----------------
@@ -332,25 +377,20 @@ class Index:
             self._facts = Facts(len(self.pmids), self.details(), journals, self.row_of)
         return self._facts
 
-    @property
-    def groups(self) -> np.ndarray:
-        """A work id per row (versions.py): rows of one work share it."""
-        if self._groups is None:
-            from .versions import version_groups
-
-            with self._lock:
-                titles = [t for (t,) in self._db.execute("SELECT title FROM papers ORDER BY row")]
-            self._groups = version_groups(self.live, titles, self.hashes, self.details(), self.row_of)
-        return self._groups
-
     def allowed(self, filters: Filters = NONE) -> np.ndarray:
         """Rows a list may hold under these filters: live, no retraction notice, every filter passed."""
         mask = self._masks.get(filters)
+        if mask is None and filters == NONE.with_years(filters.min_year, filters.max_year):
+            mask = self.live & ~self.notice  # years at most: the row table answers, no facts gathered
+            if filters.min_year is not None:
+                mask &= self.years >= filters.min_year
+            if filters.max_year is not None:
+                mask &= (self.years <= filters.max_year) & (self.years > 0)
         if mask is None:
             mask = self.live & self.facts.mask(filters, self.years)
-            if len(self._masks) > 64:
-                self._masks.clear()
-            self._masks[filters] = mask
+        if len(self._masks) > 64:
+            self._masks.clear()
+        self._masks[filters] = mask
         return mask
 
     def seed_versions(self, row: int) -> tuple[str, ...]:
@@ -388,7 +428,13 @@ class Index:
         filters = (filters or NONE).with_years(min_year, max_year)
         seed_group = int(self.groups[row]) if versions else None
         neighbors = self._rank(
-            method, Query(row=row), n, filters, seed_hash=self.hashes[row], seed_group=seed_group, versions=versions
+            method,
+            Query(row=row),
+            n,
+            filters,
+            seed_hash=self._info([row])[row][4],
+            seed_group=seed_group,
+            versions=versions,
         )
         return SimilarList(
             method=method,
@@ -519,7 +565,7 @@ class Index:
         rows = [int(r) for _, r, _ in picked]
         info = self._info(rows + [int(v) for _, _, vs in picked for v in vs])
         details = self.details(rows)
-        retracted = self.facts.retracted
+        retracted = self.retracted
         closest = closest or [None] * len(rows)
         out = []
         for i, ((s, r, vs), c) in enumerate(zip(picked, closest)):
@@ -532,7 +578,7 @@ class Index:
                     title=info[r][1],
                     journal=info[r][2],
                     year=info[r][3],
-                    duplicate=seed_hash is not None and self.hashes[r] == seed_hash,
+                    duplicate=seed_hash is not None and info[r][4] == seed_hash,
                     closest=c,
                     authors=d.authors,
                     doi=d.doi,

@@ -29,6 +29,7 @@ LEXICAL = "lexical.joblib"
 NEIGHBOURS = "neighbours.rows.npy"  # stored lists of the default method: row i's top k rows (-1 pads), memory-mapped
 NEIGHBOUR_SCORES = "neighbours.scores.npy"  # and their scores
 NEIGHBOUR_FLOORS = "neighbours.floors.npy"  # per row, the dense score a new paper must beat to enter its pool
+ROWTABLE = "rowtable.npy"  # per row: PMID, status, year, version group, retraction marks (rowtable.py)
 LEGACY_NEIGHBOURS = "neighbours.npz"  # both in one zip, as older indexes stored them (read whole on open)
 
 # row status in papers.sqlite: a row is never reused; revised or withdrawn papers leave a tombstone

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import lock, store
+from . import lock, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
@@ -147,6 +147,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             )
             live_count = int(live.sum())
             conn.close()
+            rowtable.write(tmp)
         with report.stage("lexical"):
             lexical.set_live(live)
             lexical.save(tmp)

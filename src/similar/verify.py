@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import rowtable, store
 from .errors import SimilarError
 
 
@@ -72,6 +72,9 @@ def verify_index(path: str | Path) -> Verification:
             problems.append(f"corrupt index {path}: {store.PAPERS} fails its integrity check ({check}); rebuild it")
     except sqlite3.DatabaseError as exc:
         problems.append(f"corrupt index {path}: {store.PAPERS} fails its integrity check ({exc}); rebuild it")
+    stored = rowtable.read(path)
+    if stored is not None and not np.array_equal(stored, rowtable.compute(index._db)):
+        problems.append(f"corrupt index {path}: {store.ROWTABLE} and {store.PAPERS} disagree; rebuild it")
     dense = index.ranker.dense
     if dense is not None:
         found = _vectors_problem(dense, dense.count)
