@@ -25,8 +25,18 @@ MANIFEST = "manifest.json"
 ROWS = "rows.txt"
 PAPERS = "papers.sqlite"
 VECTORS = "vectors.faiss"
-LEXICAL = "lexical.joblib"
+LEXICAL = "lexical.json"  # describes the lexical files: every one is a top-level file named lexical.*
+LEXICAL_PREFIX = "lexical."
+LEXICAL_VOCABULARY = "lexical.vocabulary.txt"  # one term a line, in column order
+LEXICAL_LEGACY = "lexical.joblib"  # the one pickled file of indexes built before the memory-mapped layout
 NEIGHBOURS = "neighbours.npz"  # precomputed lists of the default method, per row
+
+
+def lexical_array(name: str) -> str:
+    """File of one lexical array, memory-mapped on open: `title.data`, `tfidf.rows.indptr`, `bm25.postings.indices`,
+    `pmra.self`, `tfidf.idf`, `bm25.maxweight` ... (backends/lexical.py says which arrays there are)."""
+    return f"{LEXICAL_PREFIX}{name}.npy"
+
 
 # row status in papers.sqlite: a row is never reused; revised or withdrawn papers leave a tombstone
 LIVE, REPLACED, DELETED = "live", "replaced", "deleted"

@@ -114,11 +114,10 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     work = store.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
     with store.atomic_dir(dest) as tmp:
         for f in dest.iterdir():
-            if f.is_file():
+            if f.is_file() and not f.name.startswith(store.LEXICAL_PREFIX):  # the lexical files are all rewritten
                 shutil.copy2(f, tmp / f.name)
-        lexical = LexicalBackend.load(tmp)
+        lexical = LexicalBackend.load(dest)  # its counts move into memory on add: nothing stays mapped from dest
         lexical.add([p.title for p in papers], [p.abstract for p in papers])
-        lexical.save(tmp)
         if encoder is not None:
             dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
             if papers:
@@ -149,6 +148,8 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
                 tmp, dense if encoder is not None else None, lexical, live, lists_method, progress
             )
             manifest = manifest.replace(precomputed=lists_spec(lists_method, int(rows_.shape[1])))
+        lexical.set_live(live)  # the saved weights leave the new tombstones out of document frequencies
+        lexical.save(tmp)
         with open(tmp / store.ROWS, "a") as f:
             f.writelines(f"{p.pmid}\n" for p in papers)
         report.seconds = round(time.time() - started, 2)
