@@ -170,3 +170,23 @@ def test_pruned_recall_is_one_with_every_posting_and_falls_with_a_small_budget(s
     rows = np.arange(0, 300, 10)
     assert pruned_recall(backend, "tfidf", rows, budget=10**9, candidates=300) == 1.0
     assert pruned_recall(backend, "tfidf", rows, budget=1, candidates=10) < 1.0
+
+
+def test_an_index_answers_alike_on_the_pruned_path(tmp_path, monkeypatch):
+    """Index.open maps the saved weights; above EXACT_LIMIT the lexical methods search the postings (here the budget
+    covers them all, so the lists are the exact ones) and never return the seed."""
+    from conftest import make_corpus, write_jsonl
+    from similar.build import build_index
+    from similar.index import Index
+
+    build_index([write_jsonl(tmp_path / "c.jsonl", make_corpus(40))], tmp_path / "ix", method="tfidf", progress=False)
+    exact = Index.open(tmp_path / "ix")
+    monkeypatch.setattr(lexical_module, "EXACT_LIMIT", 10)
+    pruned = Index.open(tmp_path / "ix")
+    assert pruned.ranker.lexical.pruned() and pruned.ranker.lexical._cache == {}
+    for method in METHODS:
+        for pmid in ("1000", "1013", "1039"):
+            got = pruned.similar(pmid, n=8, method=method).neighbors
+            want = exact.similar(pmid, n=8, method=method).neighbors
+            assert pmid not in [n.pmid for n in got]
+            assert [(n.pmid, n.score) for n in got] == [(n.pmid, n.score) for n in want]
