@@ -450,7 +450,8 @@ class LexicalBackend:
         post = self.postings(method)
         lengths = np.asarray(post.indptr[terms + 1]) - np.asarray(post.indptr[terms])
         bounds = values * self.max_weights(method)[terms]
-        chosen, read = [], 0
+        chosen: list[int] = []
+        read = 0
         for j in np.argsort(-bounds, kind="stable").tolist():
             if bounds[j] <= 0 or (chosen and read + lengths[j] > budget):
                 continue
@@ -508,7 +509,8 @@ class LexicalBackend:
         written += write_sparse(folder, "title", self.title_counts, dtype)
         written += write_sparse(folder, "abstract", self.abstract_counts, dtype)
         methods = {}
-        for method in METHODS:
+        order = sorted(METHODS, key=lambda m: weighting(m).title_weight)  # the methods sharing counts in a row
+        for i, method in enumerate(order):
             rows = self.weights(method)
             method_dtype = index_dtype(rows.nnz, *shape)
             written += write_sparse(folder, f"{method}.rows", rows, method_dtype)
@@ -523,8 +525,10 @@ class LexicalBackend:
             }
             for key in (method, ("postings", method), ("maxweight", method), ("self", method)):
                 self._cache.pop(key, None)  # computed weights are freed once written: the next method has the room
-        for key in [k for k in self._cache if isinstance(k, tuple) and k[0] in ("counts", "stats")]:
-            del self._cache[key]
+            title_weight = weighting(method).title_weight
+            if i + 1 == len(order) or weighting(order[i + 1]).title_weight != title_weight:
+                self._cache.pop(("counts", title_weight), None)  # and so are counts no later method weighs
+                self._cache.pop(("stats", title_weight), None)
         info = {
             "format": LAYOUT,
             "version": LAYOUT_VERSION,
@@ -593,9 +597,9 @@ def pruned_recall(
     found = []
     for row in np.asarray(rows, dtype=np.int64).tolist():
         query = backend.query_rows(method, [row])
-        kw = {"exclude": np.array([row])}
-        want, _ = backend.search(method, query, k, exact=True, **kw)
-        got, _ = backend.search(method, query, k, exact=False, budget=budget, candidates=candidates, **kw)
+        itself = np.array([row])
+        want, _ = backend.search(method, query, k, exclude=itself, exact=True)
+        got, _ = backend.search(method, query, k, exclude=itself, exact=False, budget=budget, candidates=candidates)
         want, got = want[0][np.isfinite(want[0])], got[0][np.isfinite(got[0])]
         if len(want):
             found.append(min(int((got >= want[-1]).sum()), len(want)) / len(want))
