@@ -275,13 +275,23 @@ CORRUPT = [
     ),
     (
         "lexical-garbage-legacy",
-        _overwrite("lexical.joblib", legacy=True),
-        r"lexical\.joblib cannot be read \([A-Za-z]+(: .+)?\); rebuild it",
+        _overwrite("lexical.bm25.postings.indices.npy", legacy=True),
+        r"lexical\.json cannot be read \(ValueError: lexical\.bm25\.postings\.indices\.npy: .+\); rebuild it",
+    ),
+    (
+        "lexical-truncated-legacy",
+        lambda p: (_legacy(p), _truncate("lexical.tfidf.rows.data.npy")(p)),
+        r"lexical\.json cannot be read \(ValueError: lexical\.tfidf\.rows\.data\.npy: .+\); rebuild it",
+    ),
+    (
+        "lexical-description-garbage-legacy",
+        _overwrite("lexical.json", legacy=True),
+        r"lexical\.json cannot be read \([A-Za-z]+(: .+)?\); rebuild it",
     ),
     (
         "lexical-tampered",
-        _overwrite("lexical.joblib", offset=-300),
-        re.escape("lexical.joblib does not match its SHA-256 in the manifest; rebuild it"),
+        _overwrite("lexical.abstract.data.npy", offset=-300),
+        re.escape("lexical.abstract.data.npy does not match its SHA-256 in the manifest; rebuild it"),
     ),
     (
         "rowtable-garbage-legacy",
@@ -400,14 +410,24 @@ def test_tampered_vectors_of_a_legacy_index_are_caught_by_verify(dense_ix):
     )
 
 
+def test_damaged_lexical_arrays_of_a_legacy_index_are_caught_by_verify(dense_ix):
+    """Open maps the arrays without reading them; verify reads them whole."""
+    _overwrite("lexical.tfidf.rows.indices.npy", legacy=True, offset=-300)(dense_ix)
+    res = run("verify", "--index", dense_ix)
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines()[-1] == (
+        f"error: corrupt index {dense_ix}: lexical.json files: tfidf weights holds indices out of range; rebuild it"
+    )
+
+
 def test_verify_passes_a_sound_index_and_open_checks_no_more_than_sizes_above_the_limit(dense_ix, monkeypatch):
     res = run("verify", "--index", dense_ix)
     assert res.exit_code == 0, res.output
-    files = len(json.loads((dense_ix / "manifest.json").read_text())["files"])
-    assert files >= 5
+    files = json.loads((dense_ix / "manifest.json").read_text())["files"]
+    assert len([f for f in files if f.startswith("lexical.")]) == 2 + 3 * 2 + 3 * (3 * 2 + 3)  # see backends/lexical.py
     assert (
         res.output.strip()
-        == f"verified {dense_ix}: {files} files match their SHA-256; 40 rows agree across rows.txt, papers.sqlite and the backends"
+        == f"verified {dense_ix}: {len(files)} files match their SHA-256; 40 rows agree across rows.txt, papers.sqlite and the backends"
     )
     monkeypatch.setattr(store, "HASH_ON_OPEN_LIMIT", 1000)
     assert (

@@ -255,7 +255,8 @@ CORRUPTIONS = [
     (_truncate_rows, "corrupt index {p}: rows.txt has 39 rows, the manifest says 40; rebuild it"),
     (lambda p: (p / "rows.txt").unlink(), "corrupt index {p}: rows.txt is missing; rebuild it"),
     (lambda p: (p / "vectors.faiss").write_bytes(b"junk"), None),
-    (lambda p: (p / "lexical.joblib").unlink(), None),
+    (lambda p: (p / "lexical.json").unlink(), None),
+    (lambda p: (p / "lexical.tfidf.rows.data.npy").unlink(), None),
     (lambda p: (p / "neighbours.rows.npy").write_bytes(b"junk"), None),
 ]
 

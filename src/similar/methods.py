@@ -35,14 +35,16 @@ class Method:
 
 @dataclass(frozen=True)
 class Lexical(Method):
-    """One lexical weighting (backends/lexical.py WEIGHTINGS): one sparse product over every row."""
+    """One lexical weighting (backends/lexical.py WEIGHTINGS): one sparse product over every row, or (big indexes)
+    candidates from the postings of the query's highest-impact terms, scored exactly."""
 
     def score(self, ranker, q, rows):
         return ranker.lexical.score_rows(self.name, ranker.terms(self.name, q), rows)
 
     def search(self, ranker, q, k):
-        scores = ranker.lexical.score_all(self.name, ranker.terms(self.name, q)).ravel()
-        return top_k(scores, k, ranker.exclude(q))
+        scores, rows = ranker.lexical.search(self.name, ranker.terms(self.name, q), k, exclude=ranker.exclude(q))
+        found = rows[0] >= 0
+        return scores[0][found], rows[0][found]
 
 
 @dataclass(frozen=True)

@@ -25,12 +25,22 @@ MANIFEST = "manifest.json"
 ROWS = "rows.txt"
 PAPERS = "papers.sqlite"
 VECTORS = "vectors.faiss"
-LEXICAL = "lexical.joblib"
+LEXICAL = "lexical.json"  # describes the lexical files: every one is a top-level file named lexical.*
+LEXICAL_PREFIX = "lexical."
+LEXICAL_VOCABULARY = "lexical.vocabulary.txt"  # one term a line, in column order
+LEXICAL_LEGACY = "lexical.joblib"  # the one pickled file of indexes built before the memory-mapped layout
 NEIGHBOURS = "neighbours.rows.npy"  # stored lists of the default method: row i's top k rows (-1 pads), memory-mapped
 NEIGHBOUR_SCORES = "neighbours.scores.npy"  # and their scores
 NEIGHBOUR_FLOORS = "neighbours.floors.npy"  # per row, the dense score a new paper must beat to enter its pool
 ROWTABLE = "rowtable.npy"  # per row: PMID, status, year, version group, retraction marks (rowtable.py)
 LEGACY_NEIGHBOURS = "neighbours.npz"  # both in one zip, as older indexes stored them (read whole on open)
+
+
+def lexical_array(name: str) -> str:
+    """File of one lexical array, memory-mapped on open: `title.data`, `tfidf.rows.indptr`, `bm25.postings.indices`,
+    `pmra.self`, `tfidf.idf`, `bm25.maxweight` ... (backends/lexical.py says which arrays there are)."""
+    return f"{LEXICAL_PREFIX}{name}.npy"
+
 
 # row status in papers.sqlite: a row is never reused; revised or withdrawn papers leave a tombstone
 LIVE, REPLACED, DELETED = "live", "replaced", "deleted"

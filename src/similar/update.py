@@ -115,10 +115,10 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     with store.atomic_dir(dest) as tmp:
         with report.stage("copying"):
             for f in dest.iterdir():
-                if f.is_file():
+                if f.is_file() and not f.name.startswith(store.LEXICAL_PREFIX):  # the lexical files are all rewritten
                     shutil.copy2(f, tmp / f.name)
         with report.stage("lexical"):
-            lexical = LexicalBackend.load(tmp)
+            lexical = LexicalBackend.load(dest)  # its counts move into memory on add: nothing stays mapped from dest
             lexical.add([p.title for p in papers], [p.abstract for p in papers])
         if encoder is not None:
             dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
@@ -149,8 +149,10 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             conn.close()
             rowtable.write(tmp)
         with report.stage("lexical"):
-            lexical.set_live(live)
+            lexical.set_live(live)  # the saved weights leave the new tombstones out of document frequencies
             lexical.save(tmp)
+            lexical = LexicalBackend.load(tmp)  # mapped: the lists below read what is served, not a second copy
+            lexical.set_live(live)
         if manifest.precomputed:
             with report.stage("stored lists"):
                 manifest = _update_lists(

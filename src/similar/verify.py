@@ -80,6 +80,12 @@ def verify_index(path: str | Path) -> Verification:
         found = _vectors_problem(dense, dense.count)
         if found:
             problems.append(f"corrupt index {path}: {found}; rebuild it")
+    try:
+        found = index.ranker.lexical.check()
+    except ValueError as exc:  # the vocabulary or an array that only a full read reaches
+        found = str(exc)
+    if found:
+        problems.append(f"corrupt index {path}: {store.LEXICAL} files: {found}; rebuild it")
     if index.precomputed is not None:
         rows, scores = index.precomputed[1], index.precomputed[2]
         if rows.size and (rows.min() < -1 or rows.max() >= manifest.count) or not np.isfinite(scores).all():

@@ -1,17 +1,20 @@
-"""Lexical similarity on sparse term-count matrices: TF-IDF cosine, Okapi BM25 and PubMed's PMRA."""
+"""Lexical similarity on sparse term-count matrices: TF-IDF cosine, Okapi BM25 and PubMed's PMRA, memory-mapped."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-import joblib
 import numpy as np
 import scipy.sparse as sp
 
-from ..store import LEXICAL
+from ..store import LEXICAL, LEXICAL_LEGACY, LEXICAL_PREFIX, LEXICAL_VOCABULARY, lexical_array
 from . import top_k
 from .weightings import METHODS, TITLE_WEIGHT, weighting
 
@@ -57,18 +60,132 @@ def count_terms(texts: Sequence[str], vocabulary: dict) -> sp.csr_matrix:
     return matrix
 
 
+# above this many rows a search gathers candidates from the postings of its highest-impact terms, then scores them
+# exactly; at or below it, one sparse product over every row (exact, and what every quality figure was measured with)
+EXACT_LIMIT = 200_000
+POSTINGS_BUDGET = 2_000_000  # postings a pruned search reads at most (about 2% of them at 1M papers)
+CANDIDATES = 1000  # rows a pruned search scores exactly
+LAYOUT = "similar-lexical"
+LAYOUT_VERSION = 1
+SPARSE_PARTS = ("data", "indices", "indptr")
+
+
+def index_dtype(nnz: int, *dims: int) -> type:
+    """Indices and indptr share this dtype, so scipy builds a matrix over memory-mapped arrays without copying."""
+    return np.int32 if max(nnz, *dims) < 2**31 else np.int64
+
+
+def live_key(live: np.ndarray | None, count: int) -> str:
+    """Fingerprint of a live mask (None: every row live): stored weights answer only under the mask they were made with."""
+    mask = np.ones(count, dtype=bool) if live is None else np.asarray(live, dtype=bool)
+    return hashlib.sha256(np.packbits(mask).tobytes() + str(len(mask)).encode()).hexdigest()
+
+
+def max_per_column(csc: sp.csc_matrix) -> np.ndarray:
+    """Largest stored value of each column (0 for empty columns): a term's upper bound in a pruned search."""
+    out = np.zeros(csc.shape[1], dtype=np.float32)
+    filled = np.flatnonzero(np.diff(csc.indptr) > 0)
+    if len(filled):
+        out[filled] = np.maximum.reduceat(np.asarray(csc.data), np.asarray(csc.indptr[:-1])[filled])
+    return out
+
+
+def write_array(folder: Path, name: str, array: np.ndarray) -> str:
+    """One array as an .npy file, written beside and renamed over the old one (whose memory maps stay valid)."""
+    final = Path(folder) / lexical_array(name)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        np.save(f, np.asarray(array), allow_pickle=False)
+    os.replace(tmp, final)
+    return final.name
+
+
+def open_array(folder: Path, name: str, dtype, length: int | None = None) -> np.ndarray:
+    """An array memory-mapped read-only, with its dtype and length checked (damage is an error naming the file)."""
+    fname = lexical_array(name)
+    try:
+        array = np.load(Path(folder) / fname, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{fname}: {exc}") from exc
+    if array.dtype != np.dtype(dtype) or array.ndim != 1 or (length is not None and array.shape[0] != length):
+        raise ValueError(f"{fname} holds {array.dtype} x {array.shape}, expected {np.dtype(dtype)} x ({length},)")
+    return array
+
+
+def open_sparse(folder: Path, name: str, kind, shape: tuple[int, int], dtype) -> sp.spmatrix:
+    """A CSR (or CSC) matrix over memory-mapped arrays; building it reads only their headers."""
+    major = shape[0] if kind is sp.csr_matrix else shape[1]
+    indptr = open_array(folder, f"{name}.indptr", dtype, major + 1)
+    nnz = int(indptr[-1]) if len(indptr) else 0
+    data = open_array(folder, f"{name}.data", np.float32, nnz)
+    indices = open_array(folder, f"{name}.indices", dtype, nnz)
+    return kind((data, indices, indptr), shape=shape, copy=False)
+
+
+def write_sparse(folder: Path, name: str, matrix: sp.spmatrix, dtype) -> list[str]:
+    return [
+        write_array(folder, f"{name}.data", np.asarray(matrix.data, dtype=np.float32)),
+        write_array(folder, f"{name}.indices", np.asarray(matrix.indices, dtype=dtype)),
+        write_array(folder, f"{name}.indptr", np.asarray(matrix.indptr, dtype=dtype)),
+    ]
+
+
+def sparse_problem(matrix: sp.spmatrix, what: str, chunk: int = 1 << 24) -> str | None:
+    """Structure and values of a stored matrix, read in chunks: indptr rising, indices in range, values finite."""
+    indptr = matrix.indptr
+    if indptr[0] != 0 or int(indptr[-1]) != len(matrix.data) or (np.diff(indptr) < 0).any():
+        return f"{what} has a broken indptr"
+    minor = matrix.shape[1] if isinstance(matrix, sp.csr_matrix) else matrix.shape[0]
+    for start in range(0, len(matrix.data), chunk):
+        idx = matrix.indices[start : start + chunk]
+        if len(idx) and (idx.min() < 0 or idx.max() >= minor):
+            return f"{what} holds indices out of range"
+        if not np.isfinite(matrix.data[start : start + chunk]).all():
+            return f"{what} holds non-finite values"
+    return None
+
+
+@dataclass(frozen=True)
+class StoredMethod:
+    """One method's weights as saved (memory-mapped): CSR rows, CSC postings, per-term max weight, idf, self scores."""
+
+    rows: sp.csr_matrix
+    postings: sp.csc_matrix
+    maxweight: np.ndarray
+    idf: np.ndarray
+    self_scores: np.ndarray
+    avgdl: float
+
+
 class LexicalBackend:
-    """Title and abstract term counts (rows aligned with the index), with per-method weights derived on demand."""
+    """Title and abstract term counts (rows aligned with the index) and per-method weights.
+
+    Built or added to: weights are computed from the counts on demand (with the live mask of `set_live`) and saved.
+    Loaded: every array is memory-mapped, weights included, and nothing is recomputed while the live mask is the one
+    they were saved with. Above EXACT_LIMIT rows (or with `exact=False`) a search reads the postings of the query's
+    highest-impact terms only, then scores its candidates exactly."""
 
     filename = LEXICAL  # the name is the index format's (store.py)
 
-    def __init__(self, vocabulary: dict, title_counts: sp.csr_matrix, abstract_counts: sp.csr_matrix):
-        self.vocabulary = vocabulary
+    def __init__(
+        self,
+        vocabulary: dict | None,
+        title_counts: sp.csr_matrix,
+        abstract_counts: sp.csr_matrix,
+        vocabulary_file: Path | None = None,
+    ):
+        self._vocabulary = vocabulary
+        self._vocabulary_file = vocabulary_file  # read on first use: a query by row never needs the terms
         self._vectorizer = None
         self.title_counts = title_counts.tocsr()
         self.abstract_counts = abstract_counts.tocsr()
         self._live: np.ndarray | None = None
         self._cache: dict = {}
+        self._stored: dict[str, StoredMethod] = {}  # a loaded backend's saved weights, memory-mapped
+        self._weights_live = live_key(None, self.count)  # the live mask that the saved or cached weights reflect
+        self.exact: bool | None = None  # None: exact up to EXACT_LIMIT rows, pruned above; True/False force it
+        self.budget = POSTINGS_BUDGET
+        self.candidates = CANDIDATES
 
     @classmethod
     def build(cls, titles: Sequence[str], abstracts: Sequence[str]) -> "LexicalBackend":
@@ -80,7 +197,8 @@ class LexicalBackend:
 
     def add(self, titles: Sequence[str], abstracts: Sequence[str]) -> None:
         """Append rows. Words new to the index get new columns: no earlier row can hold them (every word of every
-        indexed text is in the vocabulary), so the counts equal those of one build over all the texts, columns aside."""
+        indexed text is in the vocabulary), so the counts equal those of one build over all the texts, columns aside.
+        The counts move into memory and every weight is recomputed (set_live, then save)."""
         fresh = make_vectorizer()
         try:
             fresh.fit(list(titles) + list(abstracts))
@@ -89,19 +207,34 @@ class LexicalBackend:
             words = []
         if words:
             self.vocabulary = {**self.vocabulary, **{w: len(self.vocabulary) + i for i, w in enumerate(words)}}
-            self._vectorizer = None
-            width = len(self.vocabulary)
-            self.title_counts = sp.csr_matrix(
-                (self.title_counts.data, self.title_counts.indices, self.title_counts.indptr),
-                shape=(self.title_counts.shape[0], width),
-            )
-            self.abstract_counts = sp.csr_matrix(
-                (self.abstract_counts.data, self.abstract_counts.indices, self.abstract_counts.indptr),
-                shape=(self.abstract_counts.shape[0], width),
-            )
-        self.title_counts = sp.vstack([self.title_counts, self.vectorizer.transform(titles)]).tocsr()
-        self.abstract_counts = sp.vstack([self.abstract_counts, self.vectorizer.transform(abstracts)]).tocsr()
+        width = len(self.vocabulary)
+        self.title_counts = sp.vstack([self._widened(self.title_counts, width), self.vectorizer.transform(titles)])
+        self.abstract_counts = sp.vstack(
+            [self._widened(self.abstract_counts, width), self.vectorizer.transform(abstracts)]
+        )
+        self.title_counts, self.abstract_counts = self.title_counts.tocsr(), self.abstract_counts.tocsr()
+        self._stored, self._live, self._weights_live = {}, None, live_key(None, self.count)
         self._cache.clear()
+
+    @staticmethod
+    def _widened(counts: sp.csr_matrix, width: int) -> sp.csr_matrix:
+        return sp.csr_matrix((counts.data, counts.indices, counts.indptr), shape=(counts.shape[0], width))
+
+    @property
+    def vocabulary(self) -> dict:
+        """Term -> column, read from disk on first use (a text query, an add, an explanation)."""
+        if self._vocabulary is None:
+            assert self._vocabulary_file is not None
+            terms = self._vocabulary_file.read_text(encoding="utf-8").split("\n")[:-1]
+            if len(terms) != self.terms:
+                raise ValueError(f"{self._vocabulary_file.name} holds {len(terms)} terms, the matrices {self.terms}")
+            self._vocabulary = {t: i for i, t in enumerate(terms)}
+        return self._vocabulary
+
+    @vocabulary.setter
+    def vocabulary(self, value: dict) -> None:
+        self._vocabulary = value
+        self._vectorizer = None
 
     @property
     def vectorizer(self) -> "CountVectorizer":
@@ -114,17 +247,36 @@ class LexicalBackend:
     def count(self) -> int:
         return self.title_counts.shape[0]
 
+    @property
+    def terms(self) -> int:
+        """Columns of the matrices: the vocabulary's size, known without reading it."""
+        return self.title_counts.shape[1]
+
     def set_live(self, live: np.ndarray | None) -> None:
-        """Rows outside `live` (tombstones) are left out of document frequencies."""
+        """Rows outside `live` (tombstones) are left out of document frequencies. Weights made under this very mask
+        (saved ones included: opening an index recomputes nothing) are kept; any other mask recomputes them from
+        the counts, on first use."""
         self._live = live
+        key = live_key(live, self.count)
+        if key == self._weights_live:
+            return
+        self._stored, self._weights_live = {}, key
         self._cache.clear()
 
     # -- weights ----------------------------------------------------------------------------------------
     def counts(self, title_weight: float = TITLE_WEIGHT) -> sp.csr_matrix:
+        """Every row's counts, title words weighed: in memory, for writers and tests (queries use count_rows)."""
         key = ("counts", title_weight)
         if key not in self._cache:
             self._cache[key] = (self.title_counts * title_weight + self.abstract_counts).tocsr()
         return self._cache[key]
+
+    def count_rows(self, rows: np.ndarray, title_weight: float = TITLE_WEIGHT) -> sp.csr_matrix:
+        """Counts of some rows, from their title and abstract rows only (the same values as counts()[rows])."""
+        key = ("counts", title_weight)
+        if key in self._cache:
+            return self._cache[key][rows]
+        return (self.title_counts[rows] * title_weight + self.abstract_counts[rows]).tocsr()
 
     def _stats(self, title_weight: float) -> tuple[np.ndarray, int, float]:
         key = ("stats", title_weight)
@@ -141,26 +293,54 @@ class LexicalBackend:
         return df, n_docs, avgdl
 
     def weights(self, method: str) -> sp.csr_matrix:
-        """Document-side weight matrix for a method, computed once."""
+        """Document-side weight matrix for a method: the saved one, else computed once."""
         w = weighting(method)
+        if method in self._stored:
+            return self._stored[method].rows
         if method not in self._cache:
             self._cache[method] = self._weigh(method, self.counts(w.title_weight))
         return self._cache[method]
 
+    def postings(self, method: str) -> sp.csc_matrix:
+        """The weights by term (an inverted index): column t holds the rows that use term t and their weights."""
+        if method in self._stored:
+            return self._stored[method].postings
+        key = ("postings", method)
+        if key not in self._cache:
+            self._cache[key] = self.weights(method).tocsc()
+        return self._cache[key]
+
+    def max_weights(self, method: str) -> np.ndarray:
+        """Each term's largest document weight: query weight times it bounds what the term adds to any score."""
+        if method in self._stored:
+            return self._stored[method].maxweight
+        key = ("maxweight", method)
+        if key not in self._cache:
+            self._cache[key] = max_per_column(self.postings(method))
+        return self._cache[key]
+
     def _idf(self, method: str) -> np.ndarray:
+        if method in self._stored:
+            return self._stored[method].idf
         key = ("idf", method)
         if key not in self._cache:
             df, n_docs, _ = self._stats(weighting(method).title_weight)
             self._cache[key] = weighting(method).idf(df, n_docs).astype(np.float32)
         return self._cache[key]
 
+    def _avgdl(self, method: str) -> float:
+        if method in self._stored:
+            return self._stored[method].avgdl
+        return self._stats(weighting(method).title_weight)[2]
+
     def _weigh(self, method: str, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Weights of any count rows (indexed or outside texts) with this index's statistics."""
-        w = weighting(method)
-        return w.weigh(counts, self._idf(method), self._stats(w.title_weight)[2])
+        return weighting(method).weigh(counts, self._idf(method), self._avgdl(method))
 
     def self_scores(self, method: str) -> np.ndarray:
         """Each document's score against itself, to put a method's scores on a 0-1 scale."""
+        if method in self._stored:
+            return self._stored[method].self_scores
         key = ("self", method)
         if key not in self._cache:
             w = weighting(method)
@@ -185,43 +365,242 @@ class LexicalBackend:
         """Query weights for indexed documents: BM25 queries with the seed's raw term counts."""
         rows = np.asarray(rows, dtype=np.int64)  # type: ignore[assignment]
         w = weighting(method)
-        return self.counts(w.title_weight)[rows] if w.queries_with_counts else self.weights(method)[rows]
+        return self.count_rows(rows, w.title_weight) if w.queries_with_counts else self.weights(method)[rows]
 
     def query_texts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
         """Query weights for documents outside the index, weighed like indexed ones."""
         counts = self._text_counts(method, titles, abstracts)
         return counts if weighting(method).queries_with_counts else self._weigh(method, counts)
 
-    def score_all(self, method: str, queries: sp.csr_matrix) -> np.ndarray:
-        """Dense (queries x documents) score matrix: one sparse matrix product."""
-        return np.asarray((queries @ self.weights(method).T).todense(), dtype=np.float32)
+    # -- scoring ----------------------------------------------------------------------------------------
+    def pruned(self, exact: bool | None = None) -> bool:
+        """Whether a search reads postings (True) or scores every row (False): `exact`, else self.exact, else size."""
+        choice = self.exact if exact is None else exact
+        return self.count > EXACT_LIMIT if choice is None else not choice
+
+    def score_all(self, method: str, queries: sp.csr_matrix, exact: bool | None = None) -> np.ndarray:
+        """Dense (queries x documents) score matrix, exact either way: one sparse product over every row, or (above
+        EXACT_LIMIT) the sum over the query's terms of their postings, which reads only the rows holding them."""
+        if not self.pruned(exact):
+            return np.asarray((queries @ self.weights(method).T).todense(), dtype=np.float32)
+        queries = sp.csr_matrix(queries)
+        out = np.empty((queries.shape[0], self.count), dtype=np.float32)
+        for i in range(queries.shape[0]):
+            q = queries[i]
+            out[i] = self._accumulate(method, q.indices, q.data)
+        return out
+
+    def _accumulate(self, method: str, terms: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Scores of every row from the postings of some query terms (term at a time, numpy's bincount)."""
+        post = self.postings(method)
+        if not len(terms):
+            return np.zeros(self.count, dtype=np.float64)
+        parts = [(post.indptr[t], post.indptr[t + 1], v) for t, v in zip(terms.tolist(), values.tolist())]
+        rows = np.concatenate([post.indices[a:b] for a, b, _ in parts])
+        weights = np.concatenate([np.asarray(post.data[a:b], dtype=np.float64) * v for a, b, v in parts])
+        return np.bincount(rows, weights, minlength=self.count)
 
     def score_rows(self, method: str, queries: sp.csr_matrix, rows: np.ndarray) -> np.ndarray:
         """Scores of one query against some rows only."""
         return np.asarray((queries @ self.weights(method)[rows].T).todense(), dtype=np.float32).ravel()
 
-    def search(self, method: str, queries: sp.csr_matrix, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, rows) per query row, like the dense backend's search."""
-        scores = self.score_all(method, queries)
-        out_s = np.full((scores.shape[0], k), -np.inf, np.float32)
-        out_r = np.full((scores.shape[0], k), -1, np.int64)
-        for i, row in enumerate(scores):
-            s, r = top_k(row, k)
+    def search(
+        self,
+        method: str,
+        queries: sp.csr_matrix,
+        k: int,
+        exclude: np.ndarray | None = None,
+        exact: bool | None = None,
+        budget: int | None = None,
+        candidates: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, rows) per query row, like the dense backend's search; `exclude` rows are never returned and
+        short rows are padded with -inf / -1. Exact (one product over every row) up to EXACT_LIMIT rows or with
+        exact=True; else pruned: see pruned_search."""
+        queries = sp.csr_matrix(queries)
+        out_s = np.full((queries.shape[0], k), -np.inf, np.float32)
+        out_r = np.full((queries.shape[0], k), -1, np.int64)
+        exclude = np.asarray([] if exclude is None else exclude, dtype=np.int64)
+        pruned = self.pruned(exact)
+        scores = None if pruned else self.score_all(method, queries, exact=True)
+        for i in range(queries.shape[0]):
+            if scores is not None:
+                s, r = top_k(scores[i], k, exclude)
+            else:
+                s, r = self.pruned_search(method, queries[i], k, exclude, budget, candidates)
             out_s[i, : len(s)], out_r[i, : len(r)] = s, r
         return out_s, out_r
 
+    def pruned_search(
+        self,
+        method: str,
+        query: sp.csr_matrix,
+        k: int,
+        exclude: np.ndarray,
+        budget: int | None = None,
+        candidates: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k of one query without scanning the corpus. The query's terms are taken by their upper bound (query
+        weight x the term's largest document weight) while their postings fit in `budget` (the low-impact,
+        frequent terms are the ones left out, as Lucene's MoreLikeThis does); partial scores summed over those
+        postings pick `candidates` rows, which are then scored exactly: every returned score is the exact one."""
+        budget = self.budget if budget is None else budget
+        wanted = max(self.candidates if candidates is None else candidates, k)
+        terms, values = query.indices, np.asarray(query.data, dtype=np.float64)
+        post = self.postings(method)
+        lengths = np.asarray(post.indptr[terms + 1]) - np.asarray(post.indptr[terms])
+        bounds = values * self.max_weights(method)[terms]
+        chosen: list[int] = []
+        read = 0
+        for j in np.argsort(-bounds, kind="stable").tolist():
+            if bounds[j] <= 0 or (chosen and read + lengths[j] > budget):
+                continue
+            chosen.append(j)
+            read += int(lengths[j])
+        partial = self._accumulate(method, terms[chosen], values[chosen])
+        partial[exclude] = -1.0
+        hits = int((partial > 0).sum())
+        if hits > wanted:
+            cands = np.argpartition(-partial, wanted - 1)[:wanted]
+        else:
+            cands = np.flatnonzero(partial > 0)
+        if len(cands) < k:  # fewer rows share a chosen term than asked for: pad as the exact search does, lowest rows
+            spare = np.ones(min(self.count, k + len(exclude) + len(cands)), dtype=bool)
+            spare[exclude[exclude < len(spare)]] = False
+            spare[cands[cands < len(spare)]] = False
+            cands = np.concatenate([cands, np.flatnonzero(spare)[: k - len(cands)]])
+        cands = np.sort(cands)  # row order: ties break by lower row, as in the exact search
+        best, order = top_k(self.score_rows(method, query, cands), k)
+        return best, cands[order]
+
     # -- disk -------------------------------------------------------------------------------------------
     def describe(self) -> dict:
-        return {"vocabulary": len(self.vocabulary), "title_weight": TITLE_WEIGHT, "methods": list(METHODS)}
+        return {"vocabulary": self.terms, "title_weight": TITLE_WEIGHT, "methods": list(METHODS)}
+
+    def check(self) -> str | None:
+        """What is wrong with the stored arrays, read whole (for `similar verify`), or None; a vocabulary that does
+        not read raises ValueError."""
+        self.vocabulary  # noqa: B018 - read it: lexical.vocabulary.txt is checked against the matrices' width
+        parts = {"title counts": self.title_counts, "abstract counts": self.abstract_counts}
+        for method in METHODS:
+            parts[f"{method} weights"], parts[f"{method} postings"] = self.weights(method), self.postings(method)
+        for what, matrix in parts.items():
+            found = sparse_problem(matrix, what)
+            if found:
+                return found
+        for method in METHODS:
+            for what, values in (("idf", self._idf(method)), ("self scores", self.self_scores(method))):
+                if not np.isfinite(values).all():
+                    return f"{method} {what} hold non-finite values"
+        return None
 
     def save(self, folder: Path) -> None:
-        joblib.dump(
-            {"vocabulary": self.vocabulary, "title_counts": self.title_counts, "abstract_counts": self.abstract_counts},
-            Path(folder) / self.filename,
-            compress=3,
-        )
+        """Write the memory-mapped layout into `folder`, one method at a time (each freed once written, so a build's
+        peak holds one method's weights); lexical.json last, then any lexical file this layout no longer has."""
+        folder = Path(folder)
+        shape = (self.count, self.terms)
+        dtype = index_dtype(max(self.title_counts.nnz, self.abstract_counts.nnz), *shape)
+        if self._vocabulary is not None or self._vocabulary_file != folder / LEXICAL_VOCABULARY:
+            terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
+            tmp = folder / f".{LEXICAL_VOCABULARY}.tmp-{os.getpid()}"
+            tmp.write_text("".join(f"{t}\n" for t in terms), encoding="utf-8")
+            os.replace(tmp, folder / LEXICAL_VOCABULARY)
+        written = [LEXICAL_VOCABULARY, LEXICAL]
+        written += write_sparse(folder, "title", self.title_counts, dtype)
+        written += write_sparse(folder, "abstract", self.abstract_counts, dtype)
+        methods = {}
+        order = sorted(METHODS, key=lambda m: weighting(m).title_weight)  # the methods sharing counts in a row
+        for i, method in enumerate(order):
+            rows = self.weights(method)
+            method_dtype = index_dtype(rows.nnz, *shape)
+            written += write_sparse(folder, f"{method}.rows", rows, method_dtype)
+            written += write_sparse(folder, f"{method}.postings", self.postings(method), method_dtype)
+            written.append(write_array(folder, f"{method}.maxweight", self.max_weights(method)))
+            written.append(write_array(folder, f"{method}.idf", self._idf(method)))
+            written.append(write_array(folder, f"{method}.self", self.self_scores(method)))
+            methods[method] = {
+                "title_weight": weighting(method).title_weight,
+                "avgdl": self._avgdl(method),
+                "index_dtype": np.dtype(method_dtype).name,
+            }
+            for key in (method, ("postings", method), ("maxweight", method), ("self", method)):
+                self._cache.pop(key, None)  # computed weights are freed once written: the next method has the room
+            title_weight = weighting(method).title_weight
+            if i + 1 == len(order) or weighting(order[i + 1]).title_weight != title_weight:
+                self._cache.pop(("counts", title_weight), None)  # and so are counts no later method weighs
+                self._cache.pop(("stats", title_weight), None)
+        info = {
+            "format": LAYOUT,
+            "version": LAYOUT_VERSION,
+            "rows": self.count,
+            "terms": self.terms,
+            "index_dtype": np.dtype(dtype).name,
+            "live": int(self.count if self._live is None else np.count_nonzero(self._live)),
+            "live_sha256": self._weights_live,
+            "methods": methods,
+        }
+        tmp = folder / f".{LEXICAL}.tmp-{os.getpid()}"
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
+        os.replace(tmp, folder / LEXICAL)
+        for stale in folder.iterdir():
+            if stale.is_file() and stale.name.startswith(LEXICAL_PREFIX) and stale.name not in written:
+                stale.unlink()  # lexical.joblib of an older index, or arrays of a method no longer saved
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalBackend":
-        data = joblib.load(Path(folder) / cls.filename)
-        return cls(data["vocabulary"], data["title_counts"], data["abstract_counts"])
+        """Open the memory-mapped layout (reads lexical.json and the arrays' headers, nothing else), or an older
+        index's lexical.joblib (read whole; its weights are computed on first use)."""
+        folder = Path(folder)
+        if not (folder / LEXICAL).exists() and (folder / LEXICAL_LEGACY).exists():
+            import joblib
+
+            data = joblib.load(folder / LEXICAL_LEGACY)
+            return cls(data["vocabulary"], data["title_counts"], data["abstract_counts"])
+        info = json.loads((folder / LEXICAL).read_text())
+        if not isinstance(info, dict) or info.get("format") != LAYOUT or info.get("version") != LAYOUT_VERSION:
+            raise ValueError(f"{LEXICAL} does not describe a {LAYOUT} layout version {LAYOUT_VERSION}")
+        shape = (int(info["rows"]), int(info["terms"]))
+        dtype = np.dtype(info["index_dtype"])
+        if not (folder / LEXICAL_VOCABULARY).is_file():
+            raise ValueError(f"{LEXICAL_VOCABULARY} is missing")
+        backend = cls(
+            None,
+            open_sparse(folder, "title", sp.csr_matrix, shape, dtype),
+            open_sparse(folder, "abstract", sp.csr_matrix, shape, dtype),
+            vocabulary_file=folder / LEXICAL_VOCABULARY,
+        )
+        for method, meta in info["methods"].items():
+            method_dtype = np.dtype(meta["index_dtype"])
+            backend._stored[method] = StoredMethod(
+                rows=open_sparse(folder, f"{method}.rows", sp.csr_matrix, shape, method_dtype),
+                postings=open_sparse(folder, f"{method}.postings", sp.csc_matrix, shape, method_dtype),
+                maxweight=open_array(folder, f"{method}.maxweight", np.float32, shape[1]),
+                idf=open_array(folder, f"{method}.idf", np.float32, shape[1]),
+                self_scores=open_array(folder, f"{method}.self", np.float32, shape[0]),
+                avgdl=float(meta["avgdl"]),
+            )
+        backend._weights_live = str(info["live_sha256"])
+        return backend
+
+
+def pruned_recall(
+    backend: LexicalBackend,
+    method: str,
+    rows: Sequence[int] | np.ndarray,
+    k: int = 10,
+    budget: int | None = None,
+    candidates: int | None = None,
+) -> float:
+    """Mean recall@k of the pruned search against exact scoring, each row querying for its neighbours (itself left
+    out): how much the postings budget costs, on the same backend. A pruned row scoring as high as the exact k-th
+    counts as found (its score is the exact one), so ties at the cut are not misses."""
+    found = []
+    for row in np.asarray(rows, dtype=np.int64).tolist():
+        query = backend.query_rows(method, [row])
+        itself = np.array([row])
+        want, _ = backend.search(method, query, k, exclude=itself, exact=True)
+        got, _ = backend.search(method, query, k, exclude=itself, exact=False, budget=budget, candidates=candidates)
+        want, got = want[0][np.isfinite(want[0])], got[0][np.isfinite(got[0])]
+        if len(want):
+            found.append(min(int((got >= want[-1]).sum()), len(want)) / len(want))
+    return float(np.mean(found)) if found else 1.0
