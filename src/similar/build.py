@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -265,8 +266,12 @@ def _build_index(
         with report.stage("dense index"):
             dense = DenseBackend.build(vectors, dense_type)
         del vectors
-    with report.stage("lexical"):
-        lexical = LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged])
+    with report.stage("lexical"):  # saved at once and mapped back: the lists below do not hold a second copy
+        lexical_dir = work / "lexical"
+        shutil.rmtree(lexical_dir, ignore_errors=True)
+        lexical_dir.mkdir()
+        LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged]).save(lexical_dir)
+        lexical = LexicalBackend.load(lexical_dir)
     default_method = "hybrid" if dense else "tfidf"
     # stored lists pay off for the hybrid (a lookup instead of its expansion); TF-IDF answers live in one sparse product
     lists = precompute and dense is not None
@@ -289,7 +294,8 @@ def _build_index(
         store.write_rows(tmp, (r[0] for r in staged))
         if dense is not None:
             dense.save(tmp)
-        lexical.save(tmp)
+        for f in lexical_dir.iterdir():  # the saved lexical files move in whole
+            os.replace(f, tmp / f.name)
         if neighbours is not None:
             store.save_lists(tmp, *neighbours)
         report.seconds = round(time.time() - started, 2)
