@@ -73,7 +73,50 @@ def results() -> str:
     return "\n".join(out)
 
 
-GENERATORS = {"cli-help": cli_help, "methods": methods, "openapi": openapi, "results": results}
+def scale() -> str:
+    """The scale bench's report (benchmarks/results/scale.md), its title dropped: this page has its own."""
+    md = RESULTS / "scale.md"
+    if not md.exists():
+        return "*No scale results yet: run `similar bench scale --papers 1000000 --out benchmarks/results`.*\n"
+    text = md.read_text().split("\n", 1)[1].replace("\n## ", "\n### ")
+    return text.strip() + "\n"
+
+
+PUBMED = 36_000_000
+
+
+def encoding() -> str:
+    """Encoding rates measured by `bench speed` (this CPU) and on a lent GPU, and what they mean for all of PubMed."""
+    rows = ["| encoder | where | docs/s | all of PubMed |", "|---|---|---|---|"]
+    speed = RESULTS / "speed.json"
+    if speed.exists():
+        data = json.loads(speed.read_text())
+        cpu = data.get("cpu", {})
+        where = f"{cpu.get('model', '?')} ({cpu.get('isa', '?')}), {data.get('encode', {}).get('threads', '?')} threads"
+        for run in data.get("encode", {}).get("runs", []):
+            if run.get("docs_per_s"):
+                days = PUBMED / run["docs_per_s"] / 86400
+                rows.append(f"| {run['backend']} | {where} | {run['docs_per_s']:,} | {days:,.1f} days |")
+    gpu = RESULTS / "gpu-encode-h200.json"
+    if gpu.exists():
+        data = json.loads(gpu.read_text())
+        best = max(data["runs"], key=lambda r: r["docs_per_s"])
+        hours = PUBMED / best["docs_per_s"] / 3600
+        rows.append(
+            f"| torch {best['precision']}, batch {best['batch']} | {data['device']} | {best['docs_per_s']:,} | "
+            f"{hours:,.1f} hours |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+GENERATORS = {
+    "cli-help": cli_help,
+    "methods": methods,
+    "openapi": openapi,
+    "results": results,
+    "scale": scale,
+    "encoding": encoding,
+}
 
 
 def on_page_markdown(markdown: str, **kwargs) -> str:

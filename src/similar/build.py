@@ -124,7 +124,10 @@ def embed_checkpointed(
     bar.close()
     if n_shards == 0:
         return np.empty((0, encoder.dim), np.float32), 0
-    return np.concatenate([np.load(shard_dir / f"shard-{i:06d}.npy") for i in range(n_shards)]), resumed
+    out = np.empty((count, encoder.dim), np.float32)  # filled shard by shard: no second copy of every vector
+    for i in range(n_shards):
+        out[i * shard_rows : min(count, (i + 1) * shard_rows)] = np.load(shard_dir / f"shard-{i:06d}.npy")
+    return out, resumed
 
 
 # --- shared writers ----------------------------------------------------------------------------------------------
@@ -228,16 +231,20 @@ def _build_index(
             conn = sqlite3.connect(staging_path)
             for k, v in json.loads(conn.execute("SELECT data FROM report").fetchone()[0]).items():
                 setattr(report, k, v)
-        staged = conn.execute(
-            "SELECT pmid,title,abstract,journal,year,mesh,text_hash,details FROM staged ORDER BY seq"
-        ).fetchall()
-    report.kept = len(staged)
-    if not staged:
+        count = conn.execute("SELECT count(*) FROM staged").fetchone()[0]
+        if count and conn.execute("SELECT max(seq) FROM staged").fetchone()[0] != count:
+            raise SimilarError(f"the staging database in {work} is not numbered 1..{count}: rerun the same command")
+    report.kept = count
+    if not count:
         conn.close()
         shutil.rmtree(work, ignore_errors=True)
         raise SimilarError(
             f"no usable records in {', '.join(str(p) for p in paths)} ({report.skipped} skipped): nothing to index"
         )
+
+    def texts_of(start: int, stop: int) -> list[str]:  # rows [start, stop) read from staging: never all in memory
+        got = conn.execute("SELECT title, abstract FROM staged WHERE seq > ? AND seq <= ? ORDER BY seq", (start, stop))
+        return [f"{t} {a}".strip() for t, a in got]
 
     dense = None
     if encoder is not None:
@@ -246,23 +253,13 @@ def _build_index(
                 from .distributed import embed_with_ray
 
                 vectors, report.resumed_rows = embed_with_ray(
-                    [f"{r[1]} {r[2]}".strip() for r in staged],
-                    encoder,
-                    encoder.dim,
-                    work / "ray-shards",
-                    ray_address,
-                    progress,
+                    texts_of(0, count), encoder, encoder.dim, work / "ray-shards", ray_address, progress
                 )
-            else:  # texts made a shard at a time: a million joined texts would double the build's memory
+            else:
                 vectors, report.resumed_rows = embed_checkpointed(
-                    len(staged),
-                    lambda a, b: [f"{r[1]} {r[2]}".strip() for r in staged[a:b]],
-                    encoder,
-                    work / "shards",
-                    progress,
-                    shard_rows,
+                    count, texts_of, encoder, work / "shards", progress, shard_rows
                 )
-        report.embedded = len(staged) - report.resumed_rows
+        report.embedded = count - report.resumed_rows
         with report.stage("dense index"):
             dense = DenseBackend.build(vectors, dense_type)
         del vectors
@@ -270,28 +267,37 @@ def _build_index(
         lexical_dir = work / "lexical"
         shutil.rmtree(lexical_dir, ignore_errors=True)
         lexical_dir.mkdir()
-        LexicalBackend.build([r[1] for r in staged], [r[2] for r in staged]).save(lexical_dir)
+        built = LexicalBackend.build(
+            [t for (t,) in conn.execute("SELECT title FROM staged ORDER BY seq")],
+            [a for (a,) in conn.execute("SELECT abstract FROM staged ORDER BY seq")],
+        )  # the texts are freed once counted, before the weights are made
+        built.save(lexical_dir)
+        del built
         lexical = LexicalBackend.load(lexical_dir)
     default_method = "hybrid" if dense else "tfidf"
     # stored lists pay off for the hybrid (a lookup instead of its expansion); TF-IDF answers live in one sparse product
     lists = precompute and dense is not None
     with report.stage("stored lists"):
         neighbours = (
-            save_neighbours(None, dense, lexical, np.ones(len(staged), dtype=bool), default_method, progress)
+            save_neighbours(None, dense, lexical, np.ones(count, dtype=bool), default_method, progress)
             if lists
             else None
         )
 
     with report.stage("writing"), store.atomic_dir(dest) as tmp:
         papers = store.connect(tmp / store.PAPERS)
-        insert_papers(papers, 0, staged)
+        insert_papers(
+            papers,
+            0,
+            conn.execute("SELECT pmid,title,abstract,journal,year,mesh,text_hash,details FROM staged ORDER BY seq"),
+        )
         papers.executemany("INSERT INTO deletions VALUES (?,?)", conn.execute("SELECT pmid, source FROM deletions"))
         problems = conn.execute("SELECT source, place, reason FROM problems").fetchall()
         papers.executemany("INSERT INTO problems VALUES (?,?,?)", problems)
         papers.commit()
         papers.close()
         rowtable.write(tmp)
-        store.write_rows(tmp, (r[0] for r in staged))
+        store.write_rows(tmp, (r[0] for r in conn.execute("SELECT pmid FROM staged ORDER BY seq")))
         if dense is not None:
             dense.save(tmp)
         for f in lexical_dir.iterdir():  # the saved lexical files move in whole
@@ -304,8 +310,8 @@ def _build_index(
             build_id=store.new_build_id(),
             created=store.now_iso(),
             updated=store.now_iso(),
-            count=len(staged),
-            live=len(staged),
+            count=count,
+            live=count,
             model=describe(encoder) if encoder else None,
             dense=dense.describe() if dense else None,
             lexical=lexical.describe(),

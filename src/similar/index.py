@@ -219,6 +219,7 @@ class Index:
         )
         self._facts: Facts | None = None  # filters' per-row facts (types, MeSH, journals ...): gathered on first use
         self.groups = table["group"]  # a work id per row (versions.py): rows of one work share it
+        self._has_versions = table["versions"]
         self._masks: dict[Filters, np.ndarray] = {}
 
     @classmethod
@@ -396,6 +397,8 @@ class Index:
     def seed_versions(self, row: int) -> tuple[str, ...]:
         from .versions import members
 
+        if not self._has_versions[row]:
+            return ()  # most papers: no scan of every row's group
         return tuple(self.pmids[r] for r in members(self.groups, self.live, row))
 
     # -- queries ------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,22 +120,25 @@ def paper_row(p: Paper) -> tuple:
     return (p.pmid, p.title, p.abstract, p.journal, p.year, "; ".join(p.mesh), p.text_hash, p.details.to_json())
 
 
-def insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tuple]) -> None:
-    """rows: (pmid, title, abstract, journal, year, mesh, text_hash[, details JSON]) in row order."""
-    rows = list(rows)
-    conn.executemany(
-        "INSERT INTO papers (row,pmid,title,journal,year,mesh,text_hash,status) VALUES (?,?,?,?,?,?,?,'live')",
-        ((first_row + i, r[0], r[1], r[3], r[4], r[5], r[6]) for i, r in enumerate(rows)),
-    )
-    # abstracts, for explanations that quote the best-matching sentences (explain.py)
-    conn.executemany(
-        "INSERT INTO abstracts (row, abstract) VALUES (?, ?)", ((first_row + i, r[2]) for i, r in enumerate(rows))
-    )
-    # what MEDLINE says beyond the text (medline.Details as JSON); rows without any have no entry
-    conn.executemany(
-        "INSERT INTO details (row, data) VALUES (?, ?)",
-        ((first_row + i, r[7]) for i, r in enumerate(rows) if len(r) > 7 and r[7]),
-    )
+def insert_papers(conn: sqlite3.Connection, first_row: int, rows: Iterable[tuple], batch: int = 10_000) -> None:
+    """rows: (pmid, title, abstract, journal, year, mesh, text_hash[, details JSON]) in row order, streamed in
+    batches (a build's million rows are never all in memory)."""
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, batch)):
+        conn.executemany(
+            "INSERT INTO papers (row,pmid,title,journal,year,mesh,text_hash,status) VALUES (?,?,?,?,?,?,?,'live')",
+            ((first_row + i, r[0], r[1], r[3], r[4], r[5], r[6]) for i, r in enumerate(chunk)),
+        )
+        # abstracts, for explanations that quote the best-matching sentences (explain.py)
+        conn.executemany(
+            "INSERT INTO abstracts (row, abstract) VALUES (?, ?)", ((first_row + i, r[2]) for i, r in enumerate(chunk))
+        )
+        # what MEDLINE says beyond the text (medline.Details as JSON); rows without any have no entry
+        conn.executemany(
+            "INSERT INTO details (row, data) VALUES (?, ?)",
+            ((first_row + i, r[7]) for i, r in enumerate(chunk) if len(r) > 7 and r[7]),
+        )
+        first_row += len(chunk)
 
 
 def restate(conn: sqlite3.Connection, restated: dict[int, str]) -> None:

@@ -16,7 +16,15 @@ from .medline import Details
 from .versions import version_groups
 
 FIELDS = np.dtype(
-    [("pmid", "<i8"), ("status", "i1"), ("year", "<i4"), ("group", "<i4"), ("retracted", "?"), ("notice", "?")]
+    [
+        ("pmid", "<i8"),
+        ("status", "i1"),
+        ("year", "<i4"),
+        ("group", "<i4"),  # the work's id (versions.py): rows of one work share it
+        ("versions", "?"),  # another live row shares the work: only then is the group searched for its members
+        ("retracted", "?"),
+        ("notice", "?"),
+    ]
 )
 STATUS = {store.LIVE: 0, store.REPLACED: 1, store.DELETED: 2}
 
@@ -39,6 +47,8 @@ def compute(db: sqlite3.Connection) -> np.ndarray:
     live = table["status"] == 0
     row_of = {str(pmids[i]): int(i) for i in np.flatnonzero(live)}
     table["group"] = version_groups(live, list(titles), np.array(hashes, dtype=object), details, row_of)
+    sizes = np.bincount(table["group"][live], minlength=len(meta))
+    table["versions"] = live & (sizes[table["group"]] > 1)
     facts = Facts(len(meta), details, list(journals), row_of)
     table["retracted"], table["notice"] = facts.retracted, facts.notice
     return table

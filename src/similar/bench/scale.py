@@ -196,6 +196,7 @@ def stage_update(update: str, index: str) -> dict:
         "stages": report.stages,
         "counts": report.counts(),
         "kept": report.kept,
+        "lists_recomputed": report.lists_recomputed,
         "disk_mb": _disk_mb(Path(index)),
         **memory(),
     }
@@ -444,7 +445,42 @@ def scale_markdown(r: dict) -> str:
             f"Stored lists after the update against a full re-ranking of {lists['papers_checked']:,} sampled papers: "
             f"same top 10 for {lists['same_top10']:.1%}, mean top-10 overlap {lists['mean_top10_overlap']:.3f}.",
         ]
+    lines += pubmed_arithmetic(r)
     return "\n".join(lines) + "\n"
+
+
+PUBMED = 36_000_000  # records in PubMed, and the size of a daily update file, for the arithmetic below
+DAILY = 30_000
+
+
+def pubmed_arithmetic(r: dict) -> list[str]:
+    """What the measured per-paper costs mean for all of PubMed on one such machine: arithmetic, not measurement."""
+    b, u, n = r["build"], r["update"], r["papers"]
+    scale = PUBMED / n
+    lines = [
+        "",
+        f"## What it means for all of PubMed ({PUBMED / 1e6:.0f} M papers): arithmetic from the figures above",
+        "",
+        "| quantity | per paper, measured | all of PubMed, one such machine |",
+        "|---|---|---|",
+        f"| index on disk | {b['disk_mb'] * 2**20 / n:,.0f} B | {b['disk_mb'] * scale / 1024:,.0f} GB |",
+        f"| build, excluding encoding | {b['seconds_excluding_encoding'] / n * 1000:.2f} ms | "
+        f"{b['seconds_excluding_encoding'] * scale / 3600:,.1f} h |",
+    ]
+    lists_s = (u.get("stages") or {}).get("stored lists")
+    made, live = u.get("lists_recomputed"), n + r["update_file"]["new"]
+    if lists_s and made:
+        per_list = lists_s / made
+        # a new paper enters c pools on average: the recomputed share is 1 - exp(-c * new / N)
+        share = min(made / live, 0.999999)
+        c = -np.log(1 - share) * live / max(r["update_file"]["new"], 1)
+        pubmed_share = 1 - np.exp(-c * DAILY / PUBMED)
+        lines += [
+            f"| a stored list recomputed by `add` | {per_list * 1000:.2f} ms (2 cores) | |",
+            f"| lists a {DAILY:,}-paper update recomputes | {share:.1%} here (each new paper enters {c:.0f} pools) | "
+            f"{pubmed_share:.1%}: {pubmed_share * PUBMED * per_list / 60:,.0f} min |",
+        ]
+    return lines
 
 
 def write_results(result: dict, out_dir: Path, name: str = "scale") -> tuple[Path, Path]:
