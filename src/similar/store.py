@@ -14,7 +14,7 @@ import sqlite3
 import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Literal
 
 from . import paths
 from .errors import SimilarError
@@ -245,7 +245,7 @@ def load_lists(folder: Path, mmap: bool = True):
     if not (folder / NEIGHBOURS).exists() and (folder / LEGACY_NEIGHBOURS).exists():
         with np.load(folder / LEGACY_NEIGHBOURS) as data:
             return data["rows"], data["scores"], None
-    mode = "r" if mmap else None
+    mode: Literal["r"] | None = "r" if mmap else None
     rows, scores = np.load(folder / NEIGHBOURS, mmap_mode=mode), np.load(folder / NEIGHBOUR_SCORES, mmap_mode=mode)
     if rows.shape != scores.shape or rows.ndim != 2:
         raise ValueError(f"{NEIGHBOURS} is {rows.shape}, {NEIGHBOUR_SCORES} is {scores.shape}")
