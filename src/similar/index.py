@@ -717,5 +717,16 @@ class Index:
                 ) from exc
         return self._encoder
 
+    def warm(self) -> "Index":
+        """Load what the first text query would otherwise wait for: the lexical vocabulary and, when it is here, the
+        model (a server calls it in the background after opening)."""
+        _ = self.ranker.lexical.vocabulary
+        if self.ranker.dense is not None and self.manifest.model:
+            try:
+                self.encoder()
+            except SimilarError:
+                pass  # no model here: text queries will say so, one line each
+        return self
+
     def close(self) -> None:
         self._db.close()

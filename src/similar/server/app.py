@@ -110,12 +110,18 @@ class IndexHolder:
         self._lock = threading.Lock()
         self.index = index or Index.open(path)
         self.reloads = 0
+        self._warm(self.index)
+
+    @staticmethod
+    def _warm(index: Index) -> None:
+        threading.Thread(target=index.warm, name="warm-index", daemon=True).start()
 
     def reload(self) -> Index:
         fresh = Index.open(self.path)  # opened fully before the swap: a bad folder leaves the old index serving
         with self._lock:
             self.index = fresh
             self.reloads += 1
+        self._warm(fresh)
         log.info("reloaded %s: build %s", self.path, fresh.build_id)
         return fresh
 
