@@ -135,13 +135,15 @@ class StandInEncoder:
 
 
 def memory() -> dict:
-    """This process's resident memory now and at its peak, in MB (Linux /proc; zeros elsewhere)."""
-    out = {"rss_mb": 0.0, "peak_rss_mb": 0.0}
+    """This process's resident memory now, its peak, and now split into private (anonymous) memory and pages of
+    memory-mapped files (page cache the kernel can drop and share), in MB (Linux /proc; zeros elsewhere)."""
+    keys = {"VmRSS": "rss_mb", "VmHWM": "peak_rss_mb", "RssAnon": "anon_mb", "RssFile": "file_mb"}
+    out = dict.fromkeys(keys.values(), 0.0)
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out["rss_mb" if key == "VmRSS" else "peak_rss_mb"] = round(int(value.split()[0]) / 1024, 1)
+            if key in keys:
+                out[keys[key]] = round(int(value.split()[0]) / 1024, 1)
     except OSError:
         pass
     return out
@@ -249,6 +251,8 @@ def stage_serve(index: str, queries: int = QUERIES, seed: int = 0) -> dict:
         "warm_seconds": round(warm_seconds, 3),
         "rss_after_open_mb": after_open["rss_mb"],
         "serving_rss_mb": serving["rss_mb"],
+        "serving_anon_mb": serving["anon_mb"],
+        "serving_file_mb": serving["file_mb"],
         "serving_peak_rss_mb": serving["peak_rss_mb"],
         "latency": latency,
         "papers": len(idx),
@@ -429,7 +433,9 @@ def scale_markdown(r: dict) -> str:
         "",
         f"Open: {r['serve']['open_seconds']} s, then {r['serve'].get('warm_seconds', '-')} s loading the vocabulary "
         "(a server does it in the background); RSS after open {r['serve']['rss_after_open_mb']:.0f} MB, "
-        f"after the queries below {r['serve']['serving_rss_mb']:.0f} MB.",
+        f"after the queries below {r['serve']['serving_rss_mb']:.0f} MB "
+        f"({r['serve'].get('serving_anon_mb', 0):.0f} MB private, {r['serve'].get('serving_file_mb', 0):.0f} MB pages of "
+        "memory-mapped index files).",
         "",
         "| query (one thread) | p50 ms | p99 ms | after the update: p50 | p99 |",
         "|---|---|---|---|---|",
