@@ -11,7 +11,6 @@ import scipy.sparse as sp
 
 from . import methods as registry
 from .backends import top_k
-from .backends.blocks import block
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 
@@ -127,18 +126,18 @@ class Ranker:
         dense = (seed_vec if seed_only else np.vstack([seed_vec, pool_vecs])) @ pool_vecs.T
         lex = np.zeros_like(dense)
         for method in p.lexical:
-            weights, sources = self.lexical.weights(method), self.lexical.query_sources(method)
+            weights = self.lexical.weights(method)[pool].T
             if q.row is not None:
                 queried = np.array([q.row]) if seed_only else np.concatenate([[q.row], pool])
-                raw = block(sources, queried, weights, pool)
+                terms = self.lexical.query_rows(method, queried)
                 norm = self.lexical.self_scores(method)[queried]
             else:
                 seed_terms, seed_norm = self.lexical.text_query(method, [q.title], [q.abstract])
-                raw = (seed_terms @ weights[pool].T).toarray()
-                if not seed_only:
-                    raw = np.vstack([raw, block(sources, pool, weights, pool)])
+                terms = (
+                    seed_terms if seed_only else sp.vstack([seed_terms, self.lexical.query_rows(method, pool)]).tocsr()
+                )
                 norm = seed_norm if seed_only else np.concatenate([seed_norm, self.lexical.self_scores(method)[pool]])
-            lex += raw / np.maximum(norm, 1e-9)[:, None]
+            lex += (terms @ weights).toarray() / np.maximum(norm, 1e-9)[:, None]
         return p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)
 
     def _pool_hybrid(self, q: Query, pool: np.ndarray) -> np.ndarray:

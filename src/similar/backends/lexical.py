@@ -367,13 +367,6 @@ class LexicalBackend:
         w = weighting(method)
         return self.count_rows(rows, w.title_weight) if w.queries_with_counts else self.weights(method)[rows]
 
-    def query_sources(self, method: str) -> list[tuple[sp.csr_matrix, float]]:
-        """Indexed documents' query weights as (matrix, factor) terms whose sum query_rows slices: for blocks.block."""
-        w = weighting(method)
-        if w.queries_with_counts:
-            return [(self.title_counts, w.title_weight), (self.abstract_counts, 1.0)]
-        return [(self.weights(method), 1.0)]
-
     def query_texts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
         """Query weights for documents outside the index, weighed like indexed ones."""
         counts = self._text_counts(method, titles, abstracts)

@@ -223,8 +223,9 @@ def stage_serve(index: str, queries: int = QUERIES, seed: int = 0) -> dict:
     idx = Index.open(index)
     open_seconds = time.perf_counter() - started
     after_open = memory()
+    encoder = StandInEncoder()
     started = time.perf_counter()
-    idx = idx.with_encoder(StandInEncoder()).warm()  # what a server does in the background after opening
+    idx = idx.with_encoder(encoder).warm()  # what a server does in the background after opening
     warm_seconds = time.perf_counter() - started
     rng = np.random.default_rng(seed)
     live = np.flatnonzero(idx.live)
@@ -432,7 +433,7 @@ def scale_markdown(r: dict) -> str:
         *(f"| &nbsp; update: {k} | {v:.1f} s | | |" for k, v in (u.get("stages") or {}).items()),
         "",
         f"Open: {r['serve']['open_seconds']} s, then {r['serve'].get('warm_seconds', '-')} s loading the vocabulary "
-        "(a server does it in the background); RSS after open {r['serve']['rss_after_open_mb']:.0f} MB, "
+        f"(a server does it in the background); RSS after open {r['serve']['rss_after_open_mb']:.0f} MB, "
         f"after the queries below {r['serve']['serving_rss_mb']:.0f} MB "
         f"({r['serve'].get('serving_anon_mb', 0):.0f} MB private, {r['serve'].get('serving_file_mb', 0):.0f} MB pages of "
         "memory-mapped index files).",
