@@ -349,8 +349,12 @@ def run_scale(
     corpus_seconds = time.perf_counter() - started
     index = work / f"index-{papers}"
     shutil.rmtree(index, ignore_errors=True)
+    from .. import store
+
     result: dict = {
         "command": f"similar bench scale --papers {papers} --update {update}",
+        "date": store.now_iso(),
+        "versions": store.library_versions(),
         "cpu": cpu_info(),
         "papers": papers,
         "sources": [str(s) for s in sources],
