@@ -19,8 +19,11 @@ def edge_message(exc: BaseException) -> str:
     import sqlite3
 
     first = (str(exc).strip().splitlines() or [""])[0]
-    if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
-        isinstance(exc, sqlite3.OperationalError) and "disk is full" in first
+    short_write = isinstance(exc, OSError) and exc.errno is None and " requested and " in first  # numpy's save
+    if (
+        (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
+        or short_write
+        or (isinstance(exc, sqlite3.OperationalError) and "disk is full" in first)
     ):
         where = f" writing {exc.filename}" if getattr(exc, "filename", None) else ""
         return f"disk full{where}: free some space and rerun the same command (the index is unchanged; a build resumes where it stopped)"
