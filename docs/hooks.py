@@ -41,6 +41,9 @@ class _Stub:
 
     build_id = ""
 
+    def warm(self) -> "_Stub":
+        return self
+
 
 def openapi() -> str:
     from similar.server.app import create_app

@@ -114,7 +114,15 @@ class IndexHolder:
 
     @staticmethod
     def _warm(index: Index) -> None:
-        threading.Thread(target=index.warm, name="warm-index", daemon=True).start()
+        """Load the vocabulary and model in the background; a failure is one log line (queries will say it too)."""
+
+        def run() -> None:
+            try:
+                index.warm()
+            except Exception as exc:  # noqa: BLE001 - a background thread: nothing may escape it
+                log.warning("warming the index failed: %s", edge_message(exc))
+
+        threading.Thread(target=run, name="warm-index", daemon=True).start()
 
     def reload(self) -> Index:
         fresh = Index.open(self.path)  # opened fully before the swap: a bad folder leaves the old index serving
