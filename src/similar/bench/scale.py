@@ -453,6 +453,8 @@ def scale_markdown(r: dict) -> str:
     lines += ["", "| recall@10 against exact scoring | value |", "|---|---|"]
     for method, v in r["recall"].items():
         lines.append(f"| {method}{' (' + v['index'] + ')' if 'index' in v else ''} | {v['recall@10']} |")
+    if r.get("recall_note"):
+        lines += ["", f"Note: {r['recall_note']}."]
     lists = r.get("lists_after_update", {})
     if "same_top10" in lists:
         lines += [
