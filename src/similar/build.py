@@ -143,16 +143,12 @@ def lists_spec(method: str, k: int) -> dict:
 def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool):
     """Every live paper's list under the default method (see ranking.precompute); written to `folder` if given.
     Returns (rows, scores, floors) for every row, tombstones' lists empty."""
-    from .ranking import PRECOMPUTED, Ranker, precompute
+    from .ranking import Ranker, empty_lists, precompute
 
     lexical.set_live(live)
     seeds = np.flatnonzero(live)
     made = precompute(Ranker(dense, lexical, live), method, progress=progress, rows=seeds)
-    lists = (
-        np.full((len(live), PRECOMPUTED), -1, dtype=np.int32),
-        np.zeros((len(live), PRECOMPUTED), dtype=np.float32),
-        np.full(len(live), -np.inf, dtype=np.float32),
-    )
+    lists = empty_lists(len(live))
     for whole, part in zip(lists, made):
         whole[seeds] = part
     if folder is not None:

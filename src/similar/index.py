@@ -197,7 +197,7 @@ class Index:
         self._lock = threading.Lock()
         self._db = db
         self.pmids = np.array(pmids, dtype=object)
-        self.live = table["status"] == 0
+        self.live = rowtable.live_rows(table)
         self.years = table["year"]
         self.retracted = table["retracted"]  # by its own record, or a retraction notice in the index
         self.notice = table["notice"]  # retraction notices: never a neighbour
@@ -268,7 +268,7 @@ class Index:
         store.check_count(path, store.LEXICAL, lexical.count, count)
         if dense is not None:
             store.check_count(path, store.VECTORS, dense.count, count)
-        live = table["status"] == 0
+        live = rowtable.live_rows(table)
         lexical.set_live(live)
         lists = None
         if manifest.precomputed:

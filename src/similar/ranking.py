@@ -187,6 +187,17 @@ class Ranker:
 
 
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
+
+
+def empty_lists(count: int, k: int = PRECOMPUTED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stored lists of `count` rows holding nothing yet: rows -1, scores 0, pool floors -inf (any paper enters)."""
+    return (
+        np.full((count, k), -1, dtype=np.int32),
+        np.zeros((count, k), dtype=np.float32),
+        np.full(count, -np.inf, dtype=np.float32),
+    )
+
+
 CHUNK = 1024  # seeds per batched dense search, and per task of a worker process
 PARALLEL_FROM = 20_000  # lists to compute from which worker processes (one per core) pay for their start
 
@@ -208,9 +219,7 @@ def precompute(
     from tqdm.auto import tqdm
 
     seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
-    out_rows = np.full((len(seeds), k), -1, dtype=np.int32)
-    out_scores = np.zeros((len(seeds), k), dtype=np.float32)
-    out_floors = np.full(len(seeds), -np.inf, dtype=np.float32)
+    out_rows, out_scores, out_floors = empty_lists(len(seeds), k)
     chunks = [np.arange(i, min(i + CHUNK, len(seeds))) for i in range(0, len(seeds), CHUNK)]
     workers = workers or (os.cpu_count() or 1)
     threads = faiss.omp_get_max_threads()
@@ -250,9 +259,7 @@ def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
 def _lists(ranker: Ranker, method: str, k: int, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lists of some seeds: the hybrid ranks each seed's pool from one batched dense search (a few spare
     candidates stand in for tombstones); a seed short of candidates, or another method, searches alone."""
-    rows = np.full((len(seeds), k), -1, dtype=np.int32)
-    scores = np.zeros((len(seeds), k), dtype=np.float32)
-    floors = np.full(len(seeds), -np.inf, dtype=np.float32)
+    rows, scores, floors = empty_lists(len(seeds), k)
     count = len(ranker.live)
     live_count = int(ranker.live.sum())
     pool_size = max(k, ranker.hybrid.pool)
@@ -304,9 +311,7 @@ def update_lists(
             affected[start:stop] |= (block @ fresh[at : at + 4096].T > old_floors[start:stop, None]).any(axis=1)
     affected &= ranker.live
     seeds = np.flatnonzero(affected)
-    rows = np.full((count, k), -1, dtype=np.int32)
-    scores = np.zeros((count, k), dtype=np.float32)
-    floors = np.full(count, -np.inf, dtype=np.float32)
+    rows, scores, floors = empty_lists(count, k)
     rows[:old_count], scores[:old_count], floors[:old_count] = old_rows, old_scores, old_floors
     rows[~ranker.live], scores[~ranker.live] = -1, 0.0
     made = precompute(ranker, "hybrid", k, progress, rows=seeds)

@@ -44,7 +44,7 @@ def compute(db: sqlite3.Connection) -> np.ndarray:
     table["pmid"] = np.array(pmids, dtype=np.int64)
     table["status"] = [STATUS.get(s, 2) for s in status]
     table["year"] = [y or 0 for y in years]
-    live = table["status"] == 0
+    live = live_rows(table)
     row_of = {str(pmids[i]): int(i) for i in np.flatnonzero(live)}
     table["group"] = version_groups(live, list(titles), np.array(hashes, dtype=object), details, row_of)
     sizes = np.bincount(table["group"][live], minlength=len(meta))
@@ -54,14 +54,20 @@ def compute(db: sqlite3.Connection) -> np.ndarray:
     return table
 
 
-def write(folder: Path) -> None:
-    """Compute the table from the folder's papers.sqlite and save it beside it."""
+def live_rows(table: np.ndarray) -> np.ndarray:
+    """Which rows are live (neither replaced by a revision nor deleted)."""
+    return table["status"] == STATUS[store.LIVE]
+
+
+def write(folder: Path) -> np.ndarray:
+    """Compute the table from the folder's papers.sqlite, save it beside it, and return it."""
     db = store.connect(Path(folder) / store.PAPERS, readonly=True)
     try:
         table = compute(db)
     finally:
         db.close()
     np.save(Path(folder) / store.ROWTABLE, table)
+    return table
 
 
 def read(folder: Path) -> np.ndarray | None:

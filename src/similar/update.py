@@ -142,12 +142,9 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             restate(conn, ingest.restated)
             insert_papers(conn, count, (paper_row(p) for p in papers))
             conn.commit()
-            live = np.array(
-                [r[0] == store.LIVE for r in conn.execute("SELECT status FROM papers ORDER BY row")], dtype=bool
-            )
-            live_count = int(live.sum())
             conn.close()
-            rowtable.write(tmp)
+            live = rowtable.live_rows(rowtable.write(tmp))
+            live_count = int(live.sum())
         with report.stage("lexical"):
             lexical.set_live(live)  # the saved weights leave the new tombstones out of document frequencies
             lexical.save(tmp)

@@ -164,42 +164,35 @@ def _disk_mb(folder: Path) -> float:
     return round(sum(f.stat().st_size for f in Path(folder).rglob("*") if f.is_file()) / 2**20, 1)
 
 
-def stage_build(corpus: str, index: str) -> dict:
-    from ..build import build_index
-
+def _timed_write(index: str, write) -> tuple[object, dict]:
+    """Run a build or add with the stand-in encoder: its report, and wall time with encoding apart, sub-stages, disk
+    and memory."""
     encoder = StandInEncoder()
     started = time.perf_counter()
-    report = build_index([corpus], index, model=encoder, progress=True)
+    report = write(encoder)
     wall = time.perf_counter() - started
-    return {
+    return report, {
         "seconds": round(wall, 1),
         "encoding_seconds": round(encoder.seconds, 1),
         "seconds_excluding_encoding": round(wall - encoder.seconds, 1),
         "stages": report.stages,
-        "papers": report.kept,
         "disk_mb": _disk_mb(Path(index)),
         **memory(),
     }
+
+
+def stage_build(corpus: str, index: str) -> dict:
+    from ..build import build_index
+
+    report, out = _timed_write(index, lambda encoder: build_index([corpus], index, model=encoder, progress=True))
+    return {**out, "papers": report.kept}
 
 
 def stage_update(update: str, index: str) -> dict:
     from ..update import add_to_index
 
-    encoder = StandInEncoder()
-    started = time.perf_counter()
-    report = add_to_index([update], index, encoder=encoder, progress=True)
-    wall = time.perf_counter() - started
-    return {
-        "seconds": round(wall, 1),
-        "encoding_seconds": round(encoder.seconds, 1),
-        "seconds_excluding_encoding": round(wall - encoder.seconds, 1),
-        "stages": report.stages,
-        "counts": report.counts(),
-        "kept": report.kept,
-        "lists_recomputed": report.lists_recomputed,
-        "disk_mb": _disk_mb(Path(index)),
-        **memory(),
-    }
+    report, out = _timed_write(index, lambda encoder: add_to_index([update], index, encoder=encoder, progress=True))
+    return {**out, "counts": report.counts(), "kept": report.kept, "lists_recomputed": report.lists_recomputed}
 
 
 def _percentiles(ms: list[float]) -> dict:
