@@ -5,7 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import FakeEncoder, make_corpus, write_jsonl
+from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar.build import build_index
 from similar.cli import main
 
@@ -97,7 +97,7 @@ def test_errors_are_one_line(tmp_path, cli_index, monkeypatch, args, code, messa
 
 
 def test_deleted_pmid_error_names_the_deletion(tmp_path, monkeypatch):
-    from conftest import MEDLINE
+    from fixtures import MEDLINE
 
     monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
     assert run("build", MEDLINE / "medline16n0902.xml.gz", "--index", "med", "--quiet").exit_code == 0

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from conftest import FakeEncoder
+from fixtures import FakeEncoder
 from similar.build import build_index
 from similar.cli import main
 from similar.server.app import create_app

@@ -6,7 +6,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from conftest import FakeEncoder, make_corpus, write_jsonl
+from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar import store
 from similar.backends.lexical import make_vectorizer
 from similar.build import build_index

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import MEDLINE, write_jsonl
+from fixtures import MEDLINE, write_jsonl
 from medline_xml import write_medline
 from similar.build import build_index
 from similar.cli import main

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import FakeEncoder, make_corpus, write_jsonl
+from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar import store
 from similar.build import build_index
 from similar.cli import main

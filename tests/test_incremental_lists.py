@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import TREC, FakeEncoder, make_corpus
+from fixtures import TREC, FakeEncoder, make_corpus
 from similar import store
 from similar.backends.dense import DenseBackend
 from similar.backends.lexical import LexicalBackend

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import FakeEncoder, make_corpus, write_jsonl
+from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar import store
 from similar.build import build_index
 from similar.errors import NotFound, SimilarError
@@ -162,7 +162,7 @@ def test_bad_records_are_counted_not_fatal(tmp_path, fake_encoder):
 
 
 def test_medline_deletion_and_title_only_records(tmp_path, fake_encoder):
-    from conftest import MEDLINE
+    from fixtures import MEDLINE
 
     report = build_index([MEDLINE / "medline16n0902.xml.gz"], tmp_path / "ix", model=fake_encoder, progress=False)
     assert report.kept == 604 and report.deleted == 0
@@ -206,7 +206,7 @@ def test_add_new_changed_unchanged_and_deleted(tmp_path, built):
 
 
 def test_add_applies_medline_deletions(tmp_path, fake_encoder):
-    from conftest import MEDLINE
+    from fixtures import MEDLINE
 
     rows = [{"pmid": "26432306", "title": "To be withdrawn", "abstract": "x"}] + make_corpus(5)
     base = write_jsonl(tmp_path / "base.jsonl", rows)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import make_corpus
+from fixtures import make_corpus
 from similar.backends.lexical import count_terms, make_vectorizer
 
 TEXTS = [

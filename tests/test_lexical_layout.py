@@ -175,7 +175,7 @@ def test_pruned_recall_is_one_with_every_posting_and_falls_with_a_small_budget(s
 def test_an_index_answers_alike_on_the_pruned_path(tmp_path, monkeypatch):
     """Index.open maps the saved weights; above EXACT_LIMIT the lexical methods search the postings (here the budget
     covers them all, so the lists are the exact ones) and never return the seed."""
-    from conftest import make_corpus, write_jsonl
+    from fixtures import make_corpus, write_jsonl
     from similar.build import build_index
     from similar.index import Index
 

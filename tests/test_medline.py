@@ -5,7 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from conftest import MEDLINE, write_jsonl
+from fixtures import MEDLINE, write_jsonl
 from medline_xml import PAPERS, write_medline
 from similar.build import build_index
 from similar.errors import SimilarError

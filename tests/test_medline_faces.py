@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from browser import CHROMEDRIVER, CHROMIUM, chromium, running_server, static_site
-from conftest import write_jsonl
+from fixtures import write_jsonl
 from medline_xml import write_medline
 from similar.build import build_index
 from similar.cli import main

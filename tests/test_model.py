@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import TREC, write_jsonl
+from fixtures import TREC, write_jsonl
 from similar.build import build_index
 from similar.encoders import DEFAULT_MODEL, ModelUnavailable, load_encoder, resolve_model
 from similar.index import Index

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import make_corpus, write_jsonl
+from fixtures import make_corpus, write_jsonl
 from similar import paths
 from similar.cli import main
 

@@ -7,7 +7,7 @@ import faiss
 import numpy as np
 import pytest
 
-from conftest import SHARED, FakeEncoder
+from fixtures import SHARED, FakeEncoder
 from similar.build import build_index
 from similar.index import Index
 

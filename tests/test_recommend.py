@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import FakeEncoder
+from fixtures import FakeEncoder
 from similar.build import build_index
 from similar.errors import NotFound, SimilarError
 from similar.index import Index

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import MEDLINE, write_jsonl
+from fixtures import MEDLINE, write_jsonl
 from similar.errors import SimilarError
 from similar.records import Deletion, Paper, Problem, read_records
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from conftest import FakeEncoder, make_corpus, write_jsonl
+from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar.build import build_index
 
 SCRIPT = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from conftest import FakeEncoder
+from fixtures import FakeEncoder
 from similar.build import build_index
 
 class Slow(FakeEncoder):

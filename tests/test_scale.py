@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from fixtures import SHARED
 from similar.bench.scale import Corpus, StandInEncoder, pubmed_arithmetic, read_sources, run_scale, scale_markdown
 from similar.records import Deletion, Paper, read_records
 

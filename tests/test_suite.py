@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import FakeEncoder, make_corpus, write_jsonl
+from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar.bench.suite import cases, check_suite, load_suite, ranked, run_suite, suite_markdown
 from similar.build import build_index
 from similar.errors import SimilarError

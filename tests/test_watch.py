@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from conftest import MEDLINE
+from fixtures import MEDLINE
 from medline_xml import write_medline
 from similar.build import build_index
 from similar.cli import main

@@ -3,7 +3,7 @@
 import pytest
 
 from browser import CHROMEDRIVER, CHROMIUM, chromium, host_pages, running_server, static_site
-from conftest import FakeEncoder
+from fixtures import FakeEncoder
 from similar.build import build_index
 from similar.server.app import create_app
 
