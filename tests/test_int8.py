@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from similar.bench.speed import _cap_honoured, agreement, int8_markdown, meets_target
+from similar.bench.speed import int8_markdown
+from similar.bench.speed_encoding import _cap_honoured, agreement, meets_target
 from similar.encoders import openvino_choice
 
 

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
 from .backends import top_k
 from .backends.weightings import WEIGHTINGS
 
-if TYPE_CHECKING:
-    from .ranking import Query, Ranker
+
+class Ranker(Protocol):
+    """What a method may ask of the ranker that calls it (ranking.Ranker, the one implementation). Methods sit below
+    ranking and never import it: a query (ranking.Query) passes through a method to the ranker untouched."""
+
+    dense: Any  # backends.dense.DenseBackend, or None for an index without a model
+    lexical: Any  # backends.lexical.LexicalBackend
+
+    def vector(self, q: Any) -> np.ndarray: ...
+
+    def terms(self, method: str, q: Any) -> Any: ...
+
+    def exclude(self, q: Any) -> np.ndarray: ...
+
+    def params(self, q: Any) -> Any: ...
+
+    def dense_candidates(self, q: Any, k: int, exclude: np.ndarray) -> np.ndarray: ...
+
+    def hybrid_scores(self, q: Any, rows: np.ndarray) -> np.ndarray: ...
+
+    def rank_pool(self, q: Any, pool: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True)
@@ -23,12 +42,13 @@ class Method:
     name: str
     summary: str
     needs_vectors: bool = False
+    fusion: ClassVar[bool] = False  # True for a method that combines others (tuning compares it with single methods)
 
-    def score(self, ranker: Ranker, q: Query, rows: np.ndarray) -> np.ndarray:
+    def score(self, ranker: Ranker, q: Any, rows: np.ndarray) -> np.ndarray:
         """Scores of chosen rows (the re-rank protocol, and every fusion)."""
         raise NotImplementedError
 
-    def search(self, ranker: Ranker, q: Query, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, ranker: Ranker, q: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Best k live rows as (scores, rows), highest first; the query's own row is never among them."""
         raise NotImplementedError
 
@@ -64,6 +84,8 @@ class Dense(Method):
 class Hybrid(Method):
     """Dense + lexical fusion with neighbour expansion over the query's dense pool (ranking.HybridParams)."""
 
+    fusion: ClassVar[bool] = True
+
     def score(self, ranker, q, rows):
         return ranker.hybrid_scores(q, rows)
 
@@ -91,9 +113,15 @@ for _w in WEIGHTINGS.values():
     register(Lexical(_w.name, _w.summary))
 
 
-def names(vectors: bool = True) -> tuple[str, ...]:
-    """Every method's name in registry order; with vectors=False only those an index without a model answers."""
-    return tuple(m.name for m in REGISTRY.values() if vectors or not m.needs_vectors)
+def names(vectors: bool = True, fusions: bool = True) -> tuple[str, ...]:
+    """Every method's name in registry order; with vectors=False only those an index without a model answers, with
+    fusions=False only single methods (the ones a fusion is compared with)."""
+    return tuple(m.name for m in REGISTRY.values() if (vectors or not m.needs_vectors) and (fusions or not m.fusion))
+
+
+def lexical() -> tuple[str, ...]:
+    """The methods that are one lexical weighting each (the lexical backend answers them by name), in registry order."""
+    return tuple(m.name for m in REGISTRY.values() if isinstance(m, Lexical))
 
 
 def get(name: str) -> Method:

@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import methods as registry
 from .. import store
 from ..build import build_index
 from ..encoders import CachedEncoder, ModelUnavailable, load_encoder
@@ -23,7 +24,6 @@ from . import report
 from .metrics import all_metrics, bootstrap_ci, paired_difference
 
 PROTOCOLS = ("full", "rerank")
-LEXICAL = ("tfidf", "bm25", "pmra")
 FULL_DEPTH = 100
 
 
@@ -190,10 +190,11 @@ def run_quality(
             build_index([corpus], dest, model=encoder, method="auto" if encoder else "tfidf", progress=progress)
             index = Index.open(dest, encoder=encoder)
             wanted = [m for m in (methods or index.methods) if m in index.methods]
+            same_for_every_model = registry.names(vectors=False)  # answered without the model: measured once
             if i > 0:
-                wanted = [m for m in wanted if m not in LEXICAL]
+                wanted = [m for m in wanted if m not in same_for_every_model]
             tag = "" if len(models) == 1 or encoder is None else f"[{encoder.name}]"
-            label = {m: (f"{m}{tag}" if m not in LEXICAL else m) for m in wanted}
+            label = {m: (f"{m}{tag}" if m not in same_for_every_model else m) for m in wanted}
             result = evaluate(index, judgments, wanted, label)
             coverage = coverage or result["coverage"]
             for p in PROTOCOLS:

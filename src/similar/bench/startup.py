@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .. import paths
+from .speed_encoding import corpus_texts
 
 QUERY_TEXT = "BRCA1 germline mutations and hereditary breast cancer risk"
 
@@ -35,8 +36,6 @@ def _run(args: list[str], env: dict, repeats: int) -> dict:
 def bench_startup(corpus: Path, papers: int = 200, repeats: int = 5) -> list[dict]:
     """Median wall time of each command in a new process. The text query runs against a small index built here
     with the default model; 'first' has an empty OpenVINO compile cache, 'later' reuses it (a cold process both times)."""
-    from .speed import _texts
-
     rows = []
     with tempfile.TemporaryDirectory(prefix="similar-startup-") as tmp:
         env = {
@@ -50,7 +49,9 @@ def bench_startup(corpus: Path, papers: int = 200, repeats: int = 5) -> list[dic
         rows.append(_run(["info"], env, repeats))
         small = Path(tmp) / "small.jsonl"
         small.write_text(
-            "".join(json.dumps({"pmid": str(i + 1), "title": t}) + "\n" for i, t in enumerate(_texts(corpus, papers)))
+            "".join(
+                json.dumps({"pmid": str(i + 1), "title": t}) + "\n" for i, t in enumerate(corpus_texts(corpus, papers))
+            )
         )
         built = subprocess.run(
             [sys.executable, "-m", "similar.cli", "build", str(small), "--index", "small", "--quiet"],

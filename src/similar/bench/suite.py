@@ -32,7 +32,6 @@ KINDS = {
     "rerank": "each seed paper's judged candidates ordered by the method (re-rank protocol)",
 }
 DEPTH = 100  # ranked list depth for the full-protocol metrics
-COMPARED = ("dense", "bm25")  # the default's paired differences are reported against these
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .. import methods as registry
 from ..encoders import describe
 from ..index import Index
 from ..ranking import SHORT_TEXT_PARAMS, HybridParams
@@ -21,11 +22,13 @@ from .metrics import bootstrap_ci, ndcg_at_k
 from .quality import read_topics
 from .suite import Benchmark, cases, indexes, ranked, suite_encoder
 
-SINGLE = ("dense", "bm25", "tfidf", "pmra")
 NO_EXPANSION = dict(neighbours=0, expansion=0.0, second_hop=0.0)
 PREVIOUS = HybridParams(
     dense_weight=0.5, lexical=("bm25",), neighbours=12, expansion=5.0, second_hop=5.0
 )  # until 2026-11
+EVERY_WEIGHTING = tuple(
+    dict.fromkeys(HybridParams().lexical + registry.lexical())
+)  # the default's first, then the rest
 
 # named ideas: (setting for papers and long texts, setting for short texts); kept or not, each lands with its figures
 IDEAS: dict[str, tuple[HybridParams, HybridParams]] = {
@@ -43,8 +46,8 @@ IDEAS: dict[str, tuple[HybridParams, HybridParams]] = {
         HybridParams(dense_weight=0.4, expansion=1.0, second_hop=1.0),
         SHORT_TEXT_PARAMS,
     ),
-    "bm25, tfidf and pmra averaged (20 voters x 1 x 0.5)": (
-        HybridParams(lexical=("bm25", "tfidf", "pmra")),
+    f"{', '.join(EVERY_WEIGHTING[:-1])} and {EVERY_WEIGHTING[-1]} averaged (20 voters x 1 x 0.5)": (
+        HybridParams(lexical=EVERY_WEIGHTING),
         SHORT_TEXT_PARAMS,
     ),
     "bm25 only (20 voters x 1 x 0.5)": (HybridParams(lexical=("bm25",)), SHORT_TEXT_PARAMS),
@@ -149,7 +152,7 @@ def run_tuning(
             for bench in group:
                 questions, _ = cases(index, bench)
                 echo(f"{bench.name}: {len(questions)} queries, {len(IDEAS)} ideas")
-                for method in SINGLE:
+                for method in registry.names(fusions=False):
                     if method in index.methods:
                         singles[method][bench.name] = _scores(index, bench, questions, method)
                 for idea, (paper, short) in IDEAS.items():
