@@ -11,6 +11,7 @@ from typing import Sequence
 
 from . import store
 from .errors import NotFound, SimilarError
+from .outward import clean, xml_text
 
 SUFFIX = ".watches.sqlite"  # beside the index folder, not in it: a publish replaces the folder, and its files are checksummed
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
@@ -200,7 +201,8 @@ def record_new(index_dir, added: Sequence[str], encoder=None) -> list[str]:
 
 
 def feed(index_dir, name: str, base_url: str = "") -> str:
-    """The watch's new papers as an Atom feed (RFC 4287)."""
+    """The watch's new papers as an Atom feed (RFC 4287); every text goes through outward.clean, so a character XML
+    forbids (U+0001, U+FFFE ...) never reaches it."""
     watch = get_watch(index_dir, name)
     items = entries(index_dir, name)
     ET.register_namespace("", ATOM)
@@ -212,16 +214,16 @@ def feed(index_dir, name: str, base_url: str = "") -> str:
     ET.SubElement(root, q("updated")).text = items[0].added if items else watch.created
     ET.SubElement(ET.SubElement(root, q("author")), q("name")).text = "similar"
     if base_url:
-        ET.SubElement(root, q("link"), rel="self", href=f"{base_url}/v1/watches/{name}/feed.atom")
+        ET.SubElement(root, q("link"), rel="self", href=xml_text(f"{base_url}/v1/watches/{name}/feed.atom"))
     for e in items:
         entry = ET.SubElement(root, q("entry"))
         ET.SubElement(entry, q("id")).text = f"urn:similar:watch:{name}:pmid:{e.pmid}"
-        ET.SubElement(entry, q("title")).text = ("[Retracted] " if e.retracted else "") + e.title
+        ET.SubElement(entry, q("title")).text = ("[Retracted] " if e.retracted else "") + clean(e.title)
         ET.SubElement(entry, q("link"), href=e.url)
         ET.SubElement(entry, q("updated")).text = e.added
         ET.SubElement(
             entry, q("summary")
-        ).text = f"{e.byline + '. ' if e.byline else ''}Rank {e.rank} of {watch.k}, score {e.score:.3f}."
+        ).text = f"{clean(e.byline) + '. ' if e.byline else ''}Rank {e.rank} of {watch.k}, score {e.score:.3f}."
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
