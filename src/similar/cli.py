@@ -58,6 +58,9 @@ class Group(click.Group):
 def main(verbose: bool) -> None:
     """Similar-paper recommendations for biomedical literature."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from .config import check
+
+    check()  # every SIMILAR_* the command line reads, one line naming a bad one (config.py); serve checks its own
 
 
 def _notify(message: str) -> None:
