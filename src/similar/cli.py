@@ -163,6 +163,11 @@ def add(inputs, index_dir, wait, quiet):
 
     report = add_to_index(inputs, store.index_path(index_dir), progress=not quiet, wait=wait, notify=_notify)
     _print_report(report, "updated")
+    if report.watch_error:  # a partial success: the index changed, the watches did not (update.py)
+        from .update import WATCHES_FAILED_EXIT
+
+        click.echo(f"error: {report.watch_error}", err=True)
+        sys.exit(WATCHES_FAILED_EXIT)
 
 
 @main.command()

@@ -21,6 +21,7 @@ from .. import methods as registry
 from ..errors import NotFound, SimilarError, edge_message
 from ..filters import Filters
 from ..index import Index
+from ..watch import WatchesUnavailable
 from . import pages
 from .guards import BODY_ENV, BodyGuard, PublicCORS
 
@@ -234,6 +235,11 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             return _error(422, f"invalid JSON body at character {first['loc'][-1]}: {reason}")
         where = ".".join(str(p) for p in first.get("loc", [])[1:]) or "request"
         return _error(422, f"invalid {where}: {first.get('msg')}")
+
+    @app.exception_handler(WatchesUnavailable)
+    async def _watches(request: Request, exc: WatchesUnavailable):
+        log.error("%s", exc)  # the operator's log has the full path; the client gets the file's name
+        return _error(503, exc.public)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):
