@@ -120,6 +120,9 @@ def _db(index_dir, write: bool) -> Iterator[sqlite3.Connection | None]:
         else:
             conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=READ_TIMEOUT)
         try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "watches" not in tables:  # somebody else's database: never add tables to it
+                raise sqlite3.DatabaseError("no such table: watches")
             if write:
                 conn.executescript(SCHEMA)
                 have = {r[1] for r in conn.execute("PRAGMA table_info(watches)")}
