@@ -33,7 +33,7 @@ def _style(theme: str) -> str:
 def _items(result: SimilarList) -> str:
     rows = []
     for n in result.neighbors:
-        meta = " · ".join(_text(x) for x in (n.authors_short, n.journal, n.year) if x)
+        meta = " · ".join(html.escape(clean(x)) for x in (n.authors_short, n.journal, n.year) if x)
         mark = f' <span class="retracted">{html.escape(RETRACTED)}</span>' if n.retracted else ""
         rows.append(
             f'<li data-pmid="{n.pmid}"><a href="{n.url}" target="_blank" rel="noopener">{_text(n.title)}</a>{mark}'
@@ -52,7 +52,7 @@ def _terms(n) -> str:
     """The top shared terms under a title, when the list was explained."""
     if n.why is None or not n.why.terms:
         return ""
-    words = ", ".join(_text(t.term) for t in n.why.terms[:EXPLAIN_TERMS])
+    words = ", ".join(html.escape(clean(t.term)) for t in n.why.terms[:EXPLAIN_TERMS])
     return f'<div class="why">shared terms: {words}</div>'
 
 
@@ -89,7 +89,7 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
   function render(el, data, theme) {
     var t = THEMES[theme] || THEMES.light;
     var items = data.neighbors.map(function (n) {
-      var meta = [n.authors_short, n.journal, n.year].filter(Boolean).map(function (x) { return "<bdi>" + esc(x) + "</bdi>"; }).join(" \u00b7 ");
+      var meta = [n.authors_short, n.journal, n.year].filter(Boolean).map(esc).join(" \u00b7 ");
       return '<li data-pmid="' + esc(n.pmid) + '" style="margin:0 0 8px">' +
         '<a href="' + esc(n.url) + '" target="_blank" rel="noopener" style="color:' + t.link + ';text-decoration:none"><bdi>' + esc(n.title) + '</bdi></a>' +
         (n.retracted ? ' <span class="retracted" style="color:#b3261e;font-weight:600;font-size:12px">' + esc("Retracted") + '</span>' : '') +
