@@ -764,14 +764,16 @@ def test_a_zero_length_watches_database_reads_as_none_and_is_written_afresh(watc
     assert run("watch", "add", "x", "1000", "--index", ix).exit_code == 0
 
 
-def test_a_truncated_watches_database_is_one_line(watched):
+@pytest.mark.parametrize("keep", [3000, 100])
+def test_a_truncated_watches_database_is_one_line(watched, keep):
     ix, more = watched
     path = watches_path(ix)
-    _half(path)
+    path.write_bytes(path.read_bytes()[:keep])
+    reason = "it is damaged (database disk image is malformed): restore it, or move it away to start afresh"
     res = run("watch", "list", "--index", ix)
-    assert res.exit_code in (0, 1)
-    if res.exit_code == 1:
-        assert res.output.startswith(f"error: cannot read the watches database {path}: ")
+    assert res.exit_code == 1 and res.output == f"error: cannot read the watches database {path}: {reason}\n"
+    res = run("add", more, "--index", ix)
+    assert res.exit_code == 4 and f"because {reason};" in res.output
 
 
 def test_a_locked_watches_database_is_one_line(watched, monkeypatch):
