@@ -423,6 +423,10 @@ def test_the_server_refuses_a_huge_body_without_reading_it(tfidf_ix):
             "(set SIMILAR_MAX_BODY_BYTES on the server)",
             "status": 413,
         }
+        # a client that waits for "100 Continue" gets the 413 instead, and never sends the body
+        expect = head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
+        answer, seconds, _ = _exchange(port, expect, [])
+        assert answer.startswith(b"HTTP/1.1 413 ") and b"100 Continue" not in answer and seconds < 3, answer[:200]
         # chunked, no length: counted as it streams, refused once past the limit, long before 300 MB
         head = (
             b"POST /v1/recommendations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
