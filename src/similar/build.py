@@ -47,6 +47,7 @@ class BuildReport:
     seconds: float = 0.0
     added: list = field(default_factory=list)  # PMIDs appended by an add (new or revised), for watches
     lists_recomputed: int = 0  # stored lists an add recomputed (the others stay as they were)
+    watch_error: str = ""  # an add that changed the index but could not record its watches says so here (update.py)
     stages: dict = field(default_factory=dict)  # seconds per stage (reading, embedding, lexical, lists, ...)
 
     def counts(self) -> dict:

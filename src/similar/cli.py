@@ -58,6 +58,9 @@ class Group(click.Group):
 def main(verbose: bool) -> None:
     """Similar-paper recommendations for biomedical literature."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    from .config import check
+
+    check()  # every SIMILAR_* the command line reads, one line naming a bad one (config.py); serve checks its own
 
 
 def _notify(message: str) -> None:
@@ -160,6 +163,11 @@ def add(inputs, index_dir, wait, quiet):
 
     report = add_to_index(inputs, store.index_path(index_dir), progress=not quiet, wait=wait, notify=_notify)
     _print_report(report, "updated")
+    if report.watch_error:  # a partial success: the index changed, the watches did not (update.py)
+        from .update import WATCHES_FAILED_EXIT
+
+        click.echo(f"error: {report.watch_error}", err=True)
+        sys.exit(WATCHES_FAILED_EXIT)
 
 
 @main.command()

@@ -43,7 +43,9 @@ class ModelSpec:
 
 
 def models_disabled() -> bool:
-    return os.environ.get("SIMILAR_NO_MODEL", "").strip() not in ("", "0", "false", "no")
+    from .config import flag
+
+    return flag("SIMILAR_NO_MODEL")
 
 
 def _packaged_default() -> Path | None:

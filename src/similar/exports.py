@@ -8,6 +8,7 @@ import json
 import re
 
 from .errors import SimilarError
+from .outward import clean, csv_cell
 
 FORMATS = ("ris", "bibtex", "csl-json", "csv")
 MEDIA_TYPES = {
@@ -61,26 +62,28 @@ def _note(n) -> str:
 
 
 def to_ris(result) -> str:
+    """Every value is cleaned to one line: a line break in a title can never start a tag (ER, TY) of its own."""
     lines = []
+    tag = lambda name, value: lines.append(f"{name}  - {clean(value)}")
     for n in result.neighbors:
         lines.append("TY  - JOUR")
-        lines.append(f"TI  - {n.title}")
+        tag("TI", n.title)
         for a in n.authors:
             parts = split_author(a)
-            lines.append(f"AU  - {parts[0]}, {parts[1]}" if parts else f"AU  - {a}")
+            tag("AU", f"{parts[0]}, {parts[1]}" if parts else a)
         if n.journal:
-            lines.append(f"T2  - {n.journal}")
+            tag("T2", n.journal)
         if n.year:
-            lines.append(f"PY  - {n.year}")
+            tag("PY", n.year)
         if n.doi:
-            lines.append(f"DO  - {n.doi}")
+            tag("DO", n.doi)
         if n.language:
-            lines.append(f"LA  - {n.language}")
-        lines.append(f"AN  - PMID:{n.pmid}")
-        lines.append(f"UR  - {n.url}")
+            tag("LA", n.language)
+        tag("AN", f"PMID:{n.pmid}")
+        tag("UR", n.url)
         for t in n.types:
-            lines.append(f"KW  - {t}")
-        lines.append(f"N1  - {_note(n)}")
+            tag("KW", t)
+        tag("N1", _note(n))
         lines.append("ER  - ")
         lines.append("")
     return "\n".join(lines)
@@ -101,7 +104,7 @@ _BIB_SPECIAL = {
 
 
 def _bib(text: str) -> str:
-    return "".join(_BIB_SPECIAL.get(c, c) for c in text)
+    return "".join(_BIB_SPECIAL.get(c, c) for c in clean(text))
 
 
 def to_bibtex(result) -> str:
@@ -117,9 +120,9 @@ def to_bibtex(result) -> str:
             ("journal", _bib(n.journal)),
             ("year", str(n.year or "")),
             ("doi", _bib(n.doi)),
-            ("pmid", n.pmid),
-            ("pmcid", n.pmc),
-            ("language", n.language),
+            ("pmid", _bib(n.pmid)),
+            ("pmcid", _bib(n.pmc)),
+            ("language", _bib(n.language)),
             ("url", n.url),
             ("note", _bib(_note(n))),
         ]
@@ -130,7 +133,7 @@ def to_bibtex(result) -> str:
 
 def csl_items(result) -> list[dict]:
     items = []
-    for n in result.neighbors:
+    for n in (_cleaned(n) for n in result.neighbors):
         item = {
             "id": f"pmid:{n.pmid}",
             "type": "article-journal",
@@ -159,11 +162,28 @@ def csl_items(result) -> list[dict]:
     return items
 
 
+def _cleaned(n):
+    """The neighbour with every text field cleaned (outward.clean), for the formats built from its fields."""
+    from dataclasses import replace
+
+    return replace(
+        n,
+        title=clean(n.title),
+        journal=clean(n.journal),
+        authors=tuple(clean(a) for a in n.authors),
+        doi=clean(n.doi),
+        pmc=clean(n.pmc),
+        types=tuple(clean(t) for t in n.types),
+        language=clean(n.language),
+    )
+
+
 def to_csl_json(result) -> str:
     return json.dumps(csl_items(result), ensure_ascii=False, indent=1) + "\n"
 
 
 def to_csv(result) -> str:
+    """Text cells go through outward.csv_cell (the CLI's and the server's one rule); numbers are written as numbers."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -171,19 +191,19 @@ def to_csv(result) -> str:
         writer.writerow(
             [
                 n.rank,
-                n.pmid,
+                csv_cell(n.pmid),
                 f"{n.score:.6f}",
-                n.title,
-                "; ".join(n.authors),
-                n.journal,
+                csv_cell(n.title),
+                csv_cell("; ".join(n.authors)),
+                csv_cell(n.journal),
                 n.year or "",
-                n.doi,
-                n.pmc,
-                "; ".join(n.types),
-                n.language,
+                csv_cell(n.doi),
+                csv_cell(n.pmc),
+                csv_cell("; ".join(n.types)),
+                csv_cell(n.language),
                 "yes" if n.retracted else "",
-                " ".join(n.versions),
-                n.url,
+                csv_cell(" ".join(n.versions)),
+                csv_cell(n.url),
             ]
         )
     return out.getvalue()

@@ -6,6 +6,7 @@ import json
 import shutil
 
 from .index import SimilarList
+from .outward import clean
 
 
 def as_json_lines(result: SimilarList) -> str:
@@ -19,11 +20,12 @@ def as_json_lines(result: SimilarList) -> str:
 
 
 def as_table(result: SimilarList) -> str:
+    """For a terminal: every title and byline goes through outward.clean, so no control character (ESC ...) reaches it."""
     width = shutil.get_terminal_size((120, 20)).columns
     lines = []
     if result.seed:
         lines.append(
-            f"Papers similar to PMID {result.seed.pmid} ({result.seed.year or '----'}): {result.seed.title}"
+            f"Papers similar to PMID {result.seed.pmid} ({result.seed.year or '----'}): {clean(result.seed.title)}"
             + (" [RETRACTED]" if getattr(result.seed, "retracted", False) else "")
         )
         if getattr(result, "versions", ()):
@@ -35,7 +37,8 @@ def as_table(result: SimilarList) -> str:
     lines.append(f"{'rank':>4}  {'pmid':>9}  {'score':>6}  {'year':>4}  title")
     room = max(20, width - 34)
     for n in result.neighbors:
-        title = n.title if len(n.title) <= room else n.title[: room - 1] + "…"
+        title = clean(n.title)
+        title = title if len(title) <= room else title[: room - 1] + "…"
         mark = " [same text as seed]" if n.duplicate else ""
         near = (
             f"  (closest to {n.closest})"
@@ -45,7 +48,7 @@ def as_table(result: SimilarList) -> str:
         retracted = " [RETRACTED]" if n.retracted else ""
         lines.append(f"{n.rank:>4}  {n.pmid:>9}  {n.score:6.3f}  {n.year or '----':>4}  {title}{retracted}{mark}{near}")
         if n.authors or n.versions:  # what MEDLINE says: authors · journal, and the work's other PMIDs
-            byline = " · ".join(x for x in (n.authors_short, n.journal) if x)
+            byline = clean(" · ".join(x for x in (n.authors_short, n.journal) if x))
             also = f"  (also PMID {', '.join(n.versions)})" if n.versions else ""
             lines.append(" " * 29 + (byline + also).strip())
         if n.why is not None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import config
+
 HOME_ENV = "SIMILAR_HOME"
 APP = "similar"
 
 
 def home() -> Path:
     """$SIMILAR_HOME, else the per-user data folder (~/.local/share/similar on Linux); never the current directory."""
-    given = os.environ.get(HOME_ENV, "").strip()
+    given = config.folder(HOME_ENV)
     if given:
-        return Path(given).expanduser().absolute()
+        return given
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP, appauthor=False)).absolute()
@@ -21,14 +23,12 @@ def home() -> Path:
 
 def index_root() -> Path:
     """Indexes by name: $SIMILAR_INDEX_DIR, else HOME/index."""
-    given = os.environ.get("SIMILAR_INDEX_DIR", "").strip()
-    return Path(given).expanduser().absolute() if given else home() / "index"
+    return config.folder("SIMILAR_INDEX_DIR") or home() / "index"
 
 
 def models_dir() -> Path:
     """Prepared and trained models: $SIMILAR_MODELS_DIR, else HOME/models."""
-    given = os.environ.get("SIMILAR_MODELS_DIR", "").strip()
-    return Path(given).expanduser().absolute() if given else home() / "models"
+    return config.folder("SIMILAR_MODELS_DIR") or home() / "models"
 
 
 def results_dir() -> Path:
@@ -43,9 +43,9 @@ def pubmed_dir() -> Path:
 
 def cache_dir() -> Path:
     """Embedding cache (keyed by model fingerprint and text hash): $SIMILAR_CACHE, else the per-user cache folder."""
-    given = os.environ.get("SIMILAR_CACHE", "").strip()
+    given = config.folder("SIMILAR_CACHE")
     if given:
-        return Path(given).expanduser().absolute()
+        return given
     import platformdirs
 
     return Path(platformdirs.user_cache_dir(APP, appauthor=False)).absolute()

@@ -55,12 +55,37 @@ def add_to_index(
         store.read_manifest(dest)  # the one-line "no index at ..." error, without creating anything
     with lock.writing(dest, wait, notify) as recovered:
         report = _add(inputs, dest, encoder, progress)
-        if report.added:  # watch lists record the new papers in their top k (watch.py)
-            from .watch import record_new
-
-            report.notes.extend(record_new(dest, report.added, encoder))
+        _record_watches(report, dest, encoder, changed=len(report.files_skipped) < len(inputs))
     report.notes[:0] = recovered
     return report
+
+
+WATCHES_FAILED_EXIT = 4  # `similar add`: the index was updated (or was already), its watches could not be recorded
+
+
+def _record_watches(report: BuildReport, dest: Path, encoder, changed: bool) -> None:
+    """Watch lists record the papers added since they last looked (watch.py): after this add, and after an earlier
+    one that could not record them, so a rerun catches them up. A failure here leaves the published index as it is
+    and is said in report.watch_error: what happened to the index, which file, why, and what to do."""
+    from .errors import edge_message
+    from .watch import WatchesUnavailable, record_new, watches_path
+
+    try:
+        report.notes.extend(record_new(dest, report.added, encoder))
+    except Exception as exc:  # noqa: BLE001 - the index is already published: say what happened, never hide it
+        if isinstance(exc, WatchesUnavailable):
+            why = exc.reason
+        else:
+            why = str(exc) if isinstance(exc, SimilarError) else edge_message(exc)
+        done = (
+            f"the index was updated ({len(report.added)} papers added or revised, {report.deleted} deleted)"
+            if changed
+            else "the index is unchanged (every input was applied before)"
+        )
+        report.watch_error = (
+            f"{done}, but its watches could not be recorded in {watches_path(dest)} because {why}; "
+            "once that is fixed, rerun the same `similar add`: the applied files are skipped and the watches catch up"
+        )
 
 
 def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, progress: bool) -> BuildReport:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import re
 import sqlite3
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from . import store
 from .errors import NotFound, SimilarError
+from .outward import clean, xml_text
 
 SUFFIX = ".watches.sqlite"  # beside the index folder, not in it: a publish replaces the folder, and its files are checksummed
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _PMID = re.compile(r"[0-9]{1,9}\Z")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 DEFAULT_K = 20
 MAX_K = 1000
 ATOM = "http://www.w3.org/2005/Atom"
@@ -60,16 +65,75 @@ def watches_path(index_dir: str | Path | None) -> Path:
     return folder.parent / f"{folder.name}{SUFFIX}"
 
 
-def _connect(index_dir) -> sqlite3.Connection:
-    """The index's watch database, created on first use."""
-    conn = sqlite3.connect(watches_path(index_dir), timeout=30)
-    conn.executescript(SCHEMA)
-    return conn
+WRITE_TIMEOUT = 30.0  # seconds to wait for another writer's lock (an add records while `watch add` runs)
+READ_TIMEOUT = 5.0  # a feed or a list waits less: a reader should not hang
+# Columns added after the first release: `seen` is how many index rows a watch has looked at (rows are appended by
+# each add, so rows from `seen` on are the papers added since), `seen_index` the index's `created` stamp (a rebuilt
+# index renumbers its rows: nothing in it is "new").
+_LATER_COLUMNS = (("seen", "INTEGER"), ("seen_index", "TEXT"))
 
 
-def _existing(index_dir) -> sqlite3.Connection | None:
-    """The index's watch database if it has one (an index without watches costs nothing)."""
-    return _connect(index_dir) if watches_path(index_dir).exists() else None
+class WatchesUnavailable(SimilarError):
+    """The watches database cannot be read or written: its path and why, in one line."""
+
+    def __init__(self, path: Path, reason: str, doing: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"cannot {doing} the watches database {path}: {reason}")
+
+    @property
+    def public(self) -> str:
+        """For HTTP clients: the file's name, not this machine's folders."""
+        return f"watches are unavailable: {self.path.name}: {self.reason}"
+
+
+def _reason(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    if path.is_dir():
+        return "it is a folder, not a database: move it away"
+    if "file is not a database" in text or "no such table" in text:
+        return "it is not a watches database (damaged, or another file): restore it, or move it away to start afresh"
+    if "malformed" in text:
+        return "it is damaged (database disk image is malformed): restore it, or move it away to start afresh"
+    if "locked" in text or "busy" in text:
+        return "another process holds it locked: retry when it is done"
+    if "readonly" in text or "read-only" in text or not os.access(path if path.exists() else path.parent, os.W_OK):
+        where = f"its folder {path.parent} is" if not path.exists() else "it is"
+        return f"{where} not writable"
+    if "disk is full" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        return "the disk is full"
+    if path.exists() and not os.access(path, os.R_OK):
+        return "it is not readable by this user"
+    return getattr(exc, "strerror", None) or text
+
+
+@contextlib.contextmanager
+def _db(index_dir, write: bool) -> Iterator[sqlite3.Connection | None]:
+    """The index's watch database: created on the first write; None for a read where there is none yet (an index
+    without watches costs nothing). Every failure is a WatchesUnavailable naming the file."""
+    path = watches_path(index_dir)
+    if not write and (not path.exists() or (path.is_file() and path.stat().st_size == 0)):
+        yield None
+        return
+    try:
+        if write:
+            conn = sqlite3.connect(path, timeout=WRITE_TIMEOUT)
+        else:
+            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=READ_TIMEOUT)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if tables and "watches" not in tables:  # somebody else's database: never add tables to it
+                raise sqlite3.DatabaseError("no such table: watches")
+            if write:
+                conn.executescript(SCHEMA)
+                have = {r[1] for r in conn.execute("PRAGMA table_info(watches)")}
+                for column, kind in _LATER_COLUMNS:
+                    if column not in have:
+                        conn.execute(f"ALTER TABLE watches ADD COLUMN {column} {kind}")
+            yield conn
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise WatchesUnavailable(path, _reason(path, exc), "write" if write else "read") from exc
 
 
 def _row(r) -> Watch:
@@ -77,7 +141,7 @@ def _row(r) -> Watch:
 
 
 def add_watch(index_dir, name: str, pmids: Sequence[str] = (), text: str | None = None, k: int = DEFAULT_K) -> Watch:
-    """Save a watch on an index; its PMIDs must be in the index."""
+    """Save a watch on an index; its PMIDs must be in the index. It records the papers added from now on."""
     from .index import Index
 
     if not isinstance(name, str) or not NAME.match(name):
@@ -87,34 +151,35 @@ def add_watch(index_dir, name: str, pmids: Sequence[str] = (), text: str | None 
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise SimilarError(f"k must be between 1 and {MAX_K}, got {k}")
     text = (text or "").strip() or None
+    if text is not None and _SURROGATE.search(text):
+        raise SimilarError("the watch's text is not valid UTF-8 (undecodable bytes or a lone surrogate)")
     pmids = list(dict.fromkeys(str(p).strip() for p in pmids))
     if not pmids and text is None:
         raise SimilarError("a watch needs at least one PMID or a --text")
     index = Index.open(index_dir)
     try:
         pmids = [index.pmids[index.row(p)] for p in pmids]  # one-line errors for malformed, deleted and unknown PMIDs
+        seen, stamp = len(index.pmids), index.manifest.created
     finally:
         index.close()
-    conn = _connect(index_dir)
-    try:
+    with _db(index_dir, write=True) as conn:
+        assert conn is not None
         with conn:
             if conn.execute("SELECT 1 FROM watches WHERE name=?", (name,)).fetchone():
                 raise SimilarError(f"watch {name} exists: remove it first with `similar watch remove {name}`")
             watch = Watch(name, tuple(pmids), text, k, store.now_iso())
-            conn.execute("INSERT INTO watches VALUES (?,?,?,?,?)", (name, " ".join(pmids), text, k, watch.created))
-    finally:
-        conn.close()
+            conn.execute(
+                "INSERT INTO watches (name, pmids, text, k, created, seen, seen_index) VALUES (?,?,?,?,?,?,?)",
+                (name, " ".join(pmids), text, k, watch.created, seen, stamp),
+            )
     return watch
 
 
 def list_watches(index_dir) -> list[Watch]:
-    conn = _existing(index_dir)
-    if conn is None:
-        return []
-    try:
+    with _db(index_dir, write=False) as conn:
+        if conn is None:
+            return []
         return [_row(r) for r in conn.execute("SELECT name, pmids, text, k, created FROM watches ORDER BY name")]
-    finally:
-        conn.close()
 
 
 def get_watch(index_dir, name: str) -> Watch:
@@ -128,27 +193,23 @@ def get_watch(index_dir, name: str) -> Watch:
 
 def remove_watch(index_dir, name: str) -> None:
     get_watch(index_dir, name)
-    conn = _connect(index_dir)
-    try:
+    with _db(index_dir, write=True) as conn:
+        assert conn is not None
         with conn:
             conn.execute("DELETE FROM watches WHERE name=?", (name,))
             conn.execute("DELETE FROM entries WHERE watch=?", (name,))
-    finally:
-        conn.close()
 
 
 def entries(index_dir, name: str) -> list[Entry]:
     """A watch's recorded papers, newest first."""
     get_watch(index_dir, name)
-    conn = _connect(index_dir)
-    try:
+    with _db(index_dir, write=False) as conn:
+        assert conn is not None
         got = conn.execute(
             "SELECT pmid, title, byline, retracted, rank, score, build_id, added FROM entries WHERE watch=? "
             "ORDER BY added DESC, rank",
             (name,),
         ).fetchall()
-    finally:
-        conn.close()
     return [Entry(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in got]
 
 
@@ -160,47 +221,80 @@ def _top(index, watch: Watch):
     return index.recommend(list(watch.pmids), n=watch.k, text=watch.text)
 
 
-def record_new(index_dir, added: Sequence[str], encoder=None) -> list[str]:
-    """After an add: each watch records the added papers now in its top k; returns one note per watch that gained any
-    and per watch that could not be run (e.g. its PMID was deleted)."""
-    conn = _existing(index_dir)
-    if conn is None or not added:
-        if conn is not None:
-            conn.close()
+def record_new(index_dir, added: Sequence[str] | None = None, encoder=None) -> list[str]:
+    """After an add: each watch records the papers added since it last looked (the index rows from its `seen` on)
+    that are now in its top k. A watch that could not record before (a damaged or locked database, a failed add)
+    catches up here, so a rerun of `similar add` makes watches and index agree again. `added` only serves watches
+    saved before `seen` was kept. Returns one note per watch that gained papers and per watch that could not run."""
+    path = watches_path(index_dir)
+    if not path.exists():
         return []
-    from .index import Index
+    manifest = store.read_manifest(store.index_path(index_dir))
+    rows_now, stamp = manifest.count, manifest.created
+    notes: list[str] = []
+    with _db(index_dir, write=True) as conn:
+        assert conn is not None
+        todo = [
+            r
+            for r in conn.execute(
+                "SELECT name, pmids, text, k, created, seen, seen_index FROM watches ORDER BY name"
+            ).fetchall()
+            if r[5] != rows_now or r[6] != stamp
+        ]
+        if not todo:
+            return notes
+        from .index import Index
 
-    fresh_pmids = set(added)
-    notes = []
-    index = Index.open(index_dir, encoder=encoder)
-    try:
-        now = store.now_iso()
-        for r in conn.execute("SELECT name, pmids, text, k, created FROM watches ORDER BY name").fetchall():
-            watch = _row(r)
-            try:
-                result = _top(index, watch)
-            except SimilarError as exc:
-                notes.append(f"watch {watch.name} not updated: {exc}")
-                continue
-            new = [n for n in result.neighbors if n.pmid in fresh_pmids]
-            with conn:
-                fresh = 0
-                for n in new:
-                    byline = " · ".join(str(x) for x in (n.authors_short, n.journal, n.year) if x)
-                    fresh += conn.execute(
-                        "INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
-                        (watch.name, n.pmid, n.title, byline, int(n.retracted), n.rank, n.score, index.build_id, now),
-                    ).rowcount
-            if fresh:
-                notes.append(f"watch {watch.name}: {fresh} new paper{'s' if fresh > 1 else ''} in its top {watch.k}")
-    finally:
-        index.close()
-        conn.close()
+        index = Index.open(index_dir, encoder=encoder)
+        try:
+            now = store.now_iso()
+            for r in todo:
+                watch, seen, seen_index = _row(r), r[5], r[6]
+                if seen is None:  # saved before rows were counted: the caller's list is all it knows
+                    fresh_pmids = set(added or ())
+                elif seen_index != stamp or seen > rows_now:  # a rebuilt index: its rows are not "added"
+                    fresh_pmids = set()
+                    notes.append(f"watch {watch.name}: the index was rebuilt; it records papers added from now on")
+                else:
+                    rows = [r for r in range(seen, rows_now) if index.live[r]]
+                    fresh_pmids = {str(index.pmids[r]) for r in rows}
+                new = []
+                if fresh_pmids:
+                    try:
+                        new = [n for n in _top(index, watch).neighbors if n.pmid in fresh_pmids]
+                    except SimilarError as exc:
+                        notes.append(f"watch {watch.name} not updated: {exc}")
+                with conn:
+                    fresh = 0
+                    for n in new:
+                        byline = " · ".join(str(x) for x in (n.authors_short, n.journal, n.year) if x)
+                        fresh += conn.execute(
+                            "INSERT OR IGNORE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
+                            (
+                                watch.name,
+                                n.pmid,
+                                n.title,
+                                byline,
+                                int(n.retracted),
+                                n.rank,
+                                n.score,
+                                index.build_id,
+                                now,
+                            ),
+                        ).rowcount
+                    conn.execute("UPDATE watches SET seen=?, seen_index=? WHERE name=?", (rows_now, stamp, watch.name))
+                if fresh:
+                    notes.append(
+                        f"watch {watch.name}: {fresh} new paper{'s' if fresh > 1 else ''} in its top {watch.k}"
+                    )
+        finally:
+            index.close()
     return notes
 
 
 def feed(index_dir, name: str, base_url: str = "") -> str:
-    """The watch's new papers as an Atom feed (RFC 4287)."""
+    """The watch's new papers as an Atom feed (RFC 4287); every text goes through outward.clean, so a character XML
+    forbids (U+0001, U+FFFE ...) never reaches it."""
     watch = get_watch(index_dir, name)
     items = entries(index_dir, name)
     ET.register_namespace("", ATOM)
@@ -212,16 +306,16 @@ def feed(index_dir, name: str, base_url: str = "") -> str:
     ET.SubElement(root, q("updated")).text = items[0].added if items else watch.created
     ET.SubElement(ET.SubElement(root, q("author")), q("name")).text = "similar"
     if base_url:
-        ET.SubElement(root, q("link"), rel="self", href=f"{base_url}/v1/watches/{name}/feed.atom")
+        ET.SubElement(root, q("link"), rel="self", href=xml_text(f"{base_url}/v1/watches/{name}/feed.atom"))
     for e in items:
         entry = ET.SubElement(root, q("entry"))
         ET.SubElement(entry, q("id")).text = f"urn:similar:watch:{name}:pmid:{e.pmid}"
-        ET.SubElement(entry, q("title")).text = ("[Retracted] " if e.retracted else "") + e.title
+        ET.SubElement(entry, q("title")).text = ("[Retracted] " if e.retracted else "") + clean(e.title)
         ET.SubElement(entry, q("link"), href=e.url)
         ET.SubElement(entry, q("updated")).text = e.added
         ET.SubElement(
             entry, q("summary")
-        ).text = f"{e.byline + '. ' if e.byline else ''}Rank {e.rank} of {watch.k}, score {e.score:.3f}."
+        ).text = f"{clean(e.byline) + '. ' if e.byline else ''}Rank {e.rank} of {watch.k}, score {e.score:.3f}."
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 

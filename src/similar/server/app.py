@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,21 +12,22 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import config
 from .. import methods as registry
 from ..errors import NotFound, SimilarError, edge_message
 from ..filters import Filters
 from ..index import Index
+from ..watch import WatchesUnavailable
 from . import pages
+from .guards import BODY_ENV, BodyGuard, PublicCORS
 
 log = logging.getLogger("similar.server")
 TOKEN_ENV = "SIMILAR_ADMIN_TOKEN"
 HEADER_TIMEOUT_ENV = "SIMILAR_HEADER_TIMEOUT"
-HEADER_TIMEOUT = 10.0  # seconds a client may take to send its request headers (slow-header sockets are closed)
 MAX_API_N = 100
 PMID_PATH = PathParam(..., pattern=r"^[0-9]{1,9}$", description="PubMed ID")
 PMID_LIST = r"^[0-9]{1,9}(,[0-9]{1,9})*$"
@@ -193,6 +193,7 @@ def _error(status: int, message: str) -> JSONResponse:
 def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     from ..backends.dense import set_threads
 
+    config.check(config.SERVER)  # a bad SIMILAR_* value is one line naming it, before the index is opened
     set_threads(1)  # one query per request thread: OpenMP teams would only fight over the cores
     holder = IndexHolder(Path(index_path), index)
     app = FastAPI(
@@ -204,10 +205,9 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     )
     _offline_docs(app)
     app.state.holder = holder
-    app.add_middleware(
-        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"], expose_headers=["ETag"]
-    )
+    app.add_middleware(PublicCORS)  # the widget's cross-origin reads, nothing more (guards.py)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(BodyGuard, limit=int(config.number(BODY_ENV)))  # outermost: before anything reads the body
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -215,6 +215,8 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             404: f"no route {request.url.path}: see /docs",
             405: f"{request.method} is not allowed on {request.url.path}",
         }
+        if exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # FastAPI's, e.g. too deep
+            message[400] = "invalid JSON body: it could not be parsed (nested too deeply?)"
         response = _error(exc.status_code, message.get(exc.status_code, str(exc.detail)))
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
@@ -228,8 +230,16 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         first = exc.errors()[0]
+        if first.get("type") == "json_invalid":
+            reason = (first.get("ctx") or {}).get("error") or first.get("msg")
+            return _error(422, f"invalid JSON body at character {first['loc'][-1]}: {reason}")
         where = ".".join(str(p) for p in first.get("loc", [])[1:]) or "request"
         return _error(422, f"invalid {where}: {first.get('msg')}")
+
+    @app.exception_handler(WatchesUnavailable)
+    async def _watches(request: Request, exc: WatchesUnavailable):
+        log.error("%s", exc)  # the operator's log has the full path; the client gets the file's name
+        return _error(503, exc.public)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):
@@ -353,7 +363,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
 
     @app.post("/admin/reload")
     def reload(authorization: str | None = Header(None)):
-        token = os.environ.get(TOKEN_ENV)
+        token = config.token(TOKEN_ENV)
         if not token:
             return _error(403, f"reload over HTTP is off: set {TOKEN_ENV} on the server (or send SIGHUP)")
         # as bytes: header values arrive as latin-1 text, the token is UTF-8; compare_digest on str takes ASCII only
@@ -434,6 +444,8 @@ def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000, rea
 
     import uvicorn
 
+    config.check(config.SERVER)  # before anything says "serving"
+    timeout = float(config.number(HEADER_TIMEOUT_ENV))
     app = create_app(index_path)
     if ready is not None:
         ready()
@@ -443,7 +455,6 @@ def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000, rea
             app.state.holder.try_reload()  # never raises: a bad folder logs one line and the old index serves on
 
         signal.signal(signal.SIGHUP, _hup)
-    timeout = float(os.environ.get(HEADER_TIMEOUT_ENV) or HEADER_TIMEOUT)
     uvicorn.run(app, host=host, port=port, log_level="warning", http=_header_timeout_protocol(timeout))
 
 

@@ -6,6 +6,7 @@ import html
 import json
 
 from ..index import PaperInfo, SimilarList
+from ..outward import clean
 
 THEMES = {
     "light": {"bg": "#ffffff", "fg": "#1b1f24", "muted": "#5b6472", "link": "#0b57d0", "border": "#d9dee5"},
@@ -32,20 +33,26 @@ def _style(theme: str) -> str:
 def _items(result: SimilarList) -> str:
     rows = []
     for n in result.neighbors:
-        meta = " · ".join(html.escape(str(x)) for x in (n.authors_short, n.journal, n.year) if x)
+        meta = " · ".join(html.escape(clean(x)) for x in (n.authors_short, n.journal, n.year) if x)
         mark = f' <span class="retracted">{html.escape(RETRACTED)}</span>' if n.retracted else ""
         rows.append(
-            f'<li data-pmid="{n.pmid}"><a href="{n.url}" target="_blank" rel="noopener">{html.escape(n.title)}</a>{mark}'
+            f'<li data-pmid="{n.pmid}"><a href="{n.url}" target="_blank" rel="noopener">{_text(n.title)}</a>{mark}'
             f'<div class="meta">{meta}{" · " if meta else ""}PMID {n.pmid}</div>{_terms(n)}</li>'
         )
     return "\n".join(rows)
+
+
+def _text(value) -> str:
+    """Data shown on a page: cleaned (outward.clean: no controls, no BiDi override), escaped, and isolated in <bdi> so
+    right-to-left text cannot reorder what follows it."""
+    return f"<bdi>{html.escape(clean(value))}</bdi>"
 
 
 def _terms(n) -> str:
     """The top shared terms under a title, when the list was explained."""
     if n.why is None or not n.why.terms:
         return ""
-    words = ", ".join(html.escape(t.term) for t in n.why.terms[:EXPLAIN_TERMS])
+    words = ", ".join(html.escape(clean(t.term)) for t in n.why.terms[:EXPLAIN_TERMS])
     return f'<div class="why">shared terms: {words}</div>'
 
 
@@ -84,7 +91,7 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
     var items = data.neighbors.map(function (n) {
       var meta = [n.authors_short, n.journal, n.year].filter(Boolean).map(esc).join(" \u00b7 ");
       return '<li data-pmid="' + esc(n.pmid) + '" style="margin:0 0 8px">' +
-        '<a href="' + esc(n.url) + '" target="_blank" rel="noopener" style="color:' + t.link + ';text-decoration:none">' + esc(n.title) + '</a>' +
+        '<a href="' + esc(n.url) + '" target="_blank" rel="noopener" style="color:' + t.link + ';text-decoration:none"><bdi>' + esc(n.title) + '</bdi></a>' +
         (n.retracted ? ' <span class="retracted" style="color:#b3261e;font-weight:600;font-size:12px">' + esc("Retracted") + '</span>' : '') +
         '<div style="color:' + t.muted + ';font-size:12px">' + meta + (meta ? " \u00b7 " : "") + 'PMID ' + esc(n.pmid) + '</div>' +
         (n.why && n.why.terms && n.why.terms.length ? '<div class="why" style="color:' + t.muted + ';font-size:12px;font-style:italic">shared terms: ' +
@@ -127,7 +134,9 @@ DOWNLOADS = (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"), ("c
 
 
 def embed_page(paper: PaperInfo, base_url: str) -> str:
-    """What a literature site offers under a paper: both snippets, a copy button each, and a live preview."""
+    """What a literature site offers under a paper: both snippets, a copy button each, and a live preview. The base URL
+    comes from the request's Host header: it is escaped wherever it lands in the page."""
+    base_url = html.escape(base_url, quote=True)
     script_snippet = (
         f'<div data-similar-pmid="{paper.pmid}" data-similar-n="5"></div>\n'
         f'<script src="{base_url}/widget.js" async></script>'
@@ -137,7 +146,7 @@ def embed_page(paper: PaperInfo, base_url: str) -> str:
         f'style="border:0" title="Similar papers"></iframe>'
     )
     downloads = " · ".join(
-        f'<a class="download" href="{html.escape(base_url)}/v1/papers/{paper.pmid}/similar?n=20&amp;format={f}" '
+        f'<a class="download" href="{base_url}/v1/papers/{paper.pmid}/similar?n=20&amp;format={f}" '
         f"download>{name}</a>"
         for f, name in DOWNLOADS
     )
@@ -152,7 +161,7 @@ def embed_page(paper: PaperInfo, base_url: str) -> str:
 button{{padding:4px 12px;border-radius:6px;border:1px solid #c5ccd6;background:#fff;cursor:pointer}}</style></head>
 <body><main>
 <h1 style="font-size:20px">Embed "Similar Papers" for PMID {paper.pmid}</h1>
-<p>{html.escape(paper.title)}</p>
+<p>{_text(paper.title)}</p>
 <p>Free, no account required. Paste either snippet into your page.
 Filters go in attributes: <code>data-similar-type="review"</code>, <code>data-similar-mesh="Humans"</code>,
 <code>data-similar-exclude-retracted</code> (and <code>?type=review&amp;exclude_retracted=true</code> on the iframe's URL).</p>
