@@ -1,5 +1,6 @@
 """The README and docs cannot drift: the README's two set-up commands, every `$ similar ...` example (README and
-docs/*.md) parses against the CLI, and example outputs are the ones benchmarks/readme_examples.py wrote."""
+docs/*.md) parses against the CLI, and example outputs are the ones benchmarks/readme_examples.py wrote (it reruns
+them; `--check` compares). The generated sections, the README's quality table among them: tests/test_docs.py."""
 
 import re
 import shlex
@@ -50,13 +51,3 @@ def test_examples_show_what_the_command_prints():
         if line.startswith(("built ", "updated ", "serving ")):
             assert re.match(r"\w+ /", line), line  # absolute index paths
     assert "index/trec: " not in PAGES.replace("/index/trec: ", "")
-
-
-def test_readme_quality_table_is_the_committed_suite_result():
-    import json
-
-    from similar.bench.suite import summary_table
-
-    suite = json.loads((ROOT / "benchmarks" / "results" / "suite.json").read_text())
-    start, end = "<!-- suite table: from benchmarks/results/suite.json -->", "<!-- end suite table -->"
-    assert README.split(start, 1)[1].split(end, 1)[0].strip() == summary_table(suite)
