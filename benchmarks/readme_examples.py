@@ -68,6 +68,8 @@ def run(line: str) -> list[str]:
 def serve(args: list[str]) -> list[str]:
     """`similar serve ...` in the background until this script ends; its first line once it answers."""
     port = int(args[args.index("--port") + 1]) if "--port" in args else 8000
+    if port in SERVERS:  # one started for an earlier page's curl: this page starts its own
+        SERVERS.pop(port).terminate()
     proc = subprocess.Popen(
         [sys.executable, "-m", "similar.cli", *args],
         cwd=ROOT,

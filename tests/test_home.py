@@ -66,7 +66,7 @@ ray.shutdown()
 
 
 @pytest.mark.model
-def test_real_build_and_text_query_leave_home_empty(tmp_path):
+def test_real_build_prepares_text_queries_and_leaves_home_empty(tmp_path):
     import gzip
     import json
 
@@ -76,8 +76,20 @@ def test_real_build_and_text_query_leave_home_empty(tmp_path):
     code = f"""
 from click.testing import CliRunner
 from similar.cli import main
-for args in (["build", {str(corpus)!r}, "--index", "t"], ["query", "--text", "histone acetylation", "--index", "t"]):
-    result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output
+from similar.index import Index
+built = CliRunner().invoke(main, ["build", {str(corpus)!r}, "--index", "t"])
+assert built.exit_code == 0 and "for fast text queries" in built.output, built.output  # the build prepared the model
+result = CliRunner().invoke(main, ["query", "--text", "histone acetylation", "--index", "t"])
+assert result.exit_code == 0, result.output
+assert Index.open("t").encoder().backend == "openvino"  # text queries load the export, not torch
 """
     assert run_with_empty_home(tmp_path, code, timeout=600) == []
+
+
+def test_a_build_given_an_encoder_object_prepares_nothing(tmp_path, corpus_file, fake_encoder):
+    from similar.build import build_index
+    from similar.openvino_export import prepare_for_queries
+
+    assert prepare_for_queries(fake_encoder) is None  # only a torch model loaded by the build is exported
+    report = build_index([corpus_file], tmp_path / "ix", model=fake_encoder, progress=False)
+    assert "preparing text queries" not in report.stages and not (tmp_path / "models").exists()

@@ -35,6 +35,21 @@ def _leaf(args: list[str]) -> click.Command:
     return cmd
 
 
+def test_every_example_is_rerun_or_says_why_not():
+    """benchmarks/readme_examples.py reruns `$ similar` and `$ curl` lines in fenced blocks; any other shown command,
+    or one it cannot run here, carries a `# ... not rerun` reason, so no example is silently stale."""
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        in_block = False
+        for line in page.read_text().splitlines():
+            if line.startswith("```"):
+                in_block = not in_block
+            elif in_block and line.startswith("$ "):
+                rerun = line.startswith(("$ similar ", "$ curl "))
+                assert rerun or "not rerun" in line, f"{page.name}: {line}"
+                if "not rerun" in line:
+                    assert re.search(r"  # .*\w.*not rerun", line), f"{page.name}: say why it is not rerun: {line}"
+
+
 @pytest.mark.parametrize("line", EXAMPLES)
 def test_every_example_parses(line):
     args = shlex.split(line.split("  #")[0])[2:]
