@@ -1,7 +1,7 @@
 """Writes the generated sections of the docs and the README into the Markdown itself, so a text editor, GitHub and
-the site show the same thing. Each section lies between `<!-- generated: NAME -->` and `<!-- end generated: NAME -->`
-and is made from the code (`similar --help`, the method registry, the app's OpenAPI schema) or from
-`benchmarks/results/`, never typed by hand.
+the site show the same thing. Each section lies between the lines `<!-- generated: NAME -->` and
+`<!-- end generated: NAME -->` and is made from the code (`similar --help`, the method registry, the app's OpenAPI
+schema) or from `benchmarks/results/`, never typed by hand.
 
     python docs/generate.py            # rewrite every stale section
     python docs/generate.py --check    # exit 1 naming the stale sections (tests/test_docs.py does the same)
@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SECTION = re.compile(
-    r"(?P<start><!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(?P<end><!-- end generated: (?P=name) -->)",
-    re.S,
+    r"^(?P<start><!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)^(?P<end><!-- end generated: (?P=name) -->)",
+    re.S | re.M,
 )
 
 
@@ -161,7 +161,7 @@ def regenerate(text: str, made: dict[str, str] | None = None) -> str:
 
 def stale(text: str, made: dict[str, str] | None = None) -> list[str]:
     """Names of the sections of text whose content is not what they would be generated as now."""
-    starts = re.findall(r"<!-- generated: ([\w-]+) -->", text)
+    starts = re.findall(r"^<!-- generated: ([\w-]+) -->", text, re.M)
     closed = [m.group("name") for m in SECTION.finditer(text)]
     if starts != closed:
         raise ValueError(f"generated sections {starts} but only {closed} have their `<!-- end generated: NAME -->`")
