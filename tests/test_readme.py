@@ -66,3 +66,26 @@ def test_examples_show_what_the_command_prints():
         if line.startswith(("built ", "updated ", "serving ")):
             assert re.match(r"\w+ /", line), line  # absolute index paths
     assert "index/trec: " not in PAGES.replace("/index/trec: ", "")
+
+
+def test_the_check_masks_only_what_changes_run_to_run(monkeypatch):
+    """`readme_examples.py --check` ignores timings, rates, build ids, dates and the data folder, nothing else."""
+    import sys
+
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    monkeypatch.setenv("SIMILAR_HOME", "/tmp/elsewhere")
+    sys.modules.pop("readme_examples", None)
+    from readme_examples import masked
+
+    page = (
+        "embedding: 100%|██████████| 604/604 [00:18<00:00, 31.92 doc/s]\n"
+        "updated /tmp/readme-home/index/trec: 604 papers kept; 33.0s\n"
+        "method: hybrid   index build: 20261127T131123Z-6b2fa5   updated 2026-11-27T13:11:23+00:00"
+    )
+    now = (
+        "embedding: 100%|██████████| 604/604 [00:52<00:00, 11.44 doc/s]\n"
+        "updated /tmp/elsewhere/index/trec: 604 papers kept; 77.6s\n"
+        "method: hybrid   index build: 20261128T061301Z-3b461d   updated 2026-11-28T06:13:01+00:00"
+    )
+    assert masked(page) == masked(now)
+    assert masked("score 0.398 of 42 files") != masked("score 0.400 of 5 files")
