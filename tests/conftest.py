@@ -20,6 +20,15 @@ def pytest_configure(config):
     (base / "home").mkdir()
     os.environ["HOME"] = str(base / "home")
     os.environ["SIMILAR_HOME"] = str(base / "data")
+    config._similar_home = base / "home"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Names whatever the run left in its HOME (a tool's cache, say), so a new one is seen rather than hidden."""
+    home = getattr(config, "_similar_home", None)
+    left = sorted(str(p.relative_to(home)) for p in home.rglob("*")) if home else []
+    if left:
+        terminalreporter.write_line(f"files written under HOME ({home}) by this run: {', '.join(left[:20])}")
 
 
 @pytest.fixture
