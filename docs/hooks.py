@@ -1,130 +1,22 @@
-"""mkdocs hook: fills `<!-- generated: ... -->` markers from the code and benchmarks/results, so no figure is typed twice."""
+"""mkdocs hook: the generated sections live in the Markdown (written by `python docs/generate.py`); the site build
+only checks that each page's sections are fresh, and fails (strict mode) naming any that are stale."""
 
 from __future__ import annotations
 
-import json
+import logging
+import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import generate  # noqa: E402
+
+log = logging.getLogger("mkdocs.plugins.similar")
+_made: dict[str, str] = {}
 
 
-def cli_help() -> str:
-    """`similar --help` and every subcommand's, as llm's docs do."""
-    import click
-    from click.testing import CliRunner
-
-    from similar.cli import main
-
-    out = []
-
-    def walk(cmd: click.Command, path: list[str]) -> None:
-        text = CliRunner().invoke(main, [*path[1:], "--help"], prog_name="similar", terminal_width=100).output
-        out.append(f"## {' '.join(path)}\n\n```\n{text.rstrip()}\n```\n")
-        if isinstance(cmd, click.Group):
-            for name in sorted(cmd.commands):
-                walk(cmd.commands[name], [*path, name])
-
-    walk(main, ["similar"])
-    return "\n".join(out)
-
-
-def methods() -> str:
-    from similar import methods as registry
-
-    rows = [f"| `{m.name}` | {'yes' if m.needs_vectors else 'no'} | {m.summary} |" for m in registry.REGISTRY.values()]
-    return "| method | needs a model | what it does |\n|---|---|---|\n" + "\n".join(rows) + "\n"
-
-
-class _Stub:
-    """Stands in for an Index while the app is made only to read its schema."""
-
-    build_id = ""
-
-    def warm(self) -> "_Stub":
-        return self
-
-
-def openapi() -> str:
-    from similar.server.app import create_app
-
-    schema = create_app(ROOT / "index", index=_Stub()).openapi()  # the schema needs no index: a stand-in serves
-    out = []
-    for path, ops in schema["paths"].items():
-        for verb, op in ops.items():
-            params = ", ".join(f"`{p['name']}`" for p in op.get("parameters", []))
-            out.append(f"| {verb.upper()} | `{path}` | {op.get('summary', '')} | {params} |")
-    table = "| verb | path | summary | parameters |\n|---|---|---|---|\n" + "\n".join(out)
-    return (
-        table
-        + "\n\n<details><summary>The schema</summary>\n\n```json\n"
-        + json.dumps(schema, indent=1)
-        + "\n```\n</details>\n"
-    )
-
-
-def results() -> str:
-    out = []
-    for md in sorted(RESULTS.glob("*.md")):
-        text = md.read_text().replace("\n# ", "\n### ").replace("\n## ", "\n### ")
-        if text.startswith("# "):
-            text = "#" + text  # each file's title becomes a section of this page
-        out.append(f"<!-- from benchmarks/results/{md.name} -->\n{text.rstrip()}\n")
-    extra = sorted(p.name for p in RESULTS.glob("*.json") if not p.with_suffix(".md").exists())
-    if extra:
-        out.append("## Results kept as JSON only\n\n" + "\n".join(f"- `benchmarks/results/{n}`" for n in extra) + "\n")
-    return "\n".join(out)
-
-
-def scale() -> str:
-    """The scale bench's report (benchmarks/results/scale.md), its title dropped: this page has its own."""
-    md = RESULTS / "scale.md"
-    if not md.exists():
-        return "*No scale results yet: run `similar bench scale --papers 1000000 --out benchmarks/results`.*\n"
-    text = md.read_text().split("\n", 1)[1].replace("\n## ", "\n### ")
-    return text.strip() + "\n"
-
-
-PUBMED = 36_000_000
-
-
-def encoding() -> str:
-    """Encoding rates measured by `bench speed` (this CPU) and on a lent GPU, and what they mean for all of PubMed."""
-    rows = ["| encoder | where | docs/s | all of PubMed |", "|---|---|---|---|"]
-    speed = RESULTS / "speed.json"
-    if speed.exists():
-        data = json.loads(speed.read_text())
-        cpu = data.get("cpu", {})
-        where = f"{cpu.get('model', '?')} ({cpu.get('isa', '?')}), {data.get('encode', {}).get('threads', '?')} threads"
-        for run in data.get("encode", {}).get("runs", []):
-            if run.get("docs_per_s"):
-                days = PUBMED / run["docs_per_s"] / 86400
-                rows.append(f"| {run['backend']} | {where} | {run['docs_per_s']:,} | {days:,.1f} days |")
-    gpu = RESULTS / "gpu-encode-h200.json"
-    if gpu.exists():
-        data = json.loads(gpu.read_text())
-        best = max(data["runs"], key=lambda r: r["docs_per_s"])
-        hours = PUBMED / best["docs_per_s"] / 3600
-        rows.append(
-            f"| torch {best['precision']}, batch {best['batch']} | {data['device']} | {best['docs_per_s']:,} | "
-            f"{hours:,.1f} hours |"
-        )
-    return "\n".join(rows) + "\n"
-
-
-GENERATORS = {
-    "cli-help": cli_help,
-    "methods": methods,
-    "openapi": openapi,
-    "results": results,
-    "scale": scale,
-    "encoding": encoding,
-}
-
-
-def on_page_markdown(markdown: str, **kwargs) -> str:
-    for name, make in GENERATORS.items():
-        marker = f"<!-- generated: {name} -->"
-        if marker in markdown:
-            markdown = markdown.replace(marker, make())
+def on_page_markdown(markdown: str, page, **kwargs) -> str:
+    names = generate.stale(markdown, _made)
+    if names:
+        log.warning(f"{page.file.src_uri}: stale generated sections {', '.join(names)}: run python docs/generate.py")
     return markdown

@@ -3,11 +3,32 @@ they use are in fixtures.py, which tests import."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from fixtures import FakeEncoder, make_corpus, write_jsonl
+
+
+def pytest_configure(config):
+    """The whole run, session- and module-scoped fixtures and the tools tests drive (Ray, Chromium) included, writes
+    nothing under the user's HOME or data folder: both point into one temporary folder. (The product keeps out of HOME
+    by itself: tests/test_home.py proves it with a HOME of its own.)"""
+    base = Path(tempfile.mkdtemp(prefix="similar-tests-"))
+    (base / "home").mkdir()
+    os.environ["HOME"] = str(base / "home")
+    os.environ["SIMILAR_HOME"] = str(base / "data")
+    config._similar_home = base / "home"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Names whatever the run left in its HOME (a tool's cache, say), so a new one is seen rather than hidden."""
+    home = getattr(config, "_similar_home", None)
+    left = sorted(str(p.relative_to(home)) for p in home.rglob("*")) if home else []
+    if left:
+        terminalreporter.write_line(f"files written under HOME ({home}) by this run: {', '.join(left[:20])}")
 
 
 @pytest.fixture

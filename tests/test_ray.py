@@ -9,6 +9,7 @@ import pytest
 
 from fixtures import SHARED, FakeEncoder
 from similar.build import build_index
+from similar.distributed import ray_init
 from similar.index import Index
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[test]')")
@@ -19,7 +20,7 @@ SAMPLE = SHARED / "pubmed-sample" / "abstracts.jsonl.gz"
 def local_ray():
     tests = str(Path(__file__).parent)
     path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])
-    ray.init(
+    ray_init(
         num_cpus=2,
         include_dashboard=False,
         log_to_driver=False,

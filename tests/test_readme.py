@@ -1,5 +1,6 @@
 """The README and docs cannot drift: the README's two set-up commands, every `$ similar ...` example (README and
-docs/*.md) parses against the CLI, and example outputs are the ones benchmarks/readme_examples.py wrote."""
+docs/*.md) parses against the CLI, and example outputs are the ones benchmarks/readme_examples.py wrote (it reruns
+them; `--check` compares). The generated sections, the README's quality table among them: tests/test_docs.py."""
 
 import re
 import shlex
@@ -34,6 +35,21 @@ def _leaf(args: list[str]) -> click.Command:
     return cmd
 
 
+def test_every_example_is_rerun_or_says_why_not():
+    """benchmarks/readme_examples.py reruns `$ similar` and `$ curl` lines in fenced blocks; any other shown command,
+    or one it cannot run here, carries a `# ... not rerun` reason, so no example is silently stale."""
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        in_block = False
+        for line in page.read_text().splitlines():
+            if line.startswith("```"):
+                in_block = not in_block
+            elif in_block and line.startswith("$ "):
+                rerun = line.startswith(("$ similar ", "$ curl "))
+                assert rerun or "not rerun" in line, f"{page.name}: {line}"
+                if "not rerun" in line:
+                    assert re.search(r"  # .*\w.*not rerun", line), f"{page.name}: say why it is not rerun: {line}"
+
+
 @pytest.mark.parametrize("line", EXAMPLES)
 def test_every_example_parses(line):
     args = shlex.split(line.split("  #")[0])[2:]
@@ -52,11 +68,24 @@ def test_examples_show_what_the_command_prints():
     assert "index/trec: " not in PAGES.replace("/index/trec: ", "")
 
 
-def test_readme_quality_table_is_the_committed_suite_result():
-    import json
+def test_the_check_masks_only_what_changes_run_to_run(monkeypatch):
+    """`readme_examples.py --check` ignores timings, rates, build ids, dates and the data folder, nothing else."""
+    import sys
 
-    from similar.bench.suite import summary_table
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    monkeypatch.setenv("SIMILAR_HOME", "/tmp/elsewhere")
+    sys.modules.pop("readme_examples", None)
+    from readme_examples import masked
 
-    suite = json.loads((ROOT / "benchmarks" / "results" / "suite.json").read_text())
-    start, end = "<!-- suite table: from benchmarks/results/suite.json -->", "<!-- end suite table -->"
-    assert README.split(start, 1)[1].split(end, 1)[0].strip() == summary_table(suite)
+    page = (
+        "embedding: 100%|██████████| 604/604 [00:18<00:00, 31.92 doc/s]\n"
+        "updated /tmp/readme-home/index/trec: 604 papers kept; 33.0s\n"
+        "method: hybrid   index build: 20261127T131123Z-6b2fa5   updated 2026-11-27T13:11:23+00:00"
+    )
+    now = (
+        "embedding: 100%|██████████| 604/604 [00:52<00:00, 11.44 doc/s]\n"
+        "updated /tmp/elsewhere/index/trec: 604 papers kept; 77.6s\n"
+        "method: hybrid   index build: 20261128T061301Z-3b461d   updated 2026-11-28T06:13:01+00:00"
+    )
+    assert masked(page) == masked(now)
+    assert masked("score 0.398 of 42 files") != masked("score 0.400 of 5 files")

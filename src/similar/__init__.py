@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from .paths import keep_out_of_home
+
+keep_out_of_home()  # before any library that would write under HOME is imported
+
 __version__ = "0.1.0"
 __all__ = ["Index", "Neighbor", "PaperInfo", "SimilarList", "SimilarError", "NotFound", "__version__"]
 

@@ -324,4 +324,9 @@ def _build_index(
     conn.close()
     shutil.rmtree(work, ignore_errors=True)
     report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]
+    if encoder is not None and (model is None or isinstance(model, str)):  # loaded here: ready it for text queries
+        from .openvino_export import prepare_for_queries
+
+        with report.stage("preparing text queries"):
+            report.notes.extend(n for n in [prepare_for_queries(encoder)] if n)
     return report

@@ -57,6 +57,28 @@ def _done_rows(shard_dir: Path) -> dict[int, np.ndarray]:
     return found
 
 
+def ray_init(address: str | None = None, **kwargs):
+    """ray.init, with Ray's files kept out of HOME: a new local cluster would write its token to ~/.ray/auth_token,
+    so unless the environment names a token, it gets one in the data folder (ray/auth_token, owner-only). Sessions and
+    logs stay in Ray's temp folder (/tmp/ray, or $RAY_TMPDIR)."""
+    import secrets
+
+    import ray
+
+    from .paths import home
+
+    local = address is None and not os.environ.get("RAY_ADDRESS")
+    if local and not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
+        token = home() / "ray" / "auth_token"
+        if not token.exists():
+            token.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
+    return ray.init(address=address, **kwargs)
+
+
 def embed_with_ray(
     texts: Sequence[str],
     model,
@@ -78,7 +100,7 @@ def embed_with_ray(
     todo = [{"row": i, "text": t} for i, t in enumerate(texts) if i not in done]
     if todo:
         if not ray.is_initialized():
-            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+            ray_init(address=address, ignore_reinit_error=True, log_to_driver=False)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = progress
         workers = workers or max(1, int(ray.available_resources().get("CPU", 1)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from . import config
@@ -42,10 +43,13 @@ def pubmed_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """Embedding cache (keyed by model fingerprint and text hash): $SIMILAR_CACHE, else the per-user cache folder."""
+    """Embedding cache (keyed by model fingerprint and text hash) and compiled models: $SIMILAR_CACHE, else
+    $SIMILAR_HOME/cache when SIMILAR_HOME is set (nothing under HOME then), else the per-user cache folder."""
     given = config.folder("SIMILAR_CACHE")
     if given:
         return given
+    if config.folder(HOME_ENV):
+        return home() / "cache"
     import platformdirs
 
     return Path(platformdirs.user_cache_dir(APP, appauthor=False)).absolute()
@@ -76,3 +80,16 @@ def index_names() -> list[str]:
     return sorted(
         p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").exists()
     )
+
+
+def keep_out_of_home() -> None:
+    """Stop the libraries similar uses from writing under HOME; called when the package is imported, before any of
+    them is. OpenVINO's telemetry is off (on import it writes a client id to ~/intel/openvino_ga_cid; without its
+    telemetry package OpenVINO uses its own no-op stub). With SIMILAR_HOME set, matplotlib's config and font cache
+    and Hugging Face's cache go to the cache folder (settings already in the environment win). Ray's token file:
+    `distributed.ray_init`."""
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]  # None: "cannot be imported"
+    if os.environ.get(HOME_ENV, "").strip():
+        cache = cache_dir()
+        os.environ.setdefault("MPLCONFIGDIR", str(cache / "matplotlib"))
+        os.environ.setdefault("HF_HOME", str(cache / "huggingface"))
