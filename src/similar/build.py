@@ -302,9 +302,11 @@ def _build_index(
         if neighbours is not None:
             store.save_lists(tmp, *neighbours)
         report.seconds = round(time.time() - started, 2)
+        build_id = store.new_build_id()
         manifest = store.Manifest(
             name=dest.name,
-            build_id=store.new_build_id(),
+            build_id=build_id,
+            lineage=build_id,
             created=store.now_iso(),
             updated=store.now_iso(),
             count=count,

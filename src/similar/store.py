@@ -292,6 +292,7 @@ class Manifest:
     versions: dict | None = None
     files: dict | None = None  # describe_files(): name -> bytes, sha256
     updates: list | None = None  # one entry per `similar add`
+    lineage: str | None = None  # the build_id of the build this index grew from by adds; a rebuild starts a new one
     extra: dict = field(default_factory=dict)
 
     # key order on disk (stable, so manifests diff cleanly); `updates` is written once there is one
@@ -300,6 +301,7 @@ class Manifest:
         "format_version",
         "name",
         "build_id",
+        "lineage",
         "created",
         "updated",
         "count",

@@ -68,7 +68,7 @@ def watches_path(index_dir: str | Path | None) -> Path:
 WRITE_TIMEOUT = 30.0  # seconds to wait for another writer's lock (an add records while `watch add` runs)
 READ_TIMEOUT = 5.0  # a feed or a list waits less: a reader should not hang
 # Columns added after the first release: `seen` is how many index rows a watch has looked at (rows are appended by
-# each add, so rows from `seen` on are the papers added since), `seen_index` the index's `created` stamp (a rebuilt
+# each add, so rows from `seen` on are the papers added since), `seen_index` the index's lineage (`lineage()`) (a rebuilt
 # index renumbers its rows: nothing in it is "new").
 _LATER_COLUMNS = (("seen", "INTEGER"), ("seen_index", "TEXT"))
 
@@ -136,6 +136,12 @@ def _db(index_dir, write: bool) -> Iterator[sqlite3.Connection | None]:
         raise WatchesUnavailable(path, _reason(path, exc), "write" if write else "read") from exc
 
 
+def lineage(manifest: store.Manifest) -> str | None:
+    """What stays the same through adds and changes with a rebuild: the first build's id (`created`, to the second,
+    for an index built before the manifest kept it)."""
+    return manifest.lineage or manifest.created
+
+
 def _row(r) -> Watch:
     return Watch(r[0], tuple(r[1].split()), r[2], r[3], r[4])
 
@@ -159,7 +165,7 @@ def add_watch(index_dir, name: str, pmids: Sequence[str] = (), text: str | None 
     index = Index.open(index_dir)
     try:
         pmids = [index.pmids[index.row(p)] for p in pmids]  # one-line errors for malformed, deleted and unknown PMIDs
-        seen, stamp = len(index.pmids), index.manifest.created
+        seen, stamp = len(index.pmids), lineage(index.manifest)
     finally:
         index.close()
     with _db(index_dir, write=True) as conn:
@@ -230,7 +236,7 @@ def record_new(index_dir, added: Sequence[str] | None = None, encoder=None) -> l
     if not path.exists():
         return []
     manifest = store.read_manifest(store.index_path(index_dir))
-    rows_now, stamp = manifest.count, manifest.created
+    rows_now, stamp = manifest.count, lineage(manifest)
     notes: list[str] = []
     with _db(index_dir, write=True) as conn:
         assert conn is not None
