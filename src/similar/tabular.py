@@ -24,7 +24,7 @@ MAX_QUOTED_LINES = 200  # a quoted CSV field running over more lines than this i
 
 
 def _mib(n: int) -> str:
-    return f"{n >> 20} MiB"
+    return f"{n >> 20} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
 def text_lines(raw, name: str) -> Iterator[tuple[int, str | None] | Problem]:
