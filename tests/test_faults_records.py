@@ -671,7 +671,7 @@ def test_build_counts_each_problem_and_note_and_keeps_the_rest(tmp_path, name, c
             "5 skipped: many.jsonl:1: record is not an object; many.jsonl:2: record is not an object; "
             "many.jsonl:3: record is not an object; ...",
         ),
-        ("empty.jsonl", b"", "no records in them"),
+        ("empty.jsonl", b"", "0 skipped"),
     ],
 )
 def test_nothing_usable_names_the_first_problems(tmp_path, name, content, why):

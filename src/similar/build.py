@@ -194,7 +194,7 @@ def build_index(
 def no_usable_records(paths: Sequence[Path], skipped: int, first: list[str]) -> str:
     """The one line for a build with nothing to index: the first problems (file:line: reason), not just a count."""
     shown = "; ".join(first[:3]) + ("; ..." if skipped > 3 else "")
-    why = f"{skipped} skipped: {shown}" if skipped else "no records in them"
+    why = f"{skipped} skipped: {shown}" if first else f"{skipped} skipped"
     return f"no usable records in {', '.join(str(p) for p in paths)} ({why}): nothing to index"
 
 
