@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from fixtures import FakeEncoder, make_corpus, write_jsonl
-from similar import records, tabular
+from similar import tabular
 from similar.build import build_index
 from similar.cli import main
 from similar.errors import SimilarError
@@ -694,5 +694,22 @@ def test_add_keeps_the_good_files_of_a_run_with_a_hostile_one(tmp_path):
     assert sorted(report.added) == ["1", "2", "5", "7001"]
 
 
-def test_records_module_stays_small():
-    assert len(Path(records.__file__).read_text().splitlines()) < 500
+def test_a_duplicate_with_a_cut_field_is_skipped_not_noted(tmp_path):
+    from similar.ingest import Ingest
+
+    long = {"pmid": "1", "title": "t" * 5000}
+    ingest = Ingest()
+    ingest.apply(write_jsonl(tmp_path / "a.jsonl", [long, long]))
+    assert ingest.problems == [("a.jsonl", "a.jsonl:2", "duplicate PMID 1")]
+    assert ingest.notes == [("a.jsonl", "a.jsonl:1", "title cut to 4000 characters (it had 5000)")]
+
+
+def test_a_reader_failure_ends_its_file_in_one_problem(tmp_path, monkeypatch):
+    def broken(row, where):
+        raise ValueError("a reader bug\nsecond line")
+
+    monkeypatch.setattr(tabular, "make_paper", broken)
+    path = write_jsonl(tmp_path / "a.jsonl", [{"pmid": "1", "title": "t"}])
+    assert list(read_records(path)) == [
+        Problem("a.jsonl", "unreadable file after 0 records, rest of file skipped (ValueError: a reader bug)")
+    ]

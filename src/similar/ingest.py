@@ -51,8 +51,6 @@ class Ingest:
             elif isinstance(event, Deletion):
                 self.delete(event.pmid, path.name)
             else:
-                if event.notes:
-                    self.notes.append((path.name, event.where, "; ".join(event.notes)))
                 self.record(event, path, replace)
 
     def delete(self, pmid: str, source: str) -> None:
@@ -72,6 +70,8 @@ class Ingest:
             self.counts["skipped"] += 1
             self.problems.append((path.name, paper.where, f"duplicate PMID {paper.pmid}"))
             return
+        if paper.notes:  # kept with a field cut to its limit
+            self.notes.append((path.name, paper.where, "; ".join(paper.notes)))
         self.seen.add(paper.pmid)
         self.deletions.pop(paper.pmid, None)
         if paper.pmid in self.live and self.live[paper.pmid][1] == paper.text_hash:
