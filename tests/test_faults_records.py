@@ -409,6 +409,20 @@ CASES = [
         ["4"],
         [("undefined-entity.xml:3:71", "malformed XML, rest of file skipped (undefined entity)")],
     ),
+    (
+        "link-pmid.xml",  # a 5000-digit PMID in a CommentsCorrections link: the link is dropped, the paper kept
+        _xml(
+            _cit(b"7").replace(
+                b"</Article>",
+                b'</Article><CommentsCorrectionsList><CommentsCorrections RefType="ErratumIn"><PMID>'
+                + b"1" * 5000
+                + b"</PMID></CommentsCorrections></CommentsCorrectionsList>",
+            ),
+            _cit(b"8"),
+        ),
+        ["7", "8"],
+        [],
+    ),
     ("internal-entity.xml", _xml(_cit(b"5", b"&e;"), head=b'<!DOCTYPE x [<!ENTITY e "fine">]>\n'), ["5"], []),
     (
         "garbage.xml",
