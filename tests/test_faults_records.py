@@ -727,3 +727,13 @@ def test_a_reader_failure_ends_its_file_in_one_problem(tmp_path, monkeypatch):
     assert list(read_records(path)) == [
         Problem("a.jsonl", "unreadable file after 0 records, rest of file skipped (ValueError: a reader bug)")
     ]
+
+
+def test_a_folder_as_input_is_one_line(tmp_path):
+    (tmp_path / "in.jsonl").mkdir()
+    with pytest.raises(
+        SimilarError, match=f"^input {re.escape(str(tmp_path / 'in.jsonl'))} is a folder: name the files in it$"
+    ):
+        build_index([tmp_path / "in.jsonl"], tmp_path / "ix", method="tfidf", progress=False)
+    res = run("build", tmp_path / "in.jsonl", "--method", "tfidf", "--quiet")
+    assert res.exit_code == 2 and "is a directory" in res.output and "Traceback" not in res.output
