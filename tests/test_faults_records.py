@@ -298,6 +298,18 @@ CASES = [
         ],
     ),
     (
+        "runaway.csv",  # stopped after 200 lines, not read to the end of the file first
+        b'pmid,title\n1,a\n3,"never closed\n' + b"".join(b"%d,row %d\n" % (i, i) for i in range(4, 1004)),
+        ["1", *map(str, range(4, 1004))],
+        [
+            (
+                "runaway.csv:3",
+                "a quote opened on line 3 swallows the lines after it (it runs over 200 lines): "
+                "line 3 skipped, the lines after it read again",
+            )
+        ],
+    ),
+    (
         "swallow.csv",
         b'pmid,title\n1,ok\n2,ok\n3,"opens here\n4,row four\n5,"closes" late\n6,six\n',
         ["1", "2", "4", "6"],

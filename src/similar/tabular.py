@@ -159,6 +159,10 @@ def read_json_array(path: Path) -> Iterator[Event]:
             return
 
 
+class _Runaway(Exception):
+    """A quoted CSV field has run over MAX_QUOTED_LINES lines."""
+
+
 def _looks_like_row(text: str, delimiter: str, header: list[str]) -> bool:
     """A line inside a quoted field that reads as a whole row of its own: a PMID and as many fields as the header."""
     if text[:1] not in '0123456789"' or text.count(delimiter) < len(header) - 1:
@@ -201,6 +205,8 @@ def read_delimited(path: Path, delimiter: str) -> Iterator[Event]:
                         continue
                     item = (got[0], got[1])
                 taken.append(item)
+                if len(taken) > MAX_QUOTED_LINES:  # stop a swallowing quote early: the lines are read again
+                    raise _Runaway
                 yield item[1]
 
         def rows():
@@ -214,8 +220,8 @@ def read_delimited(path: Path, delimiter: str) -> Iterator[Event]:
                         if back:  # lines given back after the last row: read them with a new reader
                             break
                         return
-                    except csv.Error as exc:
-                        yield list(taken), None, str(exc)
+                    except (csv.Error, _Runaway) as exc:
+                        yield list(taken), None, str(exc) or "runaway"
                         break  # a new reader: the old one's state is spent
                     yield list(taken), row, None
 
@@ -244,13 +250,15 @@ def read_delimited(path: Path, delimiter: str) -> Iterator[Event]:
             swallowed = len(lines_of_row) > 1 and (
                 row is None
                 or len(row) != len(header)
-                or len(lines_of_row) > MAX_QUOTED_LINES
                 or any(_looks_like_row(text, delimiter, header) for _, text in lines_of_row[1:])
             )
             if swallowed:
-                runs = (
-                    "to the end of the file" if error and "end of data" in error else f"to line {lines_of_row[-1][0]}"
-                )
+                if error == "runaway":
+                    runs = f"over {MAX_QUOTED_LINES} lines"
+                elif error and "end of data" in error:
+                    runs = "to the end of the file"
+                else:
+                    runs = f"to line {lines_of_row[-1][0]}"
                 yield Problem(
                     where,
                     f"a quote opened on line {start} swallows the lines after it (it runs {runs}): "
