@@ -42,6 +42,7 @@ class BuildReport:
     resumed_rows: int = 0
     files_skipped: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    record_notes: list = field(default_factory=list)  # "place: what was cut" for records kept with a field cut
     notes: list = field(default_factory=list)
     method: str = ""
     seconds: float = 0.0
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS staged (seq INTEGER PRIMARY KEY AUTOINCREMENT, pmid T
     details TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS deletions (pmid TEXT PRIMARY KEY, source TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS problems (source TEXT NOT NULL, place TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notes (source TEXT NOT NULL, place TEXT NOT NULL, note TEXT NOT NULL);
 """
 
 
@@ -90,6 +92,7 @@ def _stage(inputs: Sequence[Path], conn: sqlite3.Connection, report: BuildReport
     )
     conn.executemany("INSERT INTO deletions VALUES (?,?)", ingest.deletions.items())
     conn.executemany("INSERT INTO problems VALUES (?,?,?)", ingest.problems)
+    conn.executemany("INSERT INTO notes VALUES (?,?,?)", ingest.notes)
     conn.commit()
 
 
@@ -189,6 +192,13 @@ def build_index(
     return report
 
 
+def no_usable_records(paths: Sequence[Path], skipped: int, first: list[str]) -> str:
+    """The one line for a build with nothing to index: the first problems (file:line: reason), not just a count."""
+    shown = "; ".join(first[:3]) + ("; ..." if skipped > 3 else "")
+    why = f"{skipped} skipped: {shown}" if first else f"{skipped} skipped"
+    return f"no usable records in {', '.join(str(p) for p in paths)} ({why}): nothing to index"
+
+
 def _build_index(
     inputs, dest: Path, model, method, dense_type, progress, shard_rows, engine, ray_address, precompute, device
 ) -> BuildReport:
@@ -206,7 +216,7 @@ def _build_index(
         "model": describe(encoder)["fingerprint"] if encoder else None,
         "shard_rows": shard_rows,
         "engine": engine,
-        "staging": 2,  # staging with details: a work folder of an older layout is restaged
+        "staging": 3,  # staging with details and notes: a work folder of an older layout is restaged
     }
     previous = json.loads((work / STATE).read_text()) if (work / STATE).exists() else None
     if previous is None or {k: previous.get(k) for k in state} != state:
@@ -232,12 +242,14 @@ def _build_index(
         if count and conn.execute("SELECT max(seq) FROM staged").fetchone()[0] != count:
             raise SimilarError(f"the staging database in {work} is not numbered 1..{count}: rerun the same command")
     report.kept = count
+    report.record_notes = [f"{place or source}: {note}" for source, place, note in conn.execute("SELECT * FROM notes")]
     if not count:
+        first = [
+            f"{place or source}: {reason}" for source, place, reason in conn.execute("SELECT * FROM problems LIMIT 4")
+        ]
         conn.close()
         shutil.rmtree(work, ignore_errors=True)
-        raise SimilarError(
-            f"no usable records in {', '.join(str(p) for p in paths)} ({report.skipped} skipped): nothing to index"
-        )
+        raise SimilarError(no_usable_records(paths, report.skipped, first))
 
     def texts_of(start: int, stop: int) -> list[str]:  # rows [start, stop) read from staging: never all in memory
         got = conn.execute("SELECT title, abstract FROM staged WHERE seq > ? AND seq <= ? ORDER BY seq", (start, stop))

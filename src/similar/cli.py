@@ -72,7 +72,9 @@ def _print_report(report, verb: str) -> None:
     for note in r.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(
-        f"{verb} {r.index}: {r.kept} papers kept, {r.skipped} skipped, {r.deleted} deleted, {r.replaced} replaced"
+        f"{verb} {r.index}: {r.kept} papers kept, {r.skipped} skipped"
+        + (f", {len(r.record_notes)} notes" if r.record_notes else "")
+        + f", {r.deleted} deleted, {r.replaced} replaced"
         + (f", {r.unchanged} unchanged" if r.unchanged else "")
         + f"; embedded {r.embedded}"
         + (f" (resumed {r.resumed_rows} already embedded)" if r.resumed_rows else "")
@@ -86,6 +88,10 @@ def _print_report(report, verb: str) -> None:
         click.echo(
             f"  ... and {len(r.problems) - 20} more (all listed in the index's papers.sqlite, table problems)", err=True
         )
+    for n in r.record_notes[:20]:
+        click.echo(f"  note {n}", err=True)
+    if len(r.record_notes) > 20:
+        click.echo(f"  ... and {len(r.record_notes) - 20} more records with a field cut to its limit", err=True)
 
 
 @main.command()

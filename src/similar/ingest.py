@@ -20,6 +20,7 @@ class Ingest:
     """Input files applied in order to an index's live papers (none for a build); accumulates what to write.
 
     - a problem (unreadable record) is skipped and recorded with its place;
+    - a record with a field cut to its limit is kept, and noted with its place;
     - a deletion drops the pending record and retires the live row of its PMID (counted if it removed either);
     - a record whose PMID was already read in this run is a duplicate problem, unless its file ships revisions
       (MEDLINE XML), where the later record replaces the earlier one and moves to the end;
@@ -31,6 +32,7 @@ class Ingest:
     retire: dict[int, str] = field(default_factory=dict)  # row -> its new status
     deletions: dict[str, str] = field(default_factory=dict)  # PMID -> the file that deleted it
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (file, place, reason)
+    notes: list[tuple[str, str, str]] = field(default_factory=list)  # (file, place, what was cut)
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     seen: set[str] = field(default_factory=set)
     details: dict[int, str] = field(default_factory=dict)  # live row -> its stored details JSON (medline.Details)
@@ -68,6 +70,8 @@ class Ingest:
             self.counts["skipped"] += 1
             self.problems.append((path.name, paper.where, f"duplicate PMID {paper.pmid}"))
             return
+        if paper.notes:  # kept with a field cut to its limit
+            self.notes.append((path.name, paper.where, "; ".join(paper.notes)))
         self.seen.add(paper.pmid)
         self.deletions.pop(paper.pmid, None)
         if paper.pmid in self.live and self.live[paper.pmid][1] == paper.text_hash:
@@ -97,6 +101,8 @@ def check_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     if not paths:
         raise SimilarError("no input files given: name at least one .jsonl/.csv/.tsv/.xml(.gz) file")
     for p in paths:
+        if p.is_dir():
+            raise SimilarError(f"input {p} is a folder: name the files in it")
         if not p.is_file():
             raise SimilarError(f"input file not found: {p}")
     return paths

@@ -176,37 +176,9 @@ def medline_details(cit: ET.Element, pubmed_data: ET.Element | None = None) -> D
     for cc in cit.findall("CommentsCorrectionsList/CommentsCorrections"):
         kind = cc.get("RefType", "")
         pmid = _text(cc.find("PMID"))
-        if kind in LINK_KINDS and pmid.isascii() and pmid.isdigit():
-            links.append(Link(kind, str(int(pmid))))
+        plain = pmid.lstrip("0")
+        if kind in LINK_KINDS and pmid.isascii() and pmid.isdigit() and 0 < len(plain) <= 8:  # PMIDs 1..99,999,999
+            links.append(Link(kind, plain))
     return Details(
         authors=authors, doi=doi, pmc=pmc, types=types, mesh=tuple(mesh), language=language, links=tuple(links)
-    )
-
-
-def tabular_details(row: dict) -> Details | str:
-    """Details from a JSON/CSV row's optional columns (authors, doi, pmc, publication_types, language); a str is the error."""
-
-    def listed(key: str):
-        value = row.get(key)
-        if value in (None, ""):
-            return ()
-        if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(";") if v.strip())
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return tuple(" ".join(v.split()) for v in value if v.strip())
-        return None
-
-    authors, types = listed("authors"), listed("publication_types")
-    if authors is None:
-        return "authors must be a string or a list of strings"
-    if types is None:
-        return "publication_types must be a string or a list of strings"
-    scalars = {}
-    for key in ("doi", "pmc", "language"):
-        value = row.get(key)
-        if value is not None and not isinstance(value, str):
-            return f"{key} must be a string"
-        scalars[key] = " ".join((value or "").split())
-    return Details(
-        authors=authors, doi=_normal_doi(scalars["doi"]), pmc=scalars["pmc"], types=types, language=scalars["language"]
     )

@@ -1,22 +1,31 @@
-"""Read paper records (JSON lines / JSON array / CSV / TSV / PubMed-MEDLINE XML) as a stream of events."""
+"""Read paper records (JSON lines / JSON array / CSV / TSV / PubMed-MEDLINE XML) as a stream of events.
+
+One rule for every field of every format: a value of the wrong type is a Problem (the record is skipped, never
+coerced); a text over its limit is cut with a note on the Paper; a PMID is ASCII digits in 1..99,999,999.
+The readers (tabular.py, xmlreader.py) give each record its place, file:line."""
 
 from __future__ import annotations
 
-import csv
 import gzip
 import hashlib
-import json
 import re
-import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Union
 
 from .errors import SimilarError
-from .medline import EMPTY, Details, medline_details, tabular_details
+from .medline import EMPTY, Details, _normal_doi
 
 TABULAR_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv", ".xml": "xml"}
+
+# --- limits (docs/commands.md "Input limits") ---------------------------------------------------------------------
+MAX_PMID = 99_999_999
+TEXT_LIMITS = {"title": 4_000, "abstract": 100_000}  # characters, after whitespace is collapsed; cut with a note
+SHORT_LIMIT = 1_000  # journal, doi, pmc, language, each MeSH term, author or publication type: cut with a note
+LIST_LIMIT = 10_000  # entries of mesh, authors, publication_types: the rest cut with a note
+LINE_LIMIT = 32 << 20  # bytes of one input line (JSON line, CSV line): a longer one is skipped unread, a problem
+JSON_FILE_LIMIT = 256 << 20  # bytes of a .json array file, read whole: a larger one is refused (use JSON lines)
 
 
 @dataclass(frozen=True)
@@ -29,8 +38,9 @@ class Paper:
     journal: str = ""
     year: int | None = None
     mesh: tuple[str, ...] = field(default_factory=tuple)
-    where: str = field(default="", compare=False, repr=False)  # file:line or file#record, for reports
+    where: str = field(default="", compare=False, repr=False)  # file:line (file:line:column in XML), for reports
     details: Details = field(default=EMPTY, repr=False)  # authors, DOI, types, MeSH detail, links (medline.py)
+    notes: tuple[str, ...] = field(default=(), compare=False, repr=False)  # fields cut to their limit
 
     @property
     def text(self) -> str:
@@ -65,9 +75,14 @@ class Problem:
 
 Event = Union[Paper, Deletion, Problem]
 
-_PMID = re.compile(r"^[0-9]{1,9}$")
+_PMID = re.compile(r"[0-9]+\Z")  # ASCII digits only: str.isdigit() takes '²' and '١٢٣'
+_YEAR = re.compile(r"(?<![0-9])(1[6-9]|20)[0-9][0-9](?![0-9])")
 _BAD_BYTES = re.compile("[\udc80-\udcff]")  # undecodable input bytes, kept by surrogateescape
 _SURROGATE = re.compile("[\ud800-\udfff]")  # any lone surrogate, e.g. a "\\ud800" JSON escape: not encodable text
+
+
+class _Bad(ValueError):
+    """The reason a record is refused (internal to make_paper)."""
 
 
 def detect_format(path: Path) -> str:
@@ -82,7 +97,7 @@ def detect_format(path: Path) -> str:
     return TABULAR_SUFFIXES[suffixes[-1]]
 
 
-def _open_binary(path: Path):
+def open_binary(path: Path):
     if not path.exists():
         raise SimilarError(f"input file not found: {path}")
     if path.suffix.lower() == ".gz":
@@ -90,239 +105,174 @@ def _open_binary(path: Path):
     return open(path, "rb")
 
 
-def _decoded_lines(raw) -> Iterator[str]:
-    # surrogateescape keeps bad bytes visible as lone surrogates so the record is rejected, not mangled
-    for line in raw:
-        yield line.decode("utf-8", errors="surrogateescape")
+def clean(value: str) -> str:
+    """Whitespace collapsed to single spaces."""
+    return " ".join(value.split())
 
 
-def _clean(value) -> str:
+def shown(value: str, width: int = 40) -> str:
+    """A value quoted for a message, long ones elided."""
+    return repr(value[:width] + "...") if len(value) > width else repr(value)
+
+
+def cut(value: str, label: str, limit: int, notes: list[str]) -> str:
+    """`value` with whitespace collapsed and cut to `limit` characters (a note says so); a huge value is never
+    split into words whole."""
+    head = value if len(value) <= 2 * limit else value[: 2 * limit]
+    text = clean(head)
+    if len(text) > limit or head is not value:
+        text = text[:limit].rstrip()
+        notes.append(f"{label} cut to {limit} characters (it had {len(value)})")
+    return text
+
+
+def _string(row: dict, key: str, limit: int, notes: list[str]) -> str:
+    value = row.get(key)
     if value is None:
         return ""
-    return " ".join(str(value).split())
+    if not isinstance(value, str):
+        raise _Bad(f"{key} must be a string")
+    return cut(value, key, limit, notes)
 
 
-def _year(value) -> int | None:
-    if value in (None, ""):
-        return None
-    m = re.search(r"(1[6-9]|20)\d\d", str(value))
+def _strings(row: dict, key: str, notes: list[str], strip_only: bool = False) -> tuple[str, ...]:
+    """A list field: a ';'-separated string or a list of strings."""
+    value = row.get(key)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        items: list | tuple = value.split(";")
+    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        items = value
+    else:
+        raise _Bad(f"{key} must be a string or a list of strings")
+    if len(items) > LIST_LIMIT:
+        notes.append(f"{key} cut to {LIST_LIMIT} entries (it had {len(items)})")
+        items = items[:LIST_LIMIT]
+    out, long = [], False
+    for v in items:
+        if len(v) > SHORT_LIMIT:
+            v, long = v[:SHORT_LIMIT], True
+        v = v.strip() if strip_only else clean(v)
+        if v or (strip_only and not isinstance(value, str)):
+            out.append(v)
+    if long:
+        notes.append(f"{key} entries cut to {SHORT_LIMIT} characters")
+    return tuple(out)
+
+
+def check_pmid(value) -> str:
+    """A PMID in its plain form ('007' -> '7'); a ValueError says why a value is not one."""
+    if value is None or value == "":
+        raise _Bad("no PMID")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise _Bad("pmid must be a string or an integer")
+    text = str(value).strip() if isinstance(value, str) else str(value)
+    if _BAD_BYTES.search(text):
+        raise _Bad("invalid UTF-8")
+    if not text:
+        raise _Bad("no PMID")
+    if not _PMID.match(text):
+        if text.startswith("-") and _PMID.match(text[1:]):
+            raise _Bad(f"PMID {shown(text)} is out of range (1..{MAX_PMID})")
+        raise _Bad(f"non-numeric PMID {shown(text)}")
+    digits = text.lstrip("0")
+    if not digits or len(digits) > len(str(MAX_PMID)):
+        raise _Bad(f"PMID {shown(text)} is out of range (1..{MAX_PMID})")
+    return digits
+
+
+def year_in(text: str) -> int | None:
+    """The year a date string holds ("2008 Jul-Aug"), None if none."""
+    m = _YEAR.search(text)
     return int(m.group(0)) if m else None
 
 
-def make_paper(row: dict, where: str) -> Paper | Problem:
-    """Validate one tabular/JSON row; a Problem names what is wrong."""
+def _year(value) -> int | None:
+    """A year as a number or in a string ("2008 Jul-Aug"); None when not given."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 1600 <= value <= 2099:
+            return value
+    elif isinstance(value, str) and year_in(value):
+        return year_in(value)
+    raise _Bad(f"year must be a year 1600..2099 (a number or a string holding one), not {shown(str(value), 20)}")
+
+
+def make_paper(row, where: str) -> Paper | Problem:
+    """Check one JSON/CSV row (or a MEDLINE citation made into one); a Problem names what is wrong."""
     if not isinstance(row, dict):
         return Problem(where, "record is not an object")
-    pmid = _clean(row.get("pmid", row.get("PMID", "")))
-    title = _clean(row.get("title"))
-    abstract = _clean(row.get("abstract"))
-    mesh = row.get("mesh") or ()
-    if isinstance(mesh, str):
-        mesh = tuple(m.strip() for m in mesh.split(";") if m.strip())
-    elif not isinstance(mesh, (list, tuple)) or not all(isinstance(m, str) for m in mesh):
-        return Problem(where, "mesh must be a string or a list of strings")
-    texts = (pmid, title, abstract, str(row.get("journal") or ""), *mesh)
-    if any(_BAD_BYTES.search(v) for v in texts):
-        return Problem(where, "invalid UTF-8")
-    if any(_SURROGATE.search(v) for v in texts):
-        return Problem(where, "invalid Unicode (a lone surrogate)")
-    if not pmid:
-        return Problem(where, "no PMID")
-    if not _PMID.match(pmid):
-        return Problem(where, f"non-numeric PMID {pmid[:40]!r}")
-    if not title and not abstract:
-        return Problem(where, f"PMID {pmid} has neither title nor abstract")
-    details = row.get("details")
-    if not isinstance(details, Details):
-        details = tabular_details(row)
-        if isinstance(details, str):
-            return Problem(where, details)
-        stored = details.to_json()
-        if _BAD_BYTES.search(stored):
-            return Problem(where, "invalid UTF-8")
-        if _SURROGATE.search(stored):
-            return Problem(where, "invalid Unicode (a lone surrogate)")
-    return Paper(
-        pmid=str(int(pmid)),
-        title=title,
-        abstract=abstract,
-        journal=_clean(row.get("journal")),
-        year=_year(row.get("year")),
-        mesh=tuple(mesh),
-        where=where,
-        details=details,
-    )
-
-
-def _read_jsonl(path: Path) -> Iterator[Event]:
-    with _open_binary(path) as raw:
-        for number, line in enumerate(_decoded_lines(raw), start=1):
-            if not line.strip():
-                continue
-            where = f"{path.name}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield Problem(where, f"invalid JSON ({exc.msg})")
-                continue
-            yield make_paper(row, where)
-
-
-def _read_json_array(path: Path) -> Iterator[Event]:
-    with _open_binary(path) as raw:
-        text = raw.read().decode("utf-8", errors="surrogateescape")
+    notes: list[str] = []
     try:
-        rows = json.loads(text)
-    except json.JSONDecodeError as exc:
-        yield Problem(f"{path.name}:{exc.lineno}", f"invalid JSON ({exc.msg})")
-        return
-    if not isinstance(rows, list):
-        yield Problem(f"{path.name}:1", "a .json file must hold an array of records")
-        return
-    for number, row in enumerate(rows, start=1):
-        yield make_paper(row, f"{path.name}#{number}")
-
-
-def _read_delimited(path: Path, delimiter: str) -> Iterator[Event]:
-    pulled = [0]  # lines the reader has taken: where a row it cannot parse ends
-
-    def counted(lines):
-        for line in lines:
-            pulled[0] += 1
-            yield line
-
-    with _open_binary(path) as raw:
-        reader = csv.DictReader(counted(_decoded_lines(raw)), delimiter=delimiter)
-        fields = [f.strip().lower() for f in (reader.fieldnames or [])]
-        if "pmid" not in fields:
-            raise SimilarError(f"{path}: the header must name a 'pmid' column (found: {', '.join(fields) or 'none'})")
-        reader.fieldnames = fields
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:  # e.g. a field over the size limit: this row only
-                yield Problem(f"{path.name}:{pulled[0]}", f"unreadable row ({exc})")
-                continue
-            yield make_paper(row, f"{path.name}:{reader.line_num}")
-
-
-def _text(elem: ET.Element | None) -> str:
-    return _clean("".join(elem.itertext())) if elem is not None else ""
-
-
-def _medline_paper(cit: ET.Element, where: str, pubmed_data: ET.Element | None = None) -> Paper | Problem:
-    pmid = _text(cit.find("PMID"))
-    article = cit.find("Article")
-    title = _text(article.find("ArticleTitle")) if article is not None else ""
-    if not title and article is not None:
-        title = _text(article.find("VernacularTitle"))
-    parts = []
-    if article is not None:
-        for node in article.findall("Abstract/AbstractText"):
-            body = _text(node)
-            label = node.get("Label")
-            if body:
-                parts.append(f"{label}: {body}" if label else body)
-    journal = _text(article.find("Journal/Title")) if article is not None else ""
-    year = None
-    if article is not None:
-        year = _year(_text(article.find("Journal/JournalIssue/PubDate/Year"))) or _year(
-            _text(article.find("Journal/JournalIssue/PubDate/MedlineDate"))
-        )
-    mesh = tuple(_text(d) for d in cit.findall("MeshHeadingList/MeshHeading/DescriptorName"))
-    return make_paper(
-        {
-            "pmid": pmid,
-            "title": title,
-            "abstract": " ".join(parts),
-            "journal": journal,
-            "year": year,
-            "mesh": mesh,
-            "details": medline_details(cit, pubmed_data),
-        },
-        where,
-    )
-
-
-def _read_medline_xml(path: Path) -> Iterator[Event]:
-    """Stream MedlineCitationSet (old DTD) or PubmedArticleSet (current DTD) files in constant memory."""
-    with _open_binary(path) as raw:
-        parser = ET.iterparse(raw, events=("start", "end"))
-        root = None
-        number = 0
-        depth_in_article = 0  # inside a PubmedArticle the citation waits for its PubmedData (DOI, PMC id)
-        pending = None
-        try:
-            for event, elem in parser:
-                if event == "start":
-                    if root is None:
-                        root = elem
-                    if elem.tag == "PubmedArticle":
-                        depth_in_article += 1
-                    continue
-                if elem.tag == "MedlineCitation":
-                    number += 1
-                    if depth_in_article:
-                        pending = (elem, f"{path.name}#citation{number}")
-                    else:
-                        yield _medline_paper(elem, f"{path.name}#citation{number}")
-                        if root.tag == "MedlineCitationSet":
-                            root.clear()
-                elif elem.tag == "PubmedArticle":
-                    depth_in_article -= 1
-                    if pending is not None:
-                        yield _medline_paper(pending[0], pending[1], elem.find("PubmedData"))
-                        pending = None
-                    root.clear()
-                elif elem.tag == "DeleteCitation":
-                    for p in elem.findall("PMID"):
-                        pmid = _text(p)
-                        if _PMID.match(pmid):
-                            yield Deletion(str(int(pmid)), f"{path.name}#DeleteCitation")
-                        else:
-                            yield Problem(f"{path.name}#DeleteCitation", f"non-numeric PMID {pmid[:40]!r}")
-                    root.clear()
-        except ET.ParseError as exc:
-            line, column = exc.position
-            yield Problem(
-                f"{path.name}:{line}:{column}",
-                f"malformed XML, rest of file skipped ({exc.msg if hasattr(exc, 'msg') else exc})",
+        pmid = check_pmid(row.get("pmid", row.get("PMID")))
+        title = _string(row, "title", TEXT_LIMITS["title"], notes)
+        abstract = _string(row, "abstract", TEXT_LIMITS["abstract"], notes)
+        journal = _string(row, "journal", SHORT_LIMIT, notes)
+        year = _year(row.get("year"))
+        mesh = _strings(row, "mesh", notes, strip_only=True)
+        texts = [title, abstract, journal, *mesh]
+        details = row.get("details")
+        if not isinstance(details, Details):
+            details = Details(
+                authors=_strings(row, "authors", notes),
+                types=_strings(row, "publication_types", notes),
+                doi=_normal_doi(_string(row, "doi", SHORT_LIMIT, notes)),
+                pmc=_string(row, "pmc", SHORT_LIMIT, notes),
+                language=_string(row, "language", SHORT_LIMIT, notes),
             )
+            texts.append(details.to_json())
+        if any(_BAD_BYTES.search(v) for v in texts):
+            raise _Bad("invalid UTF-8")
+        if any(_SURROGATE.search(v) for v in texts):
+            raise _Bad("invalid Unicode (a lone surrogate)")
+        if not title and not abstract:
+            raise _Bad(f"PMID {pmid} has neither title nor abstract")
+    except _Bad as exc:
+        return Problem(where, str(exc))
+    return Paper(pmid, title, abstract, journal, year, mesh, where, details, tuple(notes))
 
 
 def read_records(path: str | Path) -> Iterator[Event]:
     """Yield Paper / Deletion / Problem events from one input file, streaming.
 
     A file that stops being readable part-way (not gzip, truncated, bad CRC, an I/O error) ends in one Problem
-    naming the file and the reason; the records read before it stand."""
+    naming the file and the reason; the records read before it stand. No input makes this raise but a
+    SimilarError for a file that cannot be read at all (missing, unknown format, a CSV header without pmid)."""
+    from . import tabular, xmlreader
+
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "jsonl":
-        events = _read_jsonl(path)
+        events = tabular.read_jsonl(path)
     elif fmt == "json":
-        events = _read_json_array(path)
+        events = tabular.read_json_array(path)
     elif fmt == "csv":
-        events = _read_delimited(path, ",")
+        events = tabular.read_delimited(path, ",")
     elif fmt == "tsv":
-        events = _read_delimited(path, "\t")
+        events = tabular.read_delimited(path, "\t")
     else:
-        events = _read_medline_xml(path)
+        events = xmlreader.read_medline_xml(path)
     count = 0
     try:
         for event in events:
             count += 1
             yield event
+    except SimilarError:
+        raise
     except (OSError, EOFError, zlib.error) as exc:
         yield Problem(path.name, f"unreadable file after {count} records, rest of file skipped ({_reason(exc)})")
+    except (ValueError, RecursionError, MemoryError, UnicodeError) as exc:  # a reader's last line of defence
+        reason = f"{type(exc).__name__}: {_reason(exc)}"
+        yield Problem(path.name, f"unreadable file after {count} records, rest of file skipped ({reason})")
 
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, EOFError):
         return "truncated: the compressed stream ends early"
     text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return (text.splitlines() or [type(exc).__name__])[0]
+    return (text.splitlines() or [type(exc).__name__])[0][:200]
 
 
 def later_version_replaces(path: str | Path) -> bool:

@@ -129,6 +129,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     papers, retire, problems = ingest.papers, ingest.retire, ingest.problems
     deletions = list(ingest.deletions.items())
     report.kept = len(papers)
+    report.record_notes = [f"{place or source}: {note}" for source, place, note in ingest.notes]
     report.added = [p.pmid for p in papers]
     if ingest.restated:
         report.notes.append(
