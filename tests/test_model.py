@@ -85,13 +85,13 @@ def test_openvino_tokenizer_matches_transformers(minilm):
     """The OpenVINO path tokenizes with `tokenizers` (no transformers import): the same ids, masks and padding."""
     from transformers import AutoTokenizer
 
-    from similar.encoders import _batch_tokenizer
+    from similar.encoders import batch_tokenizer
 
     with gzip.open(TREC / "corpus.jsonl.gz", "rt") as f:
         texts = [(lambda r: f"{r['title']} {r['abstract']}")(json.loads(next(f))) for _ in range(40)]
     texts += ["", "a", "Ünïcode straße — β-catenin IL-6 p53", "word " * 600]
     hf = AutoTokenizer.from_pretrained(str(minilm.spec.path), local_files_only=True)
-    mine = _batch_tokenizer(minilm.spec.path, minilm.max_seq_length)
+    mine = batch_tokenizer(minilm.spec.path, minilm.max_seq_length)
     for start in range(0, len(texts), 16):
         batch = texts[start : start + 16]
         want = hf(batch, padding=True, truncation=True, max_length=minilm.max_seq_length, return_tensors="np")

@@ -201,7 +201,7 @@ class OpenVINOEncoder(_ModelEncoder):
         self.backend = "openvino"
         config = spec.path / "sentence_bert_config.json"
         self.max_seq_length = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
-        self.tokenize = _batch_tokenizer(spec.path, self.max_seq_length)
+        self.tokenize = batch_tokenizer(spec.path, self.max_seq_length)
         cache = store.cache_dir() / "openvino"  # compiled blobs: a later process loads instead of compiling
         filename, extra = openvino_choice(precision, hint)
         if not (spec.path / "openvino" / filename).exists():
@@ -245,7 +245,7 @@ class OpenVINOEncoder(_ModelEncoder):
         return out
 
 
-def _batch_tokenizer(path: Path, max_length: int):
+def batch_tokenizer(path: Path, max_length: int):
     """texts -> {input_ids, attention_mask, token_type_ids} int64, padded to the longest, truncated to max_length.
     The `tokenizers` library reads tokenizer.json directly (what transformers' fast tokenizer runs, without its
     2 s import); a folder without tokenizer.json falls back to transformers."""

@@ -126,7 +126,7 @@ def _author(node: ET.Element) -> str:
 _PMC = re.compile(r"PMC[0-9]+")
 
 
-def _normal_doi(doi: str) -> str:
+def normal_doi(doi: str) -> str:
     doi = doi.strip()
     for prefix in ("https://doi.org/", "http://doi.org/", "http://dx.doi.org/", "doi:"):
         if doi.lower().startswith(prefix):
@@ -144,7 +144,7 @@ def medline_details(cit: ET.Element, pubmed_data: ET.Element | None = None) -> D
         authors = tuple(a for a in (_author(n) for n in article.findall("AuthorList/Author")) if a)
         for loc in article.findall("ELocationID"):
             if loc.get("EIdType") == "doi" and loc.get("ValidYN", "Y") == "Y":
-                doi = _normal_doi(_text(loc))
+                doi = normal_doi(_text(loc))
                 break
         types = tuple(t for t in (_text(n) for n in article.findall("PublicationTypeList/PublicationType")) if t)
         language = _text(article.find("Language"))
@@ -153,7 +153,7 @@ def medline_details(cit: ET.Element, pubmed_data: ET.Element | None = None) -> D
         for aid in pubmed_data.findall("ArticleIdList/ArticleId"):
             kind = aid.get("IdType")
             if kind == "doi" and not doi:
-                doi = _normal_doi(_text(aid))
+                doi = normal_doi(_text(aid))
             elif kind == "pmc" and not pmc:
                 pmc = _text(aid)
     if not pmc:  # the 2016 DTD: <OtherID Source="NLM">PMC4688405 [Available on 12/01/16]</OtherID>

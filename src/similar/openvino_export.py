@@ -75,14 +75,14 @@ def quantize_int8(dest: Path, calibration: Path, limit: int = CALIBRATION_TEXTS)
         import openvino as ov
     except ImportError as exc:
         raise SimilarError(f"int8 quantization needs NNCF ({exc}): pip install 'similar[int8]'") from exc
-    from .encoders import _batch_tokenizer
+    from .encoders import batch_tokenizer
 
     if not calibration.exists():
         raise SimilarError(f"calibration texts not found: {calibration}")
     started = time.time()
     config = dest / "sentence_bert_config.json"
     max_len = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
-    tokenize = _batch_tokenizer(dest, max_len)
+    tokenize = batch_tokenizer(dest, max_len)
     texts = calibration_texts(calibration, limit)
     samples = [tokenize([t]) for t in texts]
     model = ov.Core().read_model(str(dest / OV_DIR / OV_MODEL))

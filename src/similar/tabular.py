@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import SimilarError
-from .records import JSON_FILE_LIMIT, LINE_LIMIT, Event, Problem, make_paper, open_binary
+from .fields import JSON_FILE_LIMIT, LINE_LIMIT, Event, Problem, make_paper, open_binary
 
 UTF8_BOM = b"\xef\xbb\xbf"
 _OTHER_BOMS = {  # longest first: the UTF-32 LE mark begins with the UTF-16 LE one

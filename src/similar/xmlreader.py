@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterator
 
+from .fields import Deletion, Event, Paper, Problem, check_pmid, make_paper, open_binary, year_in
 from .medline import medline_details
-from .records import Deletion, Event, Paper, Problem, check_pmid, make_paper, open_binary, year_in
 
 FEED_BYTES = 1 << 16  # the parser is fed at most a line, or this many bytes, at a time: events know their line
 

@@ -42,7 +42,7 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
         ModelUnavailable,
         OpenVINOEncoder,
         SentenceTransformerEncoder,
-        _batch_tokenizer,
+        batch_tokenizer,
         resolve_model,
     )
     from .machine import encoder_flops, fp32_matmul_peak
@@ -50,7 +50,7 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
     texts = corpus_texts(corpus, docs)
     runs = []
     torch_spec = resolve_model(DEFAULT_MODEL, backend="torch")
-    tokens = [int(m.sum()) for m in _batch_tokenizer(torch_spec.path, 256)(texts)["attention_mask"]]
+    tokens = [int(m.sum()) for m in batch_tokenizer(torch_spec.path, 256)(texts)["attention_mask"]]
     flops_per_doc = encoder_flops(torch_spec.path, tokens) / len(texts)
     peak = fp32_matmul_peak()
     encoders = [("torch fp32", lambda: SentenceTransformerEncoder(torch_spec))]
