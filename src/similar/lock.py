@@ -118,7 +118,10 @@ def writing(dest: Path, wait: bool = False, notify: Callable[[str], None] | None
 
 def recover_for_reading(dest: Path, timeout: float = 30.0) -> list[str]:
     """Before opening: a publish cut between its renames is undone (under the lock, so never while one runs)."""
-    dest = Path(dest)
+    try:
+        dest = store.resolve_target(Path(dest))  # through a link: the cut publish happened where it points
+    except SimilarError:
+        return []  # a dangling link or a loop: open says so
     if not store.interrupted(dest):
         return []
     try:

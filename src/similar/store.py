@@ -160,7 +160,7 @@ INDEX_FILES = frozenset(
         WRITING_MARK,
     }
 )
-_ATOMIC_TEMP = re.compile(r"\..+\.tmp-\d+")  # a file an atomic write of the index's own left (write_json_atomic)
+_ATOMIC_TEMP = re.compile(r"\.(.+)\.tmp-\d+")  # `.FILE.tmp-PID`: an atomic write of one of the index's files
 
 
 def listing(folder: Path, names: Iterable[Path] | None = None, limit: int = 4) -> str:
@@ -181,6 +181,9 @@ def resolve_target(dest: Path) -> Path:
         try:
             return Path(os.path.realpath(dest, strict=True))
         except FileNotFoundError:
+            target = Path(os.path.realpath(dest))
+            if interrupted(target):  # a publish there was cut between its renames: the writer or open restores it
+                return target
             raise SimilarError(
                 f"{dest} is a symbolic link to {os.readlink(dest)}, which does not exist: fix or remove the link"
             ) from None
@@ -196,16 +199,17 @@ def resolve_target(dest: Path) -> Path:
         ) from None
 
 
+def _owned_name(name: str, listed: dict) -> bool:
+    temp = _ATOMIC_TEMP.fullmatch(name)
+    if temp is not None:
+        return _owned_name(temp.group(1), listed)
+    return name in INDEX_FILES or name in listed or (name.startswith(LEXICAL_PREFIX) and name.endswith(".npy"))
+
+
 def _index_owns(entry: Path, listed: dict) -> bool:
-    name = entry.name
     if entry.is_dir() and not entry.is_symlink():
         return False  # an index has no folders: a folder in it is the user's
-    return (
-        name in INDEX_FILES
-        or name in listed
-        or (name.startswith(LEXICAL_PREFIX) and name.endswith(".npy"))
-        or bool(_ATOMIC_TEMP.fullmatch(name))
-    )
+    return _owned_name(entry.name, listed)
 
 
 def check_replaceable(dest: Path, verb: str = "replace") -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import time
@@ -52,8 +53,9 @@ def add_to_index(
     given = Path(dest)
     check_inputs(inputs)
     dest = store.resolve_target(given)  # a symlinked index is written where it points; the link stays
-    if not dest.exists() and not store.interrupted(dest):
-        store.read_manifest(dest)  # the one-line "no index at ..." error, without creating anything
+    if os.path.lexists(dest) or not store.interrupted(dest):  # one-line refusals before the lock: they create nothing
+        store.read_manifest(dest)  # "no index at ...", "not a similar index ..."
+        store.check_replaceable(dest, "update")
     with lock.writing(dest, wait, notify) as recovered:
         report = _add(inputs, dest, encoder, progress)
         if report.added:  # watch lists record the new papers in their top k (watch.py); they live beside the name
