@@ -115,6 +115,12 @@ def _index_with(*names, folder=False):
     return make
 
 
+def _manifest_link(d, built):
+    d.mkdir()
+    (d / "rows.txt").write_text("1\n")
+    os.symlink(built / "manifest.json", d / "manifest.json")  # a real manifest, but not this folder's own
+
+
 def _file(d, built):
     d.write_text("just a file")
 
@@ -163,6 +169,11 @@ REPLACE = [
         "version-true",
         _manifest('{"format": "similar-index", "format_version": true}'),
         "refusing to replace {dest}: it is a similar index of format version True, this similar knows 1",
+    ),
+    (
+        "manifest-a-link",
+        _manifest_link,
+        NOT_OURS + " (its manifest.json is a symbolic link; it holds manifest.json, rows.txt)",
     ),
     ("a-file", _file, NOT_OURS + " (it is a file)"),
     ("a-fifo", _fifo, NOT_OURS + " (it is not a folder)"),

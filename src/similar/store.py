@@ -231,7 +231,11 @@ def check_replaceable(dest: Path, verb: str = "replace") -> None:
         return
     holds = listing(dest, entries)
     manifest = dest / MANIFEST
-    if manifest.is_symlink() or not manifest.is_file():
+    if manifest.is_symlink():
+        raise SimilarError(
+            f"refusing to {verb} {dest}: not a similar index (its {MANIFEST} is a symbolic link; it holds {holds})"
+        )
+    if not manifest.is_file():
         raise SimilarError(f"refusing to {verb} {dest}: not a similar index (it holds {holds})")
     try:
         data = json.loads(manifest.read_text())
