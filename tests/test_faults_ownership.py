@@ -616,3 +616,14 @@ def test_a_publish_cut_behind_a_link_is_restored_through_the_link(home, linked):
     assert res.exit_code == 0, res.output
     assert res.output.splitlines()[0] == f"note: restored {linked} from .ix.old-1-abcdef, left by an interrupted write"
     assert sorted(os.listdir(linked.parent)) == [".ix.lock", "ix"] and sorted(os.listdir(link.parent)) == ["lnk"]
+
+
+def test_a_complete_unpublished_copy_left_by_an_older_similar_is_still_removed(home, built):
+    """Before the writing mark, a copy killed after it was written held only the index's files and its manifest."""
+    dest = _index_copy(built, home / "ix")
+    shutil.copytree(built, home / ".ix.tmp-7-abcdef")
+    res = run("add", "b.jsonl", "--index", "./ix", "--quiet")
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[0] == "note: removed .ix.tmp-7-abcdef, left by an interrupted write"
+    assert sorted(p.name for p in home.iterdir() if p.name.startswith(".ix")) == [".ix.lock"]
+    assert json.loads((dest / "manifest.json").read_text())["count"] == 24

@@ -335,7 +335,8 @@ def leftovers(final: Path) -> dict[str, list[Path]]:
     """Sibling folders that an interrupted writer left: previous versions, unpublished copies, add work folders.
 
     Only names of similar's own pattern (`.NAME.KIND-PID-HEX`) that carry its mark count: a previous version holds a
-    similar manifest, an unpublished copy or work folder the writing mark. Anything else there is the user's."""
+    similar manifest, an unpublished copy or work folder the writing mark (a complete copy left by an older similar,
+    its manifest). Anything else there is the user's."""
     final = Path(final)
     if not final.parent.is_dir():
         return {"old": [], "tmp": [], "work": []}
@@ -350,7 +351,7 @@ def leftovers(final: Path) -> dict[str, list[Path]]:
         if m is None:
             continue
         kind = m.group(1)
-        if _our_index(p) if kind == "old" else _marked(p):
+        if _our_index(p) if kind == "old" else (_marked(p) or (kind == "tmp" and _our_index(p))):
             found["work" if kind == "add-work" else kind].append(p)
 
     def mtime(p: Path) -> float:
