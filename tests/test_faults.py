@@ -498,9 +498,10 @@ def test_real_sigkill_between_the_renames_then_open_restores(tmp_path, tfidf_ix)
 
 
 def test_stale_copies_of_killed_adds_are_removed_by_the_next_writer(tmp_path, tfidf_ix):
-    for name in (".t.tmp-99-abcdef", ".t.add-work-99-abcdef", ".t.old-99-abcdef"):
-        (tfidf_ix.parent / name).mkdir()
+    for name in (".t.tmp-99-abcdef", ".t.add-work-99-abcdef"):  # similar's own: they carry its writing mark
+        store.make_owned_dir(tfidf_ix.parent / name)
         (tfidf_ix.parent / name / "big.bin").write_bytes(b"x" * 1000)
+    shutil.copytree(tfidf_ix, tfidf_ix.parent / ".t.old-99-abcdef")  # a previous version: a similar index
     res = run("add", more(tmp_path, "m.jsonl", 5000, 2), "--index", tfidf_ix, "--quiet")
     assert res.exit_code == 0, res.output
     assert sorted(line for line in res.output.splitlines() if line.startswith("note:")) == [

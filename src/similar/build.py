@@ -177,17 +177,27 @@ def build_index(
     wait: bool = False,
     notify: Callable[[str], None] | None = None,
     device: str = "cpu",
+    force: bool = True,
+    name: str | None = None,
 ) -> BuildReport:
     """Build a new index folder at `dest` from input files; resumable after any interruption.
+
+    Without `force` an existing index is refused (`name` is how the user called it, for the message); with it only a
+    similar index holding nothing but its own files is replaced (store.check_replaceable).
 
     engine="ray" embeds with Ray Data actors (see distributed.py); everything else is the same code path.
     precompute=True stores every paper's list under the default method, so a query by PMID is a lookup.
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     check_inputs(inputs)
-    with lock.writing(Path(dest), wait, notify) as recovered:
+    given = Path(dest)
+    dest = store.resolve_target(given)  # a symlinked index is written where it points; the link stays
+    check_target(dest, force, name or str(given))  # before the lock: a refusal creates nothing
+    with lock.writing(dest, wait, notify) as recovered:
+        check_target(dest, force, name or str(given))  # again under the lock: what another writer made meanwhile counts
         report = _build_index(
-            inputs, Path(dest), model, method, dense_type, progress, shard_rows, engine, ray_address, precompute, device
+            inputs, dest, model, method, dense_type, progress, shard_rows, engine, ray_address, precompute, device
         )
+    report.index = str(given)
     report.notes[:0] = recovered
     return report
 
@@ -197,6 +207,35 @@ def no_usable_records(paths: Sequence[Path], skipped: int, first: list[str]) -> 
     shown = "; ".join(first[:3]) + ("; ..." if skipped > 3 else "")
     why = f"{skipped} skipped: {shown}" if first else f"{skipped} skipped"
     return f"no usable records in {', '.join(str(p) for p in paths)} ({why}): nothing to index"
+
+
+def check_target(dest: Path, force: bool, name: str) -> None:
+    """A build may write `dest` if nothing is there (or an empty folder), or, with `force`, a similar index that holds
+    only its own files; anything else is refused in one line (and never with advice to force it)."""
+    store.check_replaceable(dest)
+    if not force and os.path.lexists(dest) and (not dest.is_dir() or any(dest.iterdir())):
+        raise SimilarError(
+            f"index {dest} already exists: add papers with `similar add INPUT --index {name}`, "
+            f"or replace it with `similar build ... --index {name} --force`"
+        )
+
+
+def _work_folder(dest: Path) -> Path:
+    """The build's resumable work folder `.NAME.work` beside the index; one that similar did not make is refused."""
+    work = dest.parent / f".{dest.name}.work"
+    if os.path.lexists(work):
+        ours = (
+            not work.is_symlink()
+            and work.is_dir()
+            and ((work / store.WRITING_MARK).is_file() or (work / STATE).is_file())
+        )
+        if not ours:
+            raise SimilarError(
+                f"refusing to use {work} as the build's work folder: similar did not make it "
+                f"(it holds {store.listing(work) if work.is_dir() and not work.is_symlink() else 'a link or a file'}); "
+                "move it away"
+            )
+    return work
 
 
 def _build_index(
@@ -210,7 +249,7 @@ def _build_index(
     report.method = "dense+lexical" if encoder is not None else "tfidf"
     inputs_meta = input_entries(paths)
 
-    work = dest.parent / f".{dest.name}.work"
+    work = _work_folder(dest)
     state = {
         "inputs": [e["sha256"] for e in inputs_meta],
         "model": describe(encoder)["fingerprint"] if encoder else None,
@@ -222,7 +261,8 @@ def _build_index(
     if previous is None or {k: previous.get(k) for k in state} != state:
         shutil.rmtree(work, ignore_errors=True)
         previous = None
-    work.mkdir(parents=True, exist_ok=True)
+    if not work.exists():
+        store.make_owned_dir(work)
 
     staging_path = work / STAGING
     with report.stage("reading"):
@@ -293,7 +333,7 @@ def _build_index(
             else None
         )
 
-    with report.stage("writing"), store.atomic_dir(dest) as tmp:
+    with report.stage("writing"), store.atomic_dir(dest, check=store.check_replaceable) as tmp:
         papers = store.connect(tmp / store.PAPERS)
         insert_papers(
             papers,

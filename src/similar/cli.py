@@ -97,7 +97,9 @@ def _print_report(report, verb: str) -> None:
 @main.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--index", "index_dir", default=None, help="Index name (default: default) or a path such as ./x.")
-@click.option("--force", is_flag=True, help="Replace an existing index of that name (else build refuses it).")
+@click.option(
+    "--force", is_flag=True, help="Replace an existing index of that name (else build refuses it); never anything else."
+)
 @click.option(
     "--model",
     default=None,
@@ -126,16 +128,9 @@ def build(inputs, index_dir, force, model, method, dense_type, device, engine, a
     from . import store
     from .build import build_index
 
-    dest = store.index_path(index_dir)
-    if not force and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        name = index_dir or "default"
-        raise SimilarError(
-            f"index {dest} already exists: add papers with `similar add INPUT --index {name}`, "
-            f"or replace it with `similar build ... --index {name} --force`"
-        )
     report = build_index(
         inputs,
-        dest,
+        store.index_path(index_dir),
         model=model,
         method=method,
         dense_type=dense_type,
@@ -146,6 +141,8 @@ def build(inputs, index_dir, force, model, method, dense_type, device, engine, a
         wait=wait,
         notify=_notify,
         device=device,
+        force=force,
+        name=index_dir or "default",
     )
     _print_report(report, "built")
 

@@ -82,6 +82,26 @@ def training_pairs(
     return pairs, {"pairs": len(pairs), "excluded_overlap": dropped}
 
 
+TRAINING_INFO = "similar-training.json"  # in every model folder `similar train` writes: its mark of ownership
+
+
+def check_model_dest(dest: Path) -> None:
+    """`train` replaces models/NAME only if it is absent, empty, or a model it trained (one-line refusal otherwise)."""
+    import os
+
+    if not os.path.lexists(dest):
+        return
+    if dest.is_symlink() or not dest.is_dir():
+        raise SimilarError(
+            f"refusing to replace {dest}: not a model similar trained (it is a file); choose another name"
+        )
+    if any(dest.iterdir()) and not (dest / TRAINING_INFO).is_file():
+        raise SimilarError(
+            f"refusing to replace {dest}: not a model similar trained (it holds {store.listing(dest)}); "
+            "choose another name"
+        )
+
+
 def train_model(
     data: Sequence[str | Path],
     name: str,
@@ -105,6 +125,8 @@ def train_model(
     from sentence_transformers import SentenceTransformer
     from tqdm.auto import tqdm
 
+    dest = store.resolve_target(store.models_dir() / name)
+    check_model_dest(dest)  # before hours of training: a folder that is not a model similar trained is never replaced
     torch.manual_seed(seed)
     spec = resolve_model(base or DEFAULT_MODEL)
     pairs, stats = training_pairs(data, exclude, max_pairs, seed, pairing)
@@ -143,8 +165,7 @@ def train_model(
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
     bar.close()
     model.eval()
-    dest = store.models_dir() / name
-    with store.atomic_dir(dest) as tmp:
+    with store.atomic_dir(dest, check=check_model_dest) as tmp:
         model.save(str(tmp))
         info = {
             "name": name,
@@ -164,6 +185,6 @@ def train_model(
             "seconds": round(time.time() - started, 1),
             "created": store.now_iso(),
         }
-        (tmp / "similar-training.json").write_text(json.dumps(info, indent=2) + "\n")
+        (tmp / TRAINING_INFO).write_text(json.dumps(info, indent=2) + "\n")
     info["path"] = str(dest)
     return info

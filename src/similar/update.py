@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import time
@@ -49,13 +50,17 @@ def add_to_index(
     """Apply input files in order to an existing index; a file applied before (same SHA-256) is a no-op.
 
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
-    dest = Path(dest)
+    given = Path(dest)
     check_inputs(inputs)
-    if not dest.exists() and not store.interrupted(dest):
-        store.read_manifest(dest)  # the one-line "no index at ..." error, without creating anything
+    dest = store.resolve_target(given)  # a symlinked index is written where it points; the link stays
+    if os.path.lexists(dest) or not store.interrupted(dest):  # one-line refusals before the lock: they create nothing
+        store.read_manifest(dest)  # "no index at ...", "not a similar index ..."
+        store.check_replaceable(dest, "update")
     with lock.writing(dest, wait, notify) as recovered:
         report = _add(inputs, dest, encoder, progress)
-        _record_watches(report, dest, encoder, changed=len(report.files_skipped) < len(inputs))
+        # watch lists live beside the name the user gave (watch.py)
+        _record_watches(report, given, encoder, changed=len(report.files_skipped) < len(inputs))
+    report.index = str(given)
     report.notes[:0] = recovered
     return report
 
@@ -92,6 +97,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     started = time.time()
     paths = check_inputs(inputs)
     manifest = store.read_manifest(dest)
+    store.check_replaceable(dest, "update")  # an add republishes the folder: nothing in it may be the user's
     store.read_rows(dest, manifest.count)
     store.check_files(dest, manifest, hash_limit=None)  # an add rewrites the index: never on top of a damaged one
     report = BuildReport(index=str(dest), method="dense+lexical" if manifest.dense else "tfidf")
@@ -138,7 +144,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
 
     encoder = _index_encoder(manifest, encoder)
     work = store.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
-    with store.atomic_dir(dest) as tmp:
+    with store.atomic_dir(dest, check=lambda d: store.check_replaceable(d, "update")) as tmp:
         with report.stage("copying"):
             for f in dest.iterdir():
                 if f.is_file() and not f.name.startswith(store.LEXICAL_PREFIX):  # the lexical files are all rewritten
@@ -150,6 +156,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
             if papers:
                 shutil.rmtree(work, ignore_errors=True)
+                store.make_owned_dir(work)
                 with report.stage("embedding"):
                     vectors, _ = embed_checkpointed(
                         len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress
