@@ -118,10 +118,12 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
                 if f.is_file() and not f.name.startswith(store.LEXICAL_PREFIX):  # the lexical files are all rewritten
                     shutil.copy2(f, tmp / f.name)
         with report.stage("lexical"):
-            lexical = LexicalBackend.load(dest)  # its counts move into memory on add: nothing stays mapped from dest
+            lexical = LexicalBackend.load(
+                dest, (manifest.count, None)
+            )  # its counts move into memory on add: nothing stays mapped from dest
             lexical.add([p.title for p in papers], [p.abstract for p in papers])
         if encoder is not None:
-            dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
+            dense = DenseBackend.load(tmp, manifest.dense, mmap=False, count=manifest.count)
             if papers:
                 shutil.rmtree(work, ignore_errors=True)
                 with report.stage("embedding"):
