@@ -66,7 +66,8 @@ def open_npy(
         raise unreadable(folder, name, exc) from exc
     want = tuple(found[i] if s is None and i < len(found) else s for i, s in enumerate(shape))
     if found_dtype != np.dtype(dtype) or found != want or (fortran and len(found) > 1):
-        raise corrupt(folder, name, f"holds {found_dtype} x {found}, expected {np.dtype(dtype)} x {want}")
+        kind = lambda d: f"records of {len(d.names)} fields" if d.names else str(d)  # noqa: E731
+        raise corrupt(folder, name, f"holds {kind(found_dtype)} x {found}, expected {kind(np.dtype(dtype))} x {want}")
     nbytes = int(np.prod(found, dtype=object)) * found_dtype.itemsize
     if offset + nbytes != size:
         raise corrupt(folder, name, f"is {size} bytes, its header says {offset + nbytes}")
