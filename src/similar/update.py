@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 from typing import Callable, Sequence
