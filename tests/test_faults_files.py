@@ -411,3 +411,24 @@ def test_a_query_by_pmid_checks_the_stored_list_it_reads(ix, monkeypatch, name, 
         index.similar("1001", 5)
     assert str(err.value) == f"corrupt index {ix}: {line}; rebuild it"
     assert index.similar("1002", 5).neighbors  # the other lists answer
+
+
+def test_http_reload_onto_a_tampered_index_is_409_naming_the_file_and_the_old_one_serves(ix, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from similar.server.app import create_app
+
+    monkeypatch.setenv("SIMILAR_ADMIN_TOKEN", "s3cret")
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    fresh = ix.parent / "fresh"
+    shutil.copytree(ix, fresh)
+    damage(fresh, L + "bm25.idf.npy", "dtype")
+    rehash(fresh)
+    ix.rename(ix.parent / "served")
+    fresh.rename(ix)
+    r = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    assert r.status_code == 409 and r.json()["error"] == (
+        f"reload failed, still serving the previous index: corrupt index {ix}: lexical.bm25.idf.npy holds int32 x "
+        "(72,), expected float32 x (72,); rebuild it"
+    )
+    assert client.get("/v1/papers/1001/similar?method=bm25&n=3").status_code == 200
