@@ -265,17 +265,17 @@ CORRUPT = [
     (
         "neighbours-truncated-legacy",
         lambda p: (_legacy(p), _truncate("neighbours.rows.npy")(p)),
-        r"neighbours\.rows\.npy cannot be read \(.+\); rebuild it",
+        r"neighbours\.rows\.npy is \d+ bytes, its header says {neighbours\.rows\.npy}; rebuild it",
     ),
     (
         "lexical-garbage-legacy",
         _overwrite("lexical.bm25.postings.indices.npy", legacy=True),
-        r"lexical\.json cannot be read \(ValueError: lexical\.bm25\.postings\.indices\.npy: .+\); rebuild it",
+        r"lexical\.bm25\.postings\.indices\.npy cannot be read \(ValueError: the magic string is not correct; .+\); rebuild it",
     ),
     (
         "lexical-truncated-legacy",
         lambda p: (_legacy(p), _truncate("lexical.tfidf.rows.data.npy")(p)),
-        r"lexical\.json cannot be read \(ValueError: lexical\.tfidf\.rows\.data\.npy: .+\); rebuild it",
+        r"lexical\.tfidf\.rows\.data\.npy is \d+ bytes, its header says \d+; rebuild it",
     ),
     (
         "lexical-description-garbage-legacy",
@@ -410,7 +410,7 @@ def test_damaged_lexical_arrays_of_a_legacy_index_are_caught_by_verify(dense_ix)
     res = run("verify", "--index", dense_ix)
     assert res.exit_code == 1
     assert res.output.strip().splitlines()[-1] == (
-        f"error: corrupt index {dense_ix}: lexical.json files: tfidf weights holds indices out of range; rebuild it"
+        f"error: corrupt index {dense_ix}: lexical.tfidf.rows.indices.npy holds indices outside 0..71; rebuild it"
     )
 
 

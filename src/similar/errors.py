@@ -7,6 +7,10 @@ class SimilarError(Exception):
     exit_code = 1
 
 
+class CorruptIndex(SimilarError):
+    """An index file that fails a check (checks.py): the message names the folder and the file; the server answers 500."""
+
+
 class NotFound(SimilarError):
     """A PMID that the index does not hold (never indexed, or deleted)."""
 

@@ -6,14 +6,13 @@ import copy
 import re
 import sqlite3
 import threading
-import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from . import lock, rowtable, store
+from . import checks, lock, rowtable, store
 from . import methods as registry
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
@@ -31,6 +30,8 @@ def _load(path: Path, name: str, load):
     """Deserialize one index file; whatever a damaged file raises becomes the one-line corrupt-index error."""
     try:
         return load()
+    except SimilarError:
+        raise  # a check (checks.py) already named the file
     except Exception as exc:  # noqa: BLE001 - unpickling or parsing damaged bytes can raise any type
         text = str(exc).splitlines()[0] if str(exc).strip() else ""
         raise SimilarError(
@@ -185,7 +186,7 @@ class Index:
         pmids: Sequence[str],
         table: np.ndarray,
         deleted: set[str],
-        db: sqlite3.Connection,
+        db: checks.GuardedDB,
         lists: tuple | None = None,
         encoder: Encoder | None = None,
     ):
@@ -232,15 +233,17 @@ class Index:
         rows = store.read_rows(path, count)  # first: a row count that is off is the clearest message
         small = store.check_files(path, manifest) > 0 or not manifest.files  # hashed on open, or too old to be
         dense = (
-            _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest.dense, mmap=mmap))
+            _load(path, store.VECTORS, lambda: DenseBackend.load(path, manifest.dense, mmap, count))
             if manifest.dense
             else None
         )
-        lexical = _load(path, store.LEXICAL, lambda: LexicalBackend.load(path))
+        lexical = _load(
+            path, store.LEXICAL, lambda: LexicalBackend.load(path, (count, (manifest.lexical or {}).get("vocabulary")))
+        )
         try:
-            db = store.connect(path / store.PAPERS, readonly=True)
+            db = checks.GuardedDB(store.connect(path / store.PAPERS, readonly=True), path, store.PAPERS)
             source = store.ROWTABLE
-            table = rowtable.read(path)
+            table = rowtable.read(path, count)
             if table is None:  # an index written before rowtable.npy: gathered from the database
                 table, source = rowtable.compute(db), store.PAPERS
             elif small:  # the database agrees with the table (above the limit `similar verify` checks it)
@@ -272,12 +275,7 @@ class Index:
         lexical.set_live(live)
         lists = None
         if manifest.precomputed:
-            try:
-                rows_, scores_, _ = store.load_lists(path, mmap=mmap)
-            except (OSError, EOFError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-                raise SimilarError(
-                    f"corrupt index {path}: {store.NEIGHBOURS} cannot be read ({exc}); rebuild it"
-                ) from exc
+            rows_, scores_, _ = _load(path, store.NEIGHBOURS, lambda: store.load_lists(path, mmap=mmap))
             store.check_count(path, store.NEIGHBOURS, rows_.shape[0], count)
             lists = (manifest.precomputed["method"], rows_, scores_)
         return cls(path, manifest, Ranker(dense, lexical, live), rows, table, deleted, db, lists, encoder)
@@ -523,7 +521,8 @@ class Index:
         """A row's stored (scores, rows), -1 padded, when the stored lists are `method`'s and current; else None."""
         if self.precomputed is None or not self.lists_current or method != self.precomputed[0]:
             return None
-        return self.precomputed[2][row], self.precomputed[1][row].astype(np.int64)
+        names, (_, rows, scores) = (store.NEIGHBOURS, store.NEIGHBOUR_SCORES), self.precomputed
+        return checks.stored_row(self.path, names, rows, scores, row, len(self.pmids))
 
     def _lookup(self, method: str, query: Query, n: int, allowed: np.ndarray, seed_group, versions: bool):
         """The precomputed list, filtered, when it answers this query whole; else None."""

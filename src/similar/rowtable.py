@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import checks, store
 from .filters import Facts
 from .medline import Details
 from .versions import version_groups
@@ -29,7 +29,7 @@ FIELDS = np.dtype(
 STATUS = {store.LIVE: 0, store.REPLACED: 1, store.DELETED: 2}
 
 
-def compute(db: sqlite3.Connection) -> np.ndarray:
+def compute(db: sqlite3.Connection | checks.GuardedDB) -> np.ndarray:
     """The table of every row of an index's papers.sqlite, in row order."""
     meta = db.execute("SELECT row, pmid, status, year, text_hash, title, journal FROM papers ORDER BY row").fetchall()
     details: dict[int, Details] = {}
@@ -70,15 +70,12 @@ def write(folder: Path) -> np.ndarray:
     return table
 
 
-def read(folder: Path) -> np.ndarray | None:
-    """The saved table, or None for an index written before there was one."""
-    path = Path(folder) / store.ROWTABLE
-    if not path.exists():
+def read(folder: Path, count: int | None = None) -> np.ndarray | None:
+    """The saved table, its header, size and values checked (checks.py); None for an index written before there was one."""
+    if not (Path(folder) / store.ROWTABLE).exists():
         return None
-    try:
-        table = np.load(path)
-    except (OSError, EOFError) as exc:  # a damaged header or a cut file
-        raise ValueError(str(exc) or type(exc).__name__) from exc
-    if table.dtype != FIELDS or table.ndim != 1:
-        raise ValueError(f"{store.ROWTABLE} has fields {table.dtype}, not {FIELDS}")
+    table = checks.open_npy(folder, store.ROWTABLE, FIELDS, (count,), mmap=False)
+    problem = checks.rowtable_problem(table)
+    if problem:
+        raise checks.corrupt(folder, store.ROWTABLE, problem)
     return table

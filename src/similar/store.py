@@ -14,7 +14,7 @@ import sqlite3
 import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator
 
 from . import paths
 from .errors import SimilarError
@@ -413,20 +413,28 @@ def save_lists(folder: Path, rows, scores, floors=None) -> None:
 
 
 def load_lists(folder: Path, mmap: bool = True):
-    """Stored lists (rows, scores, floors or None), memory-mapped; the older single-zip layout is read whole."""
+    """Stored lists (rows, scores, floors or None), memory-mapped with their headers checked (a query checks the one
+    list it reads: checks.stored_row); read whole (mmap=False, for an add), every value is checked. The older
+    single-zip layout is read whole."""
     import numpy as np
+
+    from . import checks
 
     folder = Path(folder)
     if not (folder / NEIGHBOURS).exists() and (folder / LEGACY_NEIGHBOURS).exists():
         with np.load(folder / LEGACY_NEIGHBOURS) as data:
             return data["rows"], data["scores"], None
-    mode: Literal["r"] | None = "r" if mmap else None
-    rows, scores = np.load(folder / NEIGHBOURS, mmap_mode=mode), np.load(folder / NEIGHBOUR_SCORES, mmap_mode=mode)
-    if rows.shape != scores.shape or rows.ndim != 2:
-        raise ValueError(f"{NEIGHBOURS} is {rows.shape}, {NEIGHBOUR_SCORES} is {scores.shape}")
-    floors = np.load(folder / NEIGHBOUR_FLOORS, mmap_mode=mode) if (folder / NEIGHBOUR_FLOORS).exists() else None
-    if floors is not None and floors.shape != rows.shape[:1]:
-        raise ValueError(f"{NEIGHBOUR_FLOORS} is {floors.shape}, {NEIGHBOURS} is {rows.shape}")
+    rows = checks.open_npy(folder, NEIGHBOURS, np.int32, (None, None), mmap)
+    scores = checks.open_npy(folder, NEIGHBOUR_SCORES, np.float32, rows.shape, mmap)
+    has_floors = (folder / NEIGHBOUR_FLOORS).exists()
+    floors = checks.open_npy(folder, NEIGHBOUR_FLOORS, np.float32, rows.shape[:1], mmap) if has_floors else None
+    if not mmap:
+        if not checks.in_range(rows, -1, rows.shape[0]):
+            raise checks.corrupt(folder, NEIGHBOURS, f"holds rows outside 0..{rows.shape[0] - 1}")
+        if not checks.finite(scores[rows >= 0]):
+            raise checks.corrupt(folder, NEIGHBOUR_SCORES, "holds non-finite values")
+        if floors is not None and not (floors < np.inf).all():  # -inf is a floor any paper beats
+            raise checks.corrupt(folder, NEIGHBOUR_FLOORS, "holds NaN or +inf")
     return rows, scores, floors
 
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from . import lock, rowtable, store
+from . import checks, lock, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
 from .encoders import Encoder, ModelUnavailable, load_index_model
-from .errors import SimilarError
+from .errors import CorruptIndex, SimilarError
 from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row, restate
 
 
@@ -113,14 +113,14 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         report.seconds = round(time.time() - started, 2)
         return report
 
-    db = store.connect(dest / store.PAPERS, readonly=True)
+    db = checks.GuardedDB(store.connect(dest / store.PAPERS, readonly=True), dest, store.PAPERS)
     try:
         live = {
             pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")
         }
-    except sqlite3.DatabaseError as exc:
+    except CorruptIndex:
         db.close()
-        raise SimilarError(f"corrupt index {dest}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
+        raise
     count = db.execute("SELECT count(*) FROM papers").fetchone()[0]
     details = {}  # row -> stored details JSON (an index built before details were kept has none)
     if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='details'").fetchone():
@@ -144,16 +144,18 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
 
     encoder = _index_encoder(manifest, encoder)
     work = store.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
-    with store.atomic_dir(dest, check=lambda d: store.check_replaceable(d, "update")) as tmp:
+    with store.atomic_dir(dest, check=lambda d: store.check_replaceable(d, "update")) as tmp, _named(tmp, dest):
         with report.stage("copying"):
             for f in dest.iterdir():
                 if f.is_file() and not f.name.startswith(store.LEXICAL_PREFIX):  # the lexical files are all rewritten
                     shutil.copy2(f, tmp / f.name)
         with report.stage("lexical"):
-            lexical = LexicalBackend.load(dest)  # its counts move into memory on add: nothing stays mapped from dest
+            lexical = LexicalBackend.load(
+                dest, (manifest.count, None)
+            )  # its counts move into memory on add: nothing stays mapped from dest
             lexical.add([p.title for p in papers], [p.abstract for p in papers])
         if encoder is not None:
-            dense = DenseBackend.load(tmp, manifest.dense, mmap=False)
+            dense = DenseBackend.load(tmp, manifest.dense, mmap=False, count=manifest.count)
             if papers:
                 shutil.rmtree(work, ignore_errors=True)
                 store.make_owned_dir(work)
@@ -214,6 +216,15 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     shutil.rmtree(work, ignore_errors=True)
     report.problems = [f"{place or source}: {reason}" for source, place, reason in problems]
     return report
+
+
+@contextlib.contextmanager
+def _named(tmp: Path, dest: Path):
+    """A check failing on the add's copy of a file names the index the file was copied from."""
+    try:
+        yield
+    except CorruptIndex as exc:
+        raise CorruptIndex(str(exc).replace(f"corrupt index {tmp}:", f"corrupt index {dest}:")) from exc
 
 
 def _update_lists(tmp: Path, manifest, dense, lexical, live, old_count: int, retire: dict, report, progress: bool):

@@ -67,14 +67,16 @@ def verify_index(path: str | Path) -> Verification:
     except SimilarError as exc:
         return Verification(str(path), hashed, manifest.count, (str(exc),), tuple(notes))
     try:
-        check = index._db.execute("PRAGMA integrity_check").fetchone()[0]
+        check = index._db.raw.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
             problems.append(f"corrupt index {path}: {store.PAPERS} fails its integrity check ({check}); rebuild it")
+        stored = rowtable.read(path)
+        if stored is not None and not np.array_equal(stored, rowtable.compute(index._db)):
+            problems.append(f"corrupt index {path}: {store.ROWTABLE} and {store.PAPERS} disagree; rebuild it")
     except sqlite3.DatabaseError as exc:
         problems.append(f"corrupt index {path}: {store.PAPERS} fails its integrity check ({exc}); rebuild it")
-    stored = rowtable.read(path)
-    if stored is not None and not np.array_equal(stored, rowtable.compute(index._db)):
-        problems.append(f"corrupt index {path}: {store.ROWTABLE} and {store.PAPERS} disagree; rebuild it")
+    except SimilarError as exc:  # a damaged page read by the row table's recomputation, named (checks.GuardedDB)
+        problems.append(str(exc))
     dense = index.ranker.dense
     if dense is not None:
         found = _vectors_problem(dense, dense.count)
@@ -82,14 +84,15 @@ def verify_index(path: str | Path) -> Verification:
             problems.append(f"corrupt index {path}: {found}; rebuild it")
     try:
         found = index.ranker.lexical.check()
-    except ValueError as exc:  # the vocabulary or an array that only a full read reaches
-        found = str(exc)
+    except SimilarError as exc:  # an array or the vocabulary, named (checks.py)
+        found, problems = None, [*problems, str(exc)]
     if found:
         problems.append(f"corrupt index {path}: {store.LEXICAL} files: {found}; rebuild it")
     if index.precomputed is not None:
-        rows, scores = index.precomputed[1], index.precomputed[2]
-        if rows.size and (rows.min() < -1 or rows.max() >= manifest.count) or not np.isfinite(scores).all():
-            problems.append(f"corrupt index {path}: {store.NEIGHBOURS} holds rows or scores out of range; rebuild it")
+        try:
+            store.load_lists(path, mmap=False)  # read whole: every row, score and floor checked (checks.py)
+        except SimilarError as exc:
+            problems.append(str(exc))
     live = int(index.live.sum())
     if manifest.live is not None and manifest.live != live:
         problems.append(

@@ -8,6 +8,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .. import checks
 from ..store import VECTORS
 
 # above this many vectors an exact scan is no longer cheap enough per query; an approximate index takes over
@@ -123,7 +124,9 @@ class DenseBackend:
         faiss.write_index(self.index, str(Path(folder) / self.filename))
 
     @classmethod
-    def load(cls, folder: Path, spec: dict, mmap: bool = True) -> "DenseBackend":
+    def load(cls, folder: Path, spec: dict, mmap: bool = True, count: int | None = None) -> "DenseBackend":
+        """Read the FAISS file once its header agrees with the manifest's dimension and `count` (checks.py)."""
+        checks.faiss_header(folder, cls.filename, spec.get("dim"), count)
         path = str(Path(folder) / cls.filename)
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap and spec.get("type") != "flat" else 0
         try:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from .. import checks
+from ..checks import ready
 from ..store import LEXICAL, LEXICAL_LEGACY, LEXICAL_PREFIX, LEXICAL_VOCABULARY, lexical_array
 from . import top_k
 from .weightings import METHODS, TITLE_WEIGHT, weighting
@@ -101,25 +103,15 @@ def write_array(folder: Path, name: str, array: np.ndarray) -> str:
 
 
 def open_array(folder: Path, name: str, dtype, length: int | None = None) -> np.ndarray:
-    """An array memory-mapped read-only, with its dtype and length checked (damage is an error naming the file)."""
-    fname = lexical_array(name)
-    try:
-        array = np.load(Path(folder) / fname, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{fname}: {exc}") from exc
-    if array.dtype != np.dtype(dtype) or array.ndim != 1 or (length is not None and array.shape[0] != length):
-        raise ValueError(f"{fname} holds {array.dtype} x {array.shape}, expected {np.dtype(dtype)} x ({length},)")
-    return array
+    """A float array memory-mapped read-only, its header checked now and its values on first use (checks.py)."""
+    return checks.finite_later(
+        folder, lexical_array(name), checks.open_npy(folder, lexical_array(name), dtype, (length,))
+    )
 
 
-def open_sparse(folder: Path, name: str, kind, shape: tuple[int, int], dtype) -> sp.spmatrix:
-    """A CSR (or CSC) matrix over memory-mapped arrays; building it reads only their headers."""
-    major = shape[0] if kind is sp.csr_matrix else shape[1]
-    indptr = open_array(folder, f"{name}.indptr", dtype, major + 1)
-    nnz = int(indptr[-1]) if len(indptr) else 0
-    data = open_array(folder, f"{name}.data", np.float32, nnz)
-    indices = open_array(folder, f"{name}.indices", dtype, nnz)
-    return kind((data, indices, indptr), shape=shape, copy=False)
+def open_sparse(folder: Path, name: str, kind, shape: tuple[int, int], dtype, counts: bool = False) -> sp.spmatrix:
+    """A CSR (or CSC) matrix over memory-mapped arrays; building it reads only their headers and the pointers' ends."""
+    return checks.sparse_parts(folder, name, kind, shape, dtype, lexical_array, counts)
 
 
 def write_sparse(folder: Path, name: str, matrix: sp.spmatrix, dtype) -> list[str]:
@@ -128,21 +120,6 @@ def write_sparse(folder: Path, name: str, matrix: sp.spmatrix, dtype) -> list[st
         write_array(folder, f"{name}.indices", np.asarray(matrix.indices, dtype=dtype)),
         write_array(folder, f"{name}.indptr", np.asarray(matrix.indptr, dtype=dtype)),
     ]
-
-
-def sparse_problem(matrix: sp.spmatrix, what: str, chunk: int = 1 << 24) -> str | None:
-    """Structure and values of a stored matrix, read in chunks: indptr rising, indices in range, values finite."""
-    indptr = matrix.indptr
-    if indptr[0] != 0 or int(indptr[-1]) != len(matrix.data) or (np.diff(indptr) < 0).any():
-        return f"{what} has a broken indptr"
-    minor = matrix.shape[1] if isinstance(matrix, sp.csr_matrix) else matrix.shape[0]
-    for start in range(0, len(matrix.data), chunk):
-        idx = matrix.indices[start : start + chunk]
-        if len(idx) and (idx.min() < 0 or idx.max() >= minor):
-            return f"{what} holds indices out of range"
-        if not np.isfinite(matrix.data[start : start + chunk]).all():
-            return f"{what} holds non-finite values"
-    return None
 
 
 @dataclass(frozen=True)
@@ -208,9 +185,11 @@ class LexicalBackend:
         if words:
             self.vocabulary = {**self.vocabulary, **{w: len(self.vocabulary) + i for i, w in enumerate(words)}}
         width = len(self.vocabulary)
-        self.title_counts = sp.vstack([self._widened(self.title_counts, width), self.vectorizer.transform(titles)])
+        self.title_counts = sp.vstack(
+            [self._widened(ready(self.title_counts), width), self.vectorizer.transform(titles)]
+        )
         self.abstract_counts = sp.vstack(
-            [self._widened(self.abstract_counts, width), self.vectorizer.transform(abstracts)]
+            [self._widened(ready(self.abstract_counts), width), self.vectorizer.transform(abstracts)]
         )
         self.title_counts, self.abstract_counts = self.title_counts.tocsr(), self.abstract_counts.tocsr()
         self._stored, self._live, self._weights_live = {}, None, live_key(None, self.count)
@@ -225,10 +204,7 @@ class LexicalBackend:
         """Term -> column, read from disk on first use (a text query, an add, an explanation)."""
         if self._vocabulary is None:
             assert self._vocabulary_file is not None
-            terms = self._vocabulary_file.read_text(encoding="utf-8").split("\n")[:-1]
-            if len(terms) != self.terms:
-                raise ValueError(f"{self._vocabulary_file.name} holds {len(terms)} terms, the matrices {self.terms}")
-            self._vocabulary = {t: i for i, t in enumerate(terms)}
+            self._vocabulary = checks.read_vocabulary(self._vocabulary_file, self.terms)
         return self._vocabulary
 
     @vocabulary.setter
@@ -268,7 +244,7 @@ class LexicalBackend:
         """Every row's counts, title words weighed: in memory, for writers and tests (queries use count_rows)."""
         key = ("counts", title_weight)
         if key not in self._cache:
-            self._cache[key] = (self.title_counts * title_weight + self.abstract_counts).tocsr()
+            self._cache[key] = (ready(self.title_counts) * title_weight + ready(self.abstract_counts)).tocsr()
         return self._cache[key]
 
     def count_rows(self, rows: np.ndarray, title_weight: float = TITLE_WEIGHT) -> sp.csr_matrix:
@@ -276,7 +252,7 @@ class LexicalBackend:
         key = ("counts", title_weight)
         if key in self._cache:
             return self._cache[key][rows]
-        return (self.title_counts[rows] * title_weight + self.abstract_counts[rows]).tocsr()
+        return (ready(self.title_counts)[rows] * title_weight + ready(self.abstract_counts)[rows]).tocsr()
 
     def _stats(self, title_weight: float) -> tuple[np.ndarray, int, float]:
         key = ("stats", title_weight)
@@ -296,7 +272,7 @@ class LexicalBackend:
         """Document-side weight matrix for a method: the saved one, else computed once."""
         w = weighting(method)
         if method in self._stored:
-            return self._stored[method].rows
+            return ready(self._stored[method].rows)
         if method not in self._cache:
             self._cache[method] = self._weigh(method, self.counts(w.title_weight))
         return self._cache[method]
@@ -304,7 +280,7 @@ class LexicalBackend:
     def postings(self, method: str) -> sp.csc_matrix:
         """The weights by term (an inverted index): column t holds the rows that use term t and their weights."""
         if method in self._stored:
-            return self._stored[method].postings
+            return ready(self._stored[method].postings)
         key = ("postings", method)
         if key not in self._cache:
             self._cache[key] = self.weights(method).tocsc()
@@ -313,7 +289,7 @@ class LexicalBackend:
     def max_weights(self, method: str) -> np.ndarray:
         """Each term's largest document weight: query weight times it bounds what the term adds to any score."""
         if method in self._stored:
-            return self._stored[method].maxweight
+            return ready(self._stored[method].maxweight)
         key = ("maxweight", method)
         if key not in self._cache:
             self._cache[key] = max_per_column(self.postings(method))
@@ -321,7 +297,7 @@ class LexicalBackend:
 
     def _idf(self, method: str) -> np.ndarray:
         if method in self._stored:
-            return self._stored[method].idf
+            return ready(self._stored[method].idf)
         key = ("idf", method)
         if key not in self._cache:
             df, n_docs, _ = self._stats(weighting(method).title_weight)
@@ -340,7 +316,7 @@ class LexicalBackend:
     def self_scores(self, method: str) -> np.ndarray:
         """Each document's score against itself, to put a method's scores on a 0-1 scale."""
         if method in self._stored:
-            return self._stored[method].self_scores
+            return ready(self._stored[method].self_scores)
         key = ("self", method)
         if key not in self._cache:
             w = weighting(method)
@@ -478,21 +454,16 @@ class LexicalBackend:
         return {"vocabulary": self.terms, "title_weight": TITLE_WEIGHT, "methods": list(METHODS)}
 
     def check(self) -> str | None:
-        """What is wrong with the stored arrays, read whole (for `similar verify`), or None; a vocabulary that does
-        not read raises ValueError."""
+        """What is wrong with the arrays, read whole (for `similar verify`), or None; a damaged file raises the
+        CorruptIndex line naming it (checks.py), as its first use by a query would."""
         self.vocabulary  # noqa: B018 - read it: lexical.vocabulary.txt is checked against the matrices' width
-        parts = {"title counts": self.title_counts, "abstract counts": self.abstract_counts}
+        parts = {"title counts": ready(self.title_counts), "abstract counts": ready(self.abstract_counts)}
         for method in METHODS:
             parts[f"{method} weights"], parts[f"{method} postings"] = self.weights(method), self.postings(method)
-        for what, matrix in parts.items():
-            found = sparse_problem(matrix, what)
-            if found:
-                return found
-        for method in METHODS:
             for what, values in (("idf", self._idf(method)), ("self scores", self.self_scores(method))):
-                if not np.isfinite(values).all():
+                if not checks.finite(values):
                     return f"{method} {what} hold non-finite values"
-        return None
+        return next(filter(None, (checks.matrix_problem(m, what) for what, m in parts.items())), None)
 
     def save(self, folder: Path) -> None:
         """Write the memory-mapped layout into `folder`, one method at a time (each freed once written, so a build's
@@ -547,39 +518,48 @@ class LexicalBackend:
                 stale.unlink()  # lexical.joblib of an older index, or arrays of a method no longer saved
 
     @classmethod
-    def load(cls, folder: Path) -> "LexicalBackend":
-        """Open the memory-mapped layout (reads lexical.json and the arrays' headers, nothing else), or an older
-        index's lexical.joblib (read whole; its weights are computed on first use)."""
+    def load(cls, folder: Path, expect: tuple[int, int | None] | None = None) -> "LexicalBackend":
+        """Open the memory-mapped layout (reads lexical.json, the arrays' headers and pointers' ends: checks.py), or an
+        older index's lexical.joblib (read whole; weights computed on first use). `expect`: the manifest's (rows, terms)."""
         folder = Path(folder)
         if not (folder / LEXICAL).exists() and (folder / LEXICAL_LEGACY).exists():
             import joblib
 
             data = joblib.load(folder / LEXICAL_LEGACY)
             return cls(data["vocabulary"], data["title_counts"], data["abstract_counts"])
-        info = json.loads((folder / LEXICAL).read_text())
-        if not isinstance(info, dict) or info.get("format") != LAYOUT or info.get("version") != LAYOUT_VERSION:
-            raise ValueError(f"{LEXICAL} does not describe a {LAYOUT} layout version {LAYOUT_VERSION}")
-        shape = (int(info["rows"]), int(info["terms"]))
-        dtype = np.dtype(info["index_dtype"])
+        try:
+            info = json.loads((folder / LEXICAL).read_text())
+            if not isinstance(info, dict) or info.get("format") != LAYOUT or info.get("version") != LAYOUT_VERSION:
+                raise ValueError(f"it does not describe a {LAYOUT} layout version {LAYOUT_VERSION}")
+            shape, dtype = (int(info["rows"]), int(info["terms"])), np.dtype(info["index_dtype"])
+            methods = {m: (np.dtype(meta["index_dtype"]), float(meta["avgdl"])) for m, meta in info["methods"].items()}
+            live_sha256, unknown = str(info["live_sha256"]), sorted(set(methods) - set(METHODS))
+            if unknown:
+                raise ValueError(f"it names unknown methods {unknown}")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise checks.unreadable(folder, LEXICAL, exc) from exc
+        if expect is not None and (shape[0] != expect[0] or expect[1] not in (None, shape[1])):
+            raise checks.corrupt(
+                folder, LEXICAL, f"describes {shape[0]} rows x {shape[1]} terms, not {expect[0]} x {expect[1]}"
+            )
         if not (folder / LEXICAL_VOCABULARY).is_file():
-            raise ValueError(f"{LEXICAL_VOCABULARY} is missing")
+            raise checks.corrupt(folder, LEXICAL_VOCABULARY, "is missing")
         backend = cls(
             None,
-            open_sparse(folder, "title", sp.csr_matrix, shape, dtype),
-            open_sparse(folder, "abstract", sp.csr_matrix, shape, dtype),
+            open_sparse(folder, "title", sp.csr_matrix, shape, dtype, counts=True),
+            open_sparse(folder, "abstract", sp.csr_matrix, shape, dtype, counts=True),
             vocabulary_file=folder / LEXICAL_VOCABULARY,
         )
-        for method, meta in info["methods"].items():
-            method_dtype = np.dtype(meta["index_dtype"])
+        for method, (method_dtype, avgdl) in methods.items():
             backend._stored[method] = StoredMethod(
                 rows=open_sparse(folder, f"{method}.rows", sp.csr_matrix, shape, method_dtype),
                 postings=open_sparse(folder, f"{method}.postings", sp.csc_matrix, shape, method_dtype),
                 maxweight=open_array(folder, f"{method}.maxweight", np.float32, shape[1]),
                 idf=open_array(folder, f"{method}.idf", np.float32, shape[1]),
                 self_scores=open_array(folder, f"{method}.self", np.float32, shape[0]),
-                avgdl=float(meta["avgdl"]),
+                avgdl=avgdl,
             )
-        backend._weights_live = str(info["live_sha256"])
+        backend._weights_live = live_sha256
         return backend
 
 

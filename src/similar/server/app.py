@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import config
 from .. import methods as registry
-from ..errors import NotFound, SimilarError, edge_message
+from ..errors import CorruptIndex, NotFound, SimilarError, edge_message
 from ..filters import Filters
 from ..index import Index
 from ..watch import WatchesUnavailable
@@ -248,6 +248,13 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.exception_handler(SimilarError)
     async def _bad(request: Request, exc: SimilarError):
         return _error(422, str(exc))
+
+    @app.exception_handler(CorruptIndex)
+    async def _corrupt(
+        request: Request, exc: CorruptIndex
+    ):  # the server's file, not the request: one line, no traceback
+        log.error("%s: %s", request.url.path, exc)
+        return _error(500, str(exc))
 
     def cached(request: Request, index: Index, body) -> Response:
         """ETag from the index build: the same URL on the same build always gives the same answer."""

@@ -1,0 +1,434 @@
+"""Fault table of damaged or tampered index files (issue 19, part 2): every file, garbled in the middle or the header,
+truncated, emptied, given another dtype or a huge shape, swapped with another; the manifest's SHA-256 updated to match
+(a tamperer can) and the index treated as large (no hashes on open). Every face ends with the one line naming the file:
+CLI query by PMID and by text under each method, verify, add, HTTP; never a segfault, and the server serves on."""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fixtures import FakeEncoder, make_corpus, write_jsonl
+from similar import checks, store
+from similar.build import build_index
+from similar.errors import CorruptIndex, SimilarError
+from similar.index import Index
+from similar.update import add_to_index
+from similar.verify import verify_index
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+METHODS = ("dense", "tfidf", "bm25", "pmra", "hybrid")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """40 papers, dense (fake encoder) + lexical + stored lists, built once for the module and copied per test."""
+    root = tmp_path_factory.mktemp("built")
+    dest = root / "index" / "d"
+    build_index([write_jsonl(root / "base.jsonl", make_corpus(40))], dest, model=FakeEncoder(), progress=False)
+    return dest
+
+
+@pytest.fixture
+def ix(built, tmp_path) -> Path:
+    dest = tmp_path / "index" / "d"
+    shutil.copytree(built, dest)
+    return dest
+
+
+def rehash(p: Path) -> None:
+    """What a tamperer does after changing bytes: the manifest's sizes and SHA-256 made to match again."""
+    m = json.loads((p / "manifest.json").read_text())
+    m["files"] = {
+        n: {"bytes": (p / n).stat().st_size, "sha256": hashlib.sha256((p / n).read_bytes()).hexdigest()}
+        for n in m["files"]
+    }
+    (p / "manifest.json").write_text(json.dumps(m))
+
+
+def _header_text(data: bytes) -> tuple[str, int]:
+    end = data.index(b"\n") + 1
+    return data[:end].decode("latin-1"), end
+
+
+def damage(p: Path, name: str, kind: str) -> None:
+    f = p / name
+    b = bytearray(f.read_bytes())
+    rng = np.random.default_rng(0)
+    if kind == "middle":  # 64 bytes garbled inside the data
+        mid = len(b) // 2
+        b[mid : mid + 64] = rng.bytes(min(64, len(b) - mid))
+    elif kind == "values":  # one element of the data set to a value out of any range
+        header, end = _header_text(bytes(b))
+        dtype = np.dtype(re.search(r"'descr': '([^']+)'", header).group(1))
+        arr = np.frombuffer(bytes(b[end:]), dtype=dtype).copy()
+        arr.reshape(-1)[len(arr.reshape(-1)) // 2] = np.nan if dtype.kind == "f" else 10**9
+        b[end:] = arr.tobytes()
+    elif kind == "pages":  # everything after SQLite's first page
+        b[4096:] = rng.bytes(len(b) - 4096)
+    elif kind == "magic":
+        b[:64] = rng.bytes(64)
+    elif kind == "header":  # the header's dict garbled, magic kept
+        b[10:60] = rng.bytes(50)
+    elif kind == "truncated":
+        b = b[: len(b) // 2]
+    elif kind == "empty":
+        b = bytearray()
+    elif kind in ("huge", "dtype"):
+        header, end = _header_text(bytes(b))
+        if kind == "huge":
+            new = re.sub(r"'shape': \((\d+)", lambda m: f"'shape': ({int(m.group(1)) * 10**6}", header, count=1)
+        else:
+            new = header.replace("<i4", "<f4", 1) if "<i4" in header else header.replace("<f4", "<i4", 1)
+        new = new.rstrip("\n").rstrip(" ")
+        b[:end] = (new + " " * (end - 1 - len(new)) + "\n").encode("latin-1")
+    f.write_bytes(bytes(b))
+
+
+def swap(p: Path, a: str, b: str) -> None:
+    da, db = (p / a).read_bytes(), (p / b).read_bytes()
+    (p / a).write_bytes(db)
+    (p / b).write_bytes(da)
+
+
+def outcome(fn) -> str:
+    try:
+        fn()
+    except SimilarError as exc:
+        return str(exc)
+    return "ok"
+
+
+def every_face(p: Path) -> dict[str, str]:
+    """Each method by PMID (stored list and live), by text; verify; an add onto the index."""
+    out = {}
+    for m in METHODS:
+        out[f"{m} pmid"] = outcome(lambda: Index.open(p, encoder=FakeEncoder()).similar("1001", 5, method=m))
+        out[f"{m} live"] = outcome(lambda: Index.open(p).live_only().similar("1001", 5, method=m))
+        out[f"{m} text"] = outcome(
+            lambda: Index.open(p, encoder=FakeEncoder()).similar_text("cardiac heart neuron cortex", 5, method=m)
+        )
+
+    def verify():
+        found = verify_index(p).problems
+        if found:
+            raise CorruptIndex(found[0])
+
+    out["verify"] = outcome(verify)
+    extra = write_jsonl(p.parent / "extra.jsonl", [{"pmid": "5000", "title": "extra cardiac paper", "abstract": "x"}])
+    out["add"] = outcome(lambda: add_to_index([extra], p, encoder=FakeEncoder(), progress=False))
+    return out
+
+
+L = "lexical."
+FACES = {f"{m} {how}" for m in METHODS for how in ("pmid", "live", "text")} | {"verify", "add"}
+QUERIES = FACES - {"add"}  # an add recomputes the row table from papers.sqlite: it never reads the damaged one
+BM25 = {"bm25 live", "bm25 pmid"}
+# file, damage, the line after "corrupt index {p}: " (a regex), and exactly which faces fail with it (the others
+# answer: they never read the damaged bytes; an add rewrites every lexical array from the counts)
+TABLE = [
+    # the issue's case: 64 garbled bytes inside the BM25 rows' indices, the manifest's hash updated
+    (
+        L + "bm25.rows.indices.npy",
+        "middle",
+        r"lexical\.bm25\.rows\.indices\.npy holds indices outside 0\.\.71",
+        BM25 | {"bm25 text", "hybrid live", "hybrid text", "verify"},
+    ),
+    (
+        L + "bm25.postings.indices.npy",
+        "values",
+        r"lexical\.bm25\.postings\.indices\.npy holds indices outside 0\.\.39",
+        {"verify"},
+    ),  # 40 rows: exact search, the postings are read by pruned searches (over 200,000 rows) only
+    (
+        L + "tfidf.rows.indptr.npy",
+        "values",
+        r"lexical\.tfidf\.rows\.indptr\.npy is not monotone",
+        {"tfidf live", "tfidf pmid", "tfidf text", "hybrid live", "verify"},
+    ),
+    (
+        L + "pmra.rows.data.npy",
+        "values",
+        r"lexical\.pmra\.rows\.data\.npy holds non-finite values",
+        {"pmra live", "pmra pmid", "pmra text", "verify"},
+    ),
+    (
+        L + "abstract.data.npy",
+        "values",
+        r"lexical\.abstract\.data\.npy holds non-finite values",
+        BM25 | {"hybrid live", "verify", "add"},
+    ),
+    (
+        L + "title.indices.npy",
+        "values",
+        r"lexical\.title\.indices\.npy holds indices outside 0\.\.71",
+        BM25 | {"hybrid live", "verify", "add"},
+    ),
+    (L + "bm25.self.npy", "values", r"lexical\.bm25\.self\.npy holds non-finite values", {"hybrid live", "verify"}),
+    # headers, sizes, dtypes: seen on open, whatever the method
+    (
+        L + "bm25.rows.indices.npy",
+        "magic",
+        r"lexical\.bm25\.rows\.indices\.npy cannot be read \(ValueError: the magic string is not correct; .+\)",
+        FACES,
+    ),
+    (
+        L + "tfidf.postings.data.npy",
+        "header",
+        r"lexical\.tfidf\.postings\.data\.npy cannot be read \(ValueError: .+\)",
+        FACES,
+    ),
+    (
+        L + "pmra.postings.indptr.npy",
+        "truncated",
+        r"lexical\.pmra\.postings\.indptr\.npy is 210 bytes, its header says 420",
+        FACES,
+    ),
+    (
+        L + "title.indptr.npy",
+        "empty",
+        r"lexical\.title\.indptr\.npy cannot be read \(ValueError: EOF: reading magic string, expected 8 bytes got 0\)",
+        FACES,
+    ),
+    (
+        L + "abstract.indices.npy",
+        "huge",
+        r"lexical\.abstract\.indices\.npy holds int32 x \(470000000,\), expected int32 x \(470,\)",
+        FACES,
+    ),
+    (L + "bm25.idf.npy", "dtype", r"lexical\.bm25\.idf\.npy holds int32 x \(72,\), expected float32 x \(72,\)", FACES),
+    (L + "json", "magic", r"lexical\.json cannot be read \((JSONDecodeError|UnicodeDecodeError): .+\)", FACES),
+    (
+        L + "vocabulary.txt",
+        "truncated",
+        r"lexical\.vocabulary\.txt holds \d+ terms, the lexical matrices 72",
+        {"bm25 text", "hybrid text", "pmra text", "tfidf text", "verify", "add"},
+    ),
+    (
+        "neighbours.rows.npy",
+        "values",
+        r"neighbours\.rows\.npy holds rows outside 0\.\.39",
+        {"verify", "add"},
+    ),  # row 20's list: a query by PMID checks the one list it reads (see below)
+    (
+        "neighbours.scores.npy",
+        "values",
+        r"neighbours\.scores\.npy holds non-finite scores in row 1's list|neighbours\.scores\.npy holds non-finite values",
+        {"verify", "add"},
+    ),
+    ("neighbours.floors.npy", "values", r"neighbours\.floors\.npy holds NaN or \+inf", {"add", "verify"}),
+    ("neighbours.rows.npy", "huge", r"neighbours\.rows\.npy is 16128 bytes, its header says \d+", FACES),
+    ("neighbours.floors.npy", "header", r"neighbours\.floors\.npy cannot be read \(ValueError: .+\)", FACES),
+    (
+        "neighbours.scores.npy",
+        "dtype",
+        r"neighbours\.scores\.npy holds int32 x \(40, 100\), expected float32 x \(40, 100\)",
+        FACES,
+    ),
+    ("rowtable.npy", "header", r"rowtable\.npy cannot be read \(ValueError: .+\)", QUERIES),
+    (
+        "rowtable.npy",
+        "huge",
+        r"rowtable\.npy holds records of 7 fields x \(40000000,\), expected records of 7 fields x \(40,\)",
+        QUERIES,
+    ),
+    ("rowtable.npy", "truncated", r"rowtable\.npy is 528 bytes, its header says 1056", QUERIES),
+    (
+        "vectors.faiss",
+        "magic",
+        r"vectors\.faiss (does not start like a FAISS index|holds -?\d+ vectors of dimension -?\d+, the manifest says 40 of 64)",
+        FACES,
+    ),
+    ("vectors.faiss", "truncated", r"vectors\.faiss is 5142 bytes, 40 vectors of dimension 64 take 10285", FACES),
+    ("vectors.faiss", "empty", r"vectors\.faiss is 0 bytes, too short for a FAISS index", FACES),
+    (
+        "papers.sqlite",
+        "pages",
+        r"papers\.sqlite cannot be read \(DatabaseError: database disk image is malformed\)",
+        FACES,
+    ),
+]
+IDS = [f"{name}-{kind}" for name, kind, _, _ in TABLE]
+
+
+@pytest.mark.parametrize("name,kind,message,seen", TABLE, ids=IDS)
+def test_tampered_file_is_one_line_naming_it_on_every_face(ix, monkeypatch, name, kind, message, seen):
+    """The manifest's hash updated to match, and the index treated as large (no hashes on open)."""
+    damage(ix, name, kind)
+    rehash(ix)
+    monkeypatch.setattr(store, "HASH_ON_OPEN_LIMIT", 0)
+    got = every_face(ix)
+    expected = "corrupt index " + re.escape(str(ix)) + ": (" + message + "); rebuild it"
+    failed = {face for face, line in got.items() if line != "ok"}
+    assert failed == seen, got
+    for face in failed:
+        assert re.fullmatch(expected, got[face]), (face, got[face])
+
+
+@pytest.mark.parametrize(
+    "a,b,message",
+    [
+        (
+            L + "bm25.rows.indices.npy",
+            L + "bm25.rows.data.npy",
+            r"lexical\.bm25\.rows\.data\.npy holds int32 x \(\d+,\), expected float32 x \(\d+,\)",
+        ),
+        (
+            L + "title.indptr.npy",
+            L + "bm25.postings.indptr.npy",
+            r"lexical\.title\.indptr\.npy holds int32 x \(73,\), expected int32 x \(41,\)",
+        ),
+        (
+            "neighbours.rows.npy",
+            "neighbours.scores.npy",
+            r"neighbours\.rows\.npy holds float32 x \(40, 100\), expected int32 x \(None, None\)|neighbours\.rows\.npy holds float32 x \(40, 100\), expected int32 x \(40, 100\)",
+        ),
+        ("rowtable.npy", "neighbours.floors.npy", r"rowtable\.npy holds .+, expected .+"),
+    ],
+)
+def test_swapped_files_name_the_first_one_read(ix, a, b, message):
+    swap(ix, a, b)
+    rehash(ix)
+    with pytest.raises(CorruptIndex) as err:
+        Index.open(ix)
+    assert re.fullmatch("corrupt index " + re.escape(str(ix)) + ": (" + message + "); rebuild it", str(err.value))
+
+
+@pytest.mark.parametrize("rehashed", [True, False])
+def test_the_issue_case_never_segfaults_cli_or_server(ix, rehashed, monkeypatch):
+    """64 garbled bytes inside lexical.bm25.rows.indices.npy: `similar query --method bm25` as a real process (it
+    died by SIGSEGV), and one HTTP request (it killed the server); hashed on open or not."""
+    damage(ix, L + "bm25.rows.indices.npy", "middle")
+    if rehashed:
+        rehash(ix)
+    env = {**os.environ, "PYTHONPATH": SRC}
+    line = (
+        f"error: corrupt index {ix}: lexical.bm25.rows.indices.npy holds indices outside 0..71; rebuild it"
+        if rehashed
+        else f"error: corrupt index {ix}: lexical.bm25.rows.indices.npy does not match its SHA-256 in the manifest; rebuild it"
+    )
+    for args in (["1000", "--method", "bm25"], ["--text", "cardiac heart failure", "--method", "bm25"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "similar.cli", "query", *args, "--index", str(ix)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 1, (proc.returncode, proc.stderr)
+        assert (proc.stdout + proc.stderr).strip() == line
+
+    from fastapi.testclient import TestClient
+
+    from similar.server.app import create_app
+
+    if not rehashed:
+        return  # the server would refuse to open it at all
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    r = client.get("/v1/papers/1001/similar?method=bm25&n=3")
+    assert r.status_code == 500 and r.json() == {"error": line.removeprefix("error: "), "status": 500}
+    r = client.get("/v1/papers/1001/similar?method=bm25&n=3")  # again: the same line, checked once, remembered
+    assert r.status_code == 500 and r.json()["error"] == line.removeprefix("error: ")
+    assert client.get("/v1/papers/1001/similar?method=tfidf&n=3").status_code == 200
+    assert client.get("/v1/papers/1001/similar?n=3").status_code == 200
+    assert client.get("/v1/health").json()["papers"] == 40
+
+
+def test_a_garbled_sqlite_page_fails_the_request_not_the_server(ix):
+    """papers.sqlite garbled past its header, hash updated: open reads it whole on a small index, so the check runs on
+    a query of a large one; either way the line names the file."""
+    from fastapi.testclient import TestClient
+
+    from similar.server.app import create_app
+
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    db = ix / "papers.sqlite"
+    data = bytearray(db.read_bytes())
+    data[4096:] = np.random.default_rng(0).bytes(len(data) - 4096)
+    db.write_bytes(bytes(data))
+    r = client.get("/v1/papers/1001/similar?n=3&method=tfidf")
+    assert r.status_code == 500, r.text
+    assert re.fullmatch(
+        rf"corrupt index {re.escape(str(ix))}: papers\.sqlite cannot be read \(DatabaseError: .+\); rebuild it",
+        r.json()["error"],
+    )
+    assert client.get("/v1/health").status_code == 200
+
+
+def test_checks_run_once_per_array_and_are_remembered(ix, monkeypatch):
+    calls = []
+    real = checks.in_range
+    monkeypatch.setattr(checks, "in_range", lambda *a, **k: calls.append(1) or real(*a, **k))
+    index = Index.open(ix)
+    index.live_only().similar("1001", 3, method="bm25")
+    first = len(calls)
+    index.live_only().similar("1002", 3, method="bm25")
+    assert first > 0 and len(calls) == first  # the second query checks nothing again
+
+
+def test_check_helpers_on_edge_cases():
+    assert checks.monotone(np.array([0, 0, 1, 5], np.int32)) and not checks.monotone(np.array([0, 2, 1], np.int32))
+    assert checks.monotone(np.array([], np.int32)) and checks.monotone(np.array([3], np.int32))
+    assert checks.in_range(np.array([0, 9], np.int32), 0, 10) and not checks.in_range(np.array([-1], np.int32), 0, 10)
+    assert checks.finite(np.array([1e38, 1e38], np.float32)) and not checks.finite(np.array([1, np.inf], np.float32))
+    assert not checks.finite(np.array([np.nan], np.float32)) and checks.finite(np.array([], np.float32))
+    for chunk in (1, 2, 3):
+        assert not checks.monotone(np.array([0, 1, 2, 1, 3], np.int32), chunk=chunk)
+
+
+def test_an_unreadable_lexical_description_is_not_blamed_on_an_array(ix):
+    info = json.loads((ix / "lexical.json").read_text())
+    (ix / "lexical.json").write_text(json.dumps({**info, "terms": 10**9}))
+    rehash(ix)
+    with pytest.raises(SimilarError, match=re.escape("lexical.json describes 40 rows x 1000000000 terms, not 40 x 72")):
+        Index.open(ix)
+
+
+@pytest.mark.parametrize(
+    "name,value,line",
+    [
+        ("neighbours.rows.npy", 10**9, "neighbours.rows.npy holds a row outside 0..39 in row 1's list"),
+        ("neighbours.rows.npy", -7, "neighbours.rows.npy holds a row outside 0..39 in row 1's list"),
+        ("neighbours.scores.npy", np.nan, "neighbours.scores.npy holds non-finite scores in row 1's list"),
+    ],
+)
+def test_a_query_by_pmid_checks_the_stored_list_it_reads(ix, monkeypatch, name, value, line):
+    """Stored lists are not read whole on open (400 MB at 1M papers): each query checks the one row it reads."""
+    arr = np.load(ix / name)
+    arr[1, 0] = value
+    np.save(ix / name, arr)
+    rehash(ix)
+    monkeypatch.setattr(store, "HASH_ON_OPEN_LIMIT", 0)
+    index = Index.open(ix)
+    with pytest.raises(CorruptIndex) as err:
+        index.similar("1001", 5)
+    assert str(err.value) == f"corrupt index {ix}: {line}; rebuild it"
+    assert index.similar("1002", 5).neighbors  # the other lists answer
+
+
+def test_http_reload_onto_a_tampered_index_is_409_naming_the_file_and_the_old_one_serves(ix, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from similar.server.app import create_app
+
+    monkeypatch.setenv("SIMILAR_ADMIN_TOKEN", "s3cret")
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    fresh = ix.parent / "fresh"
+    shutil.copytree(ix, fresh)
+    damage(fresh, L + "bm25.idf.npy", "dtype")
+    rehash(fresh)
+    ix.rename(ix.parent / "served")
+    fresh.rename(ix)
+    r = client.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+    assert r.status_code == 409 and r.json()["error"] == (
+        f"reload failed, still serving the previous index: corrupt index {ix}: lexical.bm25.idf.npy holds int32 x "
+        "(72,), expected float32 x (72,); rebuild it"
+    )
+    assert client.get("/v1/papers/1001/similar?method=bm25&n=3").status_code == 200
