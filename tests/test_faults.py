@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from fixtures import FakeEncoder, make_corpus, write_jsonl
-from similar import store
+from similar import publish, store
 from similar.build import build_index
 from similar.cli import main
 from similar.errors import SimilarError
@@ -442,11 +442,11 @@ def _kill_at(monkeypatch, step: str, root: Path, snapshot: Path):
             shutil.copytree(root, snapshot, symlinks=True)  # exactly what a kill at this instant leaves
             raise Killed(step)
 
-    monkeypatch.setattr(store, "crash_point", crash_point)
+    monkeypatch.setattr(publish, "crash_point", crash_point)
 
 
 @pytest.mark.parametrize("op", ["add", "rebuild"])
-@pytest.mark.parametrize("step", store.PUBLISH_STEPS)
+@pytest.mark.parametrize("step", publish.PUBLISH_STEPS)
 def test_kill_at_every_publish_step_recovers_intact(tmp_path, dense_ix, monkeypatch, op, step):
     root, snapshot = dense_ix.parent, tmp_path / "at-kill"
     update = more(tmp_path, "more.jsonl", 5000, 7)
@@ -462,7 +462,7 @@ def test_kill_at_every_publish_step_recovers_intact(tmp_path, dense_ix, monkeypa
     monkeypatch.undo()
     shutil.rmtree(root)
     shutil.copytree(snapshot, root, symlinks=True)
-    published = store.PUBLISH_STEPS.index(step) >= store.PUBLISH_STEPS.index("new-moved")
+    published = publish.PUBLISH_STEPS.index(step) >= publish.PUBLISH_STEPS.index("new-moved")
     assert (dense_ix / "manifest.json").exists() == (step != "old-moved")
     # a reader first: it finds the whole old index or the whole new one, never a half
     assert count_of(dense_ix) == (47 if published else 40)
@@ -479,7 +479,7 @@ def test_kill_at_every_publish_step_recovers_intact(tmp_path, dense_ix, monkeypa
 def test_real_sigkill_between_the_renames_then_open_restores(tmp_path, tfidf_ix):
     """The same as above with a real SIGKILL of `similar add` ($SIMILAR_CRASH_AT), then `similar query`."""
     update = more(tmp_path, "more.jsonl", 5000, 5)
-    env = {**os.environ, "PYTHONPATH": SRC, store.CRASH_ENV: "old-moved"}
+    env = {**os.environ, "PYTHONPATH": SRC, publish.CRASH_ENV: "old-moved"}
     proc = subprocess.run(
         [sys.executable, "-m", "similar.cli", "add", str(update), "--index", str(tfidf_ix), "--quiet"],
         env=env,
@@ -499,7 +499,7 @@ def test_real_sigkill_between_the_renames_then_open_restores(tmp_path, tfidf_ix)
 
 def test_stale_copies_of_killed_adds_are_removed_by_the_next_writer(tmp_path, tfidf_ix):
     for name in (".t.tmp-99-abcdef", ".t.add-work-99-abcdef"):  # similar's own: they carry its writing mark
-        store.make_owned_dir(tfidf_ix.parent / name)
+        publish.make_owned_dir(tfidf_ix.parent / name)
         (tfidf_ix.parent / name / "big.bin").write_bytes(b"x" * 1000)
     shutil.copytree(tfidf_ix, tfidf_ix.parent / ".t.old-99-abcdef")  # a previous version: a similar index
     res = run("add", more(tmp_path, "m.jsonl", 5000, 2), "--index", tfidf_ix, "--quiet")

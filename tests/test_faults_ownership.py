@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from fixtures import make_corpus, write_jsonl
-from similar import lock, store
+from similar import lock, publish
 from similar.build import build_index
 from similar.cli import main
 from similar.errors import SimilarError
@@ -299,7 +299,7 @@ def test_a_file_dropped_into_the_index_while_it_builds_is_kept_and_the_publish_r
         if step == "synced":
             (dest / "late.txt").write_text("written while the build ran")
 
-    monkeypatch.setattr(store, "crash_point", crash_point)
+    monkeypatch.setattr(publish, "crash_point", crash_point)
     with pytest.raises(SimilarError, match=r"it holds files that are not the index's \(late.txt\)"):
         build_index([home / "b.jsonl"], dest, method="tfidf", progress=False)
     assert (dest / "late.txt").read_text() == "written while the build ran"
@@ -587,10 +587,10 @@ def test_a_work_folder_similar_did_not_make_is_refused(home, kind):
 def test_the_published_index_carries_no_writing_mark_and_a_killed_copy_does(home, built):
     dest = home / "ix"
     build_index([home / "a.jsonl"], dest, method="tfidf", progress=False)
-    assert not (dest / store.WRITING_MARK).exists()
+    assert not (dest / publish.WRITING_MARK).exists()
     assert sorted(p.name for p in home.iterdir() if p.name.startswith(".ix")) == [".ix.lock"]
-    with pytest.raises(RuntimeError), store.atomic_dir(home / "other") as tmp:
-        assert (tmp / store.WRITING_MARK).is_file()
+    with pytest.raises(RuntimeError), publish.atomic_dir(home / "other") as tmp:
+        assert (tmp / publish.WRITING_MARK).is_file()
         raise RuntimeError("killed")
     assert sorted(p.name for p in home.iterdir() if p.name.startswith(".other")) == []
 

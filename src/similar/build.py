@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import lock, rowtable, store
+from . import lock, publish, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .encoders import Encoder, build_encoder, describe
@@ -183,14 +183,14 @@ def build_index(
     """Build a new index folder at `dest` from input files; resumable after any interruption.
 
     Without `force` an existing index is refused (`name` is how the user called it, for the message); with it only a
-    similar index holding nothing but its own files is replaced (store.check_replaceable).
+    similar index holding nothing but its own files is replaced (publish.check_replaceable).
 
     engine="ray" embeds with Ray Data actors (see distributed.py); everything else is the same code path.
     precompute=True stores every paper's list under the default method, so a query by PMID is a lookup.
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     check_inputs(inputs)
     given = Path(dest)
-    dest = store.resolve_target(given)  # a symlinked index is written where it points; the link stays
+    dest = publish.resolve_target(given)  # a symlinked index is written where it points; the link stays
     check_target(dest, force, name or str(given))  # before the lock: a refusal creates nothing
     with lock.writing(dest, wait, notify) as recovered:
         check_target(dest, force, name or str(given))  # again under the lock: what another writer made meanwhile counts
@@ -212,7 +212,7 @@ def no_usable_records(paths: Sequence[Path], skipped: int, first: list[str]) -> 
 def check_target(dest: Path, force: bool, name: str) -> None:
     """A build may write `dest` if nothing is there (or an empty folder), or, with `force`, a similar index that holds
     only its own files; anything else is refused in one line (and never with advice to force it)."""
-    store.check_replaceable(dest)
+    publish.check_replaceable(dest)
     if not force and os.path.lexists(dest) and (not dest.is_dir() or any(dest.iterdir())):
         raise SimilarError(
             f"index {dest} already exists: add papers with `similar add INPUT --index {name}`, "
@@ -227,12 +227,12 @@ def _work_folder(dest: Path) -> Path:
         ours = (
             not work.is_symlink()
             and work.is_dir()
-            and ((work / store.WRITING_MARK).is_file() or (work / STATE).is_file())
+            and ((work / publish.WRITING_MARK).is_file() or (work / STATE).is_file())
         )
         if not ours:
             raise SimilarError(
                 f"refusing to use {work} as the build's work folder: similar did not make it "
-                f"(it holds {store.listing(work) if work.is_dir() and not work.is_symlink() else 'a link or a file'}); "
+                f"(it holds {publish.listing(work) if work.is_dir() and not work.is_symlink() else 'a link or a file'}); "
                 "move it away"
             )
     return work
@@ -262,7 +262,7 @@ def _build_index(
         shutil.rmtree(work, ignore_errors=True)
         previous = None
     if not work.exists():
-        store.make_owned_dir(work)
+        publish.make_owned_dir(work)
 
     staging_path = work / STAGING
     with report.stage("reading"):
@@ -333,7 +333,7 @@ def _build_index(
             else None
         )
 
-    with report.stage("writing"), store.atomic_dir(dest, check=store.check_replaceable) as tmp:
+    with report.stage("writing"), publish.atomic_dir(dest, check=publish.check_replaceable) as tmp:
         papers = store.connect(tmp / store.PAPERS)
         insert_papers(
             papers,

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import store
+from . import publish
 from .errors import SimilarError
 
 
@@ -113,19 +113,19 @@ def writer_lock(
 def writing(dest: Path, wait: bool = False, notify: Callable[[str], None] | None = None) -> Iterator[list[str]]:
     """The writer lock plus recovery of what a killed writer left; yields the recovery notes."""
     with writer_lock(dest, wait, notify):
-        yield store.recover(dest)
+        yield publish.recover(dest)
 
 
 def recover_for_reading(dest: Path, timeout: float = 30.0) -> list[str]:
     """Before opening: a publish cut between its renames is undone (under the lock, so never while one runs)."""
     try:
-        dest = store.resolve_target(Path(dest))  # through a link: the cut publish happened where it points
+        dest = publish.resolve_target(Path(dest))  # through a link: the cut publish happened where it points
     except SimilarError:
         return []  # a dangling link or a loop: open says so
-    if not store.interrupted(dest):
+    if not publish.interrupted(dest):
         return []
     try:
         with writer_lock(dest, wait=True, timeout=timeout):
-            return store.recover(dest)
+            return publish.recover(dest)
     except (SimilarError, OSError):  # a read-only place or a writer that holds on: open reports what it finds
         return []

@@ -9,7 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import store
+from . import publish, store
 from .encoders import DEFAULT_MODEL, fingerprint_dir, resolve_model
 from .errors import SimilarError
 
@@ -191,7 +191,7 @@ def _export(name: str | None, dest: Path, loaded=None) -> dict:
             example_input={k: example[k] for k in inputs},
             input=[(k, [-1, -1], ov.Type.i64) for k in inputs],
         )
-    with store.atomic_dir(dest) as tmp:
+    with publish.atomic_dir(dest) as tmp:
         if spec.path.resolve() != dest.resolve():
             shutil.copytree(spec.path, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(OV_DIR))
         else:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from . import store
+from . import publish, store
 from .encoders import DEFAULT_MODEL, fingerprint_dir, resolve_model
 from .errors import SimilarError
 
@@ -97,7 +97,7 @@ def check_model_dest(dest: Path) -> None:
         )
     if any(dest.iterdir()) and not (dest / TRAINING_INFO).is_file():
         raise SimilarError(
-            f"refusing to replace {dest}: not a model similar trained (it holds {store.listing(dest)}); "
+            f"refusing to replace {dest}: not a model similar trained (it holds {publish.listing(dest)}); "
             "choose another name"
         )
 
@@ -125,7 +125,7 @@ def train_model(
     from sentence_transformers import SentenceTransformer
     from tqdm.auto import tqdm
 
-    dest = store.resolve_target(store.models_dir() / name)
+    dest = publish.resolve_target(store.models_dir() / name)
     check_model_dest(dest)  # before hours of training: a folder that is not a model similar trained is never replaced
     torch.manual_seed(seed)
     spec = resolve_model(base or DEFAULT_MODEL)
@@ -165,7 +165,7 @@ def train_model(
             bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}")
     bar.close()
     model.eval()
-    with store.atomic_dir(dest, check=check_model_dest) as tmp:
+    with publish.atomic_dir(dest, check=check_model_dest) as tmp:
         model.save(str(tmp))
         info = {
             "name": name,

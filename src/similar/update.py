@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import checks, lock, rowtable, store
+from . import checks, lock, publish, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
@@ -52,10 +52,10 @@ def add_to_index(
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     given = Path(dest)
     check_inputs(inputs)
-    dest = store.resolve_target(given)  # a symlinked index is written where it points; the link stays
-    if os.path.lexists(dest) or not store.interrupted(dest):  # one-line refusals before the lock: they create nothing
+    dest = publish.resolve_target(given)  # a symlinked index is written where it points; the link stays
+    if os.path.lexists(dest) or not publish.interrupted(dest):  # one-line refusals before the lock: they create nothing
         store.read_manifest(dest)  # "no index at ...", "not a similar index ..."
-        store.check_replaceable(dest, "update")
+        publish.check_replaceable(dest, "update")
     with lock.writing(dest, wait, notify) as recovered:
         report = _add(inputs, dest, encoder, progress)
         # watch lists live beside the name the user gave (watch.py)
@@ -97,7 +97,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     started = time.time()
     paths = check_inputs(inputs)
     manifest = store.read_manifest(dest)
-    store.check_replaceable(dest, "update")  # an add republishes the folder: nothing in it may be the user's
+    publish.check_replaceable(dest, "update")  # an add republishes the folder: nothing in it may be the user's
     store.read_rows(dest, manifest.count)
     store.check_files(dest, manifest, hash_limit=None)  # an add rewrites the index: never on top of a damaged one
     report = BuildReport(index=str(dest), method="dense+lexical" if manifest.dense else "tfidf")
@@ -143,8 +143,8 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
         )
 
     encoder = _index_encoder(manifest, encoder)
-    work = store.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
-    with store.atomic_dir(dest, check=lambda d: store.check_replaceable(d, "update")) as tmp, _named(tmp, dest):
+    work = publish.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
+    with publish.atomic_dir(dest, check=lambda d: publish.check_replaceable(d, "update")) as tmp, _named(tmp, dest):
         with report.stage("copying"):
             for f in dest.iterdir():
                 if f.is_file() and not f.name.startswith(store.LEXICAL_PREFIX):  # the lexical files are all rewritten
@@ -158,7 +158,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             dense = DenseBackend.load(tmp, manifest.dense, mmap=False, count=manifest.count)
             if papers:
                 shutil.rmtree(work, ignore_errors=True)
-                store.make_owned_dir(work)
+                publish.make_owned_dir(work)
                 with report.stage("embedding"):
                     vectors, _ = embed_checkpointed(
                         len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress
