@@ -76,8 +76,10 @@ NOT_FOUND_TEXT = "No similar papers are available for this article yet."
 
 
 def widget_error(message: str, theme: str = "light") -> str:
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><style>{_style(theme)}</style></head>
-<body><section class="similar-papers"><h2>Similar Papers</h2><p class="meta">{html.escape(message)}</p></section></body></html>"""
+    """One line for a reader, on a page that looks like the widget (bad address, unknown paper, server trouble)."""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>Similar papers</title><style>{_style(theme)}</style></head>
+<body><section class="similar-papers"><h2>Similar Papers</h2><p class="meta">{html.escape(clean(message))}</p></section></body></html>"""
 
 
 WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar Papers" list (data-similar-explain: shared terms under each title). */
