@@ -123,6 +123,11 @@ class Filters:
     def active(self) -> bool:
         return self != NONE
 
+    @property
+    def on_details(self) -> bool:
+        """Some filter reads the papers' details (type, MeSH, journal, language, check tag): check_against has work."""
+        return bool(self.types or self.mesh or self.journal or self.language or self.species)
+
     def describe(self) -> str:
         """'type review; year 2000-...': for notes and feeds."""
         parts = []
@@ -264,7 +269,7 @@ def check_against(facts: Facts, f: Filters, name: str = "the index", live: np.nd
     type or language (with the values the index holds and the nearest one), a type, language or check tag no live
     paper carries, a MeSH name or journal absent from the index (with the nearest names present). Decided from the
     index's facts alone, before any ranking; years are the row table's business (notes, not errors)."""
-    if not (f.types or f.mesh or f.journal or f.language or f.species):
+    if not f.on_details:
         return
     where = name if name == "the index" else f"index {name}"
 

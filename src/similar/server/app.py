@@ -221,7 +221,7 @@ def _reader_line(first: dict) -> str:
 def checked(index: Index, filters: Filters) -> Filters:
     """The filters, once each value can match some paper of the index (filters.check_against): decided before any
     ranking, so a misspelt type or journal is a 422 naming the nearest values, not an empty list."""
-    if filters.types or filters.mesh or filters.journal or filters.language or filters.species:
+    if filters.on_details:  # else no facts are gathered
         check_against(index.facts, filters, index.path.name, live=index.live)
     return filters
 
