@@ -188,8 +188,14 @@ def test_widget_not_found_speaks_to_a_reader(client):
     "url, status, line",
     [
         ("/widget/abc", 422, "&#x27;abc&#x27; is not a PubMed ID: a PMID is a number, such as 7504954."),
-        ("/widget/1000?n=0", 422, "The n parameter &#x27;0&#x27; is not accepted: Input should be greater than"),
-        ("/widget/1000?theme=%3Cb%3E", 422, "The theme parameter &#x27;&lt;b&gt;&#x27; is not accepted"),
+        ("/widget/1000?n=0", 422, "The n parameter must be at least 1, not &#x27;0&#x27;."),
+        ("/widget/1000?n=x", 422, "The n parameter must be a whole number, not &#x27;x&#x27;."),
+        (
+            "/widget/1000?theme=%3Cb%3E",
+            422,
+            "The theme parameter must be one of light, dark, not &#x27;&lt;b&gt;&#x27;.",
+        ),
+        ("/widget/1000?explain=maybe", 422, "The explain parameter must be true or false, not &#x27;maybe&#x27;."),
         ("/widget/4242", 404, "No similar papers are available for this article yet."),
         ("/widget/1000?type=nosuchtype", 422, "unknown publication type &#x27;nosuchtype&#x27;"),
         ("/widget/", 404, "There is no such page: the address should end in /widget/PMID or /embed/PMID."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,6 +216,17 @@ def _reader_line(first: dict) -> str:
     name, given = (where[-1] if where else "request"), first.get("input")
     if where[:1] == ["path"] and name == "pmid":
         return f"{given!r} is not a PubMed ID: a PMID is a number, such as 7504954."
+    kind, ctx = first.get("type"), first.get("ctx") or {}
+    choices = re.fullmatch(r"\^\(([\w|-]+)\)\$", str(ctx.get("pattern", "")))
+    rule = {
+        "greater_than_equal": f"at least {ctx.get('ge')}",
+        "less_than_equal": f"at most {ctx.get('le')}",
+        "int_parsing": "a whole number",
+        "bool_parsing": "true or false",
+        "string_pattern_mismatch": f"one of {', '.join(choices.group(1).split('|'))}" if choices else None,
+    }.get(kind)
+    if rule:
+        return f"The {name} parameter must be {rule}, not {given!r}."
     return f"The {name} parameter {given!r} is not accepted: {first.get('msg', 'invalid value')}."
 
 
