@@ -24,6 +24,7 @@ class CorpusPlan:
 
     corpus: Path
     papers: int = 0
+    cached: int = 0  # vectors the cache held already
     copied: int = 0
     sources: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # texts still to embed
@@ -107,6 +108,7 @@ def plan(corpus: Path, encoder) -> CorpusPlan:
         return out
     keys = {encoder.key(t): t for t in texts}
     missing = set(encoder.missing(list(keys)))
+    out.cached = len(keys) - len(missing)
     for folder in sources(out.sha256, encoder.fingerprint, encoder.dim) if missing else []:
         copied = copy_vectors(folder, encoder, missing)
         if copied:
@@ -138,7 +140,8 @@ def estimate(plans: Sequence[CorpusPlan], encoder, echo: Callable[[str], None]) 
         encoder.encode(sample)  # the first call pays for warming the model: the estimate errs long
         rate = len(sample) / max(time.perf_counter() - started, 1e-6)
     for p in plans:
-        reused = f"; {p.copied} vectors copied from index {', '.join(p.sources)}" if p.copied else ""
+        reused = f"; {p.cached} vectors cached already" if p.cached else ""
+        reused += f"; {p.copied} copied from index {', '.join(p.sources)}" if p.copied else ""
         if encoder is None:
             echo(f"{p.corpus.name}: {p.papers} papers (no model: lexical methods only)")
         elif p.missing:
