@@ -281,12 +281,16 @@ def check_against(facts: Facts, f: Filters, name: str = "the index", live: np.nd
         for t in f.types:
             if any(s == t or s.startswith(t + "-") or s in TYPE_ALIASES.get(t, ()) for s in held):
                 continue
-            listed = f"types in {where}: {_listing(held)}" if held else f"{where} records no publication types"
+            listed = (
+                f"types in {where}: {_listing(held)}"
+                if held
+                else f"{where} records no publication types, so no type filter can match"
+            )
             if t in PUBLICATION_TYPES or t in TYPE_ALIASES or any(p.startswith(t + "-") for p in PUBLICATION_TYPES):
                 near = _nearest(t, held, cutoff=0.6)  # a real type the index lacks: a near one only if close
                 hint = f" (nearest present: {near[0]})" if near else ""
                 raise SimilarError(f"no paper in {where} has publication type {t}{hint}; {listed}")
-            near = _nearest(t, held or PUBLICATION_TYPES)
+            near = _nearest(t, held)  # none when the index records no types: a name it lacks would not help
             hint = f" (nearest: {near[0]})" if near else ""
             raise SimilarError(f"unknown publication type {t!r}{hint}; {listed}")
     if f.language:
@@ -297,11 +301,11 @@ def check_against(facts: Facts, f: Filters, name: str = "the index", live: np.nd
             listed = (
                 f"languages in {where}: {_listing(list(held_languages))}"
                 if held_languages
-                else f"{where} records no languages"
+                else f"{where} records no languages, so no language filter can match"
             )
             if code in LANGUAGES:
                 raise SimilarError(f"no paper in {where} is in language {code}; {listed}")
-            near = _nearest(code, held_languages or LANGUAGES)
+            near = _nearest(code, held_languages)
             hint = f" (nearest: {near[0]})" if near else ""
             raise SimilarError(f"unknown language code {code!r}{hint}; {listed}")
     if f.species:
