@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,13 +190,8 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status_code=status)
 
 
-UNAVAILABLE = "Similar papers are unavailable right now."
-READER_PAGES = ("/widget", "/embed")  # pages for people, not programs: bad input is answered with a page
-
-
 def _for_readers(request: Request) -> bool:
-    path = request.url.path
-    return any(path == p or path.startswith(p + "/") for p in READER_PAGES)
+    return pages.for_readers(request.url.path)
 
 
 def _page(request: Request, status: int, message: str) -> HTMLResponse:
@@ -208,26 +202,6 @@ def _page(request: Request, status: int, message: str) -> HTMLResponse:
         status_code=status,
         headers={"Cache-Control": "no-store"},
     )
-
-
-def _reader_line(first: dict) -> str:
-    """One plain sentence for a request validation error on a reader page."""
-    where = [str(p) for p in first.get("loc", [])]
-    name, given = (where[-1] if where else "request"), first.get("input")
-    if where[:1] == ["path"] and name == "pmid":
-        return f"{given!r} is not a PubMed ID: a PMID is a number, such as 7504954."
-    kind, ctx = first.get("type"), first.get("ctx") or {}
-    choices = re.fullmatch(r"\^\(([\w|-]+)\)\$", str(ctx.get("pattern", "")))
-    rule = {
-        "greater_than_equal": f"at least {ctx.get('ge')}",
-        "less_than_equal": f"at most {ctx.get('le')}",
-        "int_parsing": "a whole number",
-        "bool_parsing": "true or false",
-        "string_pattern_mismatch": f"one of {', '.join(choices.group(1).split('|'))}" if choices else None,
-    }.get(kind)
-    if rule:
-        return f"The {name} parameter must be {rule}, not {given!r}."
-    return f"The {name} parameter {given!r} is not accepted: {first.get('msg', 'invalid value')}."
 
 
 def checked(index: Index, filters: Filters) -> Filters:
@@ -278,14 +252,14 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s", request.url.path)
         if _for_readers(request):
-            return _page(request, 500, UNAVAILABLE)
+            return _page(request, 500, pages.UNAVAILABLE)
         return _error(500, f"internal error: {edge_message(exc)}")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         first = exc.errors()[0]
         if _for_readers(request):
-            return _page(request, 422, _reader_line(first))
+            return _page(request, 422, pages.reader_line(first))
         if first.get("type") == "json_invalid":
             reason = (first.get("ctx") or {}).get("error") or first.get("msg")
             return _error(422, f"invalid JSON body at character {first['loc'][-1]}: {reason}")
@@ -310,7 +284,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         request: Request, exc: CorruptIndex
     ):  # the server's file, not the request: one line, no traceback
         log.error("%s: %s", request.url.path, exc)
-        return _page(request, 500, UNAVAILABLE) if _for_readers(request) else _error(500, str(exc))
+        return _page(request, 500, pages.UNAVAILABLE) if _for_readers(request) else _error(500, str(exc))
 
     def cached(request: Request, index: Index, body) -> Response:
         """ETag from the index build: the same URL on the same build always gives the same answer."""
