@@ -165,3 +165,54 @@ def test_the_script_widget_in_chromium_shows_bylines_marks_and_takes_filter_attr
             assert "<b>Bad</b> A · J <i>x</i> · 2019" in evil.text and not evil.find_elements(
                 By.CSS_SELECTOR, "b, i, script"
             )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"types": "nosuchtype"},
+            "unknown publication type 'nosuchtype' (nearest: journal-article); types in index ix: journal-article, "
+            "preprint, published-erratum, randomized-controlled-trial, retracted-publication, "
+            "retraction-of-publication, review",
+        ),
+        ({"types": "reviw"}, "unknown publication type 'reviw' (nearest: review); types in index ix: "),
+        ({"types": "meta-analysis"}, "no paper in index ix has publication type meta-analysis; types in index ix: "),
+        ({"language": "xyz"}, "unknown language code 'xyz' (nearest: "),
+        ({"language": "spa"}, "no paper in index ix is in language spa; languages in index ix: eng, fre"),
+        (
+            {"mesh": "Myocardial Infarctio"},
+            "MeSH 'Myocardial Infarctio' is on no paper in index ix; nearest names present: Myocardial Infarction",
+        ),
+        ({"mesh": "D000001"}, "MeSH 'D000001' is on no paper in index ix"),
+        (
+            {"journal": "trials in cardiolgy"},
+            "journal 'trials in cardiolgy' has no paper in index ix; nearest present: Trials in Cardiology",
+        ),
+        ({"types": ["review", "trial"], "mesh": "humans", "journal": "HEART JOURNAL", "language": "fre"}, None),
+        ({"species": "animals", "min_year": 1900}, None),
+    ],
+)
+def test_filters_that_cannot_match_say_so_with_the_nearest_values(ix, kwargs, message):
+    from similar.errors import SimilarError
+    from similar.filters import Filters, check_against
+
+    index = Index.open(ix)
+    if message is None:
+        check_against(index.facts, Filters.of(**kwargs), index.path.name, live=index.live)
+        return
+    with pytest.raises(SimilarError) as info:
+        check_against(index.facts, Filters.of(**kwargs), index.path.name, live=index.live)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+
+
+def test_a_check_tag_no_paper_carries_is_an_error(tmp_path, fake_encoder):
+    from similar.errors import SimilarError
+    from similar.filters import Filters, check_against
+
+    build_index([write_jsonl(tmp_path / "a.jsonl", [EVIL])], tmp_path / "ix", model=fake_encoder, progress=False)
+    index = Index.open(tmp_path / "ix")
+    with pytest.raises(
+        SimilarError, match=r"^no paper in index ix carries the MeSH check tag Humans \(index ix records no MeSH\)$"
+    ):
+        check_against(index.facts, Filters.of(species="humans"), index.path.name, live=index.live)

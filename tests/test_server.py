@@ -182,3 +182,56 @@ def test_widget_not_found_speaks_to_a_reader(client):
     for text in (r.text, script):
         assert "similar add" not in text and "--text" not in text
     assert "No similar papers are available for this article yet." in script
+
+
+@pytest.mark.parametrize(
+    "url, status, line",
+    [
+        ("/widget/abc", 422, "&#x27;abc&#x27; is not a PubMed ID: a PMID is a number, such as 7504954."),
+        ("/widget/1000?n=0", 422, "The n parameter must be at least 1, not &#x27;0&#x27;."),
+        ("/widget/1000?n=x", 422, "The n parameter must be a whole number, not &#x27;x&#x27;."),
+        (
+            "/widget/1000?theme=%3Cb%3E",
+            422,
+            "The theme parameter must be one of light, dark, not &#x27;&lt;b&gt;&#x27;.",
+        ),
+        ("/widget/1000?explain=maybe", 422, "The explain parameter must be true or false, not &#x27;maybe&#x27;."),
+        ("/widget/4242", 404, "No similar papers are available for this article yet."),
+        ("/widget/1000?type=nosuchtype", 422, "unknown publication type &#x27;nosuchtype&#x27;"),
+        ("/widget/", 404, "There is no such page: the address should end in /widget/PMID or /embed/PMID."),
+        ("/embed/abc%3Cscript%3E", 422, "&#x27;abc&lt;script&gt;&#x27; is not a PubMed ID"),
+        ("/embed/4242", 404, "PMID 4242 is not in this index: there are no similar papers to embed yet."),
+    ],
+)
+def test_reader_pages_answer_bad_input_with_a_page(client, url, status, line):
+    r = client.get(url)
+    assert r.status_code == status and r.headers["content-type"].startswith("text/html")
+    assert line in r.text and '<section class="similar-papers">' in r.text and "<script" not in r.text
+    assert '"error"' not in r.text and "similar add" not in r.text
+
+
+def test_reader_pages_keep_the_theme_and_the_api_stays_json(client):
+    dark = client.get("/widget/abc?theme=dark").text
+    assert "#15181d" in dark  # the dark widget's background
+    assert client.post("/widget/1000").headers["content-type"].startswith("text/html")
+    api = client.get("/v1/papers/abc/similar")
+    assert api.status_code == 422 and api.json()["error"].startswith("invalid pmid")
+    assert client.get("/widget.js").headers["content-type"].startswith("application/javascript")
+    assert client.get("/widgets").json()["error"] == "no route /widgets: see /docs"
+
+
+def test_filters_that_cannot_match_are_422_before_ranking(client, monkeypatch):
+    from similar.index import Index
+
+    def never(*args, **kwargs):
+        raise AssertionError("ranked although the filters could not match")
+
+    monkeypatch.setattr(Index, "similar", never)
+    monkeypatch.setattr(Index, "recommend", never)
+    for url in ("/v1/papers/1000/similar?type=nosuchtype", "/v1/recommendations?positive=1000&type=nosuchtype"):
+        r = client.get(url)
+        assert r.status_code == 422 and r.json()["error"] == (
+            "unknown publication type 'nosuchtype'; index web records no publication types, so no type filter can match"
+        )
+    r = client.post("/v1/recommendations", json={"positive": ["1000"], "journal": ["No Such Journal"]})
+    assert r.status_code == 422 and r.json()["error"].startswith("journal 'No Such Journal' has no paper in index web")

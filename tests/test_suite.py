@@ -172,3 +172,45 @@ def test_with_params_ranks_live_with_another_setting(tmp_path, corpus, fake_enco
     assert index.lists_current and not changed.lists_current and index.ranker.hybrid == HybridParams()
     dense_rows = index.ranker.search("dense", Query(row=0), 5)[1]
     assert [n.pmid for n in changed.similar("1000", n=5).neighbors] == index.pmids[dense_rows].tolist()
+
+
+def test_the_suite_reuses_the_vectors_of_an_index_of_the_same_corpus(tmp_path, suite_files):
+    """An index built from the same corpus file by the same model: its vectors fill the cache, nothing of the corpus
+    is embedded again, every figure is the same, and what was reused and what is left is said up front."""
+    from similar import paths
+    from similar.encoders import CachedEncoder
+
+    benchmarks, _ = load_suite(suite_files)
+    corpus = benchmarks[0].corpus
+    build_index([corpus], paths.index_path("trec"), model=FakeEncoder(), progress=False)
+    other = FakeEncoder(dim=32)
+    other.fingerprint = "another-model"
+    build_index([corpus], paths.index_path("other"), model=other, progress=False)  # another model: not used
+    plain = run_suite(benchmarks, tmp_path / "plain", model=FakeEncoder(), progress=False)
+
+    inner = FakeEncoder()
+    cached = CachedEncoder(inner, tmp_path / "cache")
+    lines: list[str] = []
+    reused = run_suite(benchmarks, tmp_path / "reused", model=cached, progress=False, echo=lines.append)
+    assert "corpus.jsonl: 40 papers; 40 copied from index trec; every vector is cached, nothing to embed" in lines
+    assert inner.encoded < 40  # the text queries of the claims and titles benchmarks, never the corpus
+    for name, bench in plain["benchmarks"].items():
+        assert reused["benchmarks"][name]["summary"] == bench["summary"], name
+
+
+def test_the_estimate_says_what_is_left_to_embed(tmp_path, suite_files):
+    from similar.bench import reuse
+    from similar.encoders import CachedEncoder
+
+    benchmarks, _ = load_suite(suite_files)
+    inner = FakeEncoder()
+    cached = CachedEncoder(inner, tmp_path / "cache")
+    cached.encode(["an unrelated text"])
+    plan = reuse.plan(benchmarks[0].corpus, cached)
+    assert plan.papers == 40 and len(plan.missing) == 40 and plan.copied == 0
+    lines: list[str] = []
+    assert reuse.estimate([plan], cached, lines.append) > 0
+    assert len(lines) == 1 and lines[0].startswith("corpus.jsonl: 40 papers; 40 to embed, about ")
+    assert inner.encoded == 1 + reuse.SAMPLE  # the timed sample is cached: the build embeds only the rest
+    again = reuse.plan(benchmarks[0].corpus, cached)
+    assert len(again.missing) == 40 - reuse.SAMPLE and again.cached == reuse.SAMPLE

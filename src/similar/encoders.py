@@ -365,25 +365,50 @@ class CachedEncoder:
     def describe(self) -> dict:
         return describe(self.inner)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+    @staticmethod
+    def key(text: str) -> str:
+        """The cache's key of a text: its SHA-256 (the text exactly as embedded)."""
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def cached(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of these keys (those that have one)."""
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
+            chunk = list(keys[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for key, blob in self.db.execute(
                 f"SELECT text_hash, vector FROM vectors WHERE text_hash IN ({marks})", chunk
             ):
                 found[key] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def missing(self, keys: Sequence[str]) -> list[str]:
+        """The keys without a cached vector, in order."""
+        have = set()
+        for start in range(0, len(keys), 500):
+            chunk = list(keys[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            have.update(
+                k for (k,) in self.db.execute(f"SELECT text_hash FROM vectors WHERE text_hash IN ({marks})", chunk)
+            )
+        return [k for k in keys if k not in have]
+
+    def put(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        """Cache vectors made elsewhere (another index's, by the same model) under their texts' keys."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        self.db.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?)", [(k, v.tobytes()) for k, v in zip(keys, vectors)]
+        )
+        self.db.commit()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [self.key(t) for t in texts]
+        found = self.cached(keys)
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.hits += len(keys) - len(missing)
         if missing:
             fresh = self.inner.encode([texts[i] for i in missing])
-            self.db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                [(keys[i], fresh[j].tobytes()) for j, i in enumerate(missing)],
-            )
-            self.db.commit()
+            self.put([keys[i] for i in missing], fresh)
             for j, i in enumerate(missing):
                 found[keys[i]] = fresh[j]
         return np.stack([found[k] for k in keys]).astype(np.float32) if keys else np.empty((0, self.dim), np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, fields
 from typing import Iterable
@@ -122,6 +123,11 @@ class Filters:
     def active(self) -> bool:
         return self != NONE
 
+    @property
+    def on_details(self) -> bool:
+        """Some filter reads the papers' details (type, MeSH, journal, language, check tag): check_against has work."""
+        return bool(self.types or self.mesh or self.journal or self.language or self.species)
+
     def describe(self) -> str:
         """'type review; year 2000-...': for notes and feeds."""
         parts = []
@@ -156,6 +162,10 @@ class Facts:
         self.journal = np.array([j.lower() for j in journals], dtype=object)
         self._types: dict[str, list[int]] = {}
         self._mesh: dict[str, list[int]] = {}
+        self.mesh_names: dict[str, str] = {}  # lower-case name -> the name as MeSH writes it (for messages)
+        self.journal_names: dict[str, str] = {}  # lower-case title -> the title as the records write it
+        for j in journals:
+            self.journal_names.setdefault(j.lower(), j)
         for row, d in details.items():
             self.language[row] = d.language.lower()
             self.retracted[row] |= d.retracted
@@ -167,6 +177,7 @@ class Facts:
                 self.animals[row] |= m.ui == ANIMALS
                 for key in {m.ui, m.name.lower()}:
                     self._mesh.setdefault(key, []).append(row)
+                self.mesh_names.setdefault(m.name.lower(), m.name)
             for link in d.links:  # a notice marks the paper it retracts, whether or not that record says so yet
                 if link.kind == "RetractionOf" and link.pmid in row_of:
                     self.retracted[row_of[link.pmid]] = True
@@ -206,3 +217,121 @@ class Facts:
         if f.exclude_retracted:
             keep &= ~self.retracted
         return keep
+
+
+# -- filters that cannot match: said before any ranking ------------------------------------------------------------
+
+# PubMed's publication types (as slugs): a type outside these and the index's own is called unknown, not absent
+PUBLICATION_TYPES = tuple(
+    slug(t)
+    for t in (
+        "Adaptive Clinical Trial|Address|Autobiography|Bibliography|Biography|Books and Documents|Case Reports|"
+        "Classical Article|Clinical Conference|Clinical Study|Clinical Trial|Clinical Trial, Phase I|"
+        "Clinical Trial, Phase II|Clinical Trial, Phase III|Clinical Trial, Phase IV|Clinical Trial Protocol|"
+        "Clinical Trial, Veterinary|Comment|Comparative Study|Congress|Consensus Development Conference|"
+        "Consensus Development Conference, NIH|Controlled Clinical Trial|Corrected and Republished Article|Dataset|"
+        "Dictionary|Directory|Duplicate Publication|Editorial|English Abstract|Equivalence Trial|Evaluation Study|"
+        "Expression of Concern|Festschrift|Government Publication|Guideline|Historical Article|Interactive Tutorial|"
+        "Interview|Introductory Journal Article|Journal Article|Lecture|Legal Case|Legislation|Letter|Meta-Analysis|"
+        "Multicenter Study|News|Newspaper Article|Observational Study|Observational Study, Veterinary|Overall|"
+        "Patient Education Handout|Periodical Index|Personal Narrative|Portrait|Practice Guideline|"
+        "Pragmatic Clinical Trial|Preprint|Published Erratum|Randomized Controlled Trial|"
+        "Randomized Controlled Trial, Veterinary|Research Support, American Recovery and Reinvestment Act|"
+        "Research Support, N.I.H., Extramural|Research Support, N.I.H., Intramural|Research Support, Non-U.S. Gov't|"
+        "Research Support, U.S. Gov't, Non-P.H.S.|Research Support, U.S. Gov't, P.H.S.|"
+        "Research Support, U.S. Government|Retracted Publication|Retraction of Publication|Review|"
+        "Scientific Integrity Review|Systematic Review|Technical Report|Twin Study|Validation Study|"
+        "Video-Audio Media|Webcast"
+    ).split("|")
+)
+# MEDLINE's language codes (ISO 639-2/B as MEDLINE writes them)
+LANGUAGES = (
+    "afr alb amh ara arm aze ben bos bul cat chi cze dan dut eng epo est fin fre geo ger gla gre heb hin hrv hun ice "
+    "ind ita jpn kin kor lat lav lit mac mal mao may mul nor per pol por pus rum rus san scr slo slv spa srp swe tha "
+    "tur ukr und urd vie wel"
+).split()
+SHOWN = 30  # at most this many present values listed in a message
+
+
+def _nearest(value: str, choices, n: int = 1, cutoff: float = 0.0) -> list[str]:
+    """The n choices most like value (difflib's ratio); with cutoff 0, however far: the nearest there is."""
+    return difflib.get_close_matches(value, list(choices), n=n, cutoff=cutoff)
+
+
+def _listing(values: list[str]) -> str:
+    values = sorted(values)
+    more = f" and {len(values) - SHOWN} more" if len(values) > SHOWN else ""
+    return ", ".join(values[:SHOWN]) + more
+
+
+def check_against(facts: Facts, f: Filters, name: str = "the index", live: np.ndarray | None = None) -> None:
+    """Raise SimilarError (one line) for a filter value that no paper of the index can match: an unknown publication
+    type or language (with the values the index holds and the nearest one), a type, language or check tag no live
+    paper carries, a MeSH name or journal absent from the index (with the nearest names present). Decided from the
+    index's facts alone, before any ranking; years are the row table's business (notes, not errors)."""
+    if not f.on_details:
+        return
+    where = name if name == "the index" else f"index {name}"
+
+    def present(rows) -> bool:
+        return len(rows) > 0 and (live is None or bool(live[rows].any()))
+
+    if f.types:
+        held = [s for s, rows in facts._types.items() if present(rows)]
+        for t in f.types:
+            if any(s == t or s.startswith(t + "-") or s in TYPE_ALIASES.get(t, ()) for s in held):
+                continue
+            listed = (
+                f"types in {where}: {_listing(held)}"
+                if held
+                else f"{where} records no publication types, so no type filter can match"
+            )
+            if t in PUBLICATION_TYPES or t in TYPE_ALIASES or any(p.startswith(t + "-") for p in PUBLICATION_TYPES):
+                near = _nearest(t, held, cutoff=0.6)  # a real type the index lacks: a near one only if close
+                hint = f" (nearest present: {near[0]})" if near else ""
+                raise SimilarError(f"no paper in {where} has publication type {t}{hint}; {listed}")
+            near = _nearest(t, held)  # none when the index records no types: a name it lacks would not help
+            hint = f" (nearest: {near[0]})" if near else ""
+            raise SimilarError(f"unknown publication type {t!r}{hint}; {listed}")
+    if f.language:
+        held_languages = set(facts.language[live] if live is not None else facts.language) - {""}
+        for code in f.language:
+            if code in held_languages:
+                continue
+            listed = (
+                f"languages in {where}: {_listing(list(held_languages))}"
+                if held_languages
+                else f"{where} records no languages, so no language filter can match"
+            )
+            if code in LANGUAGES:
+                raise SimilarError(f"no paper in {where} is in language {code}; {listed}")
+            near = _nearest(code, held_languages)
+            hint = f" (nearest: {near[0]})" if near else ""
+            raise SimilarError(f"unknown language code {code!r}{hint}; {listed}")
+    if f.species:
+        tagged = facts.humans if f.species == "humans" else facts.animals
+        if not (tagged[live] if live is not None else tagged).any():
+            raise SimilarError(
+                f"no paper in {where} carries the MeSH check tag {f.species.capitalize()}"
+                + ("" if facts._mesh else f" ({where} records no MeSH)")
+            )
+    if f.mesh:
+        for term in f.mesh:
+            key = term if _UI.match(term) else term.lower()
+            if present(facts._mesh.get(key, [])):
+                continue
+            if not facts._mesh:
+                raise SimilarError(f"MeSH {term!r} is on no paper: {where} records no MeSH")
+            near = [] if _UI.match(term) else [facts.mesh_names[n] for n in _nearest(key, facts.mesh_names, 3)]
+            hint = f"; nearest names present: {', '.join(near)}" if near else ""
+            raise SimilarError(f"MeSH {term!r} is on no paper in {where}{hint}")
+    if f.journal:
+        held_journals = set(facts.journal[live] if live is not None else facts.journal) - {""}
+        for title in f.journal:
+            if title.lower() in held_journals:
+                continue
+            if not held_journals:
+                raise SimilarError(f"journal {title!r} has no paper: {where} records no journals")
+            near = [facts.journal_names.get(n, n) for n in _nearest(title.lower(), held_journals, 3)]
+            hint = f"; nearest present: {', '.join(near)}" if near else ""
+            raise SimilarError(f"journal {title!r} has no paper in {where}{hint}")

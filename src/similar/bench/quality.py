@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .. import methods as registry
 from .. import store
@@ -20,7 +21,7 @@ from ..build import build_index
 from ..encoders import CachedEncoder, ModelUnavailable, load_encoder
 from ..errors import SimilarError
 from ..index import Index
-from . import report
+from . import report, reuse
 from .metrics import all_metrics, bootstrap_ci, paired_difference
 
 PROTOCOLS = ("full", "rerank")
@@ -61,7 +62,11 @@ def read_topics(path: str | Path | None) -> dict[str, str]:
 
 
 def evaluate(
-    index: Index, judgments: dict[str, dict[str, int]], methods: Sequence[str], label: dict[str, str] | None = None
+    index: Index,
+    judgments: dict[str, dict[str, int]],
+    methods: Sequence[str],
+    label: dict[str, str] | None = None,
+    progress: bool = False,
 ) -> dict:
     """Per-seed metrics for each method under both protocols, plus coverage counts (nothing dropped silently)."""
     label = label or {}
@@ -99,7 +104,7 @@ def evaluate(
         for protocol in PROTOCOLS:
             per_seed[protocol][name] = {}
         started = time.perf_counter()
-        for seed, judged in usable.items():
+        for seed, judged in tqdm(usable.items(), desc=name, unit=" seed", disable=not progress, leave=False):
             per_seed["full"][name][seed] = all_metrics(index.ranked(seed, method, FULL_DEPTH), judged, full=True)
             per_seed["rerank"][name][seed] = all_metrics(
                 index.rank_candidates(seed, list(judged), method), judged, full=False
@@ -186,6 +191,8 @@ def run_quality(
             except ModelUnavailable as exc:
                 print(f"note: no dense method ({exc})", file=sys.stderr)
                 encoder = None
+            say = (lambda line: print(line, file=sys.stderr)) if progress else (lambda line: None)
+            reuse.estimate([reuse.plan(corpus, encoder)], encoder, say)  # vectors an index of this file already has
             dest = Path(tmp) / f"index-{i}"
             build_index([corpus], dest, model=encoder, method="auto" if encoder else "tfidf", progress=progress)
             index = Index.open(dest, encoder=encoder)
@@ -195,7 +202,7 @@ def run_quality(
                 wanted = [m for m in wanted if m not in same_for_every_model]
             tag = "" if len(models) == 1 or encoder is None else f"[{encoder.name}]"
             label = {m: (f"{m}{tag}" if m not in same_for_every_model else m) for m in wanted}
-            result = evaluate(index, judgments, wanted, label)
+            result = evaluate(index, judgments, wanted, label, progress)
             coverage = coverage or result["coverage"]
             for p in PROTOCOLS:
                 per_seed[p].update(result["per_seed"][p])

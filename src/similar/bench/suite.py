@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import yaml
+from tqdm.auto import tqdm
 
 from .. import store
 from ..build import build_index
 from ..encoders import CachedEncoder, ModelUnavailable, describe, load_encoder
 from ..errors import SimilarError
 from ..index import Index
+from . import reuse
 from .metrics import all_metrics
 from .quality import means, paired_against, per_topic, read_judgments, read_topics
 
@@ -162,17 +164,17 @@ def ranked(index: Index, bench: Benchmark, case: Case, method: str) -> list[str]
     return [p for p in found if p != case.skip][:DEPTH]
 
 
-def evaluate(index: Index, bench: Benchmark, methods: Sequence[str]) -> dict:
-    """Per-question metrics for each method, and ms per question."""
+def evaluate(index: Index, bench: Benchmark, methods: Sequence[str], progress: bool = False) -> dict:
+    """Per-question metrics for each method, and ms per question (a bar per method with progress)."""
     questions, counts = cases(index, bench)
     counts["evaluated"] = len(questions)
     per_query: dict[str, dict[str, dict]] = {}
     ms: dict[str, float] = {}
     for method in methods:
         started = time.perf_counter()
+        bar = tqdm(questions, desc=f"{bench.name} {method}", unit=" query", disable=not progress, leave=False)
         per_query[method] = {
-            c.key: all_metrics(ranked(index, bench, c, method), c.judged, full=bench.kind != "rerank")
-            for c in questions
+            c.key: all_metrics(ranked(index, bench, c, method), c.judged, full=bench.kind != "rerank") for c in bar
         }
         ms[method] = round((time.perf_counter() - started) / max(len(questions), 1) * 1000, 3)
     return {"coverage": counts, "per_query": per_query, "ms_per_query": ms}
@@ -189,16 +191,28 @@ def summarize(result: dict, default: str, topics: dict[str, str]) -> dict:
 
 
 def indexes(
-    benchmarks: Sequence[Benchmark], encoder, folder: Path, progress: bool
+    benchmarks: Sequence[Benchmark],
+    encoder,
+    folder: Path,
+    progress: bool,
+    echo: Callable[[str], None] = lambda s: None,
 ) -> Iterator[tuple[Index, list[Benchmark]]]:
-    """One index per corpus (built in `folder`, embeddings from the cache), with the benchmarks that use it."""
+    """One index per corpus (built in `folder`), with the benchmarks that use it. First, for every corpus: vectors of
+    an index built from the same file by the same model are copied into the embedding cache (reuse.py), and what is
+    left to embed is said with an estimate; each build then embeds only what no cache holds."""
     by_corpus: dict[Path, list[Benchmark]] = defaultdict(list)
     for bench in benchmarks:
         by_corpus[bench.corpus].append(bench)
-    for i, (corpus, group) in enumerate(by_corpus.items()):
+    for corpus in by_corpus:
         if not corpus.is_file():
             raise SimilarError(f"corpus not found: {corpus.resolve()}")
+    echo(f"reading {len(by_corpus)} corpus files and looking for vectors already made ...")
+    reuse.estimate([reuse.plan(corpus, encoder) for corpus in by_corpus], encoder, echo)
+    for i, (corpus, group) in enumerate(by_corpus.items()):
         dest = Path(folder) / f"index-{i}"
+        echo(
+            f"building the index of {corpus.name} ({i + 1} of {len(by_corpus)}) for {', '.join(b.name for b in group)}"
+        )
         build_index([corpus], dest, model=encoder, method="auto" if encoder else "tfidf", progress=progress)
         index = Index.open(dest, encoder=encoder)
         try:
@@ -240,11 +254,11 @@ def run_suite(
         "benchmarks": {},
     }
     with tempfile.TemporaryDirectory(prefix="similar-suite-") as tmp:
-        for index, group in indexes(benchmarks, encoder, Path(tmp), progress):
+        for index, group in indexes(benchmarks, encoder, Path(tmp), progress, echo):
             wanted = [m for m in (methods or index.methods) if m in index.methods]
             for bench in group:
                 echo(f"{bench.name}: {KINDS[bench.kind]}")
-                result = evaluate(index, bench, wanted)
+                result = evaluate(index, bench, wanted, progress)
                 results["benchmarks"][bench.name] = {
                     "kind": bench.kind,
                     "note": bench.note,

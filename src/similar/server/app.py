@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import config
 from .. import methods as registry
 from ..errors import CorruptIndex, NotFound, SimilarError, edge_message
-from ..filters import Filters
+from ..filters import Filters, check_against
 from ..index import Index
 from ..watch import WatchesUnavailable
 from . import pages
@@ -190,6 +190,28 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status_code=status)
 
 
+def _for_readers(request: Request) -> bool:
+    return pages.for_readers(request.url.path)
+
+
+def _page(request: Request, status: int, message: str) -> HTMLResponse:
+    """A reader page's error: one line on a page that looks like the widget, never JSON inside an iframe."""
+    theme = request.query_params.get("theme", "light")
+    return HTMLResponse(
+        pages.widget_error(message, theme if theme in pages.THEMES else "light"),
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def checked(index: Index, filters: Filters) -> Filters:
+    """The filters, once each value can match some paper of the index (filters.check_against): decided before any
+    ranking, so a misspelt type or journal is a 422 naming the nearest values, not an empty list."""
+    if filters.on_details:  # else no facts are gathered
+        check_against(index.facts, filters, index.path.name, live=index.live)
+    return filters
+
+
 def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     from ..backends.dense import set_threads
 
@@ -217,7 +239,11 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         }
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # FastAPI's, e.g. too deep
             message[400] = "invalid JSON body: it could not be parsed (nested too deeply?)"
-        response = _error(exc.status_code, message.get(exc.status_code, str(exc.detail)))
+        if _for_readers(request):
+            message[404] = "There is no such page: the address should end in /widget/PMID or /embed/PMID."
+            message[405] = f"This page answers GET, not {request.method}."
+        status, line = exc.status_code, message.get(exc.status_code, str(exc.detail))
+        response = _page(request, status, line) if _for_readers(request) else _error(status, line)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
@@ -225,11 +251,15 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unexpected error on %s", request.url.path)
+        if _for_readers(request):
+            return _page(request, 500, pages.UNAVAILABLE)
         return _error(500, f"internal error: {edge_message(exc)}")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         first = exc.errors()[0]
+        if _for_readers(request):
+            return _page(request, 422, pages.reader_line(first))
         if first.get("type") == "json_invalid":
             reason = (first.get("ctx") or {}).get("error") or first.get("msg")
             return _error(422, f"invalid JSON body at character {first['loc'][-1]}: {reason}")
@@ -243,18 +273,18 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound):
-        return _error(404, str(exc))
+        return _page(request, 404, str(exc)) if _for_readers(request) else _error(404, str(exc))
 
     @app.exception_handler(SimilarError)
     async def _bad(request: Request, exc: SimilarError):
-        return _error(422, str(exc))
+        return _page(request, 422, str(exc)) if _for_readers(request) else _error(422, str(exc))
 
     @app.exception_handler(CorruptIndex)
     async def _corrupt(
         request: Request, exc: CorruptIndex
     ):  # the server's file, not the request: one line, no traceback
         log.error("%s: %s", request.url.path, exc)
-        return _error(500, str(exc))
+        return _page(request, 500, pages.UNAVAILABLE) if _for_readers(request) else _error(500, str(exc))
 
     def cached(request: Request, index: Index, body) -> Response:
         """ETag from the index build: the same URL on the same build always gives the same answer."""
@@ -306,7 +336,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         ),
     ):
         index = holder.index
-        result = index.similar(pmid, n=n, method=method, filters=filters, versions=not all_versions)
+        result = index.similar(pmid, n=n, method=method, filters=checked(index, filters), versions=not all_versions)
         if explain:
             result = index.explain(result)
         if format != "json":
@@ -324,7 +354,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             method=body.method,
             text=body.text,
             explain=body.explain,
-            filters=body.filters(),
+            filters=checked(index, body.filters()),
             versions=not body.all_versions,
         )
         return result.to_dict()
@@ -348,7 +378,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             n=n,
             method=method,
             explain=explain,
-            filters=filters,
+            filters=checked(index, filters),
             versions=not all_versions,
         )
         if format != "json":
@@ -392,6 +422,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         filters: Filters = Depends(list_filters),
     ):
         index = holder.index
+        filters = checked(index, filters)  # a bad value: its line on a page (the handlers), before any ranking
         try:
             result = index.similar(pmid, n=n, filters=filters)
         except NotFound:  # the API's message advises the operator (`similar add`); a reader gets a plain sentence
@@ -411,7 +442,12 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     @app.get("/embed/{pmid}", response_class=HTMLResponse)
     def embed(request: Request, pmid: str = PMID_PATH):
         index = holder.index
-        p = index.paper(pmid)
+        try:
+            p = index.paper(pmid)
+        except NotFound:  # the API's message advises the operator; the site owner reading this page gets a sentence
+            return _page(
+                request, 404, f"PMID {int(pmid)} is not in this index: there are no similar papers to embed yet."
+            )
         return HTMLResponse(pages.embed_page(p, str(request.base_url).rstrip("/")))
 
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 from ..index import PaperInfo, SimilarList
 from ..outward import clean
@@ -73,11 +74,40 @@ def widget_page(result: SimilarList, theme: str = "light") -> str:
 
 
 NOT_FOUND_TEXT = "No similar papers are available for this article yet."
+UNAVAILABLE = "Similar papers are unavailable right now."
+READER_PAGES = ("/widget", "/embed")  # pages for people, not programs: bad input is answered with a page
+
+
+def for_readers(path: str) -> bool:
+    """Whether a request path is one of the pages for people (the widget page, the embed page), not /widget.js."""
+    return any(path == p or path.startswith(p + "/") for p in READER_PAGES)
+
+
+def reader_line(first: dict) -> str:
+    """One plain sentence for a request validation error on a reader page."""
+    where = [str(p) for p in first.get("loc", [])]
+    name, given = (where[-1] if where else "request"), first.get("input")
+    if where[:1] == ["path"] and name == "pmid":
+        return f"{given!r} is not a PubMed ID: a PMID is a number, such as 7504954."
+    kind, ctx = first.get("type"), first.get("ctx") or {}
+    choices = re.fullmatch(r"\^\(([\w|-]+)\)\$", str(ctx.get("pattern", "")))
+    rule = {
+        "greater_than_equal": f"at least {ctx.get('ge')}",
+        "less_than_equal": f"at most {ctx.get('le')}",
+        "int_parsing": "a whole number",
+        "bool_parsing": "true or false",
+        "string_pattern_mismatch": f"one of {', '.join(choices.group(1).split('|'))}" if choices else None,
+    }.get(kind)
+    if rule:
+        return f"The {name} parameter must be {rule}, not {given!r}."
+    return f"The {name} parameter {given!r} is not accepted: {first.get('msg', 'invalid value')}."
 
 
 def widget_error(message: str, theme: str = "light") -> str:
-    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><style>{_style(theme)}</style></head>
-<body><section class="similar-papers"><h2>Similar Papers</h2><p class="meta">{html.escape(message)}</p></section></body></html>"""
+    """One line for a reader, on a page that looks like the widget (bad address, unknown paper, server trouble)."""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>Similar papers</title><style>{_style(theme)}</style></head>
+<body><section class="similar-papers"><h2>Similar Papers</h2><p class="meta">{html.escape(clean(message))}</p></section></body></html>"""
 
 
 WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar Papers" list (data-similar-explain: shared terms under each title). */
