@@ -9,11 +9,9 @@ from typing import Sequence
 import numpy as np
 
 from .. import checks, rowtable, store
-from ..encoders import Encoder
 from ..errors import NotFound, SimilarError
 from ..filters import NONE, Facts, Filters
 from ..medline import EMPTY, Details
-from ..ranking import Ranker
 from ..versions import members
 from .results import PMID, Neighbor, PaperInfo
 
@@ -25,19 +23,15 @@ class Lookups:
         self,
         path: Path,
         manifest: store.Manifest,
-        ranker: Ranker,
         pmids: Sequence[str],
         table: np.ndarray,
         deleted: set[str],
         db: checks.GuardedDB,
-        lists: tuple | None = None,
-        encoder: Encoder | None = None,
     ):
-        """An index from what `open` read (no I/O here): `table` is rowtable.py's per-row facts."""
+        """Lookups over what `open` read (no I/O here): `table` is rowtable.py's per-row facts."""
         self.path = path
         self.manifest = manifest
         self.build_id = manifest.build_id
-        self._encoder = encoder
         self._lock = threading.Lock()
         self._db = db
         self.pmids = np.array(pmids, dtype=object)
@@ -51,30 +45,12 @@ class Lookups:
         self._row_of: dict[str, int] | None = None
         self.deleted = set(deleted)
         self.deleted.update(self.pmids[~self.live].tolist())  # withdrawn rows (revised ones have a live row too)
-        self.ranker = ranker
-        self.precomputed = lists  # (method, rows, scores): each paper's list under the default method
-        spec = manifest.precomputed
-        # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
-        self.lists_current = (
-            spec is not None
-            and bool(spec)
-            and lists is not None
-            and (spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
-        )
         self._facts: Facts | None = None  # filters' per-row facts (types, MeSH, journals ...): gathered on first use
         self.groups = table["group"]  # a work id per row (versions.py): rows of one work share it
         self._has_versions = table["versions"]
         self._masks: dict[Filters, np.ndarray] = {}
 
     # -- facts --------------------------------------------------------------------------------------------
-    @property
-    def methods(self) -> tuple[str, ...]:
-        return self.ranker.methods
-
-    @property
-    def default_method(self) -> str:
-        return self.manifest.default_method or self.methods[0]
-
     def __len__(self) -> int:
         return int(self.live.sum())
 

@@ -24,10 +24,44 @@ from .results import Neighbor, SimilarList, check_n
 class Index(Lookups):
     """A built index folder, opened once and queried many times (thread-safe for reads)."""
 
+    def __init__(
+        self,
+        path: Path,
+        manifest: store.Manifest,
+        ranker: Ranker,
+        pmids: Sequence[str],
+        table: np.ndarray,
+        deleted: set[str],
+        db: checks.GuardedDB,
+        lists: tuple | None = None,
+        encoder: Encoder | None = None,
+    ):
+        """An index from what `open` read (no I/O here): `table` is rowtable.py's per-row facts."""
+        super().__init__(path, manifest, pmids, table, deleted, db)
+        self._encoder = encoder
+        self.ranker = ranker
+        self.precomputed = lists  # (method, rows, scores): each paper's list under the default method
+        spec = manifest.precomputed
+        # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
+        self.lists_current = (
+            spec is not None
+            and bool(spec)
+            and lists is not None
+            and (spec["method"] != "hybrid" or spec.get("params") == ranker.hybrid.describe())
+        )
+
     @classmethod
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
         """Open and check an index folder; one line says what is wrong if anything is."""
         return cls(*opening.read(path, mmap), encoder=encoder)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return self.ranker.methods
+
+    @property
+    def default_method(self) -> str:
+        return self.manifest.default_method or self.methods[0]
 
     # -- queries ------------------------------------------------------------------------------------------
     def _method(self, method: str | None) -> str:
