@@ -15,7 +15,9 @@ from similar.server.pages import WIDGET_JS
 
 @pytest.fixture
 def index_dir(tmp_path, corpus_file, monkeypatch):
-    monkeypatch.setattr("similar.index.load_index_model", lambda spec: FakeEncoder())  # the sentence matching's model
+    monkeypatch.setattr(
+        "similar.index.queries.load_index_model", lambda spec: FakeEncoder()
+    )  # the sentence matching's model
     dest = tmp_path / "index" / "default"
     build_index([corpus_file], dest, model=FakeEncoder(), progress=False)
     return dest

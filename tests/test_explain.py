@@ -10,7 +10,8 @@ from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar import store
 from similar.backends.lexical import make_vectorizer
 from similar.build import build_index
-from similar.explain import sentences
+from similar.collection import recommend_collection
+from similar.explain import explain_list, sentences
 from similar.index import Index
 
 MESH = {0: ["Heart Failure", "Humans", "Myocardium"], 1: ["Neurons", "Humans"], 2: ["Gene Expression"], 3: []}
@@ -41,7 +42,7 @@ def words(record) -> set[str]:
 def test_shares_add_up_to_the_lexical_score(index, method):
     lexical = index.ranker.lexical
     for seed in ("1000", "1001", "1013"):
-        result = index.explain(index.similar(seed, n=6, method=method))
+        result = explain_list(index, index.similar(seed, n=6, method=method))
         for n in result.neighbors:
             why = n.why
             assert why.against == seed and why.method == ("bm25" if method == "hybrid" else method)
@@ -60,7 +61,7 @@ def test_terms_are_in_both_papers(index, corpus):
     by_pmid = {r["pmid"]: r for r in corpus}
     checked = 0
     for seed in ("1000", "1002", "1007"):
-        for n in index.explain(index.similar(seed, n=10, method="tfidf")).neighbors:
+        for n in explain_list(index, index.similar(seed, n=10, method="tfidf")).neighbors:
             for t in n.why.terms:
                 assert t.term in words(by_pmid[seed]) and t.term in words(by_pmid[n.pmid]), (seed, n.pmid, t.term)
                 checked += 1
@@ -69,7 +70,7 @@ def test_terms_are_in_both_papers(index, corpus):
 
 def test_shared_mesh_only_when_both_carry_it(index, corpus):
     by_pmid = {r["pmid"]: r for r in corpus}
-    result = index.explain(index.similar("1000", n=10, method="tfidf"))
+    result = explain_list(index, index.similar("1000", n=10, method="tfidf"))
     for n in result.neighbors:
         mine, theirs = by_pmid["1000"]["mesh"], by_pmid[n.pmid]["mesh"]
         if not theirs:
@@ -82,7 +83,7 @@ def test_shared_mesh_only_when_both_carry_it(index, corpus):
 def test_sentences_are_the_closest_pair_under_the_encoder(index, corpus):
     by_pmid = {r["pmid"]: r for r in corpus}
     enc = FakeEncoder()
-    for n in index.explain(index.similar("1004", n=5)).neighbors:
+    for n in explain_list(index, index.similar("1004", n=5)).neighbors:
         a = sentences(by_pmid["1004"]["title"], by_pmid["1004"]["abstract"])
         b = sentences(by_pmid[n.pmid]["title"], by_pmid[n.pmid]["abstract"])
         sims = enc.encode(a) @ enc.encode(b).T
@@ -91,15 +92,15 @@ def test_sentences_are_the_closest_pair_under_the_encoder(index, corpus):
 
 
 def test_collections_explain_against_the_closest_positive_and_text(index):
-    result = index.recommend(["1000", "1001"], ["1006"], n=6, explain=True)
+    result = recommend_collection(index, ["1000", "1001"], ["1006"], n=6, explain=True)
     for n in result.neighbors:
         assert n.why.against == n.closest
-    text = index.recommend(text="cardiac heart failure", n=3, explain=True)
+    text = recommend_collection(index, text="cardiac heart failure", n=3, explain=True)
     for n in text.neighbors:
         assert n.why.against == "text" and {t.term for t in n.why.terms} <= {"cardiac", "heart", "failure"}
         assert n.why.seed_sentence == "cardiac heart failure"
     plain = index.similar_text("neuron cortex", n=2)
-    assert index.explain(plain, text="neuron cortex").neighbors[0].why.against == "text"
+    assert explain_list(index, plain, text="neuron cortex").neighbors[0].why.against == "text"
 
 
 def test_index_without_stored_abstracts_explains_without_sentences(index, tmp_path):
@@ -108,14 +109,14 @@ def test_index_without_stored_abstracts_explains_without_sentences(index, tmp_pa
     manifest = json.loads((index.path / "manifest.json").read_text())  # an older index: its checksums match its files
     store.write_json_atomic(index.path / "manifest.json", {**manifest, "files": store.describe_files(index.path)})
     old = Index.open(index.path, encoder=FakeEncoder())
-    why = old.explain(old.similar("1000", n=2)).neighbors[0].why
+    why = explain_list(old, old.similar("1000", n=2)).neighbors[0].why
     assert why.sentence is None and why.seed_sentence is None and why.terms
 
 
 def test_plain_lists_keep_their_shape(index):
     assert "why" not in index.similar("1000", n=2).to_dict()["neighbors"][0]
     assert "closest" not in index.similar("1000", n=2).to_dict()["neighbors"][0]
-    explained = index.explain(index.similar("1000", n=2)).to_dict()["neighbors"][0]["why"]
+    explained = explain_list(index, index.similar("1000", n=2)).to_dict()["neighbors"][0]["why"]
     assert set(explained) == {
         "against",
         "method",

@@ -18,11 +18,8 @@ from similar.bench.tuning import run_tuning, tuning_markdown
 SRC = Path(__file__).resolve().parents[1] / "src" / "similar"
 MAX_LINES = 600
 
-# TEMPORARY, removed in round 2 of issue 20: Index imports collection and explain (inside functions), which import
-# Index back. The same two imports are the only ignore_imports of the contracts in pyproject.toml.
-ROUND_2_IMPORTS = {("similar.index", "similar.collection"), ("similar.index", "similar.explain")}
-# TEMPORARY, removed in round 2 of issue 20 (the CLI as a package, Index split).
-ROUND_2_LONG = {"cli.py", "index.py"}
+# TEMPORARY, removed in round 2 of issue 20 (the CLI as a package).
+ROUND_2_LONG = {"cli.py"}
 
 
 def _graph() -> grimp.ImportGraph:
@@ -73,9 +70,6 @@ def test_cycles_are_found():
 def test_no_import_cycle():
     graph = _graph()
     edges = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
-    for importer, imported in ROUND_2_IMPORTS:
-        assert imported in edges[importer], f"{importer} no longer imports {imported}: drop it from ROUND_2_IMPORTS"
-        edges[importer].discard(imported)
     assert _cycles(edges) == []
 
 

@@ -8,6 +8,7 @@ import pytest
 from fixtures import MEDLINE, write_jsonl
 from medline_xml import PAPERS, write_medline
 from similar.build import build_index
+from similar.collection import recommend_collection
 from similar.errors import SimilarError
 from similar.filters import Filters
 from similar.index import Index
@@ -261,7 +262,7 @@ def test_filters_fall_back_to_live_ranking_when_the_stored_list_is_short(index, 
 
 
 def test_collections_and_text_queries_take_the_same_filters(index):
-    rec = index.recommend(["2001", "2002"], n=5, filters=Filters.of(types="clinical-trial"))
+    rec = recommend_collection(index, ["2001", "2002"], n=5, filters=Filters.of(types="clinical-trial"))
     assert [n.pmid for n in rec.neighbors] == ["2003"] and rec.notes == [
         "only 1 of the 5 papers asked for pass the filters (type clinical-trial)"
     ]
@@ -287,7 +288,7 @@ def test_the_seeds_own_versions_never_appear(index):
     result = index.similar("2001", n=20)
     assert "2013" not in [n.pmid for n in result.neighbors] and result.versions == ("2013",)
     assert result.to_dict()["seed"]["versions"] == ["2013"]
-    rec = index.recommend(["2006", "2002"], n=20)
+    rec = recommend_collection(index, ["2006", "2002"], n=20)
     assert "2007" not in [n.pmid for n in rec.neighbors]
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from fixtures import FakeEncoder
 from similar.build import build_index
+from similar.collection import recommend_collection
 from similar.errors import NotFound, SimilarError
 from similar.index import Index
 from similar.ranking import Query
@@ -27,7 +28,7 @@ def topic(pmid: str) -> int:
 
 @pytest.mark.parametrize("method", METHODS)
 def test_examples_never_listed_and_lists_are_ranked(index, method):
-    result = index.recommend(HEART, ["1001", "1005"], n=15, method=method)
+    result = recommend_collection(index, HEART, ["1001", "1005"], n=15, method=method)
     got = [n.pmid for n in result.neighbors]
     assert len(got) == 15 and len(set(got)) == 15
     assert not set(got) & set(HEART + ["1001", "1005"])
@@ -40,13 +41,13 @@ def test_examples_never_listed_and_lists_are_ranked(index, method):
 
 @pytest.mark.parametrize("method", METHODS)
 def test_a_topic_collection_lists_its_topic_first(index, method):
-    result = index.recommend(HEART, n=5, method=method)
+    result = recommend_collection(index, HEART, n=5, method=method)
     assert [topic(n.pmid) for n in result.neighbors] == [0] * 5
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_closest_names_the_nearer_seed(index, method):
-    result = index.recommend(["1000", "1001"], n=8, method=method)  # a heart paper and a brain paper
+    result = recommend_collection(index, ["1000", "1001"], n=8, method=method)  # a heart paper and a brain paper
     for n in result.neighbors:
         assert topic(n.closest) == topic(n.pmid), (n.pmid, n.closest)
 
@@ -56,8 +57,8 @@ def test_closest_names_the_nearer_seed(index, method):
 )  # fused: test_fused_demotes_papers_closer_to_a_negative
 def test_negatives_push_their_topic_down(index, method):
     mixed = ["1000", "1001"]
-    plain = index.recommend(mixed, n=10, method=method)
-    unlike = index.recommend(mixed, ["1005", "1009", "1013"], n=10, method=method)
+    plain = recommend_collection(index, mixed, n=10, method=method)
+    unlike = recommend_collection(index, mixed, ["1005", "1009", "1013"], n=10, method=method)
     brain = lambda r: sum(topic(n.pmid) == 1 for n in r.neighbors)
     assert brain(unlike) < brain(plain)
 
@@ -65,7 +66,7 @@ def test_negatives_push_their_topic_down(index, method):
 def test_fused_with_one_seed_is_the_seeds_own_list(index):
     for pmid in ("1000", "1003", "1017"):
         single = index.similar(pmid, n=10)
-        fused = index.recommend([pmid], n=10, method="fused")
+        fused = recommend_collection(index, [pmid], n=10, method="fused")
         assert [n.pmid for n in fused.neighbors] == [n.pmid for n in single.neighbors]
         np.testing.assert_allclose([n.score for n in fused.neighbors], [n.score for n in single.neighbors], atol=1e-6)
 
@@ -133,10 +134,10 @@ def test_fused_demotes_papers_closer_to_a_negative(index):
 
 
 def test_year_filters_and_text_positive(index):
-    result = index.recommend(["1000"], n=5, text="cardiac heart failure", min_year=2000, max_year=2009)
+    result = recommend_collection(index, ["1000"], n=5, text="cardiac heart failure", min_year=2000, max_year=2009)
     assert all(2000 <= n.year <= 2009 for n in result.neighbors) and result.text
     assert {n.closest for n in result.neighbors} <= {"1000", "text"}
-    only_text = index.recommend(text="neuron cortex synaptic", n=4, method="centroid")
+    only_text = recommend_collection(index, text="neuron cortex synaptic", n=4, method="centroid")
     assert [topic(n.pmid) for n in only_text.neighbors] == [1] * 4 and only_text.to_dict()["text"] is True
 
 
@@ -145,9 +146,9 @@ def test_tfidf_only_index(tmp_path, corpus_file, monkeypatch):
     build_index([corpus_file], tmp_path / "t", method="tfidf", progress=False)
     index = Index.open(tmp_path / "t")
     for method in ("fused", "rocchio"):
-        assert [topic(n.pmid) for n in index.recommend(HEART, n=3, method=method).neighbors] == [0, 0, 0]
+        assert [topic(n.pmid) for n in recommend_collection(index, HEART, n=3, method=method).neighbors] == [0, 0, 0]
     with pytest.raises(SimilarError) as err:
-        index.recommend(HEART, method="linear")
+        recommend_collection(index, HEART, method="linear")
     assert (
         str(err.value)
         == "collection method linear needs an embedding model, and index t is TF-IDF only: use rocchio or fused"
@@ -181,13 +182,13 @@ def test_tfidf_only_index(tmp_path, corpus_file, monkeypatch):
 )
 def test_bad_inputs(index, kwargs, error, message):
     if error is None:
-        assert len(index.recommend(**kwargs).neighbors) == 10  # a blank text is no text
+        assert len(recommend_collection(index, **kwargs).neighbors) == 10  # a blank text is no text
         return
     with pytest.raises(error) as err:
-        index.recommend(**kwargs)
+        recommend_collection(index, **kwargs)
     assert str(err.value) == message
 
 
 def test_repeated_pmids_count_once(index):
-    result = index.recommend(["1000", "01000", "1004"], n=3)
+    result = recommend_collection(index, ["1000", "01000", "1004"], n=3)
     assert result.positive == ["1000", "1004"]

@@ -7,6 +7,7 @@ from fixtures import MEDLINE
 from medline_xml import write_medline
 from similar.build import build_index
 from similar.cli import main
+from similar.collection import recommend_collection
 from similar.errors import NotFound, SimilarError
 from similar.index import Index
 from similar.update import add_to_index
@@ -75,7 +76,7 @@ def test_text_and_collection_watches(tmp_path, ix, fake_encoder):
     add_to_index([write_medline(tmp_path / "later.xml", LATER)], ix, encoder=fake_encoder, progress=False)
     index = Index.open(ix, encoder=fake_encoder)
     text_top = {n.pmid for n in index.similar_text("aspirin cardiac infarction platelet", n=4).neighbors}
-    both_top = {n.pmid for n in index.recommend(["2001", "2002"], n=3).neighbors}
+    both_top = {n.pmid for n in recommend_collection(index, ["2001", "2002"], n=3).neighbors}
     assert {e.pmid for e in entries(ix, "text")} == text_top & set(LATER) != set()
     assert {e.pmid for e in entries(ix, "both")} == both_top & set(LATER) != set()
     assert feedparser.parse(feed(ix, "text")).feed.title == "New papers like a text (text)"

@@ -272,7 +272,9 @@ def rowtable_problem(table: np.ndarray) -> str | None:
         return "holds an unknown row status"
     if not in_range(table["group"], 0, n):
         return f"holds a version group outside 0..{n - 1}"
-    if not in_range(table["pmid"], 0, 10**18):  # what rows.txt may hold (index.py's _PMID); rows.txt is compared next
+    if not in_range(
+        table["pmid"], 0, 10**18
+    ):  # what rows.txt may hold (index/results.py's PMID); rows.txt is compared next
         return "holds a negative PMID"
     return None
 

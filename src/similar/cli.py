@@ -262,6 +262,8 @@ def query(
     lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
     store.read_manifest(path)  # a missing or foreign folder is named before the heavy imports
     from .backends.dense import set_threads
+    from .collection import recommend_collection
+    from .explain import explain_list
     from .index import Index, check_n
     from .output import as_json_lines, as_table
 
@@ -269,7 +271,8 @@ def query(
     set_threads(1)  # a single query gains nothing from an OpenMP team
     index = Index.open(path)
     if collection:
-        result = index.recommend(
+        result = recommend_collection(
+            index,
             list(pmids),
             list(negatives),
             n=n,
@@ -284,7 +287,7 @@ def query(
     else:
         result = index.similar_text(text, n=n, method=method, filters=filters, versions=versions)
     if explain and not collection:
-        result = index.explain(result, text=text)
+        result = explain_list(index, result, text=text)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if fmt in ("table", "json"):

@@ -1,24 +1,54 @@
-"""Index.recommend: PMIDs and texts in, a CollectionList out (checks inputs, maps PMIDs to rows, applies filters)."""
+"""Collections: PMIDs and texts in, a CollectionList out (checks inputs, maps PMIDs to rows, applies filters)."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterable
+from dataclasses import dataclass, field
+from typing import Iterable
 
 import numpy as np
 
 from .errors import SimilarError
+from .explain import explain_list
+from .filters import NONE, Filters
+from .index import Index, Neighbor, check_n
 from .ranking import Query
 from .recommend import DEFAULT_METHOD, METHODS, CollectionParams, recommend
-
-if TYPE_CHECKING:
-    from .index import CollectionList, Index
+from .versions import first_of_each_work
 
 MAX_EXAMPLES = 1000
 DENSE_METHODS = ("fused", "centroid", "linear")  # fused ranks each example with the index's default (hybrid) method
 
 
-def _pmids(index: "Index", given: Iterable, what: str) -> list[str]:
+@dataclass(frozen=True)
+class CollectionList:
+    """The answer to a collection: papers like the positives and unlike the negatives, never any of them."""
+
+    method: str
+    neighbors: list[Neighbor]
+    positive: list[str]
+    negative: list[str]
+    text: bool = False
+    build_id: str = ""
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    filters: dict = field(default_factory=dict)
+    seed = None  # printed like a SimilarList without a seed
+
+    def to_dict(self) -> dict:
+        return {
+            "positive": self.positive,
+            "negative": self.negative,
+            **({"text": True} if self.text else {}),
+            "method": self.method,
+            "build_id": self.build_id,
+            **({"filters": self.filters} if self.filters else {}),
+            "neighbors": [n.to_dict() for n in self.neighbors],
+            **({"notes": self.notes} if self.notes else {}),
+        }
+
+
+def _pmids(index: Index, given: Iterable, what: str) -> list[str]:
     if isinstance(given, (str, int)):
         given = [given]
     given = list(dict.fromkeys(str(p).strip() for p in given))
@@ -28,7 +58,7 @@ def _pmids(index: "Index", given: Iterable, what: str) -> list[str]:
     return list(dict.fromkeys(index.pmids[r] for r in rows))
 
 
-def check_method(index: "Index", method: str | None) -> str:
+def check_method(index: Index, method: str | None) -> str:
     method = method or DEFAULT_METHOD
     if method not in METHODS:
         raise SimilarError(f"unknown collection method {method!r}: use one of {', '.join(METHODS)}")
@@ -39,7 +69,7 @@ def check_method(index: "Index", method: str | None) -> str:
     return method
 
 
-def lists_for(index: "Index"):
+def lists_for(index: Index):
     """Each example's own list: the stored list when it is deep enough, else ranked live with the default method."""
     method = index.default_method
 
@@ -53,28 +83,27 @@ def lists_for(index: "Index"):
     return lists
 
 
-def allowed_rows(index: "Index", min_year: int | None, max_year: int | None, filters=None) -> np.ndarray:
-    from .filters import NONE
-
+def allowed_rows(index: Index, min_year: int | None, max_year: int | None, filters=None) -> np.ndarray:
     return index.allowed((filters or NONE).with_years(min_year, max_year)).copy()
 
 
 def recommend_collection(
-    index: "Index",
-    positive,
-    negative,
-    n: int,
-    method: str | None,
-    text: str | None,
-    min_year: int | None,
-    max_year: int | None,
-    explain: bool,
-    params: CollectionParams | None = None,
-    filters=None,
+    index: Index,
+    positive=(),
+    negative=(),
+    n: int = 10,
+    method: str | None = None,
+    text: str | None = None,
+    min_year: int | None = None,
+    max_year: int | None = None,
+    explain: bool = False,
+    filters: Filters | None = None,
     versions: bool = True,
-) -> "CollectionList":
-    from .index import CollectionList, check_n
+    params: CollectionParams | None = None,
+) -> CollectionList:
+    """The n papers most like the positive PMIDs (and text) and least like the negative ones; none of them is listed.
 
+    explain=True fills in `why` for every paper (explain.explain_list), against its closest positive or the text."""
     started = time.perf_counter()
     check_n(n)
     method = check_method(index, method)
@@ -93,8 +122,6 @@ def recommend_collection(
         )
         queries.append(Query(vector=vector, abstract=text))
     negatives = [Query(row=index.row(p)) for p in negative]
-    from .filters import NONE
-
     filters = (filters or NONE).with_years(min_year, max_year)
     allowed = allowed_rows(index, None, None, filters)
     extra = 10 if versions else 0  # the examples' own versions and repeated works are dropped below
@@ -102,8 +129,6 @@ def recommend_collection(
     names = positive + (["text"] if text is not None else [])
     order = list(range(len(picks.rows)))
     if versions:  # one entry per work, never a version of an example
-        from .versions import first_of_each_work
-
         order = first_of_each_work(
             picks.rows, index.groups, {int(index.groups[index.row(p)]) for p in positive + negative}
         )
@@ -120,4 +145,4 @@ def recommend_collection(
         notes=index.shortfall(len(neighbors), n, filters),
         filters=filters.to_dict(),
     )
-    return index.explain(result, text=text) if explain else result
+    return explain_list(index, result, text=text) if explain else result

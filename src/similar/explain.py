@@ -133,8 +133,8 @@ def explain_list(index: "Index", result, text: str | None = None, title: str = "
     if index.manifest.model:
         abstracts = index.abstracts(rows + seed_rows)
         if abstracts is not None:
-            info = index._info(rows + seed_rows)
-            texts = {r: sentences(info[r][1], abstracts.get(r, "")) for r in rows + seed_rows}
+            titles = index.titles(rows + seed_rows)
+            texts = {r: sentences(titles[r], abstracts.get(r, "")) for r in rows + seed_rows}
             texts["text"] = sentences(title, text or "")
     key = lambda a: "text" if a == "text" else index.row(a)
     matched = (

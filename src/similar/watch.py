@@ -224,7 +224,9 @@ def _top(index, watch: Watch):
         return index.similar(watch.pmids[0], n=min(watch.k, max(1, len(index) - 1)))
     if not watch.pmids:
         return index.similar_text(watch.text, n=watch.k)
-    return index.recommend(list(watch.pmids), n=watch.k, text=watch.text)
+    from .collection import recommend_collection
+
+    return recommend_collection(index, list(watch.pmids), n=watch.k, text=watch.text)
 
 
 def record_new(index_dir, added: Sequence[str] | None = None, encoder=None) -> list[str]:

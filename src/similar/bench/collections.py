@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import store
-from ..collection import allowed_rows, lists_for
+from ..collection import allowed_rows, lists_for, recommend_collection
 from ..index import Index
 from ..ranking import Query
 from ..recommend import METHODS
@@ -186,7 +186,7 @@ def summarize(records: list[dict], methods) -> dict:
 
 
 def time_collection(index: Index, methods, size: int = TIMED_COLLECTION, repeats: int = 3) -> dict:
-    """Seconds for a collection of `size` random PMIDs (and 10 negatives) through Index.recommend, median of repeats."""
+    """Seconds for a collection of `size` random PMIDs (and 10 negatives) through recommend_collection, median of repeats."""
     rng = np.random.default_rng(1)
     live = np.flatnonzero(index.live)
     rows = rng.choice(live, min(size + 10, len(live)), replace=False)
@@ -196,7 +196,7 @@ def time_collection(index: Index, methods, size: int = TIMED_COLLECTION, repeats
         times = []
         for _ in range(repeats):
             started = time.perf_counter()
-            index.recommend(pos, neg, n=10, method=m)
+            recommend_collection(index, pos, neg, n=10, method=m)
             times.append(time.perf_counter() - started)
         out[m] = round(float(np.median(times)), 4)
     return {"size": len(pos), "negatives": len(neg), "papers": len(index), "seconds": out}
@@ -319,7 +319,7 @@ def markdown(results: dict) -> str:
     t = results.get("timing_500")
     if t:
         lines += [
-            f"A collection of {t['size']} PMIDs with {t['negatives']} negatives on {t['papers']} papers (Index.recommend, median of 3): "
+            f"A collection of {t['size']} PMIDs with {t['negatives']} negatives on {t['papers']} papers (recommend_collection, median of 3): "
             + ", ".join(f"{m} {s:.3f}s" for m, s in t["seconds"].items()),
             "",
         ]

@@ -18,7 +18,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import config
 from .. import methods as registry
+from ..collection import recommend_collection
 from ..errors import CorruptIndex, NotFound, SimilarError, edge_message
+from ..explain import explain_list
 from ..filters import Filters, check_against
 from ..index import Index
 from ..watch import WatchesUnavailable
@@ -338,7 +340,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         index = holder.index
         result = index.similar(pmid, n=n, method=method, filters=checked(index, filters), versions=not all_versions)
         if explain:
-            result = index.explain(result)
+            result = explain_list(index, result)
         if format != "json":
             return exported(result, format, f"similar-{pmid}")
         return cached(request, index, result.to_dict())
@@ -347,7 +349,8 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
     def recommendations(body: RecommendationRequest):
         """Papers like the positive PMIDs (and text), unlike the negative ones; none of them is listed."""
         index = holder.index
-        result = index.recommend(
+        result = recommend_collection(
+            index,
             body.positive,
             body.negative,
             n=body.n,
@@ -372,7 +375,8 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         format: str = Query("json", pattern=FORMAT_PATTERN),
     ):
         index = holder.index
-        result = index.recommend(
+        result = recommend_collection(
+            index,
             positive.split(","),
             [p for p in negative.split(",") if p],
             n=n,
@@ -428,7 +432,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         except NotFound:  # the API's message advises the operator (`similar add`); a reader gets a plain sentence
             return HTMLResponse(pages.widget_error(pages.NOT_FOUND_TEXT, theme), status_code=404)
         if explain:
-            result = index.explain(result)
+            result = explain_list(index, result)
         return cached(request, index, pages.widget_page(result, theme))
 
     @app.get("/widget.js")
