@@ -227,7 +227,7 @@ def test_filters_that_cannot_match_are_422_before_ranking(client, monkeypatch):
         raise AssertionError("ranked although the filters could not match")
 
     monkeypatch.setattr(Index, "similar", never)
-    monkeypatch.setattr(Index, "recommend", never)
+    monkeypatch.setattr("similar.server.app.recommend_collection", never)
     for url in ("/v1/papers/1000/similar?type=nosuchtype", "/v1/recommendations?positive=1000&type=nosuchtype"):
         r = client.get(url)
         assert r.status_code == 422 and r.json()["error"] == (
