@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ..bench.speed import DEFAULT_PARTS, PARTS
 from ..errors import SimilarError
 
 OUT_HELP = "Results folder (default: SIMILAR_HOME/results; --out benchmarks/results refreshes the committed figures)."
@@ -150,7 +151,7 @@ def bench_tune(suite_file, model, name, out_dir, quiet):
     "--part",
     "parts",
     multiple=True,
-    type=click.Choice(["encode", "build", "methods", "query", "startup", "int8"]),
+    type=click.Choice(PARTS),
     help="Parts to run (default: all).",
 )
 @click.option("--encode-corpus", default="../shared/data/pubmed-sample/abstracts.jsonl.gz", show_default=True)
@@ -171,7 +172,7 @@ def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
         Path("../shared/data/pubmed-sample/abstracts.jsonl.gz"),
     ]
     results = run_speed(
-        parts or ("encode", "build", "methods", "query", "startup"),
+        parts or DEFAULT_PARTS,
         Path(encode_corpus),
         corpora,
         [int(s) for s in sizes.split(",")],
