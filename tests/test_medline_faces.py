@@ -216,3 +216,19 @@ def test_a_check_tag_no_paper_carries_is_an_error(tmp_path, fake_encoder):
         SimilarError, match=r"^no paper in index ix carries the MeSH check tag Humans \(index ix records no MeSH\)$"
     ):
         check_against(index.facts, Filters.of(species="humans"), index.path.name, live=index.live)
+
+
+def test_cli_filters_that_cannot_match_fail_before_ranking(ix, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("ranked although the filters could not match")
+
+    monkeypatch.setattr(Index, "similar", never)
+    out = _cli(ix, "2001", "--type", "reviw")
+    assert out.exit_code == 1 and out.output.startswith(
+        "error: unknown publication type 'reviw' (nearest: review); types in index ix: journal-article, "
+    )
+    out = _cli(ix, "2001", "--journal", "Trials in Cardiolgy")
+    assert out.exit_code == 1 and out.output == (
+        "error: journal 'Trials in Cardiolgy' has no paper in index ix; "
+        "nearest present: Trials in Cardiology, Cardiology Today, Revue Cardiaque\n"
+    )

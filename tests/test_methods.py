@@ -7,7 +7,7 @@ import pytest
 
 from similar import methods
 from similar.backends.weightings import WEIGHTINGS
-from similar.cli import METHOD_CHOICE
+from similar.cli.query import METHOD_CHOICE
 
 
 def test_registry_names_in_order():
