@@ -116,3 +116,16 @@ def test_unreadable_files_raise_one_line(tmp_path, name, content, message):
     with pytest.raises(SimilarError) as exc:
         events(tmp_path / name)
     assert str(exc.value) == message.format(dir=tmp_path)
+
+
+def test_document_ids_lift_the_pmid_range_only_where_asked(tmp_path):
+    """SciFact numbers abstracts past 99,999,999: the suite reads such a corpus inside fields.document_ids()."""
+    from similar.fields import document_ids
+
+    path = write_jsonl(tmp_path / "d.jsonl", [{"pmid": "198309074", "title": "a claim's evidence"}])
+    (problem,) = list(read_records(path))
+    assert isinstance(problem, Problem) and problem.reason == "PMID '198309074' is out of range (1..99999999)"
+    with document_ids():
+        (paper,) = list(read_records(path))
+    assert isinstance(paper, Paper) and paper.pmid == "198309074"
+    assert isinstance(next(iter(read_records(path))), Problem)  # the range is back outside

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -20,6 +21,7 @@ from .. import store
 from ..build import build_index
 from ..encoders import CachedEncoder, ModelUnavailable, describe, load_encoder
 from ..errors import SimilarError
+from ..fields import document_ids
 from ..index import Index
 from . import reuse
 from .metrics import all_metrics
@@ -36,6 +38,13 @@ KINDS = {
 DEPTH = 100  # ranked list depth for the full-protocol metrics
 
 
+def _ids(entry: dict) -> str:
+    ids = entry.get("ids", "pmid")
+    if ids not in ("pmid", "document"):
+        raise SimilarError(f"benchmark {entry.get('name')!r}: ids must be pmid or document, got {ids!r}")
+    return ids
+
+
 @dataclass(frozen=True)
 class Benchmark:
     """One entry of the suite: which corpus, which judgments, how queries are asked, and the expected figures."""
@@ -48,6 +57,7 @@ class Benchmark:
     topics: Path | None = None
     note: str = ""
     expected: dict = field(default_factory=dict)  # {method: {metric: value}}
+    ids: str = "pmid"  # "document": the corpus numbers its papers with document ids that need not be PMIDs
 
     @classmethod
     def from_dict(cls, entry: dict, base: Path) -> "Benchmark":
@@ -68,6 +78,7 @@ class Benchmark:
             topics=path("topics"),
             note=entry.get("note", ""),
             expected=entry.get("expected") or {},
+            ids=_ids(entry),
         )
 
 
@@ -213,7 +224,9 @@ def indexes(
         echo(
             f"building the index of {corpus.name} ({i + 1} of {len(by_corpus)}) for {', '.join(b.name for b in group)}"
         )
-        build_index([corpus], dest, model=encoder, method="auto" if encoder else "tfidf", progress=progress)
+        ids = document_ids() if any(b.ids == "document" for b in group) else contextlib.nullcontext()
+        with ids:
+            build_index([corpus], dest, model=encoder, method="auto" if encoder else "tfidf", progress=progress)
         index = Index.open(dest, encoder=encoder)
         try:
             yield index, group
