@@ -379,3 +379,13 @@ def test_dense_lists_hold_only_positive_scores(tmp_path, fake_encoder, method):
         ):
             rows = [ix.row(n.pmid) for n in result.neighbors]
             assert rows and (ix.ranker.score(method, query, np.array(rows)) > 0).all()
+
+
+@pytest.mark.parametrize("method", ["rocchio", "fused"])
+def test_collections_never_pad_with_papers_that_share_nothing(tmp_path, fake_encoder, method, monkeypatch):
+    from similar.collection import recommend_collection
+
+    monkeypatch.setenv("SIMILAR_NO_MODEL", "1")
+    index = _histone_index(tmp_path, fake_encoder, method="tfidf")  # fused ranks each example with tfidf here
+    result = recommend_collection(index, positive=["7504954"], n=5, method=method, min_year=2000)
+    assert [n.pmid for n in result.neighbors] == ["7600001"] and result.neighbors[0].score > 0
