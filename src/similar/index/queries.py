@@ -162,7 +162,10 @@ class Index(Lookups):
             allowed[row] = False
         if seed_group is not None:
             allowed &= self.groups != seed_group
-        return len(np.unique(self.groups[allowed])) if versions else int(allowed.sum())
+        if not versions:
+            return int(allowed.sum())
+        multi = allowed & self._has_versions  # only rows sharing a work with another row need their groups counted
+        return int((allowed & ~self._has_versions).sum()) + len(np.unique(self.groups[multi]))
 
     def similar_text(
         self,
