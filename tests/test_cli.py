@@ -45,11 +45,47 @@ def test_query_json_lines(cli_index):
     assert rows[0]["url"] == f"https://pubmed.ncbi.nlm.nih.gov/{rows[0]['pmid']}/"
 
 
-def test_info_prints_the_manifest(cli_index):
-    res = run("info", "--index", "default")
+def test_info_json_prints_the_manifest(cli_index):
+    res = run("info", "--index", "default", "--json")
     data = json.loads(res.output)
     assert data["count"] == 40 and data["methods"] == ["hybrid", "dense", "tfidf", "bm25", "pmra"]
     assert data["path"] == str(cli_index)
+
+
+def test_info_prints_a_summary(cli_index, tmp_path):
+    from similar import store
+    from similar.summary import MAX_LINES, summary
+    from similar.watch import add_watch
+
+    add_watch(cli_index, "hearts", pmids=["1000"])
+    add_watch(cli_index, "brains", pmids=["1001"])
+    res = run("info", "--index", "default")
+    lines = res.output.splitlines()
+    assert res.exit_code == 0 and len(lines) <= MAX_LINES == 25
+    assert lines == summary(cli_index, store.read_manifest(cli_index))
+    text = res.output
+    for expected in (
+        f"index default: {cli_index}",
+        "papers: 40 live, 0 retired (40 rows)",
+        "model: fake-hash (fingerprint fake0001, 64 dimensions)",
+        "methods: hybrid, dense, tfidf, bm25, pmra (default hybrid)",
+        "dense index: FAISS flat, inner_product",
+        "lexical index: tfidf, bm25, pmra over a vocabulary of",
+        "size on disk: ",
+        "built: 20",
+        "updated: 20",
+        "stored lists: hybrid, top 100 per paper",
+        "watches: 2",
+    ):
+        assert expected in text, expected
+    assert "sha256" not in text and "{" not in text
+    from similar.update import add_to_index
+
+    revised = {**make_corpus()[1], "title": "Study 1 revised"}
+    add_to_index([write_jsonl(tmp_path / "more.jsonl", [revised])], cli_index, encoder=FakeEncoder(), progress=False)
+    lines = run("info", "--index", "default").output.splitlines()
+    assert "papers: 40 live, 1 retired (41 rows)" in lines and len(lines) <= 25
+    assert any(line.startswith("updated: 20") and line.endswith("(1 add)") for line in lines)
 
 
 ERRORS = [

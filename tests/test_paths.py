@@ -123,9 +123,9 @@ def test_build_refuses_an_existing_index_unless_forced(tmp_path, monkeypatch):
         f"error: index {tmp_path}/index/x already exists: add papers with `similar add INPUT --index x`, "
         "or replace it with `similar build ... --index x --force`"
     )
-    assert json.loads(run("info", "--index", "x").output)["count"] == 4
+    assert json.loads(run("info", "--index", "x", "--json").output)["count"] == 4
     assert run("build", two, "--index", "x", "--quiet", "--force").exit_code == 0
-    assert json.loads(run("info", "--index", "x").output)["count"] == 2
+    assert json.loads(run("info", "--index", "x", "--json").output)["count"] == 2
 
 
 def test_info_without_an_index_lists_the_indexes(tmp_path, monkeypatch):

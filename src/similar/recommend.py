@@ -158,6 +158,7 @@ def _rocchio(ranker: Ranker, positive, negative, k: int, allowed: np.ndarray, p:
     q = sp.csr_matrix(np.maximum(q, 0.0).astype(np.float32))
     scores = ranker.lexical.score_all("tfidf", q).ravel()
     best, rows = top_k(scores, k, np.flatnonzero(~allowed))
+    best, rows = best[best > 0], rows[best > 0]  # a paper sharing no term with the examples is never listed
     weights = ranker.lexical.weights("tfidf")
     closest = np.argmax((weights[rows] @ pos.T).toarray(), axis=1) if len(rows) else np.empty(0, np.int64)
     return Picks(rows, best, closest.astype(np.int64))
@@ -167,7 +168,7 @@ def _fused(
     ranker: Ranker, positive, negative, k: int, allowed: np.ndarray, lists: Lists | None, p: CollectionParams
 ) -> Picks:
     lists = lists or (lambda q, depth: ranker.search("tfidf" if ranker.dense is None else "hybrid", q, depth))
-    got = [lists(q, p.depth) for q in positive]
+    got = [_sharing(lists(q, p.depth)) for q in positive]  # a paper scoring 0 or less in every list is never listed
     pool = np.unique(np.concatenate([r[r >= 0] for _, r in got]))
     pool = pool[allowed[pool]]
     if len(pool) == 0:
@@ -175,7 +176,7 @@ def _fused(
     total, best, closest = _accumulate(got, pool)
     total /= len(positive)
     if negative:
-        neg_lists = [lists(q, p.depth) for q in negative]
+        neg_lists = [_sharing(lists(q, p.depth)) for q in negative]
         neg_total, neg_best, _ = _accumulate(neg_lists, pool)
         floors = sum(float(sc[r >= 0][-1]) if (r >= 0).any() else 0.0 for sc, r in neg_lists)
         total -= (
@@ -184,6 +185,13 @@ def _fused(
         total -= p.demote * np.maximum(neg_best - best, 0.0)  # closer to a negative than to every positive: pushed down
     scores, order = top_k(total, k)
     return Picks(pool[order], scores, closest[order])
+
+
+def _sharing(found: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """A list without its papers that share nothing with the example (a score of 0 or less: docs/ranking.md)."""
+    scores, rows = np.asarray(found[0]), np.asarray(found[1])
+    keep = scores > 0
+    return scores[keep], rows[keep]
 
 
 def _accumulate(got, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -148,9 +148,11 @@ def query(
     default=None,
     help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
 )
-def info(index_dir):
-    """Without --index: where data lives and the indexes there. With --index: that index's manifest and methods."""
-    from .. import lock, paths, store
+@click.option("--json", "as_json", is_flag=True, help="With --index: the manifest as JSON, not the summary.")
+def info(index_dir, as_json):
+    """Without --index: where data lives and the indexes there. With --index: a summary of that index (papers, model,
+    methods, index types, size, dates, stored lists, watches); --json: its manifest and methods."""
+    from .. import lock, paths, store, summary
 
     if index_dir is None:
         root = paths.index_root()
@@ -180,8 +182,11 @@ def info(index_dir):
         from ..index import Index
 
         Index.open(path).close()
-    methods = method_names(vectors=bool(manifest.dense))
-    click.echo(json.dumps({**manifest.to_dict(), "path": str(path), "methods": list(methods)}, indent=2))
+    if as_json:
+        methods = summary.methods(manifest)
+        click.echo(json.dumps({**manifest.to_dict(), "path": str(path), "methods": list(methods)}, indent=2))
+    else:
+        click.echo("\n".join(summary.summary(path, manifest)))
 
 
 @click.command()

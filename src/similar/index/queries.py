@@ -106,14 +106,45 @@ class Index(Lookups):
             neighbors=neighbors,
             seed=self._paper_at(row),
             build_id=self.build_id,
-            notes=self._year_notes(filters.min_year, filters.max_year) + self.shortfall(len(neighbors), n, filters),
+            notes=self._year_notes(filters.min_year, filters.max_year)
+            + self.shortfall(
+                len(neighbors), n, filters, self._candidates(filters, row, seed_group, versions), method, "seed"
+            ),
             versions=self.seed_versions(row) if versions else (),
             filters=filters.to_dict(),
         )
 
-    def shortfall(self, found: int, n: int, filters: Filters) -> list[str]:
-        """The note a filtered list shorter than n carries."""
-        if found >= n or not filters.active:
+    def shortfall(
+        self,
+        found: int,
+        n: int,
+        filters: Filters,
+        candidates: int | None = None,
+        method: str | None = None,
+        what: str = "seed",
+    ) -> list[str]:
+        """The note a list shorter than n carries: the filters left too few papers, or (given how many `candidates`
+        pass the filters) the rest share nothing with the query (a score of 0 or less is never listed)."""
+        if found >= n:
+            return []
+        if candidates is not None and candidates > found:
+            one = found == 1
+            passes, pass_ = ("passes the filters", "pass the filters") if filters.active else ("is", "are")
+            if not filters.active:
+                passes, pass_ = "is in the index", "are in the index"
+            if method in registry.lexical():
+                share, nothing = ("shares" if one else "share") + f" terms with the {what}", "share no term with it"
+            else:
+                share, nothing = (
+                    ("scores" if one else "score") + f" above 0 against the {what}",
+                    f"score 0 or less under {method}",
+                )
+            return [
+                f"{found} {'paper' if one else 'papers'} {share} and {passes if one else pass_}; "
+                f"{candidates - found} more {pass_} but {nothing}"
+                + (f" ({filters.describe()})" if filters.active else "")
+            ]
+        if not filters.active:
             return []
         if found == 0 and filters == NONE.with_years(filters.min_year, filters.max_year):
             return [
@@ -122,6 +153,19 @@ class Index(Lookups):
         if found == 0:
             return [f"no paper in the index passes the filters ({filters.describe()})"]
         return [f"only {found} of the {n} papers asked for pass the filters ({filters.describe()})"]
+
+    def _candidates(self, filters: Filters, row: int | None, seed_group: int | None, versions: bool) -> int:
+        """How many entries a list could hold under these filters: allowed papers (works, with versions) other than
+        the seed and its versions."""
+        allowed = self.allowed(filters).copy()
+        if row is not None:
+            allowed[row] = False
+        if seed_group is not None:
+            allowed &= self.groups != seed_group
+        if not versions:
+            return int(allowed.sum())
+        multi = allowed & self._has_versions  # only rows sharing a work with another row need their groups counted
+        return int((allowed & ~self._has_versions).sum()) + len(np.unique(self.groups[multi]))
 
     def similar_text(
         self,
@@ -157,7 +201,9 @@ class Index(Lookups):
             build_id=self.build_id,
             notes=notes
             + self._year_notes(filters.min_year, filters.max_year)
-            + self.shortfall(len(neighbors), n, filters),
+            + self.shortfall(
+                len(neighbors), n, filters, self._candidates(filters, None, None, versions), method, "text"
+            ),
             filters=filters.to_dict(),
         )
 
@@ -192,10 +238,11 @@ class Index(Lookups):
         if stored is None:
             return None
         scores, rows = stored
-        keep = self._keep(rows, allowed)
+        keep = self._keep(rows, allowed) & (scores > 0)
         picked = self._pick(scores[keep], rows[keep], seed_group, n, versions)
-        if len(picked) < n and rows[-1] >= 0:
-            return None  # filters left fewer than n of a cut-off list: rank on the fly (a list padded with -1 holds every paper)
+        if len(picked) < n and rows[-1] >= 0 and scores[-1] > 0:
+            return None  # filters left fewer than n of a cut-off list: rank on the fly (a list padded with -1, or
+            # reaching a score of 0, holds every paper that shares something with the seed)
         return picked
 
     def _rank(
@@ -215,9 +262,9 @@ class Index(Lookups):
             want = n * 4 if narrowed else n + (8 if versions else 0)
             while True:
                 scores, rows = self.ranker.search(method, query, want)
-                keep = self._keep(rows, allowed)
+                keep = self._keep(rows, allowed) & (scores > 0)  # shares nothing: never listed (docs/ranking.md)
                 picked = self._pick(scores[keep], rows[keep], seed_group, n, versions)
-                if len(picked) >= n or want >= len(self) or len(rows) < want:
+                if len(picked) >= n or want >= len(self) or len(rows) < want or (len(rows) and scores[-1] <= 0):
                     break
                 want = min(len(self), want * 4)  # over-fetch so that n results survive the filters and the versions
         return self._neighbors(picked, seed_hash)
