@@ -878,7 +878,10 @@ def test_a_watch_row_of_the_wrong_type_is_one_line_everywhere(watched, change, r
     client = TestClient(create_app(ix), raise_server_exceptions=False)
     for url in ("/v1/watches", "/v1/watches/w/feed.atom"):
         r = client.get(url)
-        assert r.status_code == 503 and r.json() == {"error": f"watches are unavailable: {path.name}: {reason}", "status": 503}
+        assert r.status_code == 503 and r.json() == {
+            "error": f"watches are unavailable: {path.name}: {reason}",
+            "status": 503,
+        }
 
 
 BAD_ENTRY_ROWS = [
@@ -908,4 +911,7 @@ def test_an_entry_row_of_the_wrong_type_is_one_line_in_the_feed(watched, change,
     assert res.exit_code == 1 and res.output == f"error: cannot read the watches database {path}: {reason}\n"
     client = TestClient(create_app(ix), raise_server_exceptions=False)
     r = client.get("/v1/watches/w/feed.atom")
-    assert r.status_code == 503 and r.json() == {"error": f"watches are unavailable: {path.name}: {reason}", "status": 503}
+    assert r.status_code == 503 and r.json() == {
+        "error": f"watches are unavailable: {path.name}: {reason}",
+        "status": 503,
+    }

@@ -755,7 +755,6 @@ def test_a_folder_as_input_is_one_line(tmp_path):
 
 _XML_PEAK = """
 import resource, sys
-from similar.records import read_records
 from similar.build import build_index
 report = build_index([sys.argv[1]], sys.argv[2], method="tfidf", progress=False)
 print(report.record_notes)

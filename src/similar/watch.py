@@ -314,7 +314,9 @@ def record_new(index_dir, added: Sequence[str] | None = None, encoder=None) -> l
     notes: list[str] = []
     with _db(index_dir, write=True) as conn:
         assert conn is not None
-        rows = conn.execute("SELECT name, pmids, text, k, created, seen, seen_index FROM watches ORDER BY name").fetchall()
+        rows = conn.execute(
+            "SELECT name, pmids, text, k, created, seen, seen_index FROM watches ORDER BY name"
+        ).fetchall()
         for r in rows:
             _row(r, path)  # every row's types, before anything is recorded
         todo = [r for r in rows if r[5] != rows_now or r[6] != stamp]

@@ -97,7 +97,9 @@ def _noted(paper: Paper | Problem, cut: bool) -> Paper | Problem:
         return paper
     notes = [_HAD.sub(r"(it had over \1)", n) for n in paper.notes]
     if notes == list(paper.notes):
-        notes.append(f"the XML reader kept {TEXT_CAP} characters of each text, {RECORD_ELEMENTS} elements of a citation")
+        notes.append(
+            f"the XML reader kept {TEXT_CAP} characters of each text, {RECORD_ELEMENTS} elements of a citation"
+        )
     return dataclasses.replace(paper, notes=tuple(notes))
 
 
