@@ -753,16 +753,17 @@ def test_server_process_survives_sighup_onto_a_damaged_index_and_drops_slow_head
             except httpx.HTTPError:
                 assert time.time() < deadline and proc.poll() is None, "server did not start"
                 time.sleep(0.2)
-        for damage in (
-            _overwrite("papers.sqlite"),
-            _truncate("neighbours.rows.npy"),
-            lambda p: (p / "manifest.json").write_text("[]"),
+        for damage, name in (
+            (_overwrite("papers.sqlite"), "papers.sqlite"),
+            (_truncate("neighbours.rows.npy"), "neighbours.rows.npy"),
+            (lambda p: (p / "manifest.json").write_text("[]"), "manifest.json"),
         ):
             damage(dense_ix)
             proc.send_signal(signal.SIGHUP)
             time.sleep(0.5)
             assert proc.poll() is None, "SIGHUP killed the server"
-            assert httpx.get(url, timeout=5).json() == first
+            health = httpx.get(url, timeout=5).json()  # the old index, its files changed in place: health says which
+            assert health == {**first, "status": f"index files changed under the server ({name}); reload"}
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
             started = time.time()

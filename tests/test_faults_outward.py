@@ -838,3 +838,80 @@ def test_a_rebuilt_index_is_not_new_papers(tmp_path, watched):
     assert res.exit_code == 0
     assert "note: watch w: the index was rebuilt; it records papers added from now on" in res.output
     assert entries(ix, "w") == []
+
+
+# --- watches: a valid database whose rows hold the wrong types (issue 19 replay, 22-25) --------------------------------
+
+FIX_ROW = "fix or delete that row, or move the database away to start afresh"
+BAD_WATCH_ROWS = [
+    # id, SET clause, the reason every operation gives
+    ("k-text", "k='abc'", f"watch 'w' has k='abc', not a whole number from 1 to 1000: {FIX_ROW}"),
+    ("k-zero", "k=0", f"watch 'w' has k=0, not a whole number from 1 to 1000: {FIX_ROW}"),
+    ("seen-text", "seen='x'", f"watch 'w' has seen='x', not a whole number: {FIX_ROW}"),
+    ("text-blob", "text=x'ff00'", f"watch 'w' has text=b'\\xff\\x00', not text: {FIX_ROW}"),
+    ("pmids-number", "pmids=12.5", f"watch 'w' has pmids='12.5', not PMIDs separated by spaces: {FIX_ROW}"),
+]
+
+
+@pytest.mark.parametrize("change,reason", [b[1:] for b in BAD_WATCH_ROWS], ids=[b[0] for b in BAD_WATCH_ROWS])
+def test_a_watch_row_of_the_wrong_type_is_one_line_everywhere(watched, change, reason):
+    ix, more = watched
+    path = watches_path(ix)
+    conn = sqlite3.connect(path)
+    conn.execute(f"UPDATE watches SET {change}")
+    conn.commit()
+    conn.close()
+    first = run("add", more, "--index", ix)
+    assert first.exit_code == 4
+    assert first.output.splitlines()[-1] == (
+        f"error: the index was updated (1 papers added or revised, 0 deleted), but its watches could not be recorded "
+        f"in {path} because {reason}; once that is fixed, rerun the same `similar add`: the applied files are "
+        "skipped and the watches catch up"
+    )
+    assert "unexpected" not in first.output
+    if change.startswith("seen"):  # only an add reads how far a watch has looked: reading the watch still works
+        assert run("watch", "list", "--index", ix).output.startswith("w")
+        return
+    for args in (("watch", "list"), ("watch", "feed", "w")):
+        res = run(*args, "--index", ix)
+        assert res.exit_code == 1 and res.output == f"error: cannot read the watches database {path}: {reason}\n"
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    for url in ("/v1/watches", "/v1/watches/w/feed.atom"):
+        r = client.get(url)
+        assert r.status_code == 503 and r.json() == {
+            "error": f"watches are unavailable: {path.name}: {reason}",
+            "status": 503,
+        }
+
+
+BAD_ENTRY_ROWS = [
+    ("score-nan-text", "score='NaN'", "score='NaN', not a finite number"),
+    ("score-blob", "score=x'00'", "score=b'\\x00', not a finite number"),
+    ("rank-text", "rank='first'", "rank='first', not a whole number"),
+    ("title-blob", "title=x'c0'", "title=b'\\xc0', not text"),
+    ("added-null", "added=NULL", "added=None, not text"),
+]
+
+
+@pytest.mark.parametrize("change,wrong", [b[1:] for b in BAD_ENTRY_ROWS], ids=[b[0] for b in BAD_ENTRY_ROWS])
+def test_an_entry_row_of_the_wrong_type_is_one_line_in_the_feed(watched, change, wrong):
+    ix, more = watched
+    assert run("add", more, "--index", ix).exit_code == 0
+    path = watches_path(ix)
+    conn = sqlite3.connect(path)
+    if "NULL" in change:  # NOT NULL holds in SQLite: a NULL can only come from a table made without it
+        conn.executescript(
+            "CREATE TABLE e2 AS SELECT * FROM entries; DROP TABLE entries; ALTER TABLE e2 RENAME TO entries;"
+        )
+    conn.execute(f"UPDATE entries SET {change}")
+    conn.commit()
+    conn.close()
+    reason = f"an entry of watch 'w' (PMID '7001') has {wrong}: {FIX_ROW}"
+    res = run("watch", "feed", "w", "--index", ix)
+    assert res.exit_code == 1 and res.output == f"error: cannot read the watches database {path}: {reason}\n"
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    r = client.get("/v1/watches/w/feed.atom")
+    assert r.status_code == 503 and r.json() == {
+        "error": f"watches are unavailable: {path.name}: {reason}",
+        "status": 503,
+    }

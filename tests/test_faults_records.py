@@ -749,3 +749,59 @@ def test_a_folder_as_input_is_one_line(tmp_path):
         build_index([tmp_path / "in.jsonl"], tmp_path / "ix", method="tfidf", progress=False)
     res = run("build", tmp_path / "in.jsonl", "--method", "tfidf", "--quiet")
     assert res.exit_code == 2 and "is a directory" in res.output and "Traceback" not in res.output
+
+
+# --- XML: memory is bounded per element while a citation is parsed (issue 19 replay, 30) ------------------------------
+
+_XML_PEAK = """
+import resource, sys
+from similar.build import build_index
+report = build_index([sys.argv[1]], sys.argv[2], method="tfidf", progress=False)
+print(report.record_notes)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def _title_bomb(path: Path, title_bytes: int, children: int = 0) -> Path:
+    """A .xml.gz written a piece at a time: one citation with a huge title (and `children` inline tags in its
+    abstract), then an ordinary one. Small on disk, large once read."""
+    article = "<PubmedArticle><MedlineCitation><PMID>{}</PMID><Article><ArticleTitle>"
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        out.write(b"<?xml version='1.0'?>\n<PubmedArticleSet>\n" + article.format(1).encode())
+        piece = b"cells " * (1 << 16)
+        for _ in range(title_bytes // len(piece)):
+            out.write(piece)
+        out.write(b"cells")
+        out.write(b"</ArticleTitle><Abstract><AbstractText>")
+        for _ in range(children // 1000):
+            out.write(b"<i>x</i>" * 1000)
+        out.write(b"</AbstractText></Abstract></Article></MedlineCitation></PubmedArticle>\n")
+        out.write(article.format(2).encode() + b"ordinary</ArticleTitle></Article></MedlineCitation></PubmedArticle>\n")
+        out.write(b"</PubmedArticleSet>\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    "title_bytes,children,note",
+    [
+        (200 << 20, 0, "title cut to 4000 characters (it had over 400000)"),
+        (1 << 20, 0, "title cut to 4000 characters (it had over 400000)"),
+        (0, 3_000_000, "abstract cut to 100000 characters (it had over 199993)"),
+    ],
+    ids=["200mb-title", "1mb-title", "3m-inline-tags"],
+)
+def test_a_huge_xml_text_is_read_in_bounded_memory_and_the_paper_kept(tmp_path, title_bytes, children, note):
+    bomb = _title_bomb(tmp_path / "bomb.xml.gz", title_bytes, children)
+    assert bomb.stat().st_size < 2 << 20
+    out = subprocess.run(
+        [sys.executable, "-c", _XML_PEAK, str(bomb), str(tmp_path / "ix")],
+        env={"PYTHONPATH": SRC, "SIMILAR_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    notes, peak = out.stdout.splitlines()[-2:]
+    assert int(peak) < 400 << 10, peak  # KiB: was 2.17 GB for a 2^30-character title
+    assert eval(notes) == [f"bomb.xml.gz:3: {note}"]
+    (first, second) = [p for p in read_records(_title_bomb(tmp_path / "small.xml.gz", 1 << 20)) if isinstance(p, Paper)]
+    assert len(first.title) == 4000 and first.title.startswith("cells cells") and second.title == "ordinary"

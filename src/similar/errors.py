@@ -11,6 +11,15 @@ class CorruptIndex(SimilarError):
     """An index file that fails a check (checks.py): the message names the folder and the file; the server answers 500."""
 
 
+class IndexChanged(SimilarError):
+    """A file of the open index changed in place since it was opened (truncated, rewritten): similar publishes by
+    rename and never writes a published file, so this is tampering. The server answers 503 until it is reloaded."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"index files changed under the server ({name}); reload")
+
+
 class NotFound(SimilarError):
     """A PMID that the index does not hold (never indexed, or deleted)."""
 

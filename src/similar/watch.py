@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import re
 import sqlite3
@@ -142,7 +143,71 @@ def lineage(manifest: store.Manifest) -> str | None:
     return manifest.lineage or manifest.created
 
 
-def _row(r) -> Watch:
+_FIX = "fix or delete that row, or move the database away to start afresh"
+
+
+def _bad_row(path: Path, what: str, column: str, value, wanted: str) -> WatchesUnavailable:
+    """A row of a valid database holding a value of the wrong type (SQLite keeps what it is given): one line naming
+    the file, the row and the column."""
+    shown = repr(value[:40]) + "..." if isinstance(value, (str, bytes)) and len(value) > 40 else repr(value)
+    return WatchesUnavailable(path, f"{what} has {column}={shown}, not {wanted}: {_FIX}", "read")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check(path: Path, what: str, row, columns: Sequence[tuple[str, str]]) -> None:
+    """Each column's kind: 'text', 'text?' (or NULL), 'pmid', 'int', 'int?', 'count' (1..MAX_K), 'number' (finite)."""
+    for value, (column, kind) in zip(row, columns):
+        if kind == "text?" and value is None:
+            continue
+        if kind in ("text", "text?"):
+            ok, wanted = isinstance(value, str), "text"
+        elif kind == "pmid":
+            ok, wanted = isinstance(value, str) and bool(_PMID.match(value)), "a PMID"
+        elif kind == "pmids":
+            ok = isinstance(value, str) and all(_PMID.match(p) for p in value.split())
+            wanted = "PMIDs separated by spaces"
+        elif kind == "int?":
+            ok, wanted = value is None or (_whole(value) and value >= 0), "a whole number"
+        elif kind == "count":
+            ok, wanted = _whole(value) and 1 <= value <= MAX_K, f"a whole number from 1 to {MAX_K}"
+        elif kind == "int":
+            ok, wanted = _whole(value), "a whole number"
+        else:  # number
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            wanted = "a finite number"
+        if not ok:
+            raise _bad_row(path, what, column, value, wanted)
+
+
+_WATCH_COLUMNS = (
+    ("name", "text"),
+    ("pmids", "pmids"),
+    ("text", "text?"),
+    ("k", "count"),
+    ("created", "text"),
+    ("seen", "int?"),
+    ("seen_index", "text?"),
+)
+_ENTRY_COLUMNS = (
+    ("pmid", "pmid"),
+    ("title", "text"),
+    ("byline", "text"),
+    ("retracted", "int"),
+    ("rank", "int"),
+    ("score", "number"),
+    ("build_id", "text"),
+    ("added", "text"),
+)
+
+
+def _row(r, path: Path) -> Watch:
+    """A watches row, its types checked first: SQLite stores whatever it is given, and a row edited by hand (k='abc',
+    text=x'ff00') must fail as one line naming the file and the row, never as a TypeError deep in an add."""
+    what = f"watch {r[0]!r}" if isinstance(r[0], str) else f"a watch named {r[0]!r}"
+    _check(path, what, r, _WATCH_COLUMNS)
     return Watch(r[0], tuple(r[1].split()), r[2], r[3], r[4])
 
 
@@ -185,7 +250,11 @@ def list_watches(index_dir) -> list[Watch]:
     with _db(index_dir, write=False) as conn:
         if conn is None:
             return []
-        return [_row(r) for r in conn.execute("SELECT name, pmids, text, k, created FROM watches ORDER BY name")]
+        path = watches_path(index_dir)
+        return [
+            _row(r, path)
+            for r in conn.execute("SELECT name, pmids, text, k, created FROM watches ORDER BY name").fetchall()
+        ]
 
 
 def get_watch(index_dir, name: str) -> Watch:
@@ -216,7 +285,10 @@ def entries(index_dir, name: str) -> list[Entry]:
             "ORDER BY added DESC, rank",
             (name,),
         ).fetchall()
-    return [Entry(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in got]
+    path = watches_path(index_dir)
+    for r in got:
+        _check(path, f"an entry of watch {name!r} (PMID {r[0]!r})", r, _ENTRY_COLUMNS)
+    return [Entry(r[0], r[1], r[2], bool(r[3]), r[4], float(r[5]), r[6], r[7]) for r in got]
 
 
 def _top(index, watch: Watch):
@@ -242,13 +314,12 @@ def record_new(index_dir, added: Sequence[str] | None = None, encoder=None) -> l
     notes: list[str] = []
     with _db(index_dir, write=True) as conn:
         assert conn is not None
-        todo = [
-            r
-            for r in conn.execute(
-                "SELECT name, pmids, text, k, created, seen, seen_index FROM watches ORDER BY name"
-            ).fetchall()
-            if r[5] != rows_now or r[6] != stamp
-        ]
+        rows = conn.execute(
+            "SELECT name, pmids, text, k, created, seen, seen_index FROM watches ORDER BY name"
+        ).fetchall()
+        for r in rows:
+            _row(r, path)  # every row's types, before anything is recorded
+        todo = [r for r in rows if r[5] != rows_now or r[6] != stamp]
         if not todo:
             return notes
         from .index import Index
@@ -257,7 +328,7 @@ def record_new(index_dir, added: Sequence[str] | None = None, encoder=None) -> l
         try:
             now = store.now_iso()
             for r in todo:
-                watch, seen, seen_index = _row(r), r[5], r[6]
+                watch, seen, seen_index = _row(r, path), r[5], r[6]
                 if seen is None:  # saved before rows were counted: the caller's list is all it knows
                     fresh_pmids = set(added or ())
                 elif seen_index != stamp or seen > rows_now:  # a rebuilt index: its rows are not "added"

@@ -13,6 +13,7 @@ from ..backends.dense import DenseBackend
 from ..backends.lexical import LexicalBackend
 from ..errors import SimilarError
 from ..ranking import Ranker
+from .fingerprints import Fingerprints
 from .results import PMID
 
 
@@ -27,6 +28,7 @@ class Opened(NamedTuple):
     deleted: set[str]
     db: checks.GuardedDB
     lists: tuple | None  # (method, rows, scores): each paper's stored list, or None
+    files: Fingerprints  # every file of the folder, held open: the server checks them before each request
 
 
 def _load(path: Path, name: str, load):
@@ -56,6 +58,17 @@ def read(path: str | Path | None = None, mmap: bool = True) -> Opened:
     """Open and check an index folder; one line says what is wrong if anything is."""
     path = store.index_path(path)
     lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
+    files = Fingerprints(path)  # before anything is read: what is read is what is fingerprinted (confirmed below)
+    try:
+        opened = _read(path, mmap, files)
+    except BaseException:
+        files.close()
+        raise
+    files.confirm()
+    return opened
+
+
+def _read(path: Path, mmap: bool, files: Fingerprints) -> Opened:
     manifest = store.read_manifest(path)
     count = manifest.count
     rows = store.read_rows(path, count)  # first: a row count that is off is the clearest message
@@ -102,4 +115,4 @@ def read(path: str | Path | None = None, mmap: bool = True) -> Opened:
         rows_, scores_, _ = _load(path, store.NEIGHBOURS, lambda: store.load_lists(path, mmap=mmap))
         store.check_count(path, store.NEIGHBOURS, rows_.shape[0], count)
         lists = (manifest.precomputed["method"], rows_, scores_)
-    return Opened(path, manifest, Ranker(dense, lexical, live), rows, table, deleted, db, lists)
+    return Opened(path, manifest, Ranker(dense, lexical, live), rows, table, deleted, db, lists, files)

@@ -11,12 +11,13 @@ import numpy as np
 from .. import checks, store
 from .. import methods as registry
 from ..encoders import Encoder, ModelUnavailable, load_index_model
-from ..errors import SimilarError
+from ..errors import IndexChanged, SimilarError
 from ..filters import NONE, Filters
 from ..ranking import HybridParams, Query, Ranker
 from ..recommend import recommend
 from ..versions import collapse
 from . import opening
+from .fingerprints import Fingerprints
 from .lookups import Lookups
 from .results import Neighbor, SimilarList, check_n
 
@@ -34,12 +35,14 @@ class Index(Lookups):
         deleted: set[str],
         db: checks.GuardedDB,
         lists: tuple | None = None,
+        files: Fingerprints | None = None,
         encoder: Encoder | None = None,
     ):
         """An index from what `open` read (no I/O here): `table` is rowtable.py's per-row facts."""
         super().__init__(path, manifest, pmids, table, deleted, db)
         self._encoder = encoder
         self.ranker = ranker
+        self.files = files
         self.precomputed = lists  # (method, rows, scores): each paper's list under the default method
         spec = manifest.precomputed
         # stored hybrid lists answer only while they were made with the ranking this code runs (else: ranked live)
@@ -54,6 +57,18 @@ class Index(Lookups):
     def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
         """Open and check an index folder; one line says what is wrong if anything is."""
         return cls(*opening.read(path, mmap), encoder=encoder)
+
+    def check_files(self) -> None:
+        """Raise IndexChanged naming the first file of this index changed in place since it was opened (a truncated
+        memory-mapped file would kill the process on its next access); an fstat a file, about 100 microseconds in all."""
+        changed = self.files.changed() if self.files is not None else None
+        if changed is not None:
+            raise IndexChanged(changed)
+
+    def close(self) -> None:
+        super().close()
+        if self.files is not None:
+            self.files.close()
 
     @property
     def methods(self) -> tuple[str, ...]:
