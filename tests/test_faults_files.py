@@ -524,21 +524,14 @@ def test_a_file_truncated_under_the_server_is_503_and_the_server_lives(tmp_path)
         proc.wait(30)
 
 
-def test_checking_the_files_before_a_request_costs_microseconds(ix):
-    import time
-
+def test_every_file_of_the_index_is_held_for_the_per_request_check(ix):
     index = Index.open(ix)
     try:
-        assert len(index.files.files) >= 20
-        started = time.perf_counter()
-        for _ in range(1000):
-            index.check_files()
-        per_request = (time.perf_counter() - started) / 1000
+        held = {name for name, _, _ in index.files.files}
+        assert {"manifest.json", "papers.sqlite", "rowtable.npy", "lexical.bm25.rows.indices.npy"} <= held, held
+        index.check_files()  # an untouched index passes
     finally:
         index.close()
-    assert (
-        per_request < 1e-3
-    ), per_request  # measured about 100 microseconds for its 43 files (2.4 per fstat) on a shared 2-core machine
 
 
 def test_an_index_closed_never_checks_a_reused_descriptor(ix):
