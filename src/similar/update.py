@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import checks, lock, publish, rowtable, store
+from . import checks, lock, methods, publish, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
@@ -97,6 +97,9 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     started = time.time()
     paths = check_inputs(inputs)
     manifest = store.read_manifest(dest)
+    problem = methods.manifest_problem(manifest)
+    if problem:
+        raise checks.corrupt(dest, store.MANIFEST, problem)
     publish.check_replaceable(dest, "update")  # an add republishes the folder: nothing in it may be the user's
     store.read_rows(dest, manifest.count)
     store.check_files(dest, manifest, hash_limit=None)  # an add rewrites the index: never on top of a damaged one
@@ -115,6 +118,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
 
     db = checks.GuardedDB(store.connect(dest / store.PAPERS, readonly=True), dest, store.PAPERS)
     try:
+        checks.papers_table(db, dest, store.PAPERS, manifest.count)  # its rows steer the add: checked first
         live = {
             pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")
         }
