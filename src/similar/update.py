@@ -18,6 +18,7 @@ from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
 from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import CorruptIndex, SimilarError
 from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row, restate
+from .medline import Details
 
 
 def _index_encoder(manifest: store.Manifest, encoder: Encoder | None) -> Encoder | None:
@@ -130,6 +131,11 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='details'").fetchone():
         details = dict(db.execute("SELECT row, data FROM details"))
     db.close()
+    try:  # before any work: the row table of the added index parses every one of them (rowtable.compute)
+        for data in details.values():
+            Details.from_json(data)
+    except ValueError as exc:
+        raise checks.corrupt(dest, store.PAPERS, f"holds {exc}") from exc
 
     ingest = Ingest(live=live, details=details)
     for _, path in entries:

@@ -99,7 +99,7 @@ class Lookups:
                 isinstance(r[1], str)
                 and isinstance(r[2], str)
                 and isinstance(r[3], str)
-                and (r[4] is None or isinstance(r[4], int))
+                and (r[4] is None or (isinstance(r[4], int) and checks.YEARS[0] <= r[4] <= checks.YEARS[1]))
                 and isinstance(r[5], str)
             ):
                 raise checks.corrupt(self.path, store.PAPERS, f"holds a value of the wrong type in row {r[0]}")

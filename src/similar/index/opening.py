@@ -77,6 +77,13 @@ def read(path: str | Path | None = None, mmap: bool = True) -> Opened:
         db = checks.GuardedDB(store.connect(path / store.PAPERS, readonly=True), path, store.PAPERS)
         source = store.ROWTABLE
         table = rowtable.read(path, count)
+        if table is None or small:  # its rows are read whole now: their structure and types first (checks.py),
+            # on a connection of its own (the one kept for queries caches no page of this pass)
+            check = checks.GuardedDB(store.connect(path / store.PAPERS, readonly=True), path, store.PAPERS)
+            try:
+                checks.papers_table(check, path, store.PAPERS, count)
+            finally:
+                check.close()
         if table is None:  # an index written before rowtable.npy: gathered from the database
             table, source = rowtable.compute(db), store.PAPERS
         elif small:  # the database agrees with the table (above the limit `similar verify` checks it)
