@@ -626,6 +626,35 @@ def test_a_title_of_the_wrong_type_fails_the_request_not_the_server(ix):
     assert client.get("/v1/health").status_code == 200
 
 
+@pytest.mark.parametrize(
+    "script,url,line",
+    [
+        (
+            "UPDATE papers SET year = 99999999999 WHERE row = 1",
+            "/v1/papers/1001",
+            "holds a value of the wrong type in row 1",
+        ),
+        (
+            "UPDATE papers SET journal = x'00' WHERE row = 2",
+            "/v1/papers/1001/similar?journal=x",
+            "holds a journal that is not text",
+        ),
+    ],
+)
+def test_values_a_request_reads_are_checked_once_open(ix, script, url, line):
+    """papers.sqlite changed under an open index (or a large one, not checked whole on open): the value a request reads
+    is checked, one line naming the file, a 500; the server serves on."""
+    from fastapi.testclient import TestClient
+
+    from similar.server.app import create_app
+
+    client = TestClient(create_app(ix), raise_server_exceptions=False)  # opened (and checked) before the tamper
+    _sql(script)(ix)
+    r = client.get(url)
+    assert r.status_code == 500 and r.json()["error"] == f"corrupt index {ix}: papers.sqlite {line}; rebuild it", r.text
+    assert client.get("/v1/papers/1003").status_code == 200
+
+
 def test_a_year_out_of_range_is_named_when_an_index_without_a_row_table_opens(ix):
     """An index written before rowtable.npy gathers the table from papers.sqlite, checked first (an OverflowError)."""
     (ix / "rowtable.npy").unlink()

@@ -151,6 +151,8 @@ class Lookups:
         if self._facts is None:
             with self._lock:
                 journals = [j for (j,) in self._db.execute("SELECT journal FROM papers ORDER BY row")]
+            if not all(isinstance(j, str) for j in journals):
+                raise checks.corrupt(self.path, store.PAPERS, "holds a journal that is not text")
             self._facts = Facts(len(self.pmids), self.details(), journals, self.row_of)
         return self._facts
 
