@@ -539,3 +539,238 @@ def test_an_index_closed_never_checks_a_reused_descriptor(ix):
     index.close()
     index.check_files()  # nothing held: nothing to check, no fstat of a number another file may have now
     assert index.files is not None and index.files.files == []
+
+
+# --- tampered manifest.json (it has no checksum), JSON files and papers.sqlite rows, hashes updated to match -------------
+
+
+def _manifest(change):
+    def tamper(p: Path) -> None:
+        m = json.loads((p / "manifest.json").read_text())
+        change(m)
+        (p / "manifest.json").write_text(json.dumps(m))
+
+    return tamper
+
+
+def _sql(script: str):
+    def tamper(p: Path) -> None:
+        import sqlite3
+
+        conn = sqlite3.connect(p / "papers.sqlite")
+        conn.executescript(script)
+        conn.commit()
+        conn.close()
+        rehash(p)
+
+    return tamper
+
+
+def _deep(name: str):
+    def tamper(p: Path) -> None:
+        (p / name).write_text("[" * 100_000 + "]" * 100_000)
+        if name != "manifest.json":
+            rehash(p)
+
+    return tamper
+
+
+# tamper, the line after "corrupt index {p}: ", and the CLI commands that must end with it (Q: query by PMID, T: query
+# by text under --method dense, J: --format json, V: verify, A: add). A small index checks papers.sqlite on open: a
+# large one on add and verify, and each value a query reads (the HTTP test below); stored details are parsed where read
+M = "manifest.json "
+P = "papers.sqlite "
+FILE_TABLE = [
+    ("manifest-deep", _deep("manifest.json"), M + "cannot be read (nested too deeply)", "QTJVA"),
+    ("manifest-model-null", _manifest(lambda m: m.update(model=None)), M + "describes vectors but no 'model'", "QTVA"),
+    ("manifest-model-name-int", _manifest(lambda m: m["model"].update(name=5)), M + "has no valid 'model.name'", "TA"),
+    ("manifest-model-list", _manifest(lambda m: m.update(model=["x"])), M + "has no valid 'model'", "QA"),
+    ("manifest-dim-str", _manifest(lambda m: m["dense"].update(dim="64")), M + "has no valid 'dense.dim'", "QV"),
+    (
+        "manifest-precomputed-bogus",
+        _manifest(lambda m: m["precomputed"].update(method="bogus")),
+        M + "names an unknown method 'bogus' as 'precomputed.method'",
+        "QVA",
+    ),
+    ("manifest-k-zero", _manifest(lambda m: m["precomputed"].update(k=0)), M + "has no valid 'precomputed.k'", "QA"),
+    ("manifest-k-bool", _manifest(lambda m: m["precomputed"].update(k=True)), M + "has no valid 'precomputed.k'", "Q"),
+    ("manifest-count-str", _manifest(lambda m: m.update(count="40")), M + "has no valid 'count'", "QA"),
+    ("manifest-count-huge", _manifest(lambda m: m.update(count=10**30)), M + "has no valid 'count'", "QV"),
+    ("manifest-live-negative", _manifest(lambda m: m.update(live=-1)), M + "has no valid 'live'", "QA"),
+    ("manifest-live-over-count", _manifest(lambda m: m.update(live=41)), M + "says 41 live rows of 40", "Q"),
+    ("manifest-files-list", _manifest(lambda m: m.update(files=[])), M + "has no valid 'files'", "QV"),
+    (
+        "manifest-files-escape",
+        _manifest(lambda m: m["files"].update({"../x": {"bytes": 1, "sha256": "0" * 64}})),
+        M + "has no valid 'files' entry '../x'",
+        "V",
+    ),
+    ("manifest-inputs-entry", _manifest(lambda m: m["inputs"].append(5)), M + "has no valid 'inputs' entry 1", "A"),
+    (
+        "manifest-default-method",
+        _manifest(lambda m: m.update(default_method="nope")),
+        M + "names an unknown method 'nope' as 'default_method'",
+        "J",
+    ),
+    ("lexical-deep", _deep("lexical.json"), "lexical.json cannot be read (nested too deeply)", "QVA"),
+    (
+        "papers-year-huge",
+        _sql("UPDATE papers SET year = 99999999999 WHERE row = 3"),
+        P + "holds a year that is not a whole number from 0 to 9999",
+        "QJVA",
+    ),
+    (
+        "papers-year-text",
+        _sql("UPDATE papers SET year = 'abc' WHERE row = 3"),
+        P + "holds a year that is not a whole number from 0 to 9999",
+        "QJVA",
+    ),
+    (
+        "papers-title-blob",
+        _sql("UPDATE papers SET title = x'0001' WHERE row = 1"),
+        P + "holds a title that is not text",
+        "QJVA",
+    ),
+    ("papers-row-deleted", _sql("DELETE FROM papers WHERE row = 5"), P + "holds 39 rows, the manifest says 40", "VA"),
+    (
+        "papers-row-extra",
+        _sql("INSERT INTO papers (row, pmid, title, text_hash) VALUES (40, '9999', 'x', 'h')"),
+        P + "holds 41 rows, the manifest says 40",
+        "QJVA",
+    ),
+    (
+        "papers-row-renumbered",
+        _sql("UPDATE papers SET row = 77 WHERE row = 5"),
+        P + "rows are not numbered 0..39",
+        "QJVA",
+    ),
+    (
+        "papers-view",
+        _sql("ALTER TABLE papers RENAME TO p2; CREATE VIEW papers AS SELECT * FROM p2;"),
+        P + "has no table 'papers'",
+        "QJVA",
+    ),
+    (
+        "papers-pmid-text",
+        _sql("UPDATE papers SET pmid = 'abc' WHERE row = 2"),
+        P + "holds a PMID that is not a number",
+        "QJVA",
+    ),
+    (
+        "papers-status",
+        _sql("UPDATE papers SET status = 'zombie' WHERE row = 2"),
+        P + "holds an unknown row status",
+        "QJVA",
+    ),
+    (
+        "papers-mesh-blob",
+        _sql("UPDATE papers SET mesh = x'00' WHERE row = 1"),
+        P + "holds MeSH terms that are not text",
+        "QJVA",
+    ),
+    (
+        "papers-abstract-blob",
+        _sql("UPDATE abstracts SET abstract = x'00' WHERE row = 1"),
+        P + "holds abstracts that are not text",
+        "QJVA",
+    ),
+    (
+        "papers-details-garbled",
+        _sql("INSERT OR REPLACE INTO details (row, data) VALUES (1, '[[[')"),
+        P + "holds details that are not the JSON similar writes",
+        "VA",
+    ),
+    (
+        "papers-details-authors-int",
+        _sql("""INSERT OR REPLACE INTO details (row, data) VALUES (1, '{"authors":[5]}')"""),
+        P + "holds details that are not the JSON similar writes",
+        "VA",
+    ),
+]
+CLI = {
+    "Q": ["query", "1001", "--method", "bm25"],
+    "T": ["query", "--text", "cancer", "--method", "dense"],
+    "J": ["query", "1001", "--format", "json"],
+    "V": ["verify"],
+    "A": ["add", "EXTRA"],
+}
+# the CLI as a process, with the fake encoder standing in for the index's model (which a test machine lacks)
+RUN = (
+    "import sys; from fixtures import FakeEncoder; import similar.encoders as e; "
+    "e.load_index_model = lambda m: FakeEncoder(); e.load_encoder = lambda *a, **k: FakeEncoder(); "
+    "from similar.cli import main; sys.argv = ['similar', *sys.argv[1:]]; main()"
+)
+
+
+@pytest.mark.parametrize("tamper,line,faces", [row[1:] for row in FILE_TABLE], ids=[row[0] for row in FILE_TABLE])
+def test_tampered_manifest_json_and_sqlite_rows_are_one_line_naming_the_file(ix, tamper, line, faces):
+    tamper(ix)
+    extra = write_jsonl(ix.parent / "extra.jsonl", [{"pmid": "5000", "title": "extra cardiac paper", "abstract": "x"}])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, str(Path(__file__).parent)])}
+    want = f"error: corrupt index {ix}: {line}; rebuild it"
+    for face in faces:
+        args = [str(extra) if a == "EXTRA" else a for a in CLI[face]]
+        proc = subprocess.run(
+            [sys.executable, "-c", RUN, *args, "--index", str(ix)], env=env, capture_output=True, text=True, timeout=120
+        )
+        out = (proc.stdout + proc.stderr).strip()
+        assert proc.returncode == 1 and out == want, (face, proc.returncode, out)
+
+
+def test_a_title_of_the_wrong_type_fails_the_request_not_the_server(ix, monkeypatch):
+    """A title stored as a BLOB, hash updated, in a large index: a 500 naming papers.sqlite (it was a TypeError), and the
+    server serves on."""
+    from fastapi.testclient import TestClient
+
+    from similar.server.app import create_app
+
+    monkeypatch.setattr(store, "HASH_ON_OPEN_LIMIT", 0)  # "large": open checks sizes and structure, not every value
+    _sql("UPDATE papers SET title = x'0001' WHERE row = 1")(ix)
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    line = f"corrupt index {ix}: papers.sqlite holds a value of the wrong type in row 1; rebuild it"
+    for url in ("/v1/papers/1001", "/v1/papers/1000/similar?n=39&method=tfidf"):
+        r = client.get(url)
+        assert r.status_code == 500 and r.json() == {"error": line, "status": 500}, (url, r.text)
+    assert client.get("/v1/papers/1002").status_code == 200
+    assert client.get("/v1/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "script,url,line",
+    [
+        (
+            "UPDATE papers SET year = 99999999999 WHERE row = 1",
+            "/v1/papers/1001",
+            "holds a value of the wrong type in row 1",
+        ),
+        (
+            "UPDATE papers SET journal = x'00' WHERE row = 2",
+            "/v1/papers/1001/similar?journal=x",
+            "holds a journal that is not text",
+        ),
+    ],
+)
+def test_values_a_request_reads_are_checked_on_a_large_index(ix, monkeypatch, script, url, line):
+    """papers.sqlite tampered (hash updated) in an index too large to check whole on open: the value a request reads
+    is checked, one line naming the file, a 500; the server serves on."""
+    from fastapi.testclient import TestClient
+
+    from similar.server.app import create_app
+
+    monkeypatch.setattr(store, "HASH_ON_OPEN_LIMIT", 0)  # "large": open checks sizes and structure, not every value
+    _sql(script)(ix)
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    r = client.get(url)
+    assert r.status_code == 500 and r.json()["error"] == f"corrupt index {ix}: papers.sqlite {line}; rebuild it", r.text
+    assert client.get("/v1/papers/1003").status_code == 200
+
+
+def test_a_year_out_of_range_is_named_when_an_index_without_a_row_table_opens(ix):
+    """An index written before rowtable.npy gathers the table from papers.sqlite, checked first (an OverflowError)."""
+    (ix / "rowtable.npy").unlink()
+    m = json.loads((ix / "manifest.json").read_text())
+    del m["files"]["rowtable.npy"]
+    (ix / "manifest.json").write_text(json.dumps(m))
+    _sql("UPDATE papers SET year = 99999999999 WHERE row = 3")(ix)
+    with pytest.raises(SimilarError, match=r"papers\.sqlite holds a year that is not a whole number from 0 to 9999"):
+        Index.open(ix)

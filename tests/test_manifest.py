@@ -40,9 +40,47 @@ def test_updates_are_written_once_there_is_one():
         ({"count": -1}, "has no valid 'count'"),
         ({"build_id": 5}, "has no valid 'build_id'"),
         ({"format_version": 99}, "has format version 99"),
+        ({"count": True}, "has no valid 'count'"),
+        ({"count": 10**30}, "has no valid 'count'"),
+        ({"count": 4, "live": 5}, "says 5 live rows of 4"),
+        ({"live": "3"}, "has no valid 'live'"),
+        ({"model": {"name": 5}}, "has no valid 'model.name'"),
+        ({"model": {"name": "m", "dim": "64"}}, "has no valid 'model.dim'"),
+        ({"dense": {"dim": 64}}, "describes vectors but no 'model'"),
+        ({"dense": [], "model": {"name": "m"}}, "has no valid 'dense'"),
+        ({"lexical": {"vocabulary": -1}}, "has no valid 'lexical.vocabulary'"),
+        ({"precomputed": {"method": "bm25", "k": 0}}, "has no valid 'precomputed.k'"),
+        ({"precomputed": {"method": "bm25", "k": 5, "params": []}}, "has no valid 'precomputed.params'"),
+        ({"precomputed": {"k": 5}}, "has no valid 'precomputed.method'"),
+        ({"files": {"../x": {"bytes": 1, "sha256": "0" * 64}}}, "has no valid 'files' entry '../x'"),
+        ({"files": {"rows.txt": {"bytes": -1, "sha256": "0" * 64}}}, "has no valid 'files' entry 'rows.txt'"),
+        ({"inputs": [{"name": "a"}]}, "has no valid 'inputs' entry 0"),
+        ({"updates": {}}, "has no valid 'updates'"),
+        ({"build_seconds": "1"}, "has no valid 'build_seconds'"),
     ],
 )
 def test_bad_fields_are_one_line_errors(change, message):
     data = {"format": store.FORMAT, "format_version": store.FORMAT_VERSION, "build_id": "b", "count": 0, "inputs": []}
     with pytest.raises(SimilarError, match=message):
         store.Manifest.from_dict({**data, **change}, "ix")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"precomputed": {"method": "bogus", "k": 5}}, "names an unknown method 'bogus' as 'precomputed.method'"),
+        ({"default_method": "dense"}, "names method 'dense' as 'default_method', which needs vectors this index has"),
+    ],
+)
+def test_methods_a_manifest_names_are_registered(change, message):
+    from similar import methods
+
+    data = {"format": store.FORMAT, "format_version": store.FORMAT_VERSION, "build_id": "b", "count": 0, "inputs": []}
+    assert message in methods.manifest_problem(store.Manifest.from_dict({**data, **change}, "ix"))
+
+
+def test_a_deeply_nested_manifest_is_one_line(tmp_path):
+    (tmp_path / "manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SimilarError) as err:
+        store.read_manifest(tmp_path)
+    assert str(err.value) == f"corrupt index {tmp_path}: manifest.json cannot be read (nested too deeply); rebuild it"

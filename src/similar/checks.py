@@ -53,6 +53,8 @@ def corrupt(folder: Path | str, name: str, why: str) -> CorruptIndex:
 
 
 def unreadable(folder: Path | str, name: str, exc: BaseException) -> CorruptIndex:
+    if isinstance(exc, RecursionError):  # JSON of deeply nested brackets
+        return corrupt(folder, name, "cannot be read (nested too deeply)")
     text = (str(exc).strip().splitlines() or [""])[0]
     return corrupt(folder, name, f"cannot be read ({type(exc).__name__}{': ' + text if text else ''})")
 
@@ -381,3 +383,66 @@ def matrix_problem(matrix, what: str) -> str | None:
     if not in_range(matrix.indices, 0, minor):
         return f"{what} holds indices out of range"
     return None if finite(matrix.data) else f"{what} holds non-finite values"
+
+
+# papers.sqlite: what each column of `papers` must hold (SQLite's typeof), checked in one pass where the table steers a
+# computation (an add, verify) and row by row where a query reads it (index/lookups.py)
+PAPER_COLUMNS = ("row", "pmid", "title", "journal", "year", "mesh", "text_hash", "status")
+YEARS = (0, 9999)
+_PAPER_PROBLEMS = (
+    ("typeof(row) != 'integer'", "holds a row number that is not an integer"),
+    (
+        "typeof(pmid) != 'text' OR pmid = '' OR pmid GLOB '*[^0-9]*' OR length(pmid) > 18",
+        "holds a PMID that is not a number",
+    ),
+    ("typeof(title) != 'text'", "holds a title that is not text"),
+    ("typeof(journal) != 'text'", "holds a journal that is not text"),
+    (
+        f"year IS NOT NULL AND (typeof(year) != 'integer' OR year < {YEARS[0]} OR year > {YEARS[1]})",
+        f"holds a year that is not a whole number from {YEARS[0]} to {YEARS[1]}",
+    ),
+    ("typeof(mesh) != 'text'", "holds MeSH terms that are not text"),
+    ("typeof(text_hash) != 'text'", "holds a text hash that is not text"),
+    ("typeof(status) != 'text' OR status NOT IN ('live', 'replaced', 'deleted')", "holds an unknown row status"),
+)
+
+
+def papers_table(db: GuardedDB, folder: Path | str, name: str, count: int) -> None:
+    """papers.sqlite's structure, in one pass over each table: `papers` a table with its columns, exactly `count` rows
+    numbered 0..count-1, every value of its column's type; abstracts and details text, of rows that exist."""
+
+    def kind(table: str) -> str | None:
+        got = db.execute("SELECT type FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+        return got[0] if got else None
+
+    if kind("papers") != "table":
+        raise corrupt(folder, name, "has no table 'papers'")
+    columns = {r[1] for r in db.execute("PRAGMA table_info(papers)").fetchall()}
+    missing = [c for c in PAPER_COLUMNS if c not in columns]
+    if missing:
+        raise corrupt(folder, name, f"has a table 'papers' without the column {missing[0]!r}")
+    sums = ", ".join(f"COALESCE(SUM({test}), 0)" for test, _ in _PAPER_PROBLEMS)
+    n, distinct, low, high, *bad = db.execute(
+        f"SELECT COUNT(*), COUNT(DISTINCT row), MIN(row), MAX(row), {sums} FROM papers"
+    ).fetchone()
+    if n != count:
+        raise corrupt(folder, name, f"holds {n} rows, the manifest says {count}")
+    for found, (_, why) in zip(bad, _PAPER_PROBLEMS):
+        if found:
+            raise corrupt(folder, name, why)
+    if n and (distinct != n or low != 0 or high != n - 1):
+        raise corrupt(folder, name, f"rows are not numbered 0..{n - 1}")
+    for table, column in (("abstracts", "abstract"), ("details", "data")):
+        if kind(table) is None:
+            continue  # an index built before the table was kept
+        if kind(table) != "table":
+            raise corrupt(folder, name, f"has no table {table!r}")
+        bad_rows, bad_values = db.execute(
+            f"SELECT COALESCE(SUM(typeof(row) != 'integer' OR row < 0 OR row >= ?), 0), "
+            f"COALESCE(SUM(typeof({column}) != 'text'), 0) FROM {table}",
+            (n,),
+        ).fetchone()
+        if bad_rows:
+            raise corrupt(folder, name, f"holds {table} of rows outside 0..{n - 1}")
+        if bad_values:
+            raise corrupt(folder, name, f"holds {table} that are not text")

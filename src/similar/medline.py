@@ -90,21 +90,31 @@ class Details:
 
     @classmethod
     def from_json(cls, text: str | None) -> "Details":
+        """The details stored as `to_json` wrote them; ValueError saying so when they are not (a damaged database)."""
         if not text:
             return EMPTY
-        d = json.loads(text)
-        return cls(
-            authors=tuple(d.get("authors", ())),
-            doi=d.get("doi", ""),
-            pmc=d.get("pmc", ""),
-            types=tuple(d.get("types", ())),
-            mesh=tuple(
-                MeshTerm(ui, name, bool(major), tuple((q[0], q[1], bool(q[2])) for q in quals))
-                for ui, name, major, quals in d.get("mesh", ())
-            ),
-            language=d.get("language", ""),
-            links=tuple(Link(k, p) for k, p in d.get("links", ())),
-        )
+        try:
+            d = json.loads(text)
+            details = cls(
+                authors=tuple(d.get("authors", ())),
+                doi=d.get("doi", ""),
+                pmc=d.get("pmc", ""),
+                types=tuple(d.get("types", ())),
+                mesh=tuple(
+                    MeshTerm(ui, name, bool(major), tuple((q[0], q[1], bool(q[2])) for q in quals))
+                    for ui, name, major, quals in d.get("mesh", ())
+                ),
+                language=d.get("language", ""),
+                links=tuple(Link(k, p) for k, p in d.get("links", ())),
+            )
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+            raise ValueError("details that are not the JSON similar writes") from exc
+        texts = [*details.authors, details.doi, details.pmc, *details.types, details.language]
+        texts += [t for m in details.mesh for t in (m.ui, m.name, *(x for q in m.qualifiers for x in q[:2]))]
+        texts += [t for link in details.links for t in (link.kind, link.pmid)]
+        if not all(isinstance(t, str) for t in texts):
+            raise ValueError("details that are not the JSON similar writes")
+        return details
 
 
 EMPTY = Details()

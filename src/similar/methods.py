@@ -133,3 +133,19 @@ def get(name: str) -> Method:
 def pattern() -> str:
     """A regular expression matching exactly the registered names (HTTP validation)."""
     return "^(" + "|".join(names()) + ")$"
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """What is wrong with the methods an index's manifest names (store.Manifest: its types are checked there), as
+    the words after "manifest.json", or None: each is registered, and one needing vectors names an index with them."""
+    for key, name in (
+        ("default_method", manifest.default_method),
+        ("precomputed.method", (manifest.precomputed or {}).get("method")),
+    ):
+        if name is None:
+            continue
+        if name not in REGISTRY:
+            return f"names an unknown method {name!r} as '{key}'"
+        if REGISTRY[name].needs_vectors and not manifest.dense:
+            return f"names method {name!r} as '{key}', which needs vectors this index has none of"
+    return None

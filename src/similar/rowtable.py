@@ -64,6 +64,10 @@ def write(folder: Path) -> np.ndarray:
     db = store.connect(Path(folder) / store.PAPERS, readonly=True)
     try:
         table = compute(db)
+    except (ValueError, OverflowError, TypeError) as exc:  # values of the wrong type or range
+        raise checks.corrupt(
+            folder, store.PAPERS, f"holds {exc}" if "details" in str(exc) else f"cannot be read ({exc})"
+        ) from exc
     finally:
         db.close()
     np.save(Path(folder) / store.ROWTABLE, table)

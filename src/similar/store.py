@@ -10,10 +10,10 @@ import sqlite3
 import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 from . import paths
-from .errors import SimilarError
+from .errors import CorruptIndex, SimilarError
 
 FORMAT = "similar-index"
 FORMAT_VERSION = 1
@@ -240,14 +240,9 @@ class Manifest:
             raise SimilarError(
                 f"index {folder} has format version {data.get('format_version')}, this similar reads {FORMAT_VERSION}: rebuild it"
             )
-        for key, kinds, required in MANIFEST_FIELDS:
-            value = data.get(key)
-            if (value is None and required) or (
-                value is not None and (not isinstance(value, kinds) or isinstance(value, bool))
-            ):
-                raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid '{key}'; rebuild it")
-        if data["count"] < 0:
-            raise SimilarError(f"corrupt index {folder}: {MANIFEST} has no valid 'count'; rebuild it")
+        problem = manifest_problem(data)
+        if problem:
+            raise CorruptIndex(f"corrupt index {folder}: {MANIFEST} {problem}; rebuild it")
         known = {f.name for f in fields(cls)} - {"extra"}
         return cls(
             **{k: v for k, v in data.items() if k in known}, extra={k: v for k, v in data.items() if k not in known}
@@ -267,8 +262,12 @@ def read_manifest(folder: Path) -> Manifest:
         raise SimilarError(f"{folder} is not a similar index (no {MANIFEST}): rebuild it with `similar build`")
     try:
         data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SimilarError(f"corrupt index {folder}: {MANIFEST} is not valid JSON ({exc}); rebuild it") from exc
+    except RecursionError as exc:
+        raise CorruptIndex(
+            f"corrupt index {folder}: {MANIFEST} cannot be read (nested too deeply); rebuild it"
+        ) from exc
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers of over 4300 digits
+        raise CorruptIndex(f"corrupt index {folder}: {MANIFEST} is not valid JSON ({exc}); rebuild it") from exc
     return Manifest.from_dict(data, folder)
 
 
@@ -283,16 +282,103 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
     write_json_atomic(Path(folder) / MANIFEST, manifest.to_dict())
 
 
-# key, accepted types, required: what open and add rely on
-MANIFEST_FIELDS = (
-    ("build_id", str, True),
-    ("count", int, True),
-    ("inputs", list, True),
-    ("model", dict, False),
-    ("dense", dict, False),
-    ("precomputed", dict, False),
-    ("files", dict, False),
-)
+MAX_ROWS = 2**31 - 1  # rows are int32 in stored lists and the row table
+
+
+def _int(value, low: int = 0, high: int = MAX_ROWS) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _fields(data: dict, spec: dict) -> str | None:
+    """The first key of `data` whose value is not of its kind in `spec` (key -> (check, required)), or None."""
+    for key, (ok, required) in spec.items():
+        value = data.get(key)
+        if value is None and not required:
+            continue
+        if not ok(value):
+            return key
+    return None
+
+
+_STR = lambda v: isinstance(v, str)  # noqa: E731
+_TEXT = lambda v: isinstance(v, str) and bool(v)  # noqa: E731
+_DICT = lambda v: isinstance(v, dict)  # noqa: E731
+_LIST = lambda v: isinstance(v, list)  # noqa: E731
+_NUMBER = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
+_SHA256 = lambda v: isinstance(v, str) and len(v) == 64  # noqa: E731
+MODEL_FIELDS = {
+    "name": (_TEXT, True),
+    "fingerprint": (_STR, False),
+    "path": (_STR, False),
+    "backend": (_STR, False),
+    "dim": (lambda v: _int(v, 1, 1 << 16), False),
+    "max_seq_length": (lambda v: _int(v, 1), False),
+}
+DENSE_FIELDS = {
+    "type": (_TEXT, False),
+    "metric": (_STR, False),
+    "dim": (lambda v: _int(v, 1, 1 << 16), False),
+    "params": (_DICT, False),
+}
+LEXICAL_FIELDS = {"vocabulary": (_int, False), "title_weight": (_NUMBER, False), "methods": (_LIST, False)}
+PRECOMPUTED_FIELDS = {"method": (_TEXT, True), "k": (lambda v: _int(v, 1), True), "params": (_DICT, False)}
+INPUT_FIELDS = {"sha256": (_SHA256, True), "name": (_STR, False), "path": (_STR, False), "bytes": (_int, False)}
+FILE_FIELDS = {"bytes": (lambda v: _int(v, 0, 1 << 60), True), "sha256": (_SHA256, True)}
+MANIFEST_FIELDS = {
+    "build_id": (_TEXT, True),
+    "count": (_int, True),
+    "inputs": (_LIST, True),
+    "name": (_STR, False),
+    "lineage": (_STR, False),
+    "created": (_STR, False),
+    "updated": (_STR, False),
+    "live": (_int, False),
+    "model": (_DICT, False),
+    "dense": (_DICT, False),
+    "lexical": (_DICT, False),
+    "default_method": (_TEXT, False),
+    "precomputed": (_DICT, False),
+    "records": (_DICT, False),
+    "build_seconds": (_NUMBER, False),
+    "versions": (_DICT, False),
+    "files": (_DICT, False),
+    "updates": (_LIST, False),
+}
+
+
+def manifest_problem(data: dict) -> str | None:
+    """What is wrong with the keys open, query and add rely on, as the words after "manifest.json", or None."""
+    key = _fields(data, MANIFEST_FIELDS)
+    if key:
+        return f"has no valid '{key}'"
+    if data.get("live") is not None and data["live"] > data["count"]:
+        return f"says {data['live']} live rows of {data['count']}"
+    for part, spec in (
+        ("model", MODEL_FIELDS),
+        ("dense", DENSE_FIELDS),
+        ("lexical", LEXICAL_FIELDS),
+        ("precomputed", PRECOMPUTED_FIELDS),
+    ):
+        key = _fields(data[part], spec) if data.get(part) is not None else None
+        if key:
+            return f"has no valid '{part}.{key}'"
+    if data.get("dense") is not None and data.get("model") is None:
+        return "describes vectors but no 'model'"
+    for i, entry in enumerate(data["inputs"]):
+        if not isinstance(entry, dict) or _fields(entry, INPUT_FIELDS):
+            return f"has no valid 'inputs' entry {i}"
+    for name, meta in (data.get("files") or {}).items():
+        if (
+            not _TEXT(name)
+            or "/" in name
+            or name in (".", "..")
+            or not isinstance(meta, dict)
+            or _fields(meta, FILE_FIELDS)
+        ):
+            return f"has no valid 'files' entry {name!r}"
+    return None
+
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 HASH_ON_OPEN_LIMIT = (
     64 << 20
@@ -308,8 +394,9 @@ def describe_files(folder: Path) -> dict:
     }
 
 
-def check_files(folder: Path, manifest: Manifest, hash_limit: int | None = HASH_ON_OPEN_LIMIT) -> int:
-    """Every file the manifest lists is there, has its size and (up to `hash_limit` bytes in all) its SHA-256.
+def check_files(folder: Path, manifest: Manifest, hash_limit: int | None | Literal["open"] = "open") -> int:
+    """Every file the manifest lists is there, has its size and (up to `hash_limit` bytes in all, None: no limit;
+    "open": HASH_ON_OPEN_LIMIT as it is set now) its SHA-256.
 
     Returns how many files were hashed. Indexes built before checksums were recorded are not checked."""
     files = manifest.files or {}
@@ -328,6 +415,8 @@ def check_files(folder: Path, manifest: Manifest, hash_limit: int | None = HASH_
             if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
                 raise SimilarError(f"corrupt index {folder}: {PAPERS} is not an SQLite database; rebuild it")
     total = sum(m["bytes"] for m in files.values())
+    if hash_limit == "open":
+        hash_limit = HASH_ON_OPEN_LIMIT
     if hash_limit is not None and total > hash_limit:
         return 0
     for name, meta in files.items():

@@ -11,13 +11,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import checks, lock, publish, rowtable, store
+from . import checks, lock, methods, publish, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
 from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import CorruptIndex, SimilarError
 from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row, restate
+from .medline import Details
 
 
 def _index_encoder(manifest: store.Manifest, encoder: Encoder | None) -> Encoder | None:
@@ -97,6 +98,9 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     started = time.time()
     paths = check_inputs(inputs)
     manifest = store.read_manifest(dest)
+    problem = methods.manifest_problem(manifest)
+    if problem:
+        raise checks.corrupt(dest, store.MANIFEST, problem)
     publish.check_replaceable(dest, "update")  # an add republishes the folder: nothing in it may be the user's
     store.read_rows(dest, manifest.count)
     store.check_files(dest, manifest, hash_limit=None)  # an add rewrites the index: never on top of a damaged one
@@ -115,6 +119,7 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
 
     db = checks.GuardedDB(store.connect(dest / store.PAPERS, readonly=True), dest, store.PAPERS)
     try:
+        checks.papers_table(db, dest, store.PAPERS, manifest.count)  # its rows steer the add: checked first
         live = {
             pmid: (row, h) for row, pmid, h in db.execute("SELECT row, pmid, text_hash FROM papers WHERE status='live'")
         }
@@ -126,6 +131,11 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
     if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='details'").fetchone():
         details = dict(db.execute("SELECT row, data FROM details"))
     db.close()
+    try:  # before any work: the row table of the added index parses every one of them (rowtable.compute)
+        for data in details.values():
+            Details.from_json(data)
+    except ValueError as exc:
+        raise checks.corrupt(dest, store.PAPERS, f"holds {exc}") from exc
 
     ingest = Ingest(live=live, details=details)
     for _, path in entries:

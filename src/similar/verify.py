@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import rowtable, store
+from . import checks, rowtable, store
 from .errors import SimilarError
 
 
@@ -70,6 +70,7 @@ def verify_index(path: str | Path) -> Verification:
         check = index._db.raw.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
             problems.append(f"corrupt index {path}: {store.PAPERS} fails its integrity check ({check}); rebuild it")
+        checks.papers_table(index._db, path, store.PAPERS, manifest.count)
         stored = rowtable.read(path)
         if stored is not None and not np.array_equal(stored, rowtable.compute(index._db)):
             problems.append(f"corrupt index {path}: {store.ROWTABLE} and {store.PAPERS} disagree; rebuild it")
@@ -77,6 +78,8 @@ def verify_index(path: str | Path) -> Verification:
         problems.append(f"corrupt index {path}: {store.PAPERS} fails its integrity check ({exc}); rebuild it")
     except SimilarError as exc:  # a damaged page read by the row table's recomputation, named (checks.GuardedDB)
         problems.append(str(exc))
+    except (ValueError, OverflowError, TypeError) as exc:  # stored details that are not the JSON similar writes
+        problems.append(f"corrupt index {path}: {store.PAPERS} holds {exc}; rebuild it")
     dense = index.ranker.dense
     if dense is not None:
         found = _vectors_problem(dense, dense.count)

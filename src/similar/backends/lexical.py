@@ -536,7 +536,7 @@ class LexicalBackend:
             live_sha256, unknown = str(info["live_sha256"]), sorted(set(methods) - set(METHODS))
             if unknown:
                 raise ValueError(f"it names unknown methods {unknown}")
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
             raise checks.unreadable(folder, LEXICAL, exc) from exc
         if expect is not None and (shape[0] != expect[0] or expect[1] not in (None, shape[1])):
             raise checks.corrupt(

@@ -94,6 +94,15 @@ class Lookups:
             got = self._db.execute(
                 f"SELECT row, pmid, title, journal, year, text_hash FROM papers WHERE row IN ({marks})", rows
             ).fetchall()
+        for r in got:  # a damaged database's values are named here, never a TypeError in a face (checks.py)
+            if not (
+                isinstance(r[1], str)
+                and isinstance(r[2], str)
+                and isinstance(r[3], str)
+                and (r[4] is None or (isinstance(r[4], int) and checks.YEARS[0] <= r[4] <= checks.YEARS[1]))
+                and isinstance(r[5], str)
+            ):
+                raise checks.corrupt(self.path, store.PAPERS, f"holds a value of the wrong type in row {r[0]}")
         return {r[0]: r[1:] for r in got}
 
     def titles(self, rows: list[int]) -> dict[int, str]:
@@ -132,13 +141,18 @@ class Lookups:
                 got = self._db.execute(
                     f"SELECT row, data FROM details WHERE row IN ({','.join('?' * len(rows))})", rows
                 ).fetchall()
-        return {r: Details.from_json(data) for r, data in got}
+        try:
+            return {r: Details.from_json(data) for r, data in got}
+        except ValueError as exc:
+            raise checks.corrupt(self.path, store.PAPERS, f"holds {exc}") from exc
 
     @property
     def facts(self) -> Facts:
         if self._facts is None:
             with self._lock:
                 journals = [j for (j,) in self._db.execute("SELECT journal FROM papers ORDER BY row")]
+            if not all(isinstance(j, str) for j in journals):
+                raise checks.corrupt(self.path, store.PAPERS, "holds a journal that is not text")
             self._facts = Facts(len(self.pmids), self.details(), journals, self.row_of)
         return self._facts
 
@@ -171,6 +185,8 @@ class Lookups:
             got = self._db.execute(
                 f"SELECT row, mesh FROM papers WHERE row IN ({','.join('?' * len(rows))})", rows
             ).fetchall()
+        if not all(mesh is None or isinstance(mesh, str) for _, mesh in got):
+            raise checks.corrupt(self.path, store.PAPERS, "holds MeSH terms that are not text")
         return {r: tuple(m.strip() for m in (mesh or "").split(";") if m.strip()) for r, mesh in got}
 
     def abstracts(self, rows: list[int]) -> dict[int, str] | None:
@@ -182,6 +198,8 @@ class Lookups:
             got = self._db.execute(
                 f"SELECT row, abstract FROM abstracts WHERE row IN ({','.join('?' * len(rows))})", rows
             ).fetchall()
+        if not all(isinstance(a, str) for _, a in got):
+            raise checks.corrupt(self.path, store.PAPERS, "holds abstracts that are not text")
         return dict(got)
 
     def neighbors_at(self, scores, rows, closest: list[str | None] | None = None) -> list[Neighbor]:

@@ -8,7 +8,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-from .. import checks, lock, rowtable, store
+from .. import checks, lock, methods, rowtable, store
 from ..backends.dense import DenseBackend
 from ..backends.lexical import LexicalBackend
 from ..errors import SimilarError
@@ -38,6 +38,8 @@ def _load(path: Path, name: str, load):
     except SimilarError:
         raise  # a check (checks.py) already named the file
     except Exception as exc:  # noqa: BLE001 - unpickling or parsing damaged bytes can raise any type
+        if isinstance(exc, RecursionError):
+            raise checks.unreadable(path, name, exc) from exc
         text = str(exc).splitlines()[0] if str(exc).strip() else ""
         raise SimilarError(
             f"corrupt index {path}: {name} cannot be read ({type(exc).__name__}{': ' + text if text else ''}); rebuild it"
@@ -70,6 +72,9 @@ def read(path: str | Path | None = None, mmap: bool = True) -> Opened:
 
 def _read(path: Path, mmap: bool, files: Fingerprints) -> Opened:
     manifest = store.read_manifest(path)
+    problem = methods.manifest_problem(manifest)
+    if problem:
+        raise checks.corrupt(path, store.MANIFEST, problem)
     count = manifest.count
     rows = store.read_rows(path, count)  # first: a row count that is off is the clearest message
     small = store.check_files(path, manifest) > 0 or not manifest.files  # hashed on open, or too old to be
@@ -85,6 +90,13 @@ def _read(path: Path, mmap: bool, files: Fingerprints) -> Opened:
         db = checks.GuardedDB(store.connect(path / store.PAPERS, readonly=True), path, store.PAPERS)
         source = store.ROWTABLE
         table = rowtable.read(path, count)
+        if table is None or small:  # its rows are read whole now: their structure and types first (checks.py),
+            # on a connection of its own (the one kept for queries caches no page of this pass)
+            check = checks.GuardedDB(store.connect(path / store.PAPERS, readonly=True), path, store.PAPERS)
+            try:
+                checks.papers_table(check, path, store.PAPERS, count)
+            finally:
+                check.close()
         if table is None:  # an index written before rowtable.npy: gathered from the database
             table, source = rowtable.compute(db), store.PAPERS
         elif small:  # the database agrees with the table (above the limit `similar verify` checks it)
@@ -97,7 +109,7 @@ def _read(path: Path, mmap: bool, files: Fingerprints) -> Opened:
         deleted = {r[0] for r in db.execute("SELECT pmid FROM deletions")}
     except sqlite3.DatabaseError as exc:
         raise SimilarError(f"corrupt index {path}: {store.PAPERS} cannot be read ({exc}); rebuild it") from exc
-    except ValueError as exc:
+    except (ValueError, OverflowError, TypeError) as exc:  # values of the wrong type or range (rowtable.compute)
         raise SimilarError(f"corrupt index {path}: {source} cannot be read ({exc}); rebuild it") from exc
     store.check_count(path, source, len(table), count)
     mismatch = _first_mismatch(rows, table["pmid"])
