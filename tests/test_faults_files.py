@@ -774,3 +774,35 @@ def test_a_year_out_of_range_is_named_when_an_index_without_a_row_table_opens(ix
     _sql("UPDATE papers SET year = 99999999999 WHERE row = 3")(ix)
     with pytest.raises(SimilarError, match=r"papers\.sqlite holds a year that is not a whole number from 0 to 9999"):
         Index.open(ix)
+
+
+# --- a file of the index replaced by a FIFO (or another non-regular file): one line, never a hang (replay, 3-9) -------
+
+FIFO_FILES = [
+    "manifest.json",
+    "rows.txt",
+    "rowtable.npy",
+    "papers.sqlite",
+    "vectors.faiss",
+    "lexical.json",
+    L + "bm25.rows.indices.npy",
+    "neighbours.rows.npy",
+]
+
+
+@pytest.mark.parametrize("name", FIFO_FILES)
+@pytest.mark.parametrize("command", [["query", "1000", "--method", "bm25"], ["verify"]], ids=["query", "verify"])
+def test_an_index_file_that_is_a_fifo_is_one_line_never_a_hang(ix, name, command):
+    (ix / name).unlink()
+    os.mkfifo(ix / name)
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.run(
+        [sys.executable, "-m", "similar.cli", *command, "--index", str(ix)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang (reading a FIFO nobody writes) fails here
+    )
+    out = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 1 and len(out.splitlines()) == 1, (proc.returncode, out)
+    assert name in out and "FIFO" in out and "unexpected" not in out, out

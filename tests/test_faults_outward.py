@@ -915,3 +915,21 @@ def test_an_entry_row_of_the_wrong_type_is_one_line_in_the_feed(watched, change,
         "error": f"watches are unavailable: {path.name}: {reason}",
         "status": 503,
     }
+
+
+@pytest.mark.parametrize("var", ["SIMILAR_HOME", "SIMILAR_CACHE"])
+@pytest.mark.parametrize("kind", ["a-file", "too-long"])
+def test_a_bad_home_or_cache_is_one_line_78_not_an_import_traceback(tmp_path, var, kind):
+    """keep_out_of_home runs on `import similar`: a bad value is left to the start-up check (issue 19 replay 4, 5)."""
+    value = tmp_path / ("afile" if kind == "a-file" else "a" * 300)
+    if kind == "a-file":
+        value.write_text("mine")
+    env = {**os.environ, "PYTHONPATH": SRC, var: str(value)}
+    res = subprocess.run(
+        [sys.executable, "-m", "similar.cli", "info"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 78, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in res.stderr
+    what = "is a file: give a folder" if kind == "a-file" else "is too long a path"
+    assert lines[0].startswith(f"error: {var}='{value}' {what}")

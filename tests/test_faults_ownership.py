@@ -437,7 +437,24 @@ def _to_file(index_dir, home):
     )
 
 
-LINKS = [("dangling", _dangling), ("loop", _loop), ("to-user-folder", _to_user_folder), ("to-a-file", _to_file)]
+def _to_under_a_file(index_dir, home):
+    """A link whose target lies under a file: ENOTDIR, not a loop (issue 19 replay, item 6)."""
+    (home / "thesis.tex").write_text("mine")
+    os.symlink(home / "thesis.tex" / "sub", index_dir / "bad")
+    line = (
+        f"{index_dir}/bad is a symbolic link to {home}/thesis.tex/sub, which is under {home}/thesis.tex, "
+        "which is a file: give a folder (it is created if missing)"
+    )
+    return line, line
+
+
+LINKS = [
+    ("dangling", _dangling),
+    ("loop", _loop),
+    ("to-user-folder", _to_user_folder),
+    ("to-a-file", _to_file),
+    ("to-under-a-file", _to_under_a_file),
+]
 
 
 @pytest.mark.parametrize("op", ["build", "build-force", "add"])
@@ -540,7 +557,39 @@ def _sibling_links(parent, built):
     os.symlink(parent / "nowhere", parent / ".ix.old-5-abcdef")  # dangling: never stat'ed for its age
 
 
-SIBLINGS = [("folders", _user_sibling_folders), ("files", _user_sibling_files), ("links", _sibling_links)]
+def _similar_manifest_and_user_file(parent, built):
+    """A similar manifest is not enough: a folder holding it beside the user's file is the user's (issue 19 replay)."""
+    for name in (".ix.tmp-1-abcdef", ".ix.old-2-abcdef", ".ix.add-work-3-abcdef"):
+        (parent / name).mkdir()
+        (parent / name / "manifest.json").write_text('{"format": "similar-index", "format_version": 1}')
+        (parent / name / "thesis.tex").write_text("mine")
+
+
+def _index_copy_and_user_file(parent, built):
+    """Even a whole index: with a user's file (or folder) in it, it is not similar's to remove or restore."""
+    for name in (".ix.tmp-1-abcdef", ".ix.old-2-abcdef"):
+        _index_copy(built, parent / name)
+        (parent / name / "thesis.tex").write_text("mine")
+    _index_copy(built, parent / ".ix.old-3-abcdef")
+    (parent / ".ix.old-3-abcdef" / "sub").mkdir()
+    (parent / ".ix.old-3-abcdef" / "sub" / "keep.txt").write_text("mine")
+
+
+def _fifo_manifest(parent, built):
+    """A FIFO where the manifest would be is never read (it would block for ever)."""
+    for name in (".ix.tmp-1-abcdef", ".ix.old-2-abcdef"):
+        (parent / name).mkdir()
+        os.mkfifo(parent / name / "manifest.json")
+
+
+SIBLINGS = [
+    ("folders", _user_sibling_folders),
+    ("files", _user_sibling_files),
+    ("links", _sibling_links),
+    ("similar-manifest-and-user-file", _similar_manifest_and_user_file),
+    ("index-and-user-file", _index_copy_and_user_file),
+    ("fifo-manifest", _fifo_manifest),
+]
 
 
 @pytest.mark.parametrize("make", [c[1] for c in SIBLINGS], ids=[c[0] for c in SIBLINGS])
@@ -561,12 +610,26 @@ def test_recovery_never_removes_a_sibling_it_did_not_make(home, built, make):
     assert tree(home, skip=[".ix.lock"]) == before
 
 
-@pytest.mark.parametrize("kind", ["folder", "link", "file"])
+@pytest.mark.parametrize("make", [c[1] for c in SIBLINGS], ids=[c[0] for c in SIBLINGS])
+def test_a_build_of_a_new_index_never_removes_a_sibling_it_did_not_make(home, built, make):
+    make(home, built)
+    before = tree(home)
+    res = run("build", "a.jsonl", "--index", "./ix", *FAST)
+    assert res.exit_code == 0, res.output
+    assert "note:" not in res.output
+    assert tree(home, skip=["ix", ".ix.lock"]) == before
+
+
+@pytest.mark.parametrize("kind", ["folder", "link", "file", "similar-manifest"])
 def test_a_work_folder_similar_did_not_make_is_refused(home, kind):
     work = home / ".ix.work"
     (home / "userdir").mkdir()
     (home / "userdir" / "keep.txt").write_text("mine")
-    if kind == "folder":
+    if kind == "similar-manifest":  # a similar manifest beside the user's file does not make it similar's
+        work.mkdir()
+        (work / "keep.txt").write_text("mine")
+        (work / "manifest.json").write_text('{"format": "similar-index", "format_version": 1}')
+    elif kind == "folder":
         work.mkdir()
         (work / "keep.txt").write_text("mine")
     elif kind == "link":
@@ -576,7 +639,7 @@ def test_a_work_folder_similar_did_not_make_is_refused(home, kind):
     before = tree(home, skip=[".ix.lock"])
     res = run("build", "a.jsonl", "--index", "./ix", *FAST)
     assert res.exit_code == 1
-    holds = "keep.txt" if kind == "folder" else "a link or a file"
+    holds = {"folder": "keep.txt", "similar-manifest": "keep.txt, manifest.json"}.get(kind, "a link or a file")
     assert one_line(res) == (
         f"error: refusing to use {work} as the build's work folder: similar did not make it (it holds {holds}); "
         "move it away"
@@ -642,3 +705,35 @@ def test_a_complete_unpublished_copy_left_by_an_older_similar_is_still_removed(h
     assert res.output.splitlines()[0] == "note: removed .ix.tmp-7-abcdef, left by an interrupted write"
     assert sorted(p.name for p in home.iterdir() if p.name.startswith(".ix")) == [".ix.lock"]
     assert json.loads((dest / "manifest.json").read_text())["count"] == 24
+
+
+# --- 6. a path under a file: one line naming the file, never "a loop" (issue 19 replay) --------------------------------
+
+
+@pytest.mark.parametrize("op", ["build", "add"])
+@pytest.mark.parametrize("where", ["afile/sub", "afile/sub/deeper"])
+def test_an_index_path_under_a_file_names_the_file(home, op, where):
+    (home / "afile").write_text("mine")
+    before = tree(home)
+    args = ["build", "a.jsonl", *FAST] if op == "build" else ["add", "a.jsonl", "--quiet"]
+    res = run(*args, "--index", f"./{where}")
+    assert res.exit_code == 1
+    assert one_line(res) == (
+        f"error: {home}/{where} is under {home}/afile, which is a file: give a folder (it is created if missing)"
+    )
+    assert tree(home) == before
+
+
+@pytest.mark.parametrize("var", ["SIMILAR_INDEX_DIR", "SIMILAR_MODELS_DIR", "SIMILAR_HOME", "SIMILAR_CACHE"])
+def test_a_data_folder_setting_under_a_file_is_one_config_line(home, monkeypatch, var):
+    (home / "afile").write_text("mine")
+    monkeypatch.setenv(var, str(home / "afile" / "sub"))
+    before = tree(home)
+    res = run("build", "a.jsonl", "--index", "ix", *FAST)
+    assert res.exit_code == 78
+    line = one_line(res)
+    assert line.startswith(
+        f"error: {var}='{home}/afile/sub' is under {home}/afile, which is a file: give a folder (it is created if missing) ("
+    )
+    assert "loop" not in line
+    assert tree(home) == before

@@ -8,7 +8,9 @@ is checked row by row as it is read."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import struct
 import threading
 import time
@@ -59,6 +61,33 @@ def unreadable(folder: Path | str, name: str, exc: BaseException) -> CorruptInde
     return corrupt(folder, name, f"cannot be read ({type(exc).__name__}{': ' + text if text else ''})")
 
 
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, for a one-line error."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a file"
+
+
+def regular(folder: Path | str, name: str) -> Path:
+    """`folder/name`, checked to be a regular file (links followed) before anything opens it: a FIFO blocks an open
+    or a read forever, a device never ends; such a file, or a folder by that name, is the one-line error naming it.
+    A missing file passes (each caller says what missing means)."""
+    path = Path(folder) / name
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise unreadable(folder, name, exc) from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise corrupt(folder, name, f"is {file_kind(info.st_mode)}, not a regular file")
+    return path
+
+
 # --- .npy files: the header is parsed and checked before any data is mapped or read ---------------------------------
 
 
@@ -86,7 +115,7 @@ def open_npy(
 ) -> np.ndarray:
     """An .npy file whose header says `dtype` and `shape` (None: any length there) and whose size is exactly header
     plus data; memory-mapped (or read whole). Anything else is the one-line error naming the file."""
-    path = Path(folder) / name
+    path = regular(folder, name)
     try:
         found, fortran, found_dtype, offset = npy_header(path)
         size = path.stat().st_size
@@ -290,7 +319,7 @@ FAISS_FLAT_SIZE = 4 + 4 + 8 + 8 + 8 + 1 + 4 + 8  # fourcc, d, ntotal, two unused
 def faiss_header(folder: Path | str, name: str, dim: int | None, count: int | None) -> None:
     """The FAISS file's own count and dimension agree with the manifest, and a flat index has exactly their size,
     before FAISS reads a byte of it (FAISS trusts sizes it reads, so garbage there can exhaust memory or crash)."""
-    path = Path(folder) / name
+    path = regular(folder, name)
     try:
         with open(path, "rb") as f:
             head = f.read(FAISS_HEADER.size + 1024)
@@ -318,6 +347,7 @@ def faiss_header(folder: Path | str, name: str, dim: int | None, count: int | No
 
 def read_vocabulary(path: Path, terms: int) -> dict[str, int]:
     """lexical.vocabulary.txt: one term a line, exactly `terms` of them, UTF-8."""
+    regular(path.parent, path.name)
     try:
         words = path.read_text(encoding="utf-8").split("\n")[:-1]
     except (OSError, UnicodeDecodeError) as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,14 +67,43 @@ def _bad(var: Var, value: str, what: str) -> ConfigError:
     return ConfigError(f"{var.name}={value!r} {what} ({var.help})")
 
 
+def folder_problem(path: Path) -> str | None:
+    """Why `path` cannot be a folder (absent is fine: it is created), or None: a file or something else there or above
+    it, a name too long, a link loop. Never raises: only stats, never opens, so a FIFO cannot hang it."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return "is too long a path (a name in it, or the whole): give a shorter one"
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link that never ends (a loop), or runs through one: fix or remove the link"
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            return f"cannot be reached ({exc.strerror})"
+        for above in path.parents:  # absent: the nearest thing above it that is there must be a folder
+            try:
+                info = os.stat(above)
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                return None
+            what = "a file" if stat.S_ISREG(info.st_mode) else "not a folder"
+            return f"is under {above}, which is {what}: give a folder (it is created if missing)"
+        return None
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    what = "is a file" if stat.S_ISREG(info.st_mode) else "is not a folder (a FIFO, device or socket)"
+    return f"{what}: give a folder (it is created if missing)"
+
+
 def folder(name: str) -> Path | None:
     """The folder a variable names (absolute, ~ expanded), or None when unset or empty."""
     var, value = VARS[name], _raw(name)
     if not value:
         return None
     path = Path(value).expanduser().absolute()
-    if path.exists() and not path.is_dir():
-        raise _bad(var, value, "is a file: give a folder (it is created if missing)")
+    problem = folder_problem(path)
+    if problem:
+        raise _bad(var, value, problem)
     return path
 
 

@@ -101,6 +101,10 @@ def detect_format(path: Path) -> str:
 def open_binary(path: Path):
     if not path.exists():
         raise SimilarError(f"input file not found: {path}")
+    if not path.is_file():  # a FIFO would block the open, a device never end
+        from .checks import file_kind
+
+        raise SimilarError(f"input {path} is {file_kind(path.stat().st_mode)}, not a regular file: give a file")
     if path.suffix.lower() == ".gz":
         return gzip.open(path, "rb")
     return open(path, "rb")

@@ -103,6 +103,10 @@ def check_inputs(inputs: Iterable[str | Path]) -> list[Path]:
     for p in paths:
         if p.is_dir():
             raise SimilarError(f"input {p} is a folder: name the files in it")
+        if p.exists() and not p.is_file():  # read twice (hashed, then parsed): a FIFO or a device cannot be
+            from .checks import file_kind
+
+            raise SimilarError(f"input {p} is {file_kind(p.stat().st_mode)}, not a regular file: give a file")
         if not p.is_file():
             raise SimilarError(f"input file not found: {p}")
     return paths

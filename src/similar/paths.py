@@ -87,9 +87,12 @@ def keep_out_of_home() -> None:
     them is. OpenVINO's telemetry is off (on import it writes a client id to ~/intel/openvino_ga_cid; without its
     telemetry package OpenVINO uses its own no-op stub). With SIMILAR_HOME set, matplotlib's config and font cache
     and Hugging Face's cache go to the cache folder (settings already in the environment win). Ray's token file:
-    `distributed.ray_init`."""
+    `distributed.ray_init`. A bad SIMILAR_HOME or SIMILAR_CACHE is left for config.check at start (exit 78)."""
     sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]  # None: "cannot be imported"
     if os.environ.get(HOME_ENV, "").strip():
-        cache = cache_dir()
+        try:
+            cache = cache_dir()
+        except config.ConfigError:
+            return  # nothing raises on import: the command's or the server's start-up check says it in one line
         os.environ.setdefault("MPLCONFIGDIR", str(cache / "matplotlib"))
         os.environ.setdefault("HF_HOME", str(cache / "huggingface"))

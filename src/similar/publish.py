@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -11,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from . import store
+from . import config, store
 from .errors import SimilarError
 from .store import (
     FORMAT,
@@ -107,16 +108,34 @@ def resolve_target(dest: Path) -> Path:
             raise SimilarError(
                 f"{dest} is a symbolic link to {os.readlink(dest)}, which does not exist: fix or remove the link"
             ) from None
-        except OSError:
-            raise SimilarError(f"{dest} is a symbolic link that never ends (a loop): fix or remove the link") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise SimilarError(
+                    f"{dest} is a symbolic link that never ends (a loop): fix or remove the link"
+                ) from None
+            target = Path(os.path.realpath(dest))
+            raise SimilarError(f"{dest} is a symbolic link to {target}, which {_unusable(target, exc)}") from None
     try:
-        return Path(os.path.realpath(dest.parent, strict=True)) / dest.name
+        resolved = Path(os.path.realpath(dest.parent, strict=True)) / dest.name
     except FileNotFoundError:
-        return Path(os.path.realpath(dest.parent)) / dest.name  # a new folder: made where the links point
-    except OSError:
-        raise SimilarError(
-            f"{dest.parent} is a symbolic link that never ends (a loop): fix or remove the link"
-        ) from None
+        resolved = Path(os.path.realpath(dest.parent)) / dest.name  # a new folder: made where the links point
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SimilarError(
+                f"{dest.parent} is a symbolic link that never ends (a loop): fix or remove the link"
+            ) from None
+        raise SimilarError(f"{dest} {_unusable(dest, exc)}") from None
+    if not os.path.lexists(resolved):  # to be made: not under a file, not too long (what is there: check_replaceable)
+        problem = config.folder_problem(resolved)
+        if problem:
+            raise SimilarError(f"{dest} {problem}")
+    return resolved
+
+
+def _unusable(path: Path, exc: OSError) -> str:
+    """Why an index path cannot be a folder (under a file, too long ...), for `{path} ...`: never the loop message
+    for what is not a loop."""
+    return config.folder_problem(path) or f"cannot be reached ({exc.strerror})"
 
 
 def _owned_name(name: str) -> bool:
@@ -207,6 +226,18 @@ def _our_index(folder: Path) -> bool:
     return isinstance(data, dict) and data.get("format") == FORMAT
 
 
+def _only_ours(folder: Path) -> bool:
+    """A similar index of a known version holding nothing but the index's own files (by name; a folder in it is the
+    user's): what check_replaceable would replace, so what recovery may restore or remove without the writing mark."""
+    if not _our_index(folder):
+        return False
+    try:
+        check_replaceable(folder)
+    except SimilarError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def atomic_dir(final: Path, check: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces `final` by rename, on failure it is removed.
@@ -254,9 +285,10 @@ def atomic_dir(final: Path, check: Callable[[Path], None] | None = None) -> Iter
 def leftovers(final: Path) -> dict[str, list[Path]]:
     """Sibling folders that an interrupted writer left: previous versions, unpublished copies, add work folders.
 
-    Only names of similar's own pattern (`.NAME.KIND-PID-HEX`) that carry its mark count: a previous version holds a
-    similar manifest, an unpublished copy or work folder the writing mark (a complete copy left by an older similar,
-    its manifest). Anything else there is the user's."""
+    Only names of similar's own pattern (`.NAME.KIND-PID-HEX`) that are similar's count: a previous version is a
+    similar index holding only the index's own files, an unpublished copy or work folder carries the writing mark (a
+    complete copy left by an older similar: an index of only its own files). Anything else there, a similar manifest
+    beside a user's file included, is the user's: never removed, never restored."""
     final = Path(final)
     if not final.parent.is_dir():
         return {"old": [], "tmp": [], "work": []}
@@ -271,7 +303,7 @@ def leftovers(final: Path) -> dict[str, list[Path]]:
         if m is None:
             continue
         kind = m.group(1)
-        if _our_index(p) if kind == "old" else (_marked(p) or (kind == "tmp" and _our_index(p))):
+        if _only_ours(p) if kind == "old" else (_marked(p) or (kind == "tmp" and _only_ours(p))):
             found["work" if kind == "add-work" else kind].append(p)
 
     def mtime(p: Path) -> float:

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import uuid
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -143,7 +144,7 @@ def load_lists(folder: Path, mmap: bool = True):
 
     folder = Path(folder)
     if not (folder / NEIGHBOURS).exists() and (folder / LEGACY_NEIGHBOURS).exists():
-        with np.load(folder / LEGACY_NEIGHBOURS) as data:
+        with np.load(checks.regular(folder, LEGACY_NEIGHBOURS)) as data:
             return data["rows"], data["scores"], None
     rows = checks.open_npy(folder, NEIGHBOURS, np.int32, (None, None), mmap)
     scores = checks.open_npy(folder, NEIGHBOUR_SCORES, np.float32, rows.shape, mmap)
@@ -159,8 +160,26 @@ def load_lists(folder: Path, mmap: bool = True):
     return rows, scores, floors
 
 
+def regular(folder: Path | str, name: str) -> Path:
+    """`folder/name` checked to be a regular file before it is opened (checks.regular, which names a FIFO, device or
+    folder in the one-line error), without importing numpy when it is one."""
+    path = Path(folder) / name
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            return path
+    except FileNotFoundError:
+        return path
+    except OSError:
+        pass
+    from . import checks
+
+    return checks.regular(folder, name)
+
+
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    if readonly:
+    if readonly:  # an index's database: it and its journals regular files (a FIFO would block the open forever)
+        for name in (path.name, f"{path.name}-journal", f"{path.name}-wal"):
+            regular(path.parent, name)
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     else:
         conn = sqlite3.connect(path, check_same_thread=False)
@@ -260,6 +279,7 @@ def read_manifest(folder: Path) -> Manifest:
     path = folder / MANIFEST
     if not path.exists():
         raise SimilarError(f"{folder} is not a similar index (no {MANIFEST}): rebuild it with `similar build`")
+    regular(folder, MANIFEST)
     try:
         data = json.loads(path.read_text())
     except RecursionError as exc:
@@ -274,7 +294,10 @@ def read_manifest(folder: Path) -> Manifest:
 def manifest_json(folder: Path) -> Any:
     """A folder's manifest.json parsed but unchecked, for the ownership checks (publish.py), which ask only its format
     and version; raises OSError, ValueError or RecursionError when it cannot be read."""
-    return json.loads((Path(folder) / MANIFEST).read_text())
+    path = Path(folder) / MANIFEST
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block the read forever
+        raise ValueError(f"{MANIFEST} is not a regular file")
+    return json.loads(path.read_text())
 
 
 def write_manifest(folder: Path, manifest: Manifest) -> None:
@@ -401,7 +424,7 @@ def check_files(folder: Path, manifest: Manifest, hash_limit: int | None | Liter
     Returns how many files were hashed. Indexes built before checksums were recorded are not checked."""
     files = manifest.files or {}
     for name, meta in files.items():
-        path = Path(folder) / name
+        path = regular(folder, name)
         if not path.is_file():
             raise SimilarError(f"corrupt index {folder}: {name} is missing; rebuild it")
         size = path.stat().st_size
@@ -429,6 +452,7 @@ def read_rows(folder: Path, expected: int) -> list[str]:
     path = folder / ROWS
     if not path.exists():
         raise SimilarError(f"corrupt index {folder}: {ROWS} is missing; rebuild it")
+    regular(folder, ROWS)
     try:
         rows = path.read_text().split()
     except UnicodeDecodeError as exc:

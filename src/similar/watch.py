@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sqlite3
+import stat
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,11 +108,27 @@ def _reason(path: Path, exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or text
 
 
+def _not_special(path: Path, doing: str) -> None:
+    """The database and its journals are files or absent: a FIFO, device or socket there would block SQLite's open
+    (or read) forever, so it is the one line naming it before SQLite sees it. (A folder: SQLite's own error, _reason.)"""
+    for name in (path.name, f"{path.name}-journal", f"{path.name}-wal"):
+        try:
+            mode = os.stat(path.parent / name).st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            from .checks import file_kind
+
+            its = "it is" if name == path.name else f"its journal {name} is"
+            raise WatchesUnavailable(path, f"{its} {file_kind(mode)}, not a database file: move it away", doing)
+
+
 @contextlib.contextmanager
 def _db(index_dir, write: bool) -> Iterator[sqlite3.Connection | None]:
     """The index's watch database: created on the first write; None for a read where there is none yet (an index
     without watches costs nothing). Every failure is a WatchesUnavailable naming the file."""
     path = watches_path(index_dir)
+    _not_special(path, "write" if write else "read")
     if not write and (not path.exists() or (path.is_file() and path.stat().st_size == 0)):
         yield None
         return

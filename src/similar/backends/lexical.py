@@ -525,10 +525,10 @@ class LexicalBackend:
         if not (folder / LEXICAL).exists() and (folder / LEXICAL_LEGACY).exists():
             import joblib
 
-            data = joblib.load(folder / LEXICAL_LEGACY)
+            data = joblib.load(checks.regular(folder, LEXICAL_LEGACY))
             return cls(data["vocabulary"], data["title_counts"], data["abstract_counts"])
         try:
-            info = json.loads((folder / LEXICAL).read_text())
+            info = json.loads(checks.regular(folder, LEXICAL).read_text())
             if not isinstance(info, dict) or info.get("format") != LAYOUT or info.get("version") != LAYOUT_VERSION:
                 raise ValueError(f"it does not describe a {LAYOUT} layout version {LAYOUT_VERSION}")
             shape, dtype = (int(info["rows"]), int(info["terms"])), np.dtype(info["index_dtype"])
@@ -542,7 +542,7 @@ class LexicalBackend:
             raise checks.corrupt(
                 folder, LEXICAL, f"describes {shape[0]} rows x {shape[1]} terms, not {expect[0]} x {expect[1]}"
             )
-        if not (folder / LEXICAL_VOCABULARY).is_file():
+        if not checks.regular(folder, LEXICAL_VOCABULARY).is_file():
             raise checks.corrupt(folder, LEXICAL_VOCABULARY, "is missing")
         backend = cls(
             None,
