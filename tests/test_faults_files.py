@@ -525,7 +525,7 @@ def test_a_file_truncated_under_the_server_is_503_and_the_server_lives(tmp_path)
 
 
 def test_every_file_of_the_index_is_held_for_the_per_request_check(ix):
-    index = Index.open(ix)
+    index = Index.open(ix, guard=True)
     try:
         held = {name for name, _, _ in index.files.files}
         assert {"manifest.json", "papers.sqlite", "rowtable.npy", "lexical.bm25.rows.indices.npy"} <= held, held
@@ -535,7 +535,7 @@ def test_every_file_of_the_index_is_held_for_the_per_request_check(ix):
 
 
 def test_an_index_closed_never_checks_a_reused_descriptor(ix):
-    index = Index.open(ix)
+    index = Index.open(ix, guard=True)
     index.close()
     index.check_files()  # nothing held: nothing to check, no fstat of a number another file may have now
     assert index.files is not None and index.files.files == []

@@ -179,12 +179,16 @@ def read_medline_xml(path: Path) -> Iterator[Event]:
             done = False
             while not done:
                 got = next(chunks, None)
-                if got is None:
-                    parser.close()
-                    done = True
-                else:
-                    line, data = got
-                    parser.feed(data)
+                failed = None
+                try:
+                    if got is None:
+                        done = True
+                        parser.close()
+                    else:
+                        line, data = got
+                        parser.feed(data)
+                except ET.ParseError as exc:  # the citations read before the error in this chunk still count
+                    failed = exc
                 events, builder.events = builder.events, []
                 for event, elem in events:
                     if event == "start":
@@ -221,6 +225,8 @@ def read_medline_xml(path: Path) -> Iterator[Event]:
                                 yield Problem(where, str(exc))
                         if root is not None:
                             root.clear()
+                if failed is not None:
+                    raise failed
         except ET.ParseError as exc:
             line, column = exc.position
             message = str(exc).split(": line ")[0]

@@ -28,7 +28,7 @@ class Opened(NamedTuple):
     deleted: set[str]
     db: checks.GuardedDB
     lists: tuple | None  # (method, rows, scores): each paper's stored list, or None
-    files: Fingerprints  # every file of the folder, held open: the server checks them before each request
+    files: Fingerprints | None  # with guard=True (the server): every file, held open, checked before each request
 
 
 def _load(path: Path, name: str, load):
@@ -56,21 +56,24 @@ def _first_mismatch(rows: Sequence[str], pmids: np.ndarray) -> int | None:
     return int(differ[0]) if len(differ) else None
 
 
-def read(path: str | Path | None = None, mmap: bool = True) -> Opened:
-    """Open and check an index folder; one line says what is wrong if anything is."""
+def read(path: str | Path | None = None, mmap: bool = True, guard: bool = False) -> Opened:
+    """Open and check an index folder; one line says what is wrong if anything is. With `guard` (a long-lived
+    process: the server), every file is held open so that a change in place can be seen before each request."""
     path = store.index_path(path)
     lock.recover_for_reading(path)  # a publish cut between its two renames: put the previous index back
-    files = Fingerprints(path)  # before anything is read: what is read is what is fingerprinted (confirmed below)
+    files = Fingerprints(path) if guard else None  # before anything is read: what is read is what is fingerprinted
     try:
         opened = _read(path, mmap, files)
     except BaseException:
-        files.close()
+        if files is not None:
+            files.close()
         raise
-    files.confirm()
+    if files is not None:
+        files.confirm()
     return opened
 
 
-def _read(path: Path, mmap: bool, files: Fingerprints) -> Opened:
+def _read(path: Path, mmap: bool, files: Fingerprints | None) -> Opened:
     manifest = store.read_manifest(path)
     problem = methods.manifest_problem(manifest)
     if problem:

@@ -54,9 +54,12 @@ class Index(Lookups):
         )
 
     @classmethod
-    def open(cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True) -> "Index":
-        """Open and check an index folder; one line says what is wrong if anything is."""
-        return cls(*opening.read(path, mmap), encoder=encoder)
+    def open(
+        cls, path: str | Path | None = None, encoder: Encoder | None = None, mmap: bool = True, guard: bool = False
+    ) -> "Index":
+        """Open and check an index folder; one line says what is wrong if anything is. `guard` (the server) holds
+        every file open so that `check_files` sees a change in place before a request touches it."""
+        return cls(*opening.read(path, mmap, guard), encoder=encoder)
 
     def check_files(self) -> None:
         """Raise IndexChanged naming the first file of this index changed in place since it was opened (a truncated

@@ -110,7 +110,7 @@ class IndexHolder:
     def __init__(self, path: Path, index: Index | None = None):
         self.path = path
         self._lock = threading.Lock()
-        self.served = index or Index.open(path)
+        self.served = index or Index.open(path, guard=True)
         self.reloads = 0
         self._warm(self.served)
 
@@ -137,7 +137,9 @@ class IndexHolder:
         threading.Thread(target=run, name="warm-index", daemon=True).start()
 
     def reload(self) -> Index:
-        fresh = Index.open(self.path)  # opened fully before the swap: a bad folder leaves the old index serving
+        fresh = Index.open(
+            self.path, guard=True
+        )  # opened fully before the swap: a bad folder leaves the old index serving
         with self._lock:
             self.served = fresh
             self.reloads += 1
