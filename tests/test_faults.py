@@ -674,7 +674,7 @@ def test_http_reload_of_a_damaged_index_is_409_and_the_old_one_serves(client, de
 def test_http_reload_of_an_unexpected_failure_is_500_json(client, monkeypatch):
     from similar.server import app as server_app
 
-    def boom(path):
+    def boom(path, **kwargs):
         raise RuntimeError("faiss exploded\nsecond line")
 
     monkeypatch.setattr(server_app.Index, "open", boom)
