@@ -144,14 +144,20 @@ def lists_spec(method: str, k: int) -> dict:
     return {"method": method, "k": k, **({"params": HybridParams().describe()} if method == "hybrid" else {})}
 
 
-def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool):
-    """Every live paper's list under the default method (see ranking.precompute); written to `folder` if given.
-    Returns (rows, scores, floors) for every row, tombstones' lists empty."""
+def stage_engines(engine: str, embedding: bool, lists: bool) -> dict:
+    """The manifest's record of which engine ran each heavy stage that ran (store.ENGINE_STAGES)."""
+    ran = {"embedding": embedding, "lexical": True, "lists": lists}
+    return {stage: engine for stage, did in ran.items() if did}
+
+
+def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool, make=None):
+    """Every live paper's list under the default method (see ranking.precompute, or `make`, called as it is: Ray's);
+    written to `folder` if given. Returns (rows, scores, floors) for every row, tombstones' lists empty."""
     from .ranking import Ranker, empty_lists, precompute
 
     lexical.set_live(live)
     seeds = np.flatnonzero(live)
-    made = precompute(Ranker(dense, lexical, live), method, progress=progress, rows=seeds)
+    made = (make or precompute)(Ranker(dense, lexical, live), method, progress=progress, rows=seeds)
     lists = empty_lists(len(live))
     for whole, part in zip(lists, made):
         whole[seeds] = part
@@ -185,7 +191,8 @@ def build_index(
     Without `force` an existing index is refused (`name` is how the user called it, for the message); with it only a
     similar index holding nothing but its own files is replaced (publish.check_replaceable).
 
-    engine="ray" embeds with Ray Data actors (see distributed.py); everything else is the same code path.
+    engine="ray" runs every heavy stage on Ray (distributed.py): embedding in Ray Data actors, lexical counts and
+    weights and the stored lists in Ray tasks over blocks of rows, all writing the files a local build writes.
     precompute=True stores every paper's list under the default method, so a query by PMID is a lookup.
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     check_inputs(inputs)
@@ -316,19 +323,32 @@ def _build_index(
         lexical_dir = work / "lexical"
         shutil.rmtree(lexical_dir, ignore_errors=True)
         lexical_dir.mkdir()
-        built = LexicalBackend.build(
-            [t for (t,) in conn.execute("SELECT title FROM staged ORDER BY seq")],
-            [a for (a,) in conn.execute("SELECT abstract FROM staged ORDER BY seq")],
-        )  # the texts are freed once counted, before the weights are made
+        if engine == "ray":  # counted and weighed in Ray tasks, a block of rows each, into the same files
+            from .distributed import counts_with_ray, weigh_with_ray
+
+            built = counts_with_ray(staging_path, count, work, ray_address)
+            weigh_with_ray(built, work, ray_address)
+        else:
+            built = LexicalBackend.build(
+                [t for (t,) in conn.execute("SELECT title FROM staged ORDER BY seq")],
+                [a for (a,) in conn.execute("SELECT abstract FROM staged ORDER BY seq")],
+            )  # the texts are freed once counted, before the weights are made
         built.save(lexical_dir)
         del built
         lexical = LexicalBackend.load(lexical_dir)
     default_method = "hybrid" if dense else "tfidf"
     # stored lists pay off for the hybrid (a lookup instead of its expansion); TF-IDF answers live in one sparse product
     lists = precompute and dense is not None
+    make = None
+    if lists and engine == "ray":  # each Ray task opens the saved dense index and lexical arrays itself
+        from .distributed import lists_maker
+
+        (work / "dense").mkdir(exist_ok=True)
+        dense.save(work / "dense")
+        make = lists_maker(work, work / "dense", dense.describe(), lexical_dir, ray_address)
     with report.stage("stored lists"):
         neighbours = (
-            save_neighbours(None, dense, lexical, np.ones(count, dtype=bool), default_method, progress)
+            save_neighbours(None, dense, lexical, np.ones(count, dtype=bool), default_method, progress, make)
             if lists
             else None
         )
@@ -371,6 +391,7 @@ def _build_index(
             inputs=inputs_meta,
             records=report.counts(),
             build_seconds=report.seconds,
+            engines=stage_engines(engine, embedding=dense is not None, lists=neighbours is not None),
             versions=store.library_versions(),
             files=store.describe_files(tmp),
         )

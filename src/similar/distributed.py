@@ -1,9 +1,10 @@
-"""Ray Data embedding for builds beyond one machine: actor workers load the encoder once and write vector shards."""
+"""Ray for builds beyond one machine: embedding actors, and lexical counting, weighting and stored lists as tasks."""
 
 from __future__ import annotations
 
 import functools
 import os
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -123,3 +124,272 @@ def embed_with_ray(
     for r, v in done.items():
         vectors[r] = v
     return vectors, resumed
+
+
+# --- every other heavy stage as Ray tasks over blocks of rows ------------------------------------------------------
+# Each task reads its inputs from the work folder (texts in SQLite, arrays memory-mapped: a filesystem every node
+# shares is assumed) and writes its result there as one shard, whole or not at all; the driver assembles the shards
+# into the very files a local build writes.
+
+RAY_BLOCK = 16 * 1024  # rows a task; a multiple of ranking.CHUNK, so a block's lists come from a local build's searches
+TEXTS_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS staged (seq INTEGER PRIMARY KEY, title TEXT NOT NULL, abstract TEXT NOT NULL)"
+)
+
+
+def connect(address: str | None):
+    """The Ray module, connected to the cluster at `address` (or the running one, or a new local one)."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise SimilarError(f"--engine ray needs Ray ({exc}): pip install 'ray[data]'") from exc
+    if not ray.is_initialized():
+        ray_init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    return ray
+
+
+def blocks(count: int, size: int | None = None) -> list[tuple[int, int]]:
+    size = size or RAY_BLOCK
+    return [(start, min(count, start + size)) for start in range(0, count, size)]
+
+
+def write_texts(path: Path, pairs) -> None:
+    """(title, abstract) pairs as a staging-like table rows 1..n, for tasks to read their block from (an add's)."""
+    import sqlite3
+
+    path.unlink(missing_ok=True)
+    conn = sqlite3.connect(path)
+    conn.execute(TEXTS_SCHEMA)
+    conn.executemany("INSERT INTO staged (title, abstract) VALUES (?, ?)", pairs)
+    conn.commit()
+    conn.close()
+
+
+def read_texts(texts: str, start: int, stop: int) -> tuple[list[str], list[str]]:
+    """Titles and abstracts of rows [start, stop) of a staging database, opened read-only."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{texts}?mode=ro", uri=True)
+    try:
+        got = conn.execute(
+            "SELECT title, abstract FROM staged WHERE seq > ? AND seq <= ? ORDER BY seq", (start, stop)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [t for t, _ in got], [a for _, a in got]
+
+
+def save_shard(folder: Path, name: str, **arrays) -> None:
+    tmp = folder / f".{name}.tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, folder / f"{name}.npz")  # a shard exists whole or not at all
+
+
+def block_terms(texts: str, start: int, stop: int) -> list[str]:
+    """The words of a block of rows, as the local build's vectorizer finds them."""
+    from .backends.lexical import make_vectorizer
+
+    titles, abstracts = read_texts(texts, start, stop)
+    vec = make_vectorizer()
+    try:
+        vec.fit(titles + abstracts)
+    except ValueError:  # nothing but stop words
+        return []
+    return sorted(vec.vocabulary_)
+
+
+def block_counts(texts: str, vocabulary_file: str, start: int, stop: int, out: str) -> None:
+    """Title and abstract term counts of a block of rows under the merged vocabulary, as one shard."""
+    from .backends.lexical import make_vectorizer
+
+    terms = Path(vocabulary_file).read_text(encoding="utf-8").splitlines()
+    vec = make_vectorizer({t: i for i, t in enumerate(terms)})
+    titles, abstracts = read_texts(texts, start, stop)
+    parts = {}
+    for what, matrix in (("title", vec.transform(titles).tocsr()), ("abstract", vec.transform(abstracts).tocsr())):
+        parts.update({f"{what}_data": matrix.data, f"{what}_indices": matrix.indices, f"{what}_indptr": matrix.indptr})
+    save_shard(Path(out), f"counts-{start:012d}", **parts)
+
+
+def _rows_of(folder: Path, name: str, start: int, stop: int, width: int):
+    """Rows [start, stop) of a CSR matrix saved as lexical arrays, read through memory maps."""
+    import scipy.sparse as sp
+
+    from .store import lexical_array
+
+    data, indices, indptr = (
+        np.load(folder / lexical_array(f"{name}.{part}"), mmap_mode="r") for part in ("data", "indices", "indptr")
+    )
+    a, b = int(indptr[start]), int(indptr[stop])
+    return sp.csr_matrix(
+        (np.array(data[a:b]), np.array(indices[a:b]), np.array(indptr[start : stop + 1]) - a),
+        shape=(stop - start, width),
+    )
+
+
+def block_weights(folder: str, method: str, avgdl: float, width: int, start: int, stop: int, out: str) -> None:
+    """A method's weights and self scores of a block of rows, from the mapped counts and the corpus's idf."""
+    from .backends.weightings import weighting
+
+    w, where = weighting(method), Path(folder)
+    idf = np.load(where / f"idf-{method}.npy")
+    title, abstract = (_rows_of(where, name, start, stop, width) for name in ("title", "abstract"))
+    counts = (title * w.title_weight + abstract).tocsr()
+    weights = w.weigh(counts, idf, avgdl)
+    queries = counts if w.queries_with_counts else weights
+    self_scores = np.asarray(queries.multiply(weights).sum(axis=1)).ravel().astype(np.float32)
+    weights = weights.tocsr()
+    save_shard(
+        Path(out),
+        f"{method}-{start:012d}",
+        data=weights.data,
+        indices=weights.indices,
+        indptr=weights.indptr,
+        self=self_scores,
+    )
+
+
+def _run(ray, fn, calls: list[tuple], what: str) -> None:
+    """fn(*args) for every args as Ray tasks of one CPU each; any task's error is the build's, in one line."""
+    task = ray.remote(num_cpus=1, max_retries=2)(fn)
+    try:
+        ray.get([task.remote(*args) for args in calls])
+    except ray.exceptions.RayError as exc:
+        raise SimilarError(f"a Ray task {what} failed: {str(exc).strip().splitlines()[-1]}") from exc
+
+
+def counts_with_ray(texts: Path, count: int, work: Path, address: str | None, base=None):
+    """A LexicalBackend of `base`'s rows (None: none) and `count` more read from `texts`, counted in Ray tasks: the
+    vocabulary is the words of each block merged, as one vectorizer over every text finds them (new words after
+    `base`'s, sorted, as LexicalBackend.add appends them); then every block counted with it."""
+    import scipy.sparse as sp
+
+    from .backends.lexical import LexicalBackend
+
+    ray = connect(address)
+    spans = blocks(count)
+    task = ray.remote(num_cpus=1, max_retries=2)(block_terms)
+    words = set().union(*ray.get([task.remote(str(texts), a, b) for a, b in spans]))
+    vocabulary = dict(base.vocabulary) if base is not None else {}
+    vocabulary.update({w: len(vocabulary) + i for i, w in enumerate(sorted(words - vocabulary.keys()))})
+    shards = work / "ray-counts"
+    shutil.rmtree(shards, ignore_errors=True)
+    shards.mkdir(parents=True)
+    terms = shards / "vocabulary.txt"
+    terms.write_text("".join(f"{t}\n" for t in sorted(vocabulary, key=vocabulary.__getitem__)), encoding="utf-8")
+    _run(ray, block_counts, [(str(texts), str(terms), a, b, str(shards)) for a, b in spans], "counting terms")
+    width, parts = len(vocabulary), {"title": [], "abstract": []}
+    if base is not None:
+        for what, matrix in (("title", base.title_counts), ("abstract", base.abstract_counts)):
+            m = sp.csr_matrix(matrix)
+            parts[what].append(sp.csr_matrix((m.data, m.indices, m.indptr), shape=(m.shape[0], width)))
+    for a, b in spans:
+        with np.load(shards / f"counts-{a:012d}.npz") as z:
+            for what in parts:
+                parts[what].append(
+                    sp.csr_matrix((z[f"{what}_data"], z[f"{what}_indices"], z[f"{what}_indptr"]), shape=(b - a, width))
+                )
+    title, abstract = (
+        sp.vstack(parts[w], format="csr") if parts[w] else sp.csr_matrix((0, width), dtype=np.float32)
+        for w in ("title", "abstract")
+    )
+    shutil.rmtree(shards, ignore_errors=True)
+    return LexicalBackend(vocabulary, title, abstract)
+
+
+def weigh_with_ray(lexical, work: Path, address: str | None) -> None:
+    """Every method's weights of `lexical` (under its live mask) made in Ray tasks, a block of rows each, from the
+    counts mapped from the work folder and the corpus's idf and mean length; handed to it for save() to write."""
+    import scipy.sparse as sp
+
+    from .backends.lexical import index_dtype, write_sparse
+    from .backends.weightings import METHODS
+
+    ray = connect(address)
+    folder = work / "ray-weights"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    title, abstract = sp.csr_matrix(lexical.title_counts), sp.csr_matrix(lexical.abstract_counts)
+    dtype = index_dtype(max(title.nnz, abstract.nnz), *title.shape)
+    write_sparse(folder, "title", title, dtype)
+    write_sparse(folder, "abstract", abstract, dtype)
+    spans, width = blocks(lexical.count), lexical.terms
+    calls = []
+    for method in METHODS:
+        idf, avgdl = lexical.statistics(method)
+        np.save(folder / f"idf-{method}.npy", idf)
+        calls += [(str(folder), method, avgdl, width, a, b, str(folder)) for a, b in spans]
+    _run(ray, block_weights, calls, "weighing terms")
+    for method in METHODS:
+        rows, self_scores = [], []
+        for a, b in spans:
+            with np.load(folder / f"{method}-{a:012d}.npz") as z:
+                rows.append(sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(b - a, width)))
+                self_scores.append(z["self"])
+        matrix = sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, width), dtype=np.float32)
+        lexical.use_weights(method, matrix, np.concatenate(self_scores) if self_scores else np.zeros(0, np.float32))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def block_lists(dense_dir: str, spec: dict, lexical_dir: str, job: str, method: str, k: int, a: int, b: int) -> None:
+    """Stored lists of seeds [a, b) of the job (ranking.precompute over a Ranker on the mapped index files)."""
+    from .backends.dense import DenseBackend
+    from .backends.lexical import LexicalBackend
+    from .ranking import Ranker, precompute
+
+    folder = Path(job)
+    live = np.load(folder / "live.npy")
+    seeds = np.load(folder / "seeds.npy", mmap_mode="r")[a:b]
+    lexical = LexicalBackend.load(Path(lexical_dir))
+    lexical.set_live(live)
+    ranker = Ranker(DenseBackend.load(Path(dense_dir), spec, count=len(live)), lexical, live)
+    rows, scores, floors = precompute(ranker, method, k, progress=False, rows=np.asarray(seeds), workers=1)
+    save_shard(folder, f"lists-{a:012d}-{b:012d}", rows=rows, scores=scores, floors=floors)
+
+
+def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, address: str | None):
+    """A stand-in for ranking.precompute (same call) whose seeds are ranked in Ray tasks, a block each, every task
+    opening its own Ranker over the saved dense index and lexical arrays. Shards of an interrupted run are kept."""
+
+    def make(ranker, method: str, k: int | None = None, progress: bool = True, rows=None, workers=None):
+        from tqdm.auto import tqdm
+
+        from .ranking import PRECOMPUTED, empty_lists
+
+        k = PRECOMPUTED if k is None else k
+
+        seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
+        job = work / "ray-lists"
+        job.mkdir(parents=True, exist_ok=True)
+        if not (job / "seeds.npy").exists() or not np.array_equal(np.load(job / "seeds.npy"), seeds):
+            shutil.rmtree(job)
+            job.mkdir()
+            np.save(job / "live.npy", np.asarray(ranker.live, dtype=bool))
+            np.save(job / "seeds.npy", seeds)
+        spans = blocks(len(seeds))
+        todo = [(a, b) for a, b in spans if not (job / f"lists-{a:012d}-{b:012d}.npz").exists()]
+        if todo:
+            ray = connect(address)
+            args = (str(dense_dir), spec, str(lexical_dir), str(job), method, k)
+            task = ray.remote(num_cpus=1, max_retries=2)(block_lists)
+            sizes = {task.remote(*args, a, b): b - a for a, b in todo}
+            pending = list(sizes)
+            with tqdm(total=len(seeds), desc="neighbour lists (ray)", unit=" paper", disable=not progress) as bar:
+                bar.update(len(seeds) - sum(b - a for a, b in todo))
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    try:
+                        ray.get(done)
+                    except ray.exceptions.RayError as exc:
+                        raise SimilarError(
+                            f"a Ray task ranking stored lists failed: {str(exc).strip().splitlines()[-1]}"
+                        ) from exc
+                    bar.update(sizes[done[0]])
+        out = empty_lists(len(seeds), k)
+        for a, b in spans:
+            with np.load(job / f"lists-{a:012d}-{b:012d}.npz") as z:
+                for whole, name in zip(out, ("rows", "scores", "floors")):
+                    whole[a:b] = z[name]
+        return out
+
+    return make

@@ -292,11 +292,13 @@ def update_lists(
     new: np.ndarray,
     retired: np.ndarray,
     progress: bool = True,
+    make=None,
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
     """Stored hybrid lists after papers were appended (`new` rows) and retired, recomputing only the lists that can
     have changed: the new papers', those that held a retired paper, and those whose candidate pool a new paper enters
     (its dense score with the seed beats the seed's pool floor: every stored vector is scored against every new one,
-    as one blocked matrix product). Every other list is kept as it is. Returns the lists for every row and how many were made."""
+    as one blocked matrix product). Every other list is kept as it is. Returns the lists for every row and how many were made.
+    `make` ranks the chosen seeds in precompute's stead (called as it is: Ray's, distributed.lists_maker)."""
     old_rows, old_scores, old_floors = lists
     count, old_count, k = len(ranker.live), len(old_rows), old_rows.shape[1]
     affected = np.zeros(count, dtype=bool)
@@ -314,6 +316,6 @@ def update_lists(
     rows, scores, floors = empty_lists(count, k)
     rows[:old_count], scores[:old_count], floors[:old_count] = old_rows, old_scores, old_floors
     rows[~ranker.live], scores[~ranker.live] = -1, 0.0
-    made = precompute(ranker, "hybrid", k, progress, rows=seeds)
+    made = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds)
     rows[seeds], scores[seeds], floors[seeds] = made
     return (rows, scores, floors), len(seeds)

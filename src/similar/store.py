@@ -216,6 +216,7 @@ class Manifest:
     files: dict | None = None  # describe_files(): name -> bytes, sha256
     updates: list | None = None  # one entry per `similar add`
     lineage: str | None = None  # the build_id of the build this index grew from by adds; a rebuild starts a new one
+    engines: dict | None = None  # which engine ran each heavy stage of the build: {"embedding": "ray", ...}
     extra: dict = field(default_factory=dict)
 
     # key order on disk (stable, so manifests diff cleanly); `updates` is written once there is one
@@ -237,13 +238,14 @@ class Manifest:
         "inputs",
         "records",
         "build_seconds",
+        "engines",
         "versions",
         "files",
     )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        out = {k: d[k] for k in self.ORDER}
+        out = {k: d[k] for k in self.ORDER if k != "engines" or d[k] is not None}  # older indexes have none
         if self.updates is not None:
             out["updates"] = self.updates
         return {**out, **self.extra}
@@ -329,6 +331,8 @@ _DICT = lambda v: isinstance(v, dict)  # noqa: E731
 _LIST = lambda v: isinstance(v, list)  # noqa: E731
 _NUMBER = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)  # noqa: E731
 _SHA256 = lambda v: isinstance(v, str) and len(v) == 64  # noqa: E731
+ENGINES = ("local", "ray")  # where a heavy stage ran (build --engine)
+ENGINE_STAGES = ("embedding", "lexical", "lists")
 MODEL_FIELDS = {
     "name": (_TEXT, True),
     "fingerprint": (_STR, False),
@@ -363,6 +367,7 @@ MANIFEST_FIELDS = {
     "precomputed": (_DICT, False),
     "records": (_DICT, False),
     "build_seconds": (_NUMBER, False),
+    "engines": (lambda v: isinstance(v, dict) and all(k in ENGINE_STAGES and v[k] in ENGINES for k in v), False),
     "versions": (_DICT, False),
     "files": (_DICT, False),
     "updates": (_LIST, False),

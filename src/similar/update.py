@@ -14,7 +14,7 @@ import numpy as np
 from . import checks, lock, methods, publish, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
-from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours
+from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours, stage_engines
 from .encoders import Encoder, ModelUnavailable, load_index_model
 from .errors import CorruptIndex, SimilarError
 from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row, restate
@@ -47,8 +47,11 @@ def add_to_index(
     progress: bool = True,
     wait: bool = False,
     notify: Callable[[str], None] | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
 ) -> BuildReport:
     """Apply input files in order to an existing index; a file applied before (same SHA-256) is a no-op.
+    engine="ray" embeds, counts and weighs terms and ranks the lists that change on Ray (distributed.py).
 
     One writer at a time: another build or add of `dest` is a Busy error, or queued with wait=True."""
     given = Path(dest)
@@ -58,7 +61,7 @@ def add_to_index(
         store.read_manifest(dest)  # "no index at ...", "not a similar index ..."
         publish.check_replaceable(dest, "update")
     with lock.writing(dest, wait, notify) as recovered:
-        report = _add(inputs, dest, encoder, progress)
+        report = _add(inputs, dest, encoder, progress, engine, ray_address)
         # watch lists live beside the name the user gave (watch.py)
         _record_watches(report, given, encoder, changed=len(report.files_skipped) < len(inputs))
     report.index = str(given)
@@ -94,7 +97,9 @@ def _record_watches(report: BuildReport, dest: Path, encoder, changed: bool) -> 
         )
 
 
-def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, progress: bool) -> BuildReport:
+def _add(
+    inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, progress: bool, engine: str, address: str | None
+) -> BuildReport:
     started = time.time()
     paths = check_inputs(inputs)
     manifest = store.read_manifest(dest)
@@ -154,7 +159,12 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
 
     encoder = _index_encoder(manifest, encoder)
     work = publish.sibling_path(dest, "add-work")  # this run's own; a killed run's is removed by the next writer
+    ray = engine == "ray"
+    if ray:
+        from . import distributed
     with publish.atomic_dir(dest, check=lambda d: publish.check_replaceable(d, "update")) as tmp, _named(tmp, dest):
+        shutil.rmtree(work, ignore_errors=True)
+        publish.make_owned_dir(work)
         with report.stage("copying"):
             for f in dest.iterdir():
                 if f.is_file() and not f.name.startswith(store.LEXICAL_PREFIX):  # the lexical files are all rewritten
@@ -163,16 +173,23 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             lexical = LexicalBackend.load(
                 dest, (manifest.count, None)
             )  # its counts move into memory on add: nothing stays mapped from dest
-            lexical.add([p.title for p in papers], [p.abstract for p in papers])
+            if ray:  # counted in Ray tasks, a block of the new rows each
+                distributed.write_texts(work / "texts.sqlite", ((p.title, p.abstract) for p in papers))
+                lexical = distributed.counts_with_ray(work / "texts.sqlite", len(papers), work, address, base=lexical)
+            else:
+                lexical.add([p.title for p in papers], [p.abstract for p in papers])
         if encoder is not None:
             dense = DenseBackend.load(tmp, manifest.dense, mmap=False, count=manifest.count)
             if papers:
-                shutil.rmtree(work, ignore_errors=True)
-                publish.make_owned_dir(work)
                 with report.stage("embedding"):
-                    vectors, _ = embed_checkpointed(
-                        len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress
-                    )
+                    if ray:
+                        vectors, _ = distributed.embed_with_ray(
+                            [p.text for p in papers], encoder, encoder.dim, work / "ray-shards", address, progress
+                        )
+                    else:
+                        vectors, _ = embed_checkpointed(
+                            len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work / "shards", progress
+                        )
                 with report.stage("dense index"):
                     dense.add(vectors)
                 report.embedded = len(papers)
@@ -192,9 +209,14 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
             live_count = int(live.sum())
         with report.stage("lexical"):
             lexical.set_live(live)  # the saved weights leave the new tombstones out of document frequencies
+            if ray:
+                distributed.weigh_with_ray(lexical, work, address)
             lexical.save(tmp)
             lexical = LexicalBackend.load(tmp)  # mapped: the lists below read what is served, not a second copy
             lexical.set_live(live)
+        make = None
+        if manifest.precomputed and ray:  # each Ray task opens the index files just written in tmp
+            make = distributed.lists_maker(work, tmp, manifest.dense, tmp, address) if encoder is not None else None
         if manifest.precomputed:
             with report.stage("stored lists"):
                 manifest = _update_lists(
@@ -207,11 +229,15 @@ def _add(inputs: Sequence[str | Path], dest: Path, encoder: Encoder | None, prog
                     retire,
                     report,
                     progress,
+                    make,
                 )
         with open(tmp / store.ROWS, "a") as f:
             f.writelines(f"{p.pmid}\n" for p in papers)
         report.seconds = round(time.time() - started, 2)
         update = {"files": [e["name"] for e, _ in entries], **report.counts(), "seconds": report.seconds}
+        update["engines"] = stage_engines(
+            engine, embedding=bool(papers) and encoder is not None, lists=make is not None
+        )
         manifest = manifest.replace(
             build_id=store.new_build_id(),
             updated=store.now_iso(),
@@ -237,7 +263,9 @@ def _named(tmp: Path, dest: Path):
         raise CorruptIndex(str(exc).replace(f"corrupt index {tmp}:", f"corrupt index {dest}:")) from exc
 
 
-def _update_lists(tmp: Path, manifest, dense, lexical, live, old_count: int, retire: dict, report, progress: bool):
+def _update_lists(
+    tmp: Path, manifest, dense, lexical, live, old_count: int, retire: dict, report, progress: bool, make=None
+):
     """Stored lists after an add: only the lists that can have changed are recomputed (ranking.update_lists) when the
     stored ones were made with this code's ranking and recorded their pool floors; otherwise all of them."""
     from .ranking import PRECOMPUTED, HybridParams, Ranker, update_lists
@@ -254,11 +282,11 @@ def _update_lists(tmp: Path, manifest, dense, lexical, live, old_count: int, ret
     if incremental:
         ranker = Ranker(dense, lexical, live)
         lists, made = update_lists(
-            ranker, old, np.arange(old_count, len(live)), np.asarray(sorted(retire), dtype=np.int64), progress
+            ranker, old, np.arange(old_count, len(live)), np.asarray(sorted(retire), dtype=np.int64), progress, make
         )
         store.save_lists(tmp, *lists)
     else:
-        lists = save_neighbours(tmp, dense, lexical, live, method, progress)
+        lists = save_neighbours(tmp, dense, lexical, live, method, progress, make)
         made = int(live.sum())
     report.lists_recomputed = made
     return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1])))

@@ -268,6 +268,14 @@ class LexicalBackend:
         avgdl = float(live.sum() / max(n_docs, 1))
         return df, n_docs, avgdl
 
+    def statistics(self, method: str) -> tuple[np.ndarray, float]:
+        """A method's idf and mean document length under the live mask: what weighing any block of rows needs."""
+        return self._idf(method), self._avgdl(method)
+
+    def use_weights(self, method: str, rows: sp.csr_matrix, self_scores: np.ndarray) -> None:
+        """Weights made block by block elsewhere (distributed.py) under the live mask set now, for save() to write."""
+        self._cache[method], self._cache[("self", method)] = rows, self_scores
+
     def weights(self, method: str) -> sp.csr_matrix:
         """Document-side weight matrix for a method: the saved one, else computed once."""
         w = weighting(method)

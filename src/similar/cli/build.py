@@ -38,6 +38,19 @@ def _print_report(report, verb: str) -> None:
         click.echo(f"  ... and {len(r.record_notes) - 20} more records with a field cut to its limit", err=True)
 
 
+ENGINE = click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="ray: every heavy stage on a Ray cluster (embedding, term counts and weights, stored lists); "
+    "its nodes share the index's filesystem.",
+)
+ADDRESS = click.option(
+    "--address", default=None, help="Ray cluster address (default: a running cluster, else a local one)."
+)
+
+
 @click.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--index", "index_dir", default=None, help="Index name (default: default) or a path such as ./x.")
@@ -54,14 +67,8 @@ def _print_report(report, verb: str) -> None:
     "--dense-type", type=click.Choice(["auto", "flat", "hnsw", "ivf"]), default="auto", help="FAISS index type."
 )
 @click.option("--device", default="cpu", show_default=True, help="Encoding device: cpu, cuda, cuda:1 ...")
-@click.option(
-    "--engine",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="ray: embed with Ray Data actor workers (one model load each).",
-)
-@click.option("--address", default=None, help="Ray cluster address (default: a running cluster, else a local one).")
+@ENGINE
+@ADDRESS
 @click.option("--no-lists", is_flag=True, help="Do not store each paper's list (rank every query live; cheaper adds).")
 @click.option(
     "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
@@ -102,13 +109,23 @@ def build(inputs, index_dir, force, model, method, dense_type, device, engine, a
 @click.option(
     "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
 )
+@ENGINE
+@ADDRESS
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def add(inputs, index_dir, wait, quiet):
+def add(inputs, index_dir, wait, engine, address, quiet):
     """Add records (and apply deletions) to an existing index; unchanged records cost nothing."""
     from .. import store
     from ..update import add_to_index
 
-    report = add_to_index(inputs, store.index_path(index_dir), progress=not quiet, wait=wait, notify=_notify)
+    report = add_to_index(
+        inputs,
+        store.index_path(index_dir),
+        progress=not quiet,
+        wait=wait,
+        notify=_notify,
+        engine=engine,
+        ray_address=address,
+    )
     _print_report(report, "updated")
     if report.watch_error:  # a partial success: the index changed, the watches did not (update.py)
         from ..update import WATCHES_FAILED_EXIT
