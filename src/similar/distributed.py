@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -78,6 +79,80 @@ def ray_init(address: str | None = None, **kwargs):
                 f.write(secrets.token_hex(32))
         os.environ["RAY_AUTH_TOKEN_PATH"] = str(token)
     return ray.init(address=address, **kwargs)
+
+
+@contextlib.contextmanager
+def local_cluster(folder: Path, nodes: int = 2, cpus: int = 1, env: dict | None = None):
+    """A Ray cluster of `nodes` nodes of `cpus` CPUs on this machine, started with `ray start` (a head, then workers
+    joining its address), its sessions, logs and auth token under `folder`; yields the address, with this process's
+    environment set to join it. On exit every process naming `folder` in its command line or environment is stopped
+    by its id: never `ray stop`, which would stop every Ray cluster of the machine. Linux (/proc)."""
+    import secrets
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    token = folder / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    token.chmod(0o600)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    joined = {"RAY_AUTH_TOKEN_PATH": str(token), "RAY_AUTH_MODE": "token", **(env or {})}
+    saved = {k: os.environ.get(k) for k in joined}
+    os.environ.update(joined)
+    _reload_auth()
+    ray = [sys.executable, "-m", "ray.scripts.scripts", "start", "--num-cpus", str(cpus), "--disable-usage-stats"]
+    ray += ["--node-ip-address", "127.0.0.1", "--object-store-memory", str(200 << 20)]
+    try:
+        for node in range(nodes):
+            where = ["--head", "--port", str(port), "--include-dashboard=false"] if node == 0 else []
+            args = [*ray, *where, "--address" if node else "--temp-dir", f"127.0.0.1:{port}" if node else str(folder)]
+            done = subprocess.run(args, capture_output=True, text=True, timeout=180)
+            if done.returncode:
+                last = (done.stderr or done.stdout).strip().splitlines() or ["no output"]
+                raise SimilarError(f"ray start (node {node}) failed: {last[-1]}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+            sys.modules["ray"].shutdown()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in _naming(str(folder)):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            for _ in range(15):
+                if not _naming(str(folder)):
+                    break
+                time.sleep(0.2)
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+        _reload_auth()
+
+
+def _reload_auth() -> None:
+    """Ray reads its auth mode and token once: a process that imported it before must reread them (Ray's own way,
+    as its tests do; ray is pinned in the test extra)."""
+    with contextlib.suppress(ImportError):
+        from ray._private.authentication_test_utils import reset_auth_token_state
+
+        reset_auth_token_state()
+
+
+def _naming(text: str) -> list[int]:
+    """Ids of the processes whose command line or environment holds `text` (this one's aside)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        for part in ("cmdline", "environ"):
+            with contextlib.suppress(OSError):
+                if text.encode() in (proc / part).read_bytes():
+                    found.append(int(proc.name))
+                    break
+    return found
 
 
 def embed_with_ray(
