@@ -353,7 +353,8 @@ def counts_with_ray(texts: Path, count: int, work: Path, address: str | None, ba
     terms = shards / "vocabulary.txt"
     terms.write_text("".join(f"{t}\n" for t in sorted(vocabulary, key=vocabulary.__getitem__)), encoding="utf-8")
     _run(ray, block_counts, [(str(texts), str(terms), a, b, str(shards)) for a, b in spans], "counting terms")
-    width, parts = len(vocabulary), {"title": [], "abstract": []}
+    width = len(vocabulary)
+    parts: dict[str, list] = {"title": [], "abstract": []}
     if base is not None:
         for what, matrix in (("title", base.title_counts), ("abstract", base.abstract_counts)):
             m = sp.csr_matrix(matrix)
