@@ -340,7 +340,9 @@ def _build_index(
     # stored lists pay off for the hybrid (a lookup instead of its expansion); TF-IDF answers live in one sparse product
     lists = precompute and dense is not None
     make = None
-    if lists and dense is not None and engine == "ray":  # each Ray task opens the saved dense index and lexical arrays itself
+    if (
+        lists and dense is not None and engine == "ray"
+    ):  # each Ray task opens the saved dense index and lexical arrays itself
         from .distributed import lists_maker
 
         (work / "dense").mkdir(exist_ok=True)
