@@ -126,6 +126,90 @@ def encoding() -> str:
     return "\n".join(rows) + "\n"
 
 
+def ray_stages() -> str:
+    """Papers/s of each heavy stage, local against a 2-node Ray cluster (benchmarks/ray_stages.py)."""
+    path = RESULTS / "ray-stages.json"
+    if not path.exists():
+        return "*No results yet: run `python benchmarks/ray_stages.py --out benchmarks/results`.*\n"
+    r = json.loads(path.read_text())
+    rows = [
+        f"Command: `{r['command']}`. CPU: {r['cpu']['model']} ({r['cpu']['cores']} cores), contended. "
+        f"Corpus: `{r['corpus']}`, {r['papers']:,} papers; encoder: {r['encoder']}. Starting the cluster took "
+        f"{r['cluster_start_seconds']} s; the two builds' files are {'equal' if r['files_equal'] else 'NOT equal'}.",
+        "",
+        "| stage | local, papers/s (1 process) | Ray, papers/s (2 workers) | Ray, papers/s per worker | per worker / local |",
+        "|---|---|---|---|---|",
+    ]
+    for stage, ratio in r["per_worker_vs_local"].items():
+        local, ray = r["local"]["papers_per_s"][stage], r["ray"]
+        rows.append(
+            f"| {stage} | {local:,.1f} | {ray['papers_per_s'][stage]:,.1f} | "
+            f"{ray['papers_per_s_per_worker'][stage]:,.1f} | {ratio:.2f} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+PLAN_PAPERS = 37_000_000  # the plan's corpus: PubMed with some room
+PLAN_NODE_CORES = 16  # the plan's node: 16 cores (the shape of the lent GPU machines), one Ray worker a core
+PLAN_NODES = (4, 16, 64)
+
+
+def scaling_plan() -> str:
+    """A plan for 37 M papers on a Ray cluster: arithmetic from the rates in benchmarks/results (scale.json at 1 M
+    papers on 2 cores, speed.json's CPU and gpu-encode-h200.json's GPU encoding, ray-stages.json's per-worker Ray
+    efficiency), never a measurement of its own."""
+    need = ["scale.json", "speed.json", "gpu-encode-h200.json", "ray-stages.json"]
+    if not all((RESULTS / n).exists() for n in need):
+        return f"*Needs {', '.join(need)} in benchmarks/results.*\n"
+    scale, speed, gpu, ray = (json.loads((RESULTS / n).read_text()) for n in need)
+    n, stages, cores = scale["papers"], scale["build"]["stages"], scale["cpu"]["cores"]
+    cpu = max(speed["encode"]["runs"], key=lambda r: r["docs_per_s"])
+    efficiency = ray["per_worker_vs_local"]
+    # papers/s of one core (GPU) for each stage the cluster runs, and the Ray per-worker efficiency it is scaled by
+    rows = [
+        ("embedding, CPU (" + cpu["backend"].split(" (")[0] + ")", cpu["docs_per_s"] / speed["encode"]["threads"], 1.0),
+        (f"embedding, GPU ({gpu['device']}, one a node)", max(r["docs_per_s"] for r in gpu["runs"]), 1.0),
+        ("lexical counts and weights", n / stages["lexical"], efficiency["lexical"]),
+        ("stored lists", n / stages["stored lists"] / cores, efficiency["stored lists"]),
+    ]
+    out = [
+        f"Arithmetic, not measurement: {PLAN_PAPERS / 1e6:.0f} M papers, nodes of {PLAN_NODE_CORES} cores, one Ray "
+        "worker a core (one GPU a node for GPU embedding). A rate per core is the 1 M-paper build's on 2 cores "
+        f"(`scale.json`: lexical in one process, lists in {cores}), the CPU model rate is `speed.json`'s "
+        f"({cpu['backend']}, {speed['encode']['threads']} threads), the GPU's `gpu-encode-h200.json`'s; each is "
+        "multiplied by the per-worker efficiency of Ray against a local build measured on a 2-node cluster "
+        f"(`ray-stages.json`, {ray['papers']:,} papers, contended). Embedding keeps its rate on Ray "
+        "(`ray-vs-local.json`: the same build took the same time with `--engine ray`).",
+        "",
+        "| stage | papers/s per core (GPU), measured | Ray per-worker efficiency | core (GPU) hours | "
+        + " | ".join(f"hours on {k} nodes" for k in PLAN_NODES)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(PLAN_NODES),
+    ]
+    for name, rate, eff in rows:
+        hours = PLAN_PAPERS / (rate * eff) / 3600
+        per_node = 1 if "GPU" in name else PLAN_NODE_CORES
+        walls = " | ".join(f"{hours / (k * per_node):,.1f}" for k in PLAN_NODES)
+        out.append(f"| {name} | {rate:,.1f} | {eff:.2f} | {hours:,.0f} | {walls} |")
+    one = {s: stages[s] * PLAN_PAPERS / n / 3600 for s in ("reading", "dense index", "writing")}
+    disk = scale["build"]["disk_mb"] * 1e6 / n * PLAN_PAPERS / 1e9
+    mapped = scale["serve"]["serving_file_mb"] * PLAN_PAPERS / n / 1e3
+    driver = scale["build"]["peak_rss_mb"] * PLAN_PAPERS / n / 1e3
+    out += [
+        "",
+        "| on the driver (one machine, not split) | at 1 M papers, measured | at 37 M, linear |",
+        "|---|---|---|",
+        *(f"| {s} | {stages[s]:,.1f} s | {h:,.1f} h |" for s, h in one.items()),
+        f"| index on disk (the shared filesystem holds it, and the work folder about as much again) | "
+        f"{scale['build']['disk_mb'] / 1e3:,.2f} GB | {disk:,.0f} GB |",
+        f"| build peak RSS (the driver assembles counts, weights and postings) | "
+        f"{scale['build']['peak_rss_mb'] / 1e3:,.2f} GB | {driver:,.0f} GB |",
+        f"| index pages a node keeps mapped (a server's working set after its queries) | "
+        f"{scale['serve']['serving_file_mb'] / 1e3:,.2f} GB | {mapped:,.0f} GB |",
+    ]
+    return "\n".join(out) + "\n"
+
+
 def suite_table() -> str:
     """The README's quality table: nDCG@10 per method and benchmark from the committed suite results."""
     from similar.bench.suite import summary_table
@@ -140,6 +224,8 @@ GENERATORS = {
     "results": results,
     "scale": scale,
     "encoding": encoding,
+    "scaling-plan": scaling_plan,
+    "ray-stages": ray_stages,
     "suite-table": suite_table,
 }
 

@@ -57,6 +57,10 @@ def test_updates_are_written_once_there_is_one():
         ({"inputs": [{"name": "a"}]}, "has no valid 'inputs' entry 0"),
         ({"updates": {}}, "has no valid 'updates'"),
         ({"build_seconds": "1"}, "has no valid 'build_seconds'"),
+        ({"engines": ["ray"]}, "has no valid 'engines'"),
+        ({"engines": {"embedding": "spark"}}, "has no valid 'engines'"),
+        ({"engines": {"reading": "ray"}}, "has no valid 'engines'"),
+        ({"engines": {"lists": 1}}, "has no valid 'engines'"),
     ],
 )
 def test_bad_fields_are_one_line_errors(change, message):
@@ -84,3 +88,14 @@ def test_a_deeply_nested_manifest_is_one_line(tmp_path):
     with pytest.raises(SimilarError) as err:
         store.read_manifest(tmp_path)
     assert str(err.value) == f"corrupt index {tmp_path}: manifest.json cannot be read (nested too deeply); rebuild it"
+
+
+def test_engines_are_kept_and_optional(tmp_path):
+    """Which engine ran each stage travels through a round trip; a manifest without it (older) opens and is written
+    without it."""
+    m = store.Manifest(build_id="b", count=0, inputs=[])
+    assert "engines" not in m.to_dict()
+    engines = {"embedding": "ray", "lexical": "ray", "lists": "local"}
+    store.write_manifest(tmp_path, m.replace(engines=engines))
+    assert store.read_manifest(tmp_path).engines == engines
+    assert list(json.loads((tmp_path / store.MANIFEST).read_text())).index("engines") == len(store.Manifest.ORDER) - 3

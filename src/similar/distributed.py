@@ -324,11 +324,11 @@ def block_weights(folder: str, method: str, avgdl: float, width: int, start: int
     )
 
 
-def _run(ray, fn, calls: list[tuple], what: str) -> None:
-    """fn(*args) for every args as Ray tasks of one CPU each; any task's error is the build's, in one line."""
+def _run(ray, fn, calls: list[tuple], what: str) -> list:
+    """fn(*args) for every args as Ray tasks of one CPU each, their results in order; a task's error is one line."""
     task = ray.remote(num_cpus=1, max_retries=2)(fn)
     try:
-        ray.get([task.remote(*args) for args in calls])
+        return ray.get([task.remote(*args) for args in calls])
     except ray.exceptions.RayError as exc:
         raise SimilarError(f"a Ray task {what} failed: {str(exc).strip().splitlines()[-1]}") from exc
 
@@ -343,8 +343,7 @@ def counts_with_ray(texts: Path, count: int, work: Path, address: str | None, ba
 
     ray = connect(address)
     spans = blocks(count)
-    task = ray.remote(num_cpus=1, max_retries=2)(block_terms)
-    words = set().union(*ray.get([task.remote(str(texts), a, b) for a, b in spans]))
+    words = set().union(*_run(ray, block_terms, [(str(texts), a, b) for a, b in spans], "finding words"))
     vocabulary = dict(base.vocabulary) if base is not None else {}
     vocabulary.update({w: len(vocabulary) + i for i, w in enumerate(sorted(words - vocabulary.keys()))})
     shards = work / "ray-counts"
