@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
         # the cluster's workers import similar and this file's encoder from this checkout
         path = os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])
         started = time.perf_counter()
-        with distributed.local_cluster(Path(tmp) / "ray", nodes=2, cpus=1, env={"PYTHONPATH": path}) as address:
+        with distributed.local_cluster(Path(tmp) / "cluster", nodes=2, cpus=1, env={"PYTHONPATH": path}) as address:
             cluster_start = time.perf_counter() - started
             ray = build_index(
                 [corpus], Path(tmp) / "ray", model=StandInEncoder(), progress=False, engine="ray", ray_address=address

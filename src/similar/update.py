@@ -163,8 +163,9 @@ def _add(
     if ray:
         from . import distributed
     with publish.atomic_dir(dest, check=lambda d: publish.check_replaceable(d, "update")) as tmp, _named(tmp, dest):
-        shutil.rmtree(work, ignore_errors=True)
-        publish.make_owned_dir(work)
+        if ray:  # Ray's tasks read and write there from the start; a local add makes it only to embed
+            shutil.rmtree(work, ignore_errors=True)
+            publish.make_owned_dir(work)
         with report.stage("copying"):
             for f in dest.iterdir():
                 if f.is_file() and not f.name.startswith(store.LEXICAL_PREFIX):  # the lexical files are all rewritten
@@ -181,6 +182,9 @@ def _add(
         if encoder is not None:
             dense = DenseBackend.load(tmp, manifest.dense, mmap=False, count=manifest.count)
             if papers:
+                if not ray:
+                    shutil.rmtree(work, ignore_errors=True)
+                    publish.make_owned_dir(work)
                 with report.stage("embedding"):
                     if ray:
                         vectors, _ = distributed.embed_with_ray(
@@ -188,7 +192,7 @@ def _add(
                         )
                     else:
                         vectors, _ = embed_checkpointed(
-                            len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work / "shards", progress
+                            len(papers), lambda a, b: [p.text for p in papers[a:b]], encoder, work, progress
                         )
                 with report.stage("dense index"):
                     dense.add(vectors)
