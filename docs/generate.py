@@ -197,7 +197,10 @@ def scaling_plan() -> str:
         out.append(f"| {name} | {rate:,.1f} | {eff:.2f} | {hours:,.0f} | {cells} |")
     one = {s: stages[s] * PLAN_PAPERS / n / 3600 for s in ("reading", "dense index", "writing")}
     for i, (name, _, _) in enumerate(rows[:2]):
-        total = [sum(w[j] for w in list(walls.values())[2:]) + walls[name][j] + sum(one.values()) for j in range(len(PLAN_NODES))]
+        total = [
+            sum(w[j] for w in list(walls.values())[2:]) + walls[name][j] + sum(one.values())
+            for j in range(len(PLAN_NODES))
+        ]
         out.append(
             f"| **whole build, {name.split(', ')[1].split(' (')[0]} embedding** (with the driver's stages below) | | | | "
             + " | ".join(f"**{t:,.1f}**" for t in total)
