@@ -128,7 +128,10 @@ def local_cluster(folder: Path, nodes: int = 2, cpus: int = 1, env: dict | None 
                     break
                 time.sleep(0.2)
         for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         _reload_auth()
 
 
