@@ -1,4 +1,4 @@
-"""The HTTP face: a FastAPI app over one open Index (JSON API, widget page, widget script, embed page, reload)."""
+"""The HTTP face: a FastAPI app over one open Index (JSON API, widget page, widget script, embed page, reload, web pages)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from ..explain import explain_list
 from ..filters import Filters, check_against
 from ..index import Index
 from ..watch import WatchesUnavailable
-from . import pages
+from . import pages, web
 from .guards import BODY_ENV, BodyGuard, PublicCORS
 
 log = logging.getLogger("similar.server")
@@ -476,6 +476,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             )
         return HTMLResponse(pages.embed_page(p, str(request.base_url).rstrip("/")))
 
+    web.install(app, holder, checked)  # the pages for people: search, papers, collections (web.py)
     return app
 
 
