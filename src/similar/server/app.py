@@ -23,6 +23,7 @@ from ..errors import CorruptIndex, IndexChanged, NotFound, SimilarError, edge_me
 from ..explain import explain_list
 from ..filters import Filters, check_against
 from ..index import Index
+from ..backends.dense import set_threads
 from ..watch import WatchesUnavailable
 from . import pages, web
 from .guards import BODY_ENV, BodyGuard, PublicCORS
@@ -122,6 +123,7 @@ class IndexHolder:
         (docs/index-format.md)."""
         index = self.served
         index.check_files()
+        set_threads(1)  # OpenMP's thread count is per thread: each request thread gets one (a team would fight for cores)
         return index
 
     @staticmethod
@@ -227,10 +229,8 @@ def checked(index: Index, filters: Filters) -> Filters:
 
 
 def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
-    from ..backends.dense import set_threads
-
     config.check(config.SERVER)  # a bad SIMILAR_* value is one line naming it, before the index is opened
-    set_threads(1)  # one query per request thread: OpenMP teams would only fight over the cores
+    set_threads(1)  # one query per request thread (and again in each request's thread: IndexHolder.index)
     holder = IndexHolder(Path(index_path), index)
     app = FastAPI(
         title="similar",
