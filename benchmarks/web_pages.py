@@ -26,7 +26,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from fixtures import FakeEncoder  # noqa: E402
-
 from similar.bench.machine import cpu_info  # noqa: E402
 from similar.build import build_index  # noqa: E402
 from similar.index import Index  # noqa: E402

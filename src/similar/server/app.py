@@ -18,12 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import config
 from .. import methods as registry
+from ..backends.dense import set_threads
 from ..collection import recommend_collection
 from ..errors import CorruptIndex, IndexChanged, NotFound, SimilarError, edge_message
 from ..explain import explain_list
 from ..filters import Filters, check_against
 from ..index import Index
-from ..backends.dense import set_threads
 from ..watch import WatchesUnavailable
 from . import pages, web
 from .guards import BODY_ENV, BodyGuard, PublicCORS
@@ -123,7 +123,9 @@ class IndexHolder:
         (docs/index-format.md)."""
         index = self.served
         index.check_files()
-        set_threads(1)  # OpenMP's thread count is per thread: each request thread gets one (a team would fight for cores)
+        set_threads(
+            1
+        )  # OpenMP's thread count is per thread: each request thread gets one (a team would fight for cores)
         return index
 
     @staticmethod

@@ -74,7 +74,7 @@ class Form:
         if not value:
             return None
         if not value.isascii() or not value.isdigit() or not 1000 <= int(value) <= 3000:
-            raise SimilarError(f"{name.replace('_', ' ')} must be a year such as 2010, not {value[:20]!r}")
+            raise SimilarError(f"The {name.replace('_', ' ')} must be a year such as 2010, not {value[:20]!r}.")
         return int(value)
 
     @staticmethod
@@ -83,7 +83,7 @@ class Form:
         if not value:
             return default
         if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_N:
-            raise SimilarError(f"n must be a number from 1 to {MAX_N}, not {value[:20]!r}")
+            raise SimilarError(f"The number of papers must be from 1 to {MAX_N}, not {value[:20]!r}.")
         return int(value)
 
     def link(self, **changes) -> str:
@@ -100,6 +100,13 @@ class Form:
                 pairs.append((key, str(value)))
         pairs = [(k, v) for k, v in pairs if k not in changes]
         return urlencode(pairs + [(k, str(v)) for k, v in changes.items() if v is not None])
+
+
+def known(index: Index, pmid: str) -> str:
+    """The PMID, when the index holds it; else NotFound in a reader's words (the API's advises the operator)."""
+    if pmid not in index:
+        raise NotFound(f"PMID {int(pmid)} is not in this index.")
+    return pmid
 
 
 def doi_rows(index: Index) -> dict[str, str]:
@@ -119,10 +126,10 @@ def search(index: Index, form: Form, checked: Callable):
     if doi:
         found = doi_rows(index).get(doi.group(1).lower())
         if found is None:
-            raise NotFound(f"no paper with DOI {doi.group(1)} is in this index")
+            raise NotFound(f"No paper with DOI {doi.group(1)} is in this index.")
         return "doi", index.similar(found, n=form.n, filters=filters)
     if pmid:
-        return "pmid", index.similar(pmid.group(1), n=form.n, filters=filters)
+        return "pmid", index.similar(known(index, pmid.group(1)), n=form.n, filters=filters)
     return "text", index.similar_text(q, n=form.n, filters=filters)
 
 
@@ -164,8 +171,8 @@ def install(app: FastAPI, holder, checked: Callable) -> None:
         try:
             form = Form(request)
             if not PMID_Q.fullmatch(pmid):
-                raise SimilarError(f"{pmid[:40]!r} is not a PubMed ID: a PMID is a number, such as 7504954")
-            row = index.row(pmid)
+                raise SimilarError(f"{pmid[:40]!r} is not a PubMed ID: a PMID is a number, such as 7504954.")
+            row = index.row(known(index, pmid))
             info = index.paper(pmid)
             result = index.similar(pmid, n=form.n, filters=checked(index, form.filters))
             if form.why:
@@ -196,8 +203,8 @@ def install(app: FastAPI, holder, checked: Callable) -> None:
             form = Form(request)
             for name, value in (("positive", positive), ("negative", negative)):
                 if value and not PMID_LIST.fullmatch(value):
-                    raise SimilarError(f"{name} must be PMIDs separated by commas, such as 7504954,8011234")
-            seeds = {p: index.paper(p) for p in (positive + "," + negative).strip(",").split(",") if p}
+                    raise SimilarError(f"The {name} papers must be PMIDs separated by commas, such as 7504954,8011234.")
+            seeds = {p: index.paper(known(index, p)) for p in (positive + "," + negative).strip(",").split(",") if p}
             if positive:
                 result = recommend_collection(
                     index,

@@ -99,7 +99,9 @@ def _drawn(index: Index, found: dict[str, tuple], lists: dict[str, list[tuple[in
     for pmid, (title, year, score, hop, rank, _) in found.items():
         x, y = places[pmid]
         radius = 15.0 if hop == 0 else 6.0 + 8.0 * max(0.0, min(1.0, score / top))
-        nodes[pmid] = Node(pmid, title, year, score, hop, rank, round(x, 1), round(y, 1), round(radius, 1), _shade(year, span))
+        nodes[pmid] = Node(
+            pmid, title, year, score, hop, rank, round(x, 1), round(y, 1), round(radius, 1), _shade(year, span)
+        )
     edges, seen = [], set()
     for pmid, entries in lists.items():
         for row, _ in entries:
