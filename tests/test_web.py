@@ -7,28 +7,11 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from fixtures import FakeEncoder, make_corpus, write_jsonl
+from fixtures import HOSTILE, HOSTILE_AUTHOR, HOSTILE_TITLE, FakeEncoder, web_corpus, write_jsonl
 from similar.build import build_index
 from similar.collection import recommend_collection
 from similar.server import web, webmap
 from similar.server.app import create_app
-
-HOSTILE = "1004"
-HOSTILE_TITLE = 'Study <script>alert("x")</script> of \'cardiac\' "heart" failure & ventricular ejection'
-HOSTILE_AUTHOR = '<img src=x onerror=alert(1)> "Quote" O\'Brien'
-
-
-def web_corpus() -> list[dict]:
-    rows = make_corpus()
-    rows[0].update(
-        authors=["Smith J", "Lee K"],
-        doi="10.1234/heart.2001",
-        publication_types=["Journal Article", "Review"],
-        language="eng",
-    )
-    rows[4].update(title=HOSTILE_TITLE, authors=[HOSTILE_AUTHOR, "Doe A"])
-    rows[8].update(publication_types=["Journal Article", "Retracted Publication"])
-    return rows
 
 
 @pytest.fixture
