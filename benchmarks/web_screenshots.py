@@ -40,7 +40,7 @@ def main() -> None:
                 "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
             )
             driver.get(url + address)
-            driver.execute_script("return document.fonts.ready")
+            driver.execute_script("var d = document.querySelector('details.why'); if (d) { d.open = true; }")
             driver.save_screenshot(str(out / f"{name}.png"))
             print(f"wrote {out / name}.png")
 

@@ -189,6 +189,7 @@ def install(app: FastAPI, holder, checked: Callable) -> None:
             result=result,
             form=form,
             map=webmap.neighbourhood(index, result),
+            edge_k=webmap.EDGE_K,
             exports=[(name, f"/v1/papers/{info.pmid}/similar?n=20&format={fmt}") for fmt, name in EXPORTS],
             embed=embed,
         )

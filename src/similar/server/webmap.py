@@ -9,7 +9,8 @@ from ..index import Index, SimilarList
 
 WIDTH, HEIGHT = 640, 560
 RINGS = (0.0, 125.0, 235.0)  # radius of each hop's ring
-FIRST, SECOND, EDGE_K = 8, 3, 10  # neighbours drawn at hop 1, per hop-1 paper at hop 2, list depth read for edges
+FIRST, SECOND = 8, 3  # neighbours drawn at hop 1, and per hop-1 paper at hop 2
+EDGE_K, DEPTH = 5, 20  # a line where one paper lists the other in its first EDGE_K; hop 2 is taken from the first DEPTH
 LIMIT = 30
 
 
@@ -69,7 +70,7 @@ def neighbourhood(index: Index, result: SimilarList, limit: int = LIMIT) -> Map:
     found: dict[str, tuple] = {seed.pmid: (seed.title, seed.year, 1.0, 0, 0, None)}
     for n in first:
         found[n.pmid] = (n.title, n.year, n.score, 1, n.rank, seed.pmid)
-    lists = {p: listed(index, p, result.method) for p in found}
+    lists = {p: listed(index, p, result.method, DEPTH) for p in found}
     second: list[tuple[int, float, str]] = []
     taken = set(found)
     for n in first:
@@ -104,7 +105,7 @@ def _drawn(index: Index, found: dict[str, tuple], lists: dict[str, list[tuple[in
         )
     edges, seen = [], set()
     for pmid, entries in lists.items():
-        for row, _ in entries:
+        for row, _ in entries[:EDGE_K]:
             other = str(index.pmids[row])
             pair = tuple(sorted((pmid, other)))
             if other in nodes and other != pmid and pair not in seen:
