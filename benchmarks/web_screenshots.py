@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from browser import chromium, running_server  # noqa: E402
-
 from similar.server.app import create_app  # noqa: E402
 
 
