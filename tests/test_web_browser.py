@@ -75,6 +75,16 @@ def test_pages_render_links_and_buttons_work(site):
     target = nodes[3].get_attribute("data-pmid")
     nodes[3].click()  # a node opens that paper
     _wait(driver, lambda d: d.current_url.endswith(f"/papers/{target}"))
+
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(f"{url}/papers/1000")  # the keyboard: a map node takes focus, Enter opens it
+    node = css("svg.map a[data-pmid]")[1]
+    chosen = node.get_attribute("data-pmid")
+    driver.execute_script("arguments[0].focus()", node)
+    assert driver.switch_to.active_element == node
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    _wait(driver, lambda d: d.current_url.endswith(f"/papers/{chosen}"))
     assert _csp_reports(driver) == []
 
 
