@@ -8,7 +8,8 @@ types and MeSH), embedded with the tests' FakeEncoder (hashed bag of words, 64 d
 what is measured; a real model changes only a text query's encoding). Server time is the ASGI app's time from request
 to the last body byte, in process (no socket), each page asked for a different paper each round, after one warm-up
 round. The row "(ranking a text)" is the query layer's Index.similar_text alone on the same texts, in the same run: the
-part of the text search that the JSON API pays too. (The sample's JSON records carry no year, so a year filter here
+part of the text search that the JSON API pays too; "(explaining a list)" is explain.explain_list on another paper's
+list of 10, what `?explain=true` costs the JSON API. (The sample's JSON records carry no year, so a year filter here
 sends every list to live ranking: the filtered row uses exclude_retracted, which keeps the stored lists.)
 Prints a table; writes web-pages.json only under --out.
 """
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fixtures import FakeEncoder  # noqa: E402
 from similar.bench.machine import cpu_info  # noqa: E402
 from similar.build import build_index  # noqa: E402
+from similar.explain import explain_list  # noqa: E402
 from similar.index import Index  # noqa: E402
 from similar.server.app import create_app  # noqa: E402
 
@@ -95,6 +97,11 @@ def main() -> None:
             index.similar_text(title, n=10)  # the text search's ranking alone: what any face pays for it
             if i:
                 times.setdefault("(ranking a text)", []).append((time.perf_counter() - started) * 1000)
+            seed = str(index.pmids[(i * 59 + 11) % len(index.pmids)])  # another paper than the pages'
+            started = time.perf_counter()
+            explain_list(index, index.similar(seed, n=10))  # what "why" costs any face
+            if i:
+                times.setdefault("(explaining a list)", []).append((time.perf_counter() - started) * 1000)
     rows = {
         name: {
             "p50_ms": round(statistics.median(ms), 2),

@@ -204,3 +204,23 @@ def test_templates_and_static_files_are_package_data():
     for name in ("web.css", "web.js"):
         assert folder.joinpath("static", name).is_file(), name
     assert web.env.autoescape is True
+
+
+@pytest.mark.parametrize("error,status", [("changed", 503), ("corrupt", 500)])
+def test_an_index_changed_or_damaged_under_the_server_is_a_page_saying_unavailable(
+    app, client, monkeypatch, error, status
+):
+    from similar.errors import CorruptIndex, IndexChanged
+
+    exc = IndexChanged("index files changed under the server") if error == "changed" else CorruptIndex("papers.sqlite")
+
+    def fail():
+        raise exc
+
+    monkeypatch.setattr(app.state.holder.served, "check_files", fail)
+    for url in ("/", "/papers/1000", "/collection?positive=1000"):
+        r = client.get(url)
+        assert r.status_code == status and r.headers["content-security-policy"] == web.CSP
+        assert re.findall(r'<p class="error" role="alert">(.*?)</p>', r.text) == [
+            "Similar papers are unavailable right now."
+        ]

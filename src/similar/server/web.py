@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import weakref
 from pathlib import Path
@@ -14,13 +15,14 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 
 from ..collection import recommend_collection
-from ..errors import NotFound, SimilarError
+from ..errors import CorruptIndex, IndexChanged, NotFound, SimilarError
 from ..explain import explain_list
 from ..filters import Filters
 from ..index import Index
 from ..outward import clean
 from . import webmap
 
+log = logging.getLogger("similar.server")
 HERE = Path(__file__).parent
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -137,86 +139,73 @@ def page(name: str, status: int = 200, **context) -> HTMLResponse:
     return HTMLResponse(env.get_template(name).render(**context), status_code=status, headers=HEADERS)
 
 
-def failed(exc: SimilarError, request: Request) -> HTMLResponse:
-    """A one-line error on a page of the app: 404 for an unknown paper, 422 for a bad request."""
+UNAVAILABLE = "Similar papers are unavailable right now."
+
+
+def failed(exc: SimilarError) -> HTMLResponse:
+    """A one-line error on a page of the app: 404 for an unknown paper, 422 for a bad request, 503 or 500 (logged, the
+    reader told only that the lists are unavailable) for an index changed under the server or damaged."""
+    if isinstance(exc, (IndexChanged, CorruptIndex)):
+        log.error("%s", exc)
+        return page(
+            "error.html", 503 if isinstance(exc, IndexChanged) else 500, message=UNAVAILABLE, title="Unavailable"
+        )
     status = 404 if isinstance(exc, NotFound) else 422
     return page("error.html", status, message=str(exc), title="Not found" if status == 404 else "Cannot answer that")
+
+
+def answered(make: Callable[[], HTMLResponse]) -> HTMLResponse:
+    """A page, or the one line saying why there is none."""
+    try:
+        return make()
+    except SimilarError as exc:
+        return failed(exc)
 
 
 def install(app: FastAPI, holder, checked: Callable) -> None:
     """Mount the pages and their static files on the app; `checked` is the API's check of filters against the index."""
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    def types(index: Index) -> list[str]:
-        return index.facts.types()
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def home(request: Request):
+    def home(request: Request) -> HTMLResponse:
         index = holder.index
-        try:
-            form = Form(request)
-            found = search(index, form, checked)
-        except SimilarError as exc:
-            return failed(exc, request)
-        kind, result = found if found else (None, None)
-        return page("search.html", form=form, kind=kind, result=result, types=types(index), papers=len(index))
+        form = Form(request)
+        kind, result = search(index, form, checked) or (None, None)
+        return page("search.html", form=form, kind=kind, result=result, types=index.facts.types())
 
-    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
-    def search_link(request: Request):
-        return home(request)
-
-    @app.get("/papers/{pmid}", response_class=HTMLResponse, include_in_schema=False)
-    def paper(request: Request, pmid: str):
+    def paper(request: Request, pmid: str) -> HTMLResponse:
         index = holder.index
-        try:
-            form = Form(request)
-            if not PMID_Q.fullmatch(pmid):
-                raise SimilarError(f"{pmid[:40]!r} is not a PubMed ID: a PMID is a number, such as 7504954.")
-            row = index.row(known(index, pmid))
-            info = index.paper(pmid)
-            result = index.similar(pmid, n=form.n, filters=checked(index, form.filters))
-            if form.why:
-                result = explain_list(index, result)
-        except SimilarError as exc:
-            return failed(exc, request)
-        abstract = (index.abstracts([row]) or {}).get(row, "")
-        embed = Embed(request, info.pmid)
+        form = Form(request)
+        if not PMID_Q.fullmatch(pmid):
+            raise SimilarError(f"{pmid[:40]!r} is not a PubMed ID: a PMID is a number, such as 7504954.")
+        row = index.row(known(index, pmid))
+        info = index.paper(pmid)
+        result = index.similar(pmid, n=form.n, filters=checked(index, form.filters))
+        if form.why:
+            result = explain_list(index, result)
         return page(
             "paper.html",
             paper=info,
-            abstract=abstract,
+            abstract=(index.abstracts([row]) or {}).get(row, ""),
             mesh=index.mesh([row]).get(row, ()),
             result=result,
             form=form,
             map=webmap.neighbourhood(index, result),
             edge_k=webmap.EDGE_K,
             exports=[(name, f"/v1/papers/{info.pmid}/similar?n=20&format={fmt}") for fmt, name in EXPORTS],
-            embed=embed,
+            embed=Embed(request, info.pmid),
         )
 
-    @app.get("/collection", response_class=HTMLResponse, include_in_schema=False)
-    def collection(request: Request):
+    def collection(request: Request) -> HTMLResponse:
         index = holder.index
         params = request.query_params
         positive, negative = params.get("positive", "").strip(","), params.get("negative", "").strip(",")
-        result = None
-        try:
-            form = Form(request)
-            for name, value in (("positive", positive), ("negative", negative)):
-                if value and not PMID_LIST.fullmatch(value):
-                    raise SimilarError(f"The {name} papers must be PMIDs separated by commas, such as 7504954,8011234.")
-            seeds = {p: index.paper(known(index, p)) for p in (positive + "," + negative).strip(",").split(",") if p}
-            if positive:
-                result = recommend_collection(
-                    index,
-                    positive.split(","),
-                    [p for p in negative.split(",") if p],
-                    n=form.n,
-                    filters=checked(index, form.filters),
-                )
-        except SimilarError as exc:
-            return failed(exc, request)
+        form = Form(request)
+        for name, value in (("positive", positive), ("negative", negative)):
+            if value and not PMID_LIST.fullmatch(value):
+                raise SimilarError(f"The {name} papers must be PMIDs separated by commas, such as 7504954,8011234.")
         pos, neg = [p for p in positive.split(",") if p], [p for p in negative.split(",") if p]
+        seeds = {p: index.paper(known(index, p)) for p in pos + neg}
+        result = recommend_collection(index, pos, neg, n=form.n, filters=checked(index, form.filters)) if pos else None
         query = urlencode({"positive": ",".join(pos), **({"negative": ",".join(neg)} if neg else {})})
         return page(
             "collection.html",
@@ -227,6 +216,22 @@ def install(app: FastAPI, holder, checked: Callable) -> None:
             links=Seeds(pos, neg),
             exports=[(name, f"/v1/recommendations?{query}&n=20&format={fmt}") for fmt, name in EXPORTS],
         )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home_page(request: Request):
+        return answered(lambda: home(request))
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(request: Request):
+        return answered(lambda: home(request))
+
+    @app.get("/papers/{pmid}", response_class=HTMLResponse, include_in_schema=False)
+    def paper_page(request: Request, pmid: str):
+        return answered(lambda: paper(request, pmid))
+
+    @app.get("/collection", response_class=HTMLResponse, include_in_schema=False)
+    def collection_page(request: Request):
+        return answered(lambda: collection(request))
 
     @app.get("/papers", include_in_schema=False)
     def papers_root():
