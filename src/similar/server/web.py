@@ -37,12 +37,13 @@ HEADERS = {
 EXPORTS = (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"), ("csv", "CSV"))
 PMID_Q = re.compile(r"(?:pmid:?\s*)?([0-9]{1,9})", re.I)
 DOI_Q = re.compile(r"(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?(10\.[0-9]{4,9}/\S+)", re.I)
-PMID_LIST = re.compile(r"[0-9]{1,9}(,[0-9]{1,9})*")
+PMID_ITEM = re.compile(r"[0-9]{1,9}")
 MAX_QUERY = 20000
 MAX_N = 50
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
 env.filters["clean"] = clean
+env.filters["lines"] = lambda text: "\n".join(clean(line) for line in str(text).splitlines())  # a form's text echoed
 _dois: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
 
 
@@ -102,6 +103,14 @@ class Form:
                 pairs.append((key, str(value)))
         pairs = [(k, v) for k, v in pairs if k not in changes]
         return urlencode(pairs + [(k, str(v)) for k, v in changes.items() if v is not None])
+
+
+def pmid_list(value: str, name: str) -> list[str]:
+    """PMIDs separated by commas (empty items skipped, repeats dropped), or one line saying what a list should be."""
+    items = [p.strip() for p in value.split(",") if p.strip()]
+    if any(not PMID_ITEM.fullmatch(p) for p in items):
+        raise SimilarError(f"The {name} papers must be PMIDs separated by commas, such as 7504954,8011234.")
+    return list(dict.fromkeys(items))
 
 
 def known(index: Index, pmid: str) -> str:
@@ -197,13 +206,8 @@ def install(app: FastAPI, holder, checked: Callable) -> None:
 
     def collection(request: Request) -> HTMLResponse:
         index = holder.index
-        params = request.query_params
-        positive, negative = params.get("positive", "").strip(","), params.get("negative", "").strip(",")
         form = Form(request)
-        for name, value in (("positive", positive), ("negative", negative)):
-            if value and not PMID_LIST.fullmatch(value):
-                raise SimilarError(f"The {name} papers must be PMIDs separated by commas, such as 7504954,8011234.")
-        pos, neg = [p for p in positive.split(",") if p], [p for p in negative.split(",") if p]
+        pos, neg = (pmid_list(request.query_params.get(name, ""), name) for name in ("positive", "negative"))
         seeds = {p: index.paper(known(index, p)) for p in pos + neg}
         result = recommend_collection(index, pos, neg, n=form.n, filters=checked(index, form.filters)) if pos else None
         query = urlencode({"positive": ",".join(pos), **({"negative": ",".join(neg)} if neg else {})})
