@@ -231,6 +231,21 @@ def suite_table() -> str:
     return summary_table(json.loads((RESULTS / "suite.json").read_text())) + "\n"
 
 
+def web_pages() -> str:
+    """Server time per web page from benchmarks/results/web-pages.json (benchmarks/web_pages.py)."""
+    path = RESULTS / "web-pages.json"
+    if not path.exists():
+        return "*No results yet: run `python benchmarks/web_pages.py --out benchmarks/results`.*\n"
+    data = json.loads(path.read_text())
+    cpu = data.get("cpu", {})
+    rows = ["| page | p50 ms | p95 ms | requests |", "|---|---|---|---|"]
+    rows += [f"| {name} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['n']} |" for name, r in data["pages"].items()]
+    return (
+        f"{data['papers']:,} papers, {data['encoder']}; {cpu.get('model', '?')}, measured {data['date'][:10]} with "
+        f"`{data['command']}` (target: p50 at most {data['target_p50_ms']:.0f} ms a page).\n\n" + "\n".join(rows) + "\n"
+    )
+
+
 GENERATORS = {
     "cli-help": cli_help,
     "methods": methods,
@@ -241,6 +256,7 @@ GENERATORS = {
     "scaling-plan": scaling_plan,
     "ray-stages": ray_stages,
     "suite-table": suite_table,
+    "web-pages": web_pages,
 }
 
 

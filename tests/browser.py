@@ -74,11 +74,39 @@ def chromium(tmp: Path):
         f"--user-data-dir={tmp / 'chrome-profile'}",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages (CSP reports) for the tests
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+AXE_DIR = Path(__file__).resolve().parents[1] / ".cache" / "axe"  # gitignored: npm's copy, never committed
+AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_core() -> tuple[Path | None, str]:
+    """axe-core's script from npm (installed into .cache/axe by .ci/install-browser, or here on first use), or why not."""
+    if AXE.is_file():
+        return AXE, ""
+    npm = shutil.which("npm")
+    if npm is None:
+        return None, "npm is not installed: axe-core (npm install axe-core@4.x) cannot be fetched"
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            [npm, "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund", "--silent", "axe-core@4"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except subprocess.TimeoutExpired:
+        return None, "npm install axe-core@4 took over 300 s (no registry?)"
+    if done.returncode != 0 or not AXE.is_file():
+        return None, f"npm install axe-core@4 failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
+    return AXE, ""
 
 
 def host_pages(folder: Path, api: str, pmid: str) -> None:

@@ -70,3 +70,22 @@ def write_jsonl(path: Path, rows) -> Path:
         for r in rows:
             f.write((r if isinstance(r, str) else json.dumps(r)) + "\n")
     return path
+
+
+HOSTILE = "1004"
+HOSTILE_TITLE = 'Study <script>alert("x")</script> of \'cardiac\' "heart" failure & ventricular ejection'
+HOSTILE_AUTHOR = '<img src=x onerror=alert(1)> "Quote" O\'Brien'
+
+
+def web_corpus() -> list[dict]:
+    """make_corpus with what the web pages show: authors, a DOI, types, a retracted paper, and a hostile record."""
+    rows = make_corpus()
+    rows[0].update(
+        authors=["Smith J", "Lee K"],
+        doi="10.1234/heart.2001",
+        publication_types=["Journal Article", "Review"],
+        language="eng",
+    )
+    rows[4].update(title=HOSTILE_TITLE, authors=[HOSTILE_AUTHOR, "Doe A"])
+    rows[8].update(publication_types=["Journal Article", "Retracted Publication"])
+    return rows

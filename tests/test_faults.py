@@ -713,11 +713,45 @@ def test_admin_token_is_compared_as_bytes(client, monkeypatch, token, header, st
         ("POST", "/v1/health", 405, "POST is not allowed on /v1/health"),
         ("DELETE", "/v1/papers/1000", 405, "DELETE is not allowed on /v1/papers/1000"),
         ("GET", "/admin/reload", 405, "GET is not allowed on /admin/reload"),
+        ("POST", "/", 405, "POST is not allowed on /"),  # the web pages answer GET (and HEAD) only
+        ("POST", "/collection", 405, "POST is not allowed on /collection"),
+        ("GET", "/papers/1000/x", 404, "no route /papers/1000/x: see /docs"),
     ],
 )
 def test_every_route_error_is_the_documented_json(client, method, url, status, error):
     r = client.request(method, url)
     assert r.status_code == status and r.json() == {"error": error, "status": status}
+
+
+@pytest.mark.parametrize(
+    "url,status,line",
+    [
+        (
+            "/papers/\u0661\u0662\u0663",
+            422,
+            "'\u0661\u0662\u0663' is not a PubMed ID: a PMID is a number, such as 7504954.",
+        ),
+        ("/papers/1000?n=1e3", 422, "The number of papers must be from 1 to 50, not '1e3'."),
+        (
+            "/search?q=1000&min_year=\uff12\uff10\uff11\uff10",
+            422,
+            "The min year must be a year such as 2010, not '\uff12\uff10\uff11\uff10'.",
+        ),
+        ("/search?q=%ED%A0%80cells", 200, None),  # a lone surrogate's bytes: decoded as replacement characters
+        ("/search?q=cells%00%1b[31m%E2%80%AEgood", 200, None),  # NUL, an escape sequence, a BiDi override
+        ("/search?q=" + "cells+" * 5000, 200, None),  # 30,000 characters: the first 20,000 are the query
+        ("/collection?positive=1000,,,1001&negative=", 200, None),
+        ("/collection?positive=" + ",".join(str(1000 + i) for i in range(40)), 200, None),  # every paper a seed
+    ],
+)
+def test_web_pages_take_hostile_queries_without_a_500(client, url, status, line):
+    r = client.get(url)
+    assert r.status_code == status and r.headers["content-type"].startswith("text/html")
+    if line is not None:
+        from markupsafe import escape
+
+        assert re.findall(r'<p class="error" role="alert">(.*?)</p>', r.text) == [str(escape(line))]
+    assert "\x00" not in r.text and "\u202e" not in r.text and "\x1b" not in r.text
 
 
 def test_head_is_answered_and_the_manifest_shows_no_paths(client, dense_ix):

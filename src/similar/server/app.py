@@ -1,4 +1,4 @@
-"""The HTTP face: a FastAPI app over one open Index (JSON API, widget page, widget script, embed page, reload)."""
+"""The HTTP face: a FastAPI app over one open Index (JSON API, widget page, widget script, embed page, reload, web pages)."""
 
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import config
 from .. import methods as registry
+from ..backends.dense import set_threads
 from ..collection import recommend_collection
 from ..errors import CorruptIndex, IndexChanged, NotFound, SimilarError, edge_message
 from ..explain import explain_list
 from ..filters import Filters, check_against
 from ..index import Index
 from ..watch import WatchesUnavailable
-from . import pages
+from . import pages, web
 from .guards import BODY_ENV, BodyGuard, PublicCORS
 
 log = logging.getLogger("similar.server")
@@ -122,6 +123,9 @@ class IndexHolder:
         (docs/index-format.md)."""
         index = self.served
         index.check_files()
+        set_threads(
+            1
+        )  # OpenMP's thread count is per thread: each request thread gets one (a team would fight for cores)
         return index
 
     @staticmethod
@@ -227,10 +231,8 @@ def checked(index: Index, filters: Filters) -> Filters:
 
 
 def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
-    from ..backends.dense import set_threads
-
     config.check(config.SERVER)  # a bad SIMILAR_* value is one line naming it, before the index is opened
-    set_threads(1)  # one query per request thread: OpenMP teams would only fight over the cores
+    set_threads(1)  # one query per request thread (and again in each request's thread: IndexHolder.index)
     holder = IndexHolder(Path(index_path), index)
     app = FastAPI(
         title="similar",
@@ -476,6 +478,7 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             )
         return HTMLResponse(pages.embed_page(p, str(request.base_url).rstrip("/")))
 
+    web.install(app, holder, checked)  # the pages for people: search, papers, collections (web.py)
     return app
 
 
