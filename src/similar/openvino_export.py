@@ -9,7 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import publish, store
+from . import encoder_choice, publish, store
 from .encoders import DEFAULT_MODEL, fingerprint_dir, resolve_model
 from .errors import SimilarError
 
@@ -18,6 +18,7 @@ OV_MODEL = "model.xml"
 OV_INT8 = "model-int8.xml"
 CALIBRATION = "../shared/data/ohsumed/abstracts.jsonl.gz"  # never a benchmark corpus
 CALIBRATION_TEXTS = 300
+TIMING_TEXTS = 256  # per backend: a few hundred texts tell the rates apart without a long wait
 
 
 def prepare_openvino(
@@ -44,6 +45,38 @@ def prepare_openvino(
         _write_json(dest / OV_DIR / "export.json", info)
         exported = True
     return {**info, "dest": str(dest), "exported": exported}
+
+
+def backend_candidates(folder: Path, name: str) -> dict:
+    """label -> encoder factory for every backend this prepared folder can run (torch first, int8 when exported)."""
+    from .encoders import ModelSpec, OpenVINOEncoder, SentenceTransformerEncoder
+
+    out: dict = {}
+    for label, (backend, precision) in encoder_choice.BACKENDS.items():
+        if backend == "torch":
+            out[label] = lambda: SentenceTransformerEncoder(ModelSpec(name, folder, "torch"))
+        elif precision == "int8" and not (folder / OV_DIR / OV_INT8).exists():
+            continue
+        elif (folder / OV_DIR / OV_MODEL).exists():
+            out[label] = lambda p=precision: OpenVINOEncoder(ModelSpec(name, folder, "openvino", p), precision=p)
+    return out
+
+
+def choose_backend(name: str | None = None, texts_from: str | Path = CALIBRATION, limit: int = TIMING_TEXTS) -> dict:
+    """Time every backend of the prepared model on the same `limit` texts, record the fastest whose vectors agree with
+    torch's (cosine >= 0.999 on every text) in the folder's choice file, and return that record."""
+    folder = store.models_dir() / (name or DEFAULT_MODEL)
+    if not (folder / "modules.json").exists():
+        raise SimilarError(f"{folder} is not a prepared model: run `similar models prepare --model {folder.name}`")
+    texts_from = Path(texts_from)
+    if not texts_from.is_file():
+        raise SimilarError(f"timing texts not found: {texts_from} (give --texts FILE.jsonl[.gz])")
+    texts = calibration_texts(texts_from, limit)
+    with _quiet():
+        runs = encoder_choice.measure(backend_candidates(folder, folder.name), texts)
+    content = encoder_choice.record(folder.name, fingerprint_dir(folder), runs, f"{len(texts)} texts of {texts_from}")
+    encoder_choice.write_choice(folder, content)
+    return content
 
 
 def _write_json(path: Path, data: dict) -> None:
