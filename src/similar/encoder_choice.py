@@ -39,7 +39,8 @@ def isa_of(flags: set[str]) -> str:
 
 def cpu_info() -> dict:
     """Model name, ISA and cores of this machine's CPU (from /proc/cpuinfo where there is one)."""
-    model, flags = platform.processor() or platform.machine(), set()
+    model = platform.processor() or platform.machine()
+    flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
