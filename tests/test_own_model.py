@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from fixtures import make_corpus, write_jsonl
 from similar.bench.suite import suite_encoder
 from similar.cli import main
+from similar.encoder_choice import BACKENDS, read_choice
 from similar.encoders import fingerprint_dir, resolve_model
 from similar.index import Index
 
@@ -43,6 +44,9 @@ def test_build_info_and_text_query_use_the_model_named(tmp_path, own_model):
     result = index.similar_text(seed["abstract"], title=seed["title"], n=3, method="dense")
     assert index.encoder().name == "my-minilm" and index.encoder().fingerprint == fingerprint
     assert result.neighbors[0].pmid == seed["pmid"] and result.neighbors[0].score > 0.99
+    choice = read_choice(tmp_path / "models" / "my-minilm", fingerprint)  # the build timed the backends, once
+    assert choice is not None and choice["runs"][0]["backend"] == "torch" and choice["chosen"] in BACKENDS
+    assert index.encoder().backend == choice["backend"]  # no int8 export here: "torch" or "openvino"
     out = run("query", "--text", f"{seed['title']} {seed['abstract']}", "--index", "mine", "-n", "1")
     assert out.exit_code == 0 and seed["pmid"] in out.output
 

@@ -297,7 +297,8 @@ def batch_tokenizer(path: Path, max_length: int):
 def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: str | None = None):
     """Resolve and load a model; raises ModelUnavailable (never downloads). On CPU a prepared model runs with the backend
     `similar models prepare` chose by timing (encoder_choice), else its OpenVINO export when it has one.
-    backend "openvino-int8" loads the int8 IR of `similar models prepare --int8` (never chosen by default)."""
+    backend "openvino-int8" loads the int8 IR of `similar models prepare --int8` (by default only where the timing chose
+    it: fastest, and within 0.999 cosine of torch on every text)."""
     if backend == "openvino-int8":
         return OpenVINOEncoder(resolve_model(name_or_path, "openvino"), precision="int8")
     spec = resolve_model(name_or_path, backend if backend else (None if device == "cpu" else "torch"))

@@ -12,14 +12,20 @@ def models():
 
 @models.command("list")
 def models_list():
-    """Models that build can use: the default (prepared copy, else the packaged one) and folders in SIMILAR_HOME/models."""
+    """Models that build can use: the default (prepared copy, else the packaged one) and folders in SIMILAR_HOME/models,
+    each with the backend it runs with here (the one `prepare` timed fastest, marked "timed")."""
     from .. import store
-    from ..encoders import DEFAULT_MODEL, ModelUnavailable, resolve_model
+    from ..encoder_choice import read_choice
+    from ..encoders import DEFAULT_MODEL, ModelUnavailable, fingerprint_dir, resolve_model
+
+    def how(folder) -> str:
+        choice = read_choice(folder, fingerprint_dir(folder)) if (folder / "modules.json").exists() else None
+        return f"{choice['chosen']} (timed)" if choice else "openvino" if (folder / "openvino").is_dir() else "torch"
 
     shown = set()
     try:
         spec = resolve_model(DEFAULT_MODEL)
-        click.echo(f"{DEFAULT_MODEL}\t{spec.backend}\t{spec.path}")
+        click.echo(f"{DEFAULT_MODEL}\t{how(spec.path)}\t{spec.path}")
         shown.add(spec.path.resolve())
     except ModelUnavailable as exc:
         click.echo(f"{DEFAULT_MODEL}\tunavailable\t{exc}")
@@ -27,8 +33,7 @@ def models_list():
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
         if folder.resolve() in shown:
             continue
-        kind = "openvino" if (folder / "openvino").is_dir() else "torch"
-        click.echo(f"{folder.name}\t{kind}\t{folder}")
+        click.echo(f"{folder.name}\t{how(folder)}\t{folder}")
 
 
 @models.command("prepare")
