@@ -12,7 +12,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from . import store
+from . import encoder_choice, store
 from .errors import SimilarError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -40,6 +40,7 @@ class ModelSpec:
     name: str
     path: Path
     backend: str  # "torch" or "openvino"
+    precision: str | None = None  # OpenVINO's: None (its default), "f32", "bf16", "int8"
 
 
 def models_disabled() -> bool:
@@ -68,6 +69,10 @@ def resolve_model(name_or_path: str | None = None, backend: str | None = None) -
             raise ModelUnavailable(f"{as_path} is not a sentence-transformers model folder (no modules.json)")
         return ModelSpec(name=as_path.name, path=as_path.resolve(), backend=backend or "torch")
     prepared = store.models_dir() / wanted
+    if backend is None and (prepared / "modules.json").exists():
+        choice = encoder_choice.read_choice(prepared, fingerprint_dir(prepared))
+        if choice is not None:  # `similar models prepare` timed the backends on this CPU: the fastest that agrees
+            return ModelSpec(wanted, prepared.resolve(), choice["backend"], choice["precision"])
     if backend in (None, "openvino") and (prepared / "openvino").is_dir():
         return ModelSpec(name=wanted, path=prepared.resolve(), backend="openvino")
     if prepared.is_dir() and (prepared / "modules.json").exists():
@@ -91,7 +96,7 @@ def fingerprint_dir(path: Path) -> str:
     h = hashlib.sha256()
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
         rel = f.relative_to(path).as_posix()
-        if rel.startswith("openvino/") or rel.startswith("onnx/"):
+        if rel.startswith("openvino/") or rel.startswith("onnx/") or rel == encoder_choice.CHOICE_FILE:
             continue
         h.update(rel.encode())
         h.update(str(f.stat().st_size).encode())
@@ -218,6 +223,7 @@ class OpenVINOEncoder(_ModelEncoder):
         )
         self.queue = ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._lock = threading.Lock()  # one queue, reused: requests are created once, callers take turns
+        self.inputs = {name for port in self.compiled.inputs for name in port.get_names()}  # MPNet: no token types
         self.dim = int(self.compiled.output(0).get_partial_shape()[1].get_length())
         self.fingerprint = fingerprint_dir(spec.path)
         # OpenVINO computes in bf16 where the CPU has it (AMX / AVX-512 BF16), else fp32: speed figures must say which
@@ -240,7 +246,8 @@ class OpenVINOEncoder(_ModelEncoder):
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             rows = order[start : start + self.batch_size]
-            queue.start_async(self.tokenize([texts[i] for i in rows]), rows)
+            feed = self.tokenize([texts[i] for i in rows])
+            queue.start_async({k: v for k, v in feed.items() if k in self.inputs}, rows)
         queue.wait_all()
         return out
 
@@ -288,13 +295,15 @@ def batch_tokenizer(path: Path, max_length: int):
 
 
 def load_encoder(name_or_path: str | None = None, device: str = "cpu", backend: str | None = None):
-    """Resolve and load a model; raises ModelUnavailable (never downloads). A prepared OpenVINO export wins on CPU.
-    backend "openvino-int8" loads the int8 IR of `similar models prepare --int8` (never chosen by default)."""
+    """Resolve and load a model; raises ModelUnavailable (never downloads). On CPU a prepared model runs with the backend
+    `similar models prepare` chose by timing (encoder_choice), else its OpenVINO export when it has one.
+    backend "openvino-int8" loads the int8 IR of `similar models prepare --int8` (by default only where the timing chose
+    it: fastest, and within 0.999 cosine of torch on every text)."""
     if backend == "openvino-int8":
         return OpenVINOEncoder(resolve_model(name_or_path, "openvino"), precision="int8")
     spec = resolve_model(name_or_path, backend if backend else (None if device == "cpu" else "torch"))
     if spec.backend == "openvino":
-        return OpenVINOEncoder(spec)
+        return OpenVINOEncoder(spec, precision=spec.precision)
     return SentenceTransformerEncoder(spec, device=device)
 
 

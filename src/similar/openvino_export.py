@@ -9,7 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import publish, store
+from . import encoder_choice, publish, store
 from .encoders import DEFAULT_MODEL, fingerprint_dir, resolve_model
 from .errors import SimilarError
 
@@ -18,6 +18,8 @@ OV_MODEL = "model.xml"
 OV_INT8 = "model-int8.xml"
 CALIBRATION = "../shared/data/ohsumed/abstracts.jsonl.gz"  # never a benchmark corpus
 CALIBRATION_TEXTS = 300
+TIMING_TEXTS = 256  # per backend: a few hundred texts tell the rates apart without a long wait
+BUILD_TIMING_TEXTS = 64  # the first build's own timing, once per model: short; `models prepare` measures longer
 
 
 def prepare_openvino(
@@ -44,6 +46,38 @@ def prepare_openvino(
         _write_json(dest / OV_DIR / "export.json", info)
         exported = True
     return {**info, "dest": str(dest), "exported": exported}
+
+
+def backend_candidates(folder: Path, name: str) -> dict:
+    """label -> encoder factory for every backend this prepared folder can run (torch first, int8 when exported)."""
+    from .encoders import ModelSpec, OpenVINOEncoder, SentenceTransformerEncoder
+
+    out: dict = {}
+    for label, (backend, precision) in encoder_choice.BACKENDS.items():
+        if backend == "torch":
+            out[label] = lambda: SentenceTransformerEncoder(ModelSpec(name, folder, "torch"))
+        elif precision == "int8" and not (folder / OV_DIR / OV_INT8).exists():
+            continue
+        elif (folder / OV_DIR / OV_MODEL).exists():
+            out[label] = lambda p=precision: OpenVINOEncoder(ModelSpec(name, folder, "openvino", p), precision=p)
+    return out
+
+
+def choose_backend(name: str | None = None, texts_from: str | Path = CALIBRATION, limit: int = TIMING_TEXTS) -> dict:
+    """Time every backend of the prepared model on the same `limit` texts, record the fastest whose vectors agree with
+    torch's (cosine >= 0.999 on every text) in the folder's choice file, and return that record."""
+    folder = store.models_dir() / (name or DEFAULT_MODEL)
+    if not (folder / "modules.json").exists():
+        raise SimilarError(f"{folder} is not a prepared model: run `similar models prepare --model {folder.name}`")
+    texts_from = Path(texts_from)
+    if not texts_from.is_file():
+        raise SimilarError(f"timing texts not found: {texts_from} (give --texts FILE.jsonl[.gz])")
+    texts = calibration_texts(texts_from, limit)
+    with _quiet():
+        runs = encoder_choice.measure(backend_candidates(folder, folder.name), texts)
+    content = encoder_choice.record(folder.name, fingerprint_dir(folder), runs, f"{len(texts)} texts of {texts_from}")
+    encoder_choice.write_choice(folder, content)
+    return content
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -84,8 +118,9 @@ def quantize_int8(dest: Path, calibration: Path, limit: int = CALIBRATION_TEXTS)
     max_len = json.loads(config.read_text()).get("max_seq_length", 256) if config.exists() else 256
     tokenize = batch_tokenizer(dest, max_len)
     texts = calibration_texts(calibration, limit)
-    samples = [tokenize([t]) for t in texts]
     model = ov.Core().read_model(str(dest / OV_DIR / OV_MODEL))
+    names = {name for port in model.inputs for name in port.get_names()}  # MPNet's IR has no token_type_ids
+    samples = [{k: v for k, v in tokenize([t]).items() if k in names} for t in texts]
     with _quiet():
         quantized = nncf.quantize(
             model,
@@ -134,7 +169,8 @@ def _quiet():
 def prepare_for_queries(encoder) -> str | None:
     """What a build that loaded a torch model itself does last: export it to OpenVINO (once) and compile that into the
     cache, so a text query right after loads the export in about a second instead of importing torch (about 10 s on
-    2 cores). Returns a note for the build's report, or None when there was nothing to do; never fails the build."""
+    2 cores); with the export, a short timing of the backends records which one later encodes (torch if it is the
+    fastest). Returns a note for the build's report, or None when there was nothing to do; never fails the build."""
     from .encoders import OpenVINOEncoder, SentenceTransformerEncoder, resolve_model
 
     if not isinstance(encoder, SentenceTransformerEncoder) or encoder.device != "cpu":
@@ -150,7 +186,15 @@ def prepare_for_queries(encoder) -> str | None:
         return f"text queries will load torch ({reason}); `similar models prepare` makes them fast"
     if not info["exported"]:
         return None
-    return f"prepared {info['dest']} for fast text queries (OpenVINO export, once): {time.time() - started:.1f}s"
+    note = f"prepared {info['dest']} for fast text queries (OpenVINO export, once)"
+    if Path(CALIBRATION).is_file():  # once, so that what runs by default is never slower than torch on this CPU
+        try:
+            choice = choose_backend(encoder.spec.name, CALIBRATION, limit=BUILD_TIMING_TEXTS)
+        except Exception as exc:  # as above: the build is done; `similar models prepare` times them again
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            return f"{note}; backends not timed ({reason}): `similar models prepare` times them"
+        note += f"; timed on {BUILD_TIMING_TEXTS} texts, {choice['chosen']} encodes fastest here"
+    return f"{note}: {time.time() - started:.1f}s"
 
 
 def _export(name: str | None, dest: Path, loaded=None) -> dict:
@@ -173,10 +217,9 @@ def _export(name: str | None, dest: Path, loaded=None) -> dict:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.inner(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
+            extra = {} if token_type_ids is None else {"token_type_ids": token_type_ids}  # MPNet has none
+            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, dim=-1)
@@ -184,7 +227,7 @@ def _export(name: str | None, dest: Path, loaded=None) -> dict:
     example = model.tokenizer(
         ["an example title", "a second, longer example abstract text"], padding=True, return_tensors="pt"
     )
-    inputs = ["input_ids", "attention_mask", "token_type_ids"]
+    inputs = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in example]
     with torch.no_grad():
         ir = ov.convert_model(
             Pooled(transformer),

@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-
-def isa_of(flags: set[str]) -> str:
-    """The widest matrix/vector ISA a CPU's flags announce: AMX, AVX-512, AVX2, or SSE/other."""
-    if {"amx_tile", "amx_bf16"} & flags:
-        return "AMX"
-    if "avx512f" in flags:
-        return "AVX-512"
-    if "avx2" in flags:
-        return "AVX2"
-    return "SSE/other"
-
-
-def cpu_info() -> dict:
-    """Model name, ISA and cores of this machine's CPU (from /proc/cpuinfo where there is one)."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model in ("", platform.machine(), platform.processor()):
-                model = value.strip()
-            elif key.strip() == "flags" and not flags:
-                flags = set(value.split())
-    except OSError:
-        pass
-    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
-    return {"model": model, "isa": isa_of(flags), "flags": [f for f in wanted if f in flags], "cores": os.cpu_count()}
+from ..encoder_choice import cpu_info as cpu_info
+from ..encoder_choice import isa_of as isa_of
 
 
 def fp32_matmul_peak(n: int = 2048, repeats: int = 5) -> float:

@@ -118,8 +118,9 @@ def speed_markdown(r: dict) -> str:
             if "error" in e:
                 lines.append(f"| {e['backend']} | - | {e['error']} | | | | | |")
                 continue
+            mark = " (chosen here)" if e["backend"] == enc.get("chosen") else ""
             lines.append(
-                f"| {e['backend']} | {e['docs']} | {e['docs_per_s']} | {e.get('speedup_vs_torch', 1.0)} | {e.get('gflops', '-')} | "
+                f"| {e['backend']}{mark} | {e['docs']} | {e['docs_per_s']} | {e.get('speedup_vs_torch', 1.0)} | {e.get('gflops', '-')} | "
                 f"{e.get('fraction_of_fp32_peak', '-')} | {e.get('mean_cosine_to_torch', 1.0):.5f} | {e.get('top10_overlap', 1.0):.3f} |"
             )
         lines.append("")

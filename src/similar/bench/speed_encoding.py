@@ -35,16 +35,18 @@ def _top10(vectors: np.ndarray) -> np.ndarray:
 
 
 def bench_encode(corpus: Path, docs: int = 512) -> dict:
-    """docs/s of each backend on the same texts, and agreement with torch fp32 (cosine, top-10 neighbour overlap)."""
+    """docs/s of each backend on the same texts (torch fp32, then every OpenVINO precision the prepared export runs,
+    int8 when exported), agreement with torch fp32 (cosine, top-10 neighbour overlap), and the recorded choice."""
+    from .. import encoder_choice
     from ..encoders import (
         DEFAULT_MODEL,
-        ModelSpec,
         ModelUnavailable,
-        OpenVINOEncoder,
         SentenceTransformerEncoder,
         batch_tokenizer,
+        fingerprint_dir,
         resolve_model,
     )
+    from ..openvino_export import backend_candidates
     from .machine import encoder_flops, fp32_matmul_peak
 
     texts = corpus_texts(corpus, docs)
@@ -53,28 +55,31 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
     tokens = [int(m.sum()) for m in batch_tokenizer(torch_spec.path, 256)(texts)["attention_mask"]]
     flops_per_doc = encoder_flops(torch_spec.path, tokens) / len(texts)
     peak = fp32_matmul_peak()
-    encoders = [("torch fp32", lambda: SentenceTransformerEncoder(torch_spec))]
+    encoders = [(encoder_choice.REFERENCE, lambda: SentenceTransformerEncoder(torch_spec))]
     prepared = store.models_dir() / DEFAULT_MODEL
-    if (prepared / "openvino" / "model.xml").exists():
-        encoders.append(("openvino fp32", lambda: OpenVINOEncoder(ModelSpec(DEFAULT_MODEL, prepared, "openvino"))))
+    chosen = None
+    if (prepared / "modules.json").exists():
+        others = backend_candidates(prepared, DEFAULT_MODEL)
+        encoders += [(label, make) for label, make in others.items() if label != encoder_choice.REFERENCE]
+        choice = encoder_choice.read_choice(prepared, fingerprint_dir(prepared))
+        chosen = choice["chosen"] if choice else None
     reference = None
     for label, make in encoders:
         try:
             enc = make()
-        except ModelUnavailable as exc:
-            runs.append({"backend": label, "error": str(exc)})
+        except (ModelUnavailable, RuntimeError) as exc:  # RuntimeError: a precision this CPU's plugin cannot compile
+            runs.append({"backend": label, "error": (str(exc).strip().splitlines() or [""])[-1][:200]})
             continue
         enc.encode(texts[:32])  # warm-up
         started = time.perf_counter()
         vectors = enc.encode(texts)
         seconds = time.perf_counter() - started
-        if getattr(enc, "precision", "f32") != "f32":  # OpenVINO picks bf16 on AMX / AVX-512 BF16 CPUs
-            label = f"{label.split()[0]} (computes in {enc.precision} on this CPU)"
         run = {
             "backend": label,
             "docs": len(texts),
             "seconds": round(seconds, 2),
             "docs_per_s": round(len(texts) / seconds, 1),
+            "inference_precision": getattr(enc, "precision", "f32"),
         }
         run["gflops"] = round(run["docs_per_s"] * flops_per_doc / 1e9, 1)
         run["fraction_of_fp32_peak"] = round(run["gflops"] / peak, 2)
@@ -94,6 +99,7 @@ def bench_encode(corpus: Path, docs: int = 512) -> dict:
         "fp32_matmul_peak_gflops": round(peak, 1),
         "gflop_per_doc": round(flops_per_doc / 1e9, 3),
         "mean_tokens": round(float(np.mean(tokens)), 1),
+        "chosen": chosen,  # what `similar models prepare` recorded for this CPU (build and query use it), or None
         "runs": runs,
     }
 

