@@ -137,21 +137,22 @@ def embed_checkpointed(
 # --- shared writers ----------------------------------------------------------------------------------------------
 
 
-def lists_spec(method: str, k: int) -> dict:
-    """The manifest's record of the stored lists: method, length and the ranking setting they were made with."""
-    from .ranking import HybridParams
+def lists_spec(method: str, k: int, model: dict | None) -> dict:
+    """The manifest's record of the stored lists: method, length and the ranking setting they were made with (the
+    hybrid's setting for papers of the index's model: ranking.settings_for)."""
+    from .ranking import settings_for
 
-    return {"method": method, "k": k, **({"params": HybridParams().describe()} if method == "hybrid" else {})}
+    return {"method": method, "k": k, **({"params": settings_for(model)[0].describe()} if method == "hybrid" else {})}
 
 
-def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool):
-    """Every live paper's list under the default method (see ranking.precompute); written to `folder` if given.
-    Returns (rows, scores, floors) for every row, tombstones' lists empty."""
+def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool, model: dict | None):
+    """Every live paper's list under the default method (see ranking.precompute) with the settings of the index's
+    model; written to `folder` if given. Returns (rows, scores, floors) for every row, tombstones' lists empty."""
     from .ranking import Ranker, empty_lists, precompute
 
     lexical.set_live(live)
     seeds = np.flatnonzero(live)
-    made = precompute(Ranker(dense, lexical, live), method, progress=progress, rows=seeds)
+    made = precompute(Ranker.for_model(dense, lexical, live, model), method, progress=progress, rows=seeds)
     lists = empty_lists(len(live))
     for whole, part in zip(lists, made):
         whole[seeds] = part
@@ -328,7 +329,9 @@ def _build_index(
     lists = precompute and dense is not None
     with report.stage("stored lists"):
         neighbours = (
-            save_neighbours(None, dense, lexical, np.ones(count, dtype=bool), default_method, progress)
+            save_neighbours(
+                None, dense, lexical, np.ones(count, dtype=bool), default_method, progress, describe(encoder)
+            )
             if lists
             else None
         )
@@ -367,7 +370,11 @@ def _build_index(
             dense=dense.describe() if dense else None,
             lexical=lexical.describe(),
             default_method=default_method,
-            precomputed=lists_spec(default_method, int(neighbours[0].shape[1])) if neighbours is not None else None,
+            precomputed=(
+                lists_spec(default_method, int(neighbours[0].shape[1]), describe(encoder))
+                if neighbours is not None
+                else None
+            ),
             inputs=inputs_meta,
             records=report.counts(),
             build_seconds=report.seconds,
