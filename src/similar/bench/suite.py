@@ -266,9 +266,10 @@ COST_SAMPLE = 32  # papers embedded, timed, per model for the cost column (uncac
 
 
 def docs_per_s(encoder, corpus: Path, sample: int) -> float | None:
-    """Papers per second the model embeds on this machine: `sample` papers of `corpus`, past the cache, after one
-    untimed warm-up batch (None without a model or a sample)."""
-    if encoder is None or sample <= 0 or not getattr(encoder, "embeds", True):
+    """Papers per second the model embeds on this machine: `sample` papers of `corpus`, past the cache (also under
+    --cache-only: this is the one thing such a run embeds), after one untimed warm-up batch (None without a model or a
+    sample)."""
+    if encoder is None or sample <= 0:
         return None
     inner = getattr(encoder, "inner", encoder)
     texts = reuse.corpus_texts(corpus)[: sample + 2]

@@ -65,7 +65,8 @@ def bench():
     "--cost-sample",
     default=None,
     type=click.IntRange(0),
-    help="Papers embedded and timed per model for the suite's cost column (default: a few dozen; 0: not measured).",
+    help="Papers embedded and timed per model for the suite's cost column, also with --cache-only (default: a few "
+    "dozen; 0: not measured).",
 )
 @click.option("--cache-only", is_flag=True, help=CACHE_ONLY_HELP)
 @click.option("--quiet", is_flag=True)
