@@ -145,9 +145,10 @@ def lists_spec(method: str, k: int, model: dict | None) -> dict:
     return {"method": method, "k": k, **({"params": settings_for(model)[0].describe()} if method == "hybrid" else {})}
 
 
-def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool, model: dict | None):
+def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool, model: dict | None = None):
     """Every live paper's list under the default method (see ranking.precompute) with the settings of the index's
-    model; written to `folder` if given. Returns (rows, scores, floors) for every row, tombstones' lists empty."""
+    model (none given: the default model's); written to `folder` if given. Returns (rows, scores, floors) for every row,
+    tombstones' lists empty."""
     from .ranking import Ranker, empty_lists, precompute
 
     lexical.set_live(live)
