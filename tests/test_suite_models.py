@@ -332,3 +332,25 @@ def test_tuning_prints_the_row_of_the_settings_table(tmp_path):
     assert "## Chosen for fake-hash" in text
     assert f'"fake-hash": (\n    {paper["python"]},\n    {short["python"]},\n),' in text
     assert eval(paper["python"], {"HybridParams": HybridParams}).describe() == paper["params"]
+
+
+def test_a_model_to_compare_that_is_not_here_is_said_and_left_out(tmp_path):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", make_corpus(40))
+    judgments = tmp_path / "judgments.tsv"
+    judgments.write_text("".join(f"1000\t{1000 + c}\t{2 if c % 4 == 0 else 0}\n" for c in range(1, 40)))
+    lines: list[str] = []
+    results = run_suite(
+        [Benchmark("by-pmid", "pmid", corpus, judgments)],
+        tmp_path / "out",
+        models=[FakeEncoder(), "no-such-model"],
+        progress=False,
+        echo=lines.append,
+        cost_sample=0,
+    )
+    assert list(results["models"]) == ["fake-hash"] and "model_choice" not in results
+    assert results["models"]["fake-hash"]["cost"]["docs_per_s"] is None  # --cost-sample 0: not measured
+    assert results["skipped_models"]["no-such-model"].startswith("model 'no-such-model' not found")
+    assert any(
+        line.startswith("note: model no-such-model not measured (model 'no-such-model' not found") for line in lines
+    )
+    assert "Model no-such-model not measured: model 'no-such-model' not found" in suite_markdown(results)
