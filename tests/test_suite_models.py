@@ -26,6 +26,18 @@ OTHER_PAPER = HybridParams(dense_weight=0.7, neighbours=12, expansion=0.5, secon
 OTHER_SHORT = HybridParams(dense_weight=0.9, lexical=("bm25",), neighbours=0, expansion=0.0, second_hop=0.0)
 
 
+def _by_topic(tmp_path, seeds: int):
+    """40 papers over four topics and graded judgments by topic (index mod 4) of the first `seeds` papers."""
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", make_corpus(40))
+    judgments = tmp_path / "judgments.tsv"
+    judgments.write_text(
+        "".join(
+            f"{1000 + s}\t{1000 + c}\t{2 if c % 4 == s % 4 else 0}\n" for s in range(seeds) for c in range(0, 40, 3)
+        )
+    )
+    return corpus, judgments
+
+
 def _diff(lo: float, hi: float) -> dict:
     return {"diff": (lo + hi) / 2, "ci": [lo, hi], "significant": lo > 0 or hi < 0}
 
@@ -203,11 +215,7 @@ def test_an_index_records_and_uses_its_models_settings(monkeypatch, tmp_path):
 
 
 def test_the_suite_measures_each_model_once_and_each_model_free_method_once(tmp_path):
-    corpus = write_jsonl(tmp_path / "corpus.jsonl", make_corpus(40))
-    judgments = tmp_path / "judgments.tsv"
-    judgments.write_text(
-        "".join(f"{1000 + s}\t{1000 + c}\t{2 if c % 4 == s % 4 else 0}\n" for s in range(6) for c in range(0, 40, 3))
-    )
+    corpus, judgments = _by_topic(tmp_path, 6)
     small, big = FakeEncoder(dim=16), FakeEncoder(dim=64)
     small.name, small.fingerprint, big.name, big.fingerprint = "small", "s1", "big", "b1"
     benchmarks = [Benchmark("by-pmid", "pmid", corpus, judgments), Benchmark("rerank", "rerank", corpus, judgments)]
@@ -318,11 +326,7 @@ def test_tuning_chooses_a_setting_by_its_worst_benchmark(scores, chosen):
 def test_tuning_prints_the_row_of_the_settings_table(tmp_path):
     from similar.bench.tuning import run_tuning, tuning_markdown
 
-    corpus = write_jsonl(tmp_path / "corpus.jsonl", make_corpus(40))
-    judgments = tmp_path / "judgments.tsv"
-    judgments.write_text(
-        "".join(f"{1000 + s}\t{1000 + c}\t{2 if c % 4 == s % 4 else 0}\n" for s in range(4) for c in range(0, 40, 3))
-    )
+    corpus, judgments = _by_topic(tmp_path, 4)
     benchmarks = [Benchmark("by-pmid", "pmid", corpus, judgments), Benchmark("titles", "title", corpus, judgments)]
     tuned = run_tuning(benchmarks, tmp_path / "tune", model=FakeEncoder(), progress=False)
     paper, short = tuned["chosen"]["paper"], tuned["chosen"]["short_text"]
@@ -335,9 +339,7 @@ def test_tuning_prints_the_row_of_the_settings_table(tmp_path):
 
 
 def test_a_model_to_compare_that_is_not_here_is_said_and_left_out(tmp_path):
-    corpus = write_jsonl(tmp_path / "corpus.jsonl", make_corpus(40))
-    judgments = tmp_path / "judgments.tsv"
-    judgments.write_text("".join(f"1000\t{1000 + c}\t{2 if c % 4 == 0 else 0}\n" for c in range(1, 40)))
+    corpus, judgments = _by_topic(tmp_path, 1)
     lines: list[str] = []
     results = run_suite(
         [Benchmark("by-pmid", "pmid", corpus, judgments)],
