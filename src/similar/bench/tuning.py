@@ -333,17 +333,22 @@ def tuning_markdown(r: dict) -> str:
 def chosen_lines(r: dict) -> list[str]:
     """The settings the tuning chose for its model, each by its worst benchmark, as the row of ranking.MODEL_SETTINGS."""
     chosen = r.get("chosen") or {}
-    if not chosen.get("paper") or not chosen.get("short_text"):
+    if not chosen.get("paper") and not chosen.get("short_text"):
         return []
     model = (r.get("model") or {}).get("name", "none")
     lines = ["", f"## Chosen for {model} (each setting by its worst benchmark; all dev queries, optimistic)", ""]
     for part, kinds in (("paper", "by-PMID and long-text"), ("short_text", "short-text")):
-        c = chosen[part]
+        c = chosen.get(part)
+        if not c:
+            lines.append(f"- {part.replace('_', ' ')}s: no {kinds} benchmark in this suite, nothing chosen")
+            continue
         figures = ", ".join(f"{n} {v:.3f}" for n, v in c["ndcg@10"].items())
         lines.append(
             f"- {part.replace('_', ' ')}s ({kinds} benchmarks): {_params(c['params'])}: worst margin "
             f"{c['worst_margin']:+.3f}, mean margin {c['mean_margin']:+.3f} ({figures})"
         )
+    if not chosen.get("paper") or not chosen.get("short_text"):
+        return lines
     lines += [
         "",
         "The row of `ranking.MODEL_SETTINGS`:",
