@@ -225,8 +225,8 @@ def scaling_plan() -> str:
 
 
 def suite_table() -> str:
-    """The README's quality table: nDCG@10 per method and benchmark from the committed suite results."""
-    from similar.bench.suite import summary_table
+    """The README's quality table: nDCG@10 per method (and model) and benchmark, with each model's cost, from the committed suite results."""
+    from similar.bench.suite_report import summary_table
 
     return summary_table(json.loads((RESULTS / "suite.json").read_text())) + "\n"
 

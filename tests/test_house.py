@@ -12,7 +12,8 @@ import pytest
 
 from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar import methods
-from similar.bench.suite import Benchmark, run_suite, suite_markdown
+from similar.bench.suite import Benchmark, run_suite
+from similar.bench.suite_report import suite_markdown
 from similar.bench.tuning import run_tuning, tuning_markdown
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "similar"
@@ -120,10 +121,10 @@ def test_a_new_method_reaches_the_suite_and_tuning_tables(tmp_path, new_method):
     suite = run_suite(
         [by_pmid, Benchmark("rerank", "rerank", corpus, judgments)],
         tmp_path / "suite",
-        model=FakeEncoder(),
+        models=[FakeEncoder()],
         progress=False,
     )
-    for bench in suite["benchmarks"].values():
+    for bench in suite["models"]["fake-hash"]["benchmarks"].values():
         assert list(bench["summary"]) == list(methods.names())
         assert bench["summary"][new_method] == bench["summary"]["bm25"]  # it is BM25
     assert f"| {new_method} |" in suite_markdown(suite)

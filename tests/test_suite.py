@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from fixtures import FakeEncoder, make_corpus, write_jsonl
-from similar.bench.suite import cases, check_suite, load_suite, ranked, run_suite, suite_markdown
+from similar.bench.suite import cases, load_suite, ranked, run_suite
+from similar.bench.suite_report import check_suite, expected_figures, models_of, suite_markdown
 from similar.build import build_index
 from similar.errors import SimilarError
 from similar.index import Index
@@ -62,7 +63,7 @@ def suite_files(tmp_path, corpus):
     ]
     import yaml
 
-    suite.write_text(yaml.safe_dump({"tolerance": 0.005, "suite": entries}))
+    suite.write_text(yaml.safe_dump({"tolerance": 0.005, "models": ["fake-hash"], "suite": entries}))
     return suite
 
 
@@ -111,21 +112,23 @@ def test_cases_count_what_is_left_out(tmp_path, suite_files, fake_encoder):
 
 def test_suite_table_and_check(tmp_path, suite_files):
     benchmarks, spec = load_suite(suite_files)
-    results = run_suite(benchmarks, tmp_path / "out", model=FakeEncoder(), progress=False)
-    assert set(results["benchmarks"]) == {"by-pmid", "claims", "titles", "rerank", "abstracts"}
-    claims = results["benchmarks"]["claims"]
+    results = run_suite(benchmarks, tmp_path / "out", models=[FakeEncoder()], progress=False)
+    assert list(results["models"]) == ["fake-hash"] and results["default_model"] == "fake-hash"
+    run = results["models"]["fake-hash"]
+    assert set(run["benchmarks"]) == {"by-pmid", "claims", "titles", "rerank", "abstracts"}
+    claims = run["benchmarks"]["claims"]
     assert claims["coverage"]["evaluated"] == 2 and claims["default"] == "hybrid"
     assert set(claims["summary"]) == {"hybrid", "dense", "tfidf", "bm25", "pmra"}
     assert set(claims["paired_ndcg@10"]) == {"dense", "tfidf", "bm25", "pmra"}
     on_disk = json.loads((tmp_path / "out" / "suite.json").read_text())
-    assert on_disk["benchmarks"]["by-pmid"]["summary"]["dense"]["ndcg@10"]["mean"] == pytest.approx(
-        results["benchmarks"]["by-pmid"]["summary"]["dense"]["ndcg@10"]["mean"]
-    )
+    assert models_of(on_disk)["fake-hash"]["benchmarks"]["by-pmid"]["summary"]["dense"]["ndcg@10"][
+        "mean"
+    ] == pytest.approx(run["benchmarks"]["by-pmid"]["summary"]["dense"]["ndcg@10"]["mean"])
     table = suite_markdown(results)
     assert "| method | by-pmid | claims | titles | rerank | abstracts | worst margin |" in table
     lines = []
-    dense = results["benchmarks"]["by-pmid"]["summary"]["dense"]["ndcg@10"]["mean"]
-    assert check_suite(results, benchmarks, 0.005, lines.append) == (abs(dense - 1.0) <= 0.005)
+    dense = run["benchmarks"]["by-pmid"]["summary"]["dense"]["ndcg@10"]["mean"]
+    assert check_suite(results, expected_figures(benchmarks), 0.005, lines.append) == (abs(dense - 1.0) <= 0.005)
     assert lines == [
         f"{'OK  ' if abs(dense - 1.0) <= 0.005 else 'FAIL'} by-pmid dense ndcg@10: {dense:.4f} (expected 1.0000 ± 0.005)"
     ]
@@ -186,16 +189,18 @@ def test_the_suite_reuses_the_vectors_of_an_index_of_the_same_corpus(tmp_path, s
     other = FakeEncoder(dim=32)
     other.fingerprint = "another-model"
     build_index([corpus], paths.index_path("other"), model=other, progress=False)  # another model: not used
-    plain = run_suite(benchmarks, tmp_path / "plain", model=FakeEncoder(), progress=False)
+    plain = run_suite(benchmarks, tmp_path / "plain", models=[FakeEncoder()], progress=False)
 
     inner = FakeEncoder()
     cached = CachedEncoder(inner, tmp_path / "cache")
     lines: list[str] = []
-    reused = run_suite(benchmarks, tmp_path / "reused", model=cached, progress=False, echo=lines.append)
+    reused = run_suite(
+        benchmarks, tmp_path / "reused", models=[cached], progress=False, echo=lines.append, cost_sample=0
+    )
     assert "corpus.jsonl: 40 papers; 40 copied from index trec; every vector is cached, nothing to embed" in lines
     assert inner.encoded < 40  # the text queries of the claims and titles benchmarks, never the corpus
-    for name, bench in plain["benchmarks"].items():
-        assert reused["benchmarks"][name]["summary"] == bench["summary"], name
+    for name, bench in plain["models"]["fake-hash"]["benchmarks"].items():
+        assert reused["models"]["fake-hash"]["benchmarks"][name]["summary"] == bench["summary"], name
 
 
 def test_the_estimate_says_what_is_left_to_embed(tmp_path, suite_files):

@@ -137,11 +137,12 @@ def embed_checkpointed(
 # --- shared writers ----------------------------------------------------------------------------------------------
 
 
-def lists_spec(method: str, k: int) -> dict:
-    """The manifest's record of the stored lists: method, length and the ranking setting they were made with."""
-    from .ranking import HybridParams
+def lists_spec(method: str, k: int, model: dict | None) -> dict:
+    """The manifest's record of the stored lists: method, length and the ranking setting they were made with (the
+    hybrid's setting for papers of the index's model: ranking.settings_for)."""
+    from .ranking import settings_for
 
-    return {"method": method, "k": k, **({"params": HybridParams().describe()} if method == "hybrid" else {})}
+    return {"method": method, "k": k, **({"params": settings_for(model)[0].describe()} if method == "hybrid" else {})}
 
 
 def stage_engines(engine: str, embedding: bool, lists: bool) -> dict:
@@ -150,14 +151,17 @@ def stage_engines(engine: str, embedding: bool, lists: bool) -> dict:
     return {stage: engine for stage, did in ran.items() if did}
 
 
-def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool, make=None):
-    """Every live paper's list under the default method (see ranking.precompute, or `make`, called as it is: Ray's);
-    written to `folder` if given. Returns (rows, scores, floors) for every row, tombstones' lists empty."""
+def save_neighbours(
+    folder, dense, lexical, live: np.ndarray, method: str, progress: bool, make=None, model: dict | None = None
+):
+    """Every live paper's list under the default method (see ranking.precompute, or `make`, called as it is: Ray's)
+    with the settings of the index's model (none given: the default model's); written to `folder` if given. Returns
+    (rows, scores, floors) for every row, tombstones' lists empty."""
     from .ranking import Ranker, empty_lists, precompute
 
     lexical.set_live(live)
     seeds = np.flatnonzero(live)
-    made = (make or precompute)(Ranker(dense, lexical, live), method, progress=progress, rows=seeds)
+    made = (make or precompute)(Ranker.for_model(dense, lexical, live, model), method, progress=progress, rows=seeds)
     lists = empty_lists(len(live))
     for whole, part in zip(lists, made):
         whole[seeds] = part
@@ -350,7 +354,9 @@ def _build_index(
         make = lists_maker(work, work / "dense", dense.describe(), lexical_dir, ray_address)
     with report.stage("stored lists"):
         neighbours = (
-            save_neighbours(None, dense, lexical, np.ones(count, dtype=bool), default_method, progress, make)
+            save_neighbours(
+                None, dense, lexical, np.ones(count, dtype=bool), default_method, progress, make, describe(encoder)
+            )
             if lists
             else None
         )
@@ -389,7 +395,11 @@ def _build_index(
             dense=dense.describe() if dense else None,
             lexical=lexical.describe(),
             default_method=default_method,
-            precomputed=lists_spec(default_method, int(neighbours[0].shape[1])) if neighbours is not None else None,
+            precomputed=(
+                lists_spec(default_method, int(neighbours[0].shape[1]), describe(encoder))
+                if neighbours is not None
+                else None
+            ),
             inputs=inputs_meta,
             records=report.counts(),
             build_seconds=report.seconds,

@@ -409,8 +409,11 @@ def weigh_with_ray(lexical, work: Path, address: str | None) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def block_lists(dense_dir: str, spec: dict, lexical_dir: str, job: str, method: str, k: int, a: int, b: int) -> None:
-    """Stored lists of seeds [a, b) of the job (ranking.precompute over a Ranker on the mapped index files)."""
+def block_lists(
+    dense_dir: str, spec: dict, lexical_dir: str, job: str, method: str, k: int, settings: tuple, a: int, b: int
+) -> None:
+    """Stored lists of seeds [a, b) of the job (ranking.precompute over a Ranker on the mapped index files, with the
+    driver's ranker's settings: those of the index's model)."""
     from .backends.dense import DenseBackend
     from .backends.lexical import LexicalBackend
     from .ranking import Ranker, precompute
@@ -420,7 +423,7 @@ def block_lists(dense_dir: str, spec: dict, lexical_dir: str, job: str, method: 
     seeds = np.load(folder / "seeds.npy", mmap_mode="r")[a:b]
     lexical = LexicalBackend.load(Path(lexical_dir))
     lexical.set_live(live)
-    ranker = Ranker(DenseBackend.load(Path(dense_dir), spec, count=len(live)), lexical, live)
+    ranker = Ranker(DenseBackend.load(Path(dense_dir), spec, count=len(live)), lexical, live, *settings)
     rows, scores, floors = precompute(ranker, method, k, progress=False, rows=np.asarray(seeds), workers=1)
     save_shard(folder, f"lists-{a:012d}-{b:012d}", rows=rows, scores=scores, floors=floors)
 
@@ -448,7 +451,7 @@ def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, addr
         todo = [(a, b) for a, b in spans if not (job / f"lists-{a:012d}-{b:012d}.npz").exists()]
         if todo:
             ray = connect(address)
-            args = (str(dense_dir), spec, str(lexical_dir), str(job), method, k)
+            args = (str(dense_dir), spec, str(lexical_dir), str(job), method, k, (ranker.hybrid, ranker.short_text))
             task = ray.remote(num_cpus=1, max_retries=2)(block_lists)
             sizes = {task.remote(*args, a, b): b - a for a, b in todo}
             pending = list(sizes)

@@ -360,10 +360,11 @@ def describe(encoder) -> dict:
 class CachedEncoder:
     """Wraps an encoder with an on-disk cache keyed by model fingerprint + text hash: a rerun embeds nothing twice."""
 
-    def __init__(self, encoder, folder: Path | None = None):
+    def __init__(self, encoder, folder: Path | None = None, embed: bool = True):
         import sqlite3
 
         self.inner = encoder
+        self.embeds = embed  # False: every vector must come from the cache (a benchmark run that may not embed)
         self.name, self.dim, self.fingerprint = encoder.name, encoder.dim, encoder.fingerprint
         folder = Path(folder or store.cache_dir())
         folder.mkdir(parents=True, exist_ok=True)
@@ -415,6 +416,11 @@ class CachedEncoder:
         found = self.cached(keys)
         missing = [i for i, k in enumerate(keys) if k not in found]
         self.hits += len(keys) - len(missing)
+        if missing and not self.embeds:
+            raise SimilarError(
+                f"{len(missing)} of {len(texts)} texts have no cached vector of {self.name} ({self.fingerprint}) and "
+                "this run may not embed (--cache-only)"
+            )
         if missing:
             fresh = self.inner.encode([texts[i] for i in missing])
             self.put([keys[i] for i in missing], fresh)

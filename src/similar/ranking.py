@@ -13,6 +13,7 @@ from . import methods as registry
 from .backends import top_k
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
+from .encoders import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,22 @@ class HybridParams:
 SHORT_TEXT_PARAMS = HybridParams(dense_weight=0.7, lexical=("bm25",), neighbours=0, expansion=0.0, second_hop=0.0)
 SHORT_TEXT_WORDS = 60  # a text query with fewer words is short; a longer one (an abstract) is ranked like a paper
 
+# The hybrid's settings per model, (papers and long texts, short texts): the one place that decides them. A better
+# representation needs its own (all-mpnet-base-v2 with MiniLM's: MeSH-overlap dense 0.312 -> 0.342 but hybrid
+# 0.364 -> 0.350). Each row is chosen on the dev benchmarks by its worst benchmark (`similar bench tune --model NAME`
+# prints the row to put here); a key is a model's name or its fingerprint (encoders.fingerprint_dir). A model with no
+# row is ranked with the default model's settings.
+MODEL_SETTINGS: dict[str, tuple[HybridParams, HybridParams]] = {
+    DEFAULT_MODEL: (HybridParams(), SHORT_TEXT_PARAMS),
+}
+
+
+def settings_for(model: dict | str | None) -> tuple[HybridParams, HybridParams]:
+    """The hybrid settings (papers and long texts, short texts) of a model: given as a manifest's or an encoder's
+    description (its fingerprint's row first, then its name's) or as a name; no model or no row: the default model's."""
+    keys = [model.get("fingerprint"), model.get("name")] if isinstance(model, dict) else [model]
+    return next((MODEL_SETTINGS[k] for k in keys if k in MODEL_SETTINGS), MODEL_SETTINGS[DEFAULT_MODEL])
+
 
 @dataclass(frozen=True)
 class Query:
@@ -91,6 +108,11 @@ class Ranker:
         self.hybrid = hybrid or HybridParams()  # papers and long texts
         self.short_text = short_text or SHORT_TEXT_PARAMS
         self.dead = np.flatnonzero(~live)
+
+    @classmethod
+    def for_model(cls, dense: DenseBackend | None, lexical: LexicalBackend, live: np.ndarray, model: dict | None):
+        """A ranker with the hybrid settings of the model the vectors were made with (`settings_for`)."""
+        return cls(dense, lexical, live, *settings_for(model))
 
     def params(self, q: Query) -> HybridParams:
         """The hybrid setting for this kind of query."""

@@ -272,7 +272,7 @@ def _update_lists(
 ):
     """Stored lists after an add: only the lists that can have changed are recomputed (ranking.update_lists) when the
     stored ones were made with this code's ranking and recorded their pool floors; otherwise all of them."""
-    from .ranking import PRECOMPUTED, HybridParams, Ranker, update_lists
+    from .ranking import PRECOMPUTED, Ranker, settings_for, update_lists
 
     method = manifest.precomputed["method"]
     old = store.load_lists(tmp, mmap=False)
@@ -281,16 +281,16 @@ def _update_lists(
         and method == "hybrid"
         and old[2] is not None
         and old[0].shape == (old_count, PRECOMPUTED)
-        and manifest.precomputed.get("params") == HybridParams().describe()
+        and manifest.precomputed.get("params") == settings_for(manifest.model)[0].describe()
     )
     if incremental:
-        ranker = Ranker(dense, lexical, live)
+        ranker = Ranker.for_model(dense, lexical, live, manifest.model)
         lists, made = update_lists(
             ranker, old, np.arange(old_count, len(live)), np.asarray(sorted(retire), dtype=np.int64), progress, make
         )
         store.save_lists(tmp, *lists)
     else:
-        lists = save_neighbours(tmp, dense, lexical, live, method, progress, make)
+        lists = save_neighbours(tmp, dense, lexical, live, method, progress, make, manifest.model)
         made = int(live.sum())
     report.lists_recomputed = made
-    return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1])))
+    return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1]), manifest.model))

@@ -14,27 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
+import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
+from .. import methods as registry
 from .. import store
 from ..build import build_index
-from ..encoders import CachedEncoder, ModelUnavailable, describe, load_encoder
+from ..encoders import DEFAULT_MODEL, CachedEncoder, ModelUnavailable, describe, load_encoder
 from ..errors import SimilarError
 from ..fields import document_ids
 from ..index import Index
 from . import reuse
-from .metrics import all_metrics
+from .metrics import all_metrics, paired_difference
 from .quality import means, paired_against, per_topic, read_judgments, read_topics
+from .suite_report import DEFAULT_RULE, KINDS, choice_lines, choose_default, suite_markdown
 
-# how each kind of benchmark asks its questions
-KINDS = {
-    "pmid": "each seed paper queried by its PMID; retrieve from the whole corpus (seed excluded)",
-    "title": "each seed paper's title alone queried as text; retrieve from the whole corpus (seed excluded)",
-    "abstract": "each seed paper's title and abstract pasted as one text query; retrieve from the whole corpus (seed excluded)",
-    "text": "each claim queried as text; retrieve from the whole corpus",
-    "rerank": "each seed paper's judged candidates ordered by the method (re-rank protocol)",
-}
 DEPTH = 100  # ranked list depth for the full-protocol metrics
 
 
@@ -56,11 +51,12 @@ class Benchmark:
     queries: Path | None = None
     topics: Path | None = None
     note: str = ""
-    expected: dict = field(default_factory=dict)  # {method: {metric: value}}
+    expected: dict = field(default_factory=dict)  # {model: {method: {metric: value}}}
     ids: str = "pmid"  # "document": the corpus numbers its papers with document ids that need not be PMIDs
 
     @classmethod
-    def from_dict(cls, entry: dict, base: Path) -> "Benchmark":
+    def from_dict(cls, entry: dict, base: Path, default_model: str = DEFAULT_MODEL) -> "Benchmark":
+        """An entry of the YAML: `expected:` holds the default model's figures, `expected_by_model:` other models'."""
         kind = entry.get("kind", "pmid")
         if kind not in KINDS:
             raise SimilarError(f"benchmark {entry.get('name')!r}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -77,7 +73,11 @@ class Benchmark:
             queries=path("queries"),
             topics=path("topics"),
             note=entry.get("note", ""),
-            expected=entry.get("expected") or {},
+            expected={
+                m: f
+                for m, f in {default_model: entry.get("expected"), **(entry.get("expected_by_model") or {})}.items()
+                if f
+            },
             ids=_ids(entry),
         )
 
@@ -93,15 +93,25 @@ class Case:
     skip: str | None = None
 
 
+def suite_models(spec: dict) -> list[str]:
+    """The `models:` list of a suite YAML file (the default model first), or the default model alone."""
+    models = spec.get("models") or [DEFAULT_MODEL]
+    if not isinstance(models, list) or not all(isinstance(m, str) and m.strip() for m in models):
+        raise SimilarError(f"`models:` must be a list of model names or folders, got {models!r}")
+    return models
+
+
 def load_suite(path: str | Path) -> tuple[list[Benchmark], dict]:
-    """The `suite:` list of a benchmark YAML file; paths are relative to the folder the command runs in."""
+    """The `suite:` list of a benchmark YAML file; paths are relative to the folder the command runs in. The first of
+    its `models:` is the model whose figures `expected:` holds."""
     path = Path(path)
     if not path.is_file():
         raise SimilarError(f"no benchmark list at {path.resolve()}")
     spec = yaml.safe_load(path.read_text()) or {}
     if not spec.get("suite"):
         raise SimilarError(f"{path}: no `suite:` list of benchmarks")
-    return [Benchmark.from_dict(e, Path(".")) for e in spec["suite"]], spec
+    default = Path(suite_models(spec)[0]).name  # a folder's model is named after the folder (encoders.resolve_model)
+    return [Benchmark.from_dict(e, Path("."), default) for e in spec["suite"]], spec
 
 
 def read_text_queries(queries: Path, qrels: Path) -> dict[str, tuple[str, dict[str, int]]]:
@@ -181,14 +191,17 @@ def evaluate(index: Index, bench: Benchmark, methods: Sequence[str], progress: b
     counts["evaluated"] = len(questions)
     per_query: dict[str, dict[str, dict]] = {}
     ms: dict[str, float] = {}
+    times: dict[str, list[float]] = {}
     for method in methods:
         started = time.perf_counter()
-        bar = tqdm(questions, desc=f"{bench.name} {method}", unit=" query", disable=not progress, leave=False)
-        per_query[method] = {
-            c.key: all_metrics(ranked(index, bench, c, method), c.judged, full=bench.kind != "rerank") for c in bar
-        }
+        per_query[method], times[method] = {}, []
+        for c in tqdm(questions, desc=f"{bench.name} {method}", unit=" query", disable=not progress, leave=False):
+            asked = time.perf_counter()
+            answer = ranked(index, bench, c, method)
+            times[method].append((time.perf_counter() - asked) * 1000)
+            per_query[method][c.key] = all_metrics(answer, c.judged, full=bench.kind != "rerank")
         ms[method] = round((time.perf_counter() - started) / max(len(questions), 1) * 1000, 3)
-    return {"coverage": counts, "per_query": per_query, "ms_per_query": ms}
+    return {"coverage": counts, "per_query": per_query, "ms_per_query": ms, "ms_per_question": times}
 
 
 def summarize(result: dict, default: str, topics: dict[str, str]) -> dict:
@@ -234,45 +247,67 @@ def indexes(
             index.close()
 
 
-def suite_encoder(model, echo: Callable[[str], None]):
-    """The dense model with the on-disk embedding cache, or None (lexical methods only) with a note; an Encoder object
-    is used as it is (tests pass a deterministic one)."""
+def suite_encoder(model, echo: Callable[[str], None], cache_only: bool = False, fallback: bool = True):
+    """The dense model with the on-disk embedding cache, or (with `fallback`) None (lexical methods only) with a note;
+    an Encoder object is used as it is (tests pass a deterministic one). With `cache_only`, a text without a cached
+    vector stops the run (one line) instead of being embedded."""
     if model is not None and not isinstance(model, str):
         return model
     try:
-        return CachedEncoder(load_encoder(model))
+        return CachedEncoder(load_encoder(model), embed=not cache_only)
     except ModelUnavailable as exc:
+        if not fallback:
+            raise
         echo(f"note: no dense methods ({exc})")
         return None
 
 
-def run_suite(
+COST_SAMPLE = 32  # papers embedded, timed, per model for the cost column (uncached; 0: not measured)
+
+
+def docs_per_s(encoder, corpus: Path, sample: int) -> float | None:
+    """Papers per second the model embeds on this machine: `sample` papers of `corpus`, past the cache (also under
+    --cache-only: this is the one thing such a run embeds), after one untimed warm-up batch (None without a model or a
+    sample)."""
+    if encoder is None or sample <= 0:
+        return None
+    inner = getattr(encoder, "inner", encoder)
+    texts = reuse.corpus_texts(corpus)[: sample + 2]
+    inner.encode(texts[:2])
+    started = time.perf_counter()
+    inner.encode(texts[2:])
+    return round(len(texts[2:]) / max(time.perf_counter() - started, 1e-9), 2)
+
+
+def _p50(values: Sequence[float]) -> float | None:
+    return round(float(np.median(values)), 3) if len(values) else None
+
+
+def run_model(
     benchmarks: Sequence[Benchmark],
-    out_dir: str | Path,
-    name: str = "suite",
-    model: str | None = None,
-    methods: Sequence[str] | None = None,
-    progress: bool = True,
-    echo: Callable[[str], None] = lambda s: None,
-) -> dict:
-    """Build one index per corpus (embeddings cached), answer every benchmark with every method, write JSON + markdown."""
-    started = time.time()
-    encoder = suite_encoder(model, echo)
-    results: dict = {
-        "name": name,
-        "command": " ".join(["similar"] + sys.argv[1:]) if Path(sys.argv[0]).name == "similar" else None,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "model": describe(encoder) if encoder else None,
-        "versions": store.library_versions(),
-        "benchmarks": {},
-    }
+    encoder,
+    methods: Sequence[str] | None,
+    progress: bool,
+    echo: Callable[[str], None],
+    cost_sample: int,
+) -> tuple[dict, dict]:
+    """Every benchmark with every method (of `methods`, else every one the index answers) under one model: its
+    `benchmarks` results and cost, and every question's metrics {benchmark: {method: {query: metrics}}}."""
+    entry: dict = {"model": describe(encoder) if encoder else None, "benchmarks": {}}
+    per_query: dict[str, dict] = {}
+    index_bytes, by_pmid = 0, defaultdict(list)
     with tempfile.TemporaryDirectory(prefix="similar-suite-") as tmp:
         for index, group in indexes(benchmarks, encoder, Path(tmp), progress, echo):
+            index_bytes += sum(int(f["bytes"]) for f in (index.manifest.files or {}).values())
             wanted = [m for m in (methods or index.methods) if m in index.methods]
             for bench in group:
                 echo(f"{bench.name}: {KINDS[bench.kind]}")
                 result = evaluate(index, bench, wanted, progress)
-                results["benchmarks"][bench.name] = {
+                per_query[bench.name] = result["per_query"]
+                if bench.kind == "pmid":
+                    for method, times in result["ms_per_question"].items():
+                        by_pmid[method] += times
+                entry["benchmarks"][bench.name] = {
                     "kind": bench.kind,
                     "note": bench.note,
                     "data": {
@@ -287,8 +322,112 @@ def run_suite(
                     "default": index.default_method,
                     "coverage": result["coverage"],
                     "ms_per_query": result["ms_per_query"],
+                    "ms_p50_per_query": {m: _p50(t) for m, t in result["ms_per_question"].items()},
                     **summarize(result, index.default_method, read_topics(bench.topics)),
                 }
+    rate = docs_per_s(encoder, benchmarks[0].corpus, cost_sample) if benchmarks else None
+    entry["cost"] = {
+        "docs_per_s": rate,
+        "docs_per_s_from": f"{cost_sample} papers of {benchmarks[0].corpus.name} embedded, timed" if rate else None,
+        "index_bytes": index_bytes,
+        "query_p50_ms": {m: _p50(t) for m, t in by_pmid.items()},
+    }
+    return entry, per_query
+
+
+def compare_models(entries: dict[str, dict], per_query: dict[str, dict]) -> dict:
+    """Each later model's default method against the first model's, paired over the same queries on every benchmark,
+    and the model DEFAULT_RULE chooses (suite_report.choose_default)."""
+    current = next(iter(entries))
+
+    def default_scores(model: str, bench: str) -> dict[str, float]:
+        method = entries[model]["benchmarks"][bench]["default"]
+        return {q: v["ndcg@10"] for q, v in per_query[model][bench].get(method, {}).items()}
+
+    challengers: dict[str, dict[str, dict | None]] = {}
+    for model in list(entries)[1:]:
+        challengers[model] = {}
+        for bench in entries[current]["benchmarks"]:
+            mine, theirs = (
+                default_scores(model, bench) if bench in per_query[model] else {},
+                default_scores(current, bench),
+            )
+            keys = sorted(set(mine) & set(theirs))
+            challengers[model][bench] = (
+                paired_difference([mine[k] for k in keys], [theirs[k] for k in keys]) if keys else None
+            )
+    chosen, verdicts = choose_default(current, challengers)
+    return {
+        "rule": DEFAULT_RULE,
+        "current": current,
+        "chosen": chosen,
+        "challengers": {m: {"benchmarks": challengers[m], **verdicts[m]} for m in challengers},
+    }
+
+
+def run_suite(
+    benchmarks: Sequence[Benchmark],
+    out_dir: str | Path,
+    name: str = "suite",
+    models: Sequence = (None,),
+    methods: Sequence[str] | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = lambda s: None,
+    cost_sample: int | None = None,
+    cache_only: bool = False,
+) -> dict:
+    """Every benchmark with every method, for each model (names, folders or Encoder objects; the first is the default
+    model): one index per corpus and model (embeddings cached). Methods answered without a model are measured with the
+    first model's indexes and shown once. Writes JSON + markdown; with several models, prints the default-model rule."""
+    started = time.time()
+    cost_sample = COST_SAMPLE if cost_sample is None else cost_sample
+    shared = registry.names(vectors=False)
+    results: dict = {
+        "name": name,
+        "command": " ".join(["similar"] + sys.argv[1:]) if Path(sys.argv[0]).name == "similar" else None,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": store.library_versions(),
+        "shared_methods": list(shared),
+        "models": {},
+        "skipped_models": {},
+    }
+    per_query: dict[str, dict] = {}
+    for i, model in enumerate(models or (None,)):
+        try:
+            encoder = suite_encoder(model, echo, cache_only, fallback=i == 0)
+        except ModelUnavailable as exc:  # a model to compare that is not here: said, and the others measured
+            results["skipped_models"][str(model)] = str(exc)
+            echo(f"note: model {model} not measured ({exc})")
+            continue
+        key = encoder.name if encoder else "none"
+        if key in results["models"]:
+            key = f"{key}@{encoder.fingerprint}"
+        echo(f"model {key} ({i + 1} of {len(models)})")
+        wanted = list(methods or registry.names())
+        if results["models"]:  # answered without the model: the first model's figures stand for every model
+            wanted = [m for m in wanted if m not in shared]
+        entry, per_query[key] = run_model(benchmarks, encoder, wanted, progress, echo, cost_sample)
+        if results["models"]:
+            first = next(iter(results["models"]))
+            for bench, b in entry["benchmarks"].items():
+                mine = {m: v for m, v in per_query[first][bench].items() if m in shared}
+                per_query[key][bench].update(mine)
+                b.update(
+                    summarize(
+                        {"per_query": per_query[key][bench]},
+                        b["default"],
+                        read_topics(_bench(benchmarks, bench).topics),
+                    )
+                )
+                theirs = results["models"][first]["benchmarks"][bench]
+                for timing in ("ms_per_query", "ms_p50_per_query"):
+                    b[timing] = {**b[timing], **{m: v for m, v in theirs[timing].items() if m in shared}}
+        results["models"][key] = entry
+    results["default_model"] = next(iter(results["models"]), None)
+    if len(results["models"]) > 1:
+        results["model_choice"] = compare_models(results["models"], per_query)
+        for line in choice_lines(results["model_choice"]):
+            echo(line)
     results["seconds"] = round(time.time() - started, 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -297,129 +436,5 @@ def run_suite(
     return results
 
 
-def _cell(entry: dict | None) -> str:
-    if not entry:
-        return "-"
-    return f"{entry['mean']:.3f} [{entry['ci'][0]:.3f}, {entry['ci'][1]:.3f}]"
-
-
-def suite_markdown(results: dict) -> str:
-    """One table (methods x benchmarks, nDCG@10 with 95% intervals), the default's paired differences, coverage."""
-    benches = results["benchmarks"]
-    names = list(benches)
-    methods = list(dict.fromkeys(m for b in benches.values() for m in b["summary"]))
-    default = next((b["default"] for b in benches.values()), "")
-    model = results.get("model") or {}
-    lines = [f"# Quality suite: {results['name']}", ""]
-    if results.get("command"):
-        lines += [f"Command: `{results['command']}`", ""]
-    lines += [
-        f"Date {results['date']}; model {model.get('name', 'none')} ({model.get('fingerprint', '-')}); "
-        f"{results['seconds']} s. nDCG@10 with 95% bootstrap intervals over queries; default method **{default}**.",
-        "",
-        "| method | " + " | ".join(names) + " | worst margin |",
-        "|---" * (len(names) + 2) + "|",
-    ]
-    for method in methods:
-        cells = [_cell(benches[n]["summary"].get(method, {}).get("ndcg@10")) for n in names]
-        lines.append(
-            f"| {'**' + method + '**' if method == default else method} | "
-            + " | ".join(cells)
-            + f" | {_worst_margin(benches, method):+.3f} |"
-        )
-    lines += [
-        "",
-        "Worst margin: over the benchmarks, the lowest of (this method's nDCG@10 minus the best other "
-        "method's). A default that is never beaten has a margin >= 0.",
-        "",
-        f"Paired nDCG@10 difference, {default} minus each method (95% bootstrap interval over the same queries):",
-        "",
-        "| benchmark | " + " | ".join(f"vs {m}" for m in methods if m != default) + " |",
-        "|---" * (len(methods)) + "|",
-    ]
-    for n in names:
-        paired = benches[n]["paired_ndcg@10"]
-        cells = []
-        for m in methods:
-            if m == default:
-                continue
-            d = paired.get(m)
-            cells.append(
-                "-"
-                if d is None
-                else f"{d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]{' *' if d['significant'] else ''}"
-            )
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "`*`: the interval excludes zero.",
-        "",
-        "| benchmark | kind | queries evaluated | left out | ms/query " f"({default}) | note |",
-        "|---|---|---|---|---|---|",
-    ]
-    for n in names:
-        b = benches[n]
-        cov = b["coverage"]
-        left = f"{cov['without_text'] if 'without_text' in cov else 0} without text, {cov['without_judged_papers']} without judged papers"
-        lines.append(
-            f"| {n} | {b['kind']}: {KINDS[b['kind']]} | {cov['evaluated']} of {cov['queries']} | {left} | "
-            f"{b['ms_per_query'].get(default, '-')} | {b.get('note', '')} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _worst_margin(benches: dict, method: str) -> float:
-    margins = []
-    for b in benches.values():
-        table = b["summary"]
-        if method not in table:
-            continue
-        others = [v["ndcg@10"]["mean"] for m, v in table.items() if m != method]
-        if others:
-            margins.append(table[method]["ndcg@10"]["mean"] - max(others))
-    return min(margins) if margins else float("nan")
-
-
-def check_suite(results: dict, benchmarks: Sequence[Benchmark], tolerance: float, echo: Callable[[str], None]) -> bool:
-    """OK / FAIL per expected figure; True when every figure is within the tolerance."""
-    all_ok = True
-    for bench in benchmarks:
-        table = results["benchmarks"].get(bench.name, {}).get("summary", {})
-        for method, metrics in bench.expected.items():
-            for metric, expected in metrics.items():
-                got = table.get(method, {}).get(metric, {}).get("mean")
-                ok = got is not None and abs(got - expected) <= tolerance
-                all_ok &= ok
-                shown = "missing" if got is None else f"{got:.4f}"
-                echo(
-                    f"{'OK  ' if ok else 'FAIL'} {bench.name} {method} {metric}: {shown} (expected {expected:.4f} ± {tolerance})"
-                )
-    return all_ok
-
-
-def summary_table(results: dict) -> str:
-    """The README's compact table: nDCG@10 per method and benchmark, the best of each column in bold, and a line per
-    benchmark where the default is not the best."""
-    benches = results["benchmarks"]
-    names = list(benches)
-    methods = list(dict.fromkeys(m for b in benches.values() for m in b["summary"]))
-    default = next((b["default"] for b in benches.values()), "")
-    best = {
-        n: max(benches[n]["summary"].values(), key=lambda v: v["ndcg@10"]["mean"])["ndcg@10"]["mean"] for n in names
-    }
-    lines = ["| nDCG@10 | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for method in methods:
-        cells = []
-        for n in names:
-            value = benches[n]["summary"].get(method, {}).get("ndcg@10", {}).get("mean")
-            text = "-" if value is None else f"{value:.3f}"
-            cells.append(f"**{text}**" if value is not None and value == best[n] else text)
-        lines.append(f"| {method}{' (default)' if method == default else ''} | " + " | ".join(cells) + " |")
-    behind = [n for n in names if benches[n]["summary"].get(default, {}).get("ndcg@10", {}).get("mean") != best[n]]
-    lines += [
-        "",
-        f"The default is not the best on: {', '.join(behind)}."
-        if behind
-        else f"The default ({default}) is the best method on every benchmark of the suite.",
-    ]
-    return "\n".join(lines)
+def _bench(benchmarks: Sequence[Benchmark], name: str) -> Benchmark:
+    return next(b for b in benchmarks if b.name == name)

@@ -17,7 +17,7 @@ import numpy as np
 from .. import methods as registry
 from ..encoders import describe
 from ..index import Index
-from ..ranking import SHORT_TEXT_PARAMS, HybridParams
+from ..ranking import SHORT_TEXT_PARAMS, HybridParams, settings_for
 from .metrics import bootstrap_ci, ndcg_at_k
 from .quality import read_topics
 from .suite import Benchmark, cases, indexes, ranked, suite_encoder
@@ -61,13 +61,53 @@ IDEAS: dict[str, tuple[HybridParams, HybridParams]] = {
     ),
 }
 
-# the grid for papers, judged on the by-PMID benchmarks with leave-one-topic-out cross-validation
+# the grid for papers, judged on the by-PMID benchmarks with leave-one-topic-out cross-validation (and, to choose a
+# model's row, on the long-text benchmarks too: they are ranked with the paper setting)
 GRID = {
-    "dense_weight": (0.3, 0.5),
+    "dense_weight": (0.3, 0.5, 0.7),
     "neighbours": (12, 20),
     "expansion": (0.0, 1.0, 2.0),
     "second_hop": (0.0, 0.5, 2.0),
 }
+
+
+# the grid for short texts (plain fusion: expansion drowns a short text's own signal), judged on the short-text kinds
+SHORT_GRID = {"dense_weight": (0.5, 0.6, 0.7, 0.8, 0.9), "lexical": (("bm25",), ("bm25", "tfidf"))}
+PAPER_KINDS, SHORT_KINDS = ("pmid", "abstract"), ("text", "title")  # which benchmarks judge which setting
+
+
+def short_grid() -> list[HybridParams]:
+    return [
+        HybridParams(dense_weight=w, lexical=lex, neighbours=0, expansion=0.0, second_hop=0.0)
+        for w, lex in itertools.product(*SHORT_GRID.values())
+    ]
+
+
+def choose(scores: dict[HybridParams, dict[str, float]], best_single: dict[str, float]) -> dict | None:
+    """The setting with the highest worst margin (its nDCG@10 minus the best single method's, lowest over the
+    benchmarks it was scored on), ties by the mean margin; None without scores."""
+    if not scores:
+        return None
+
+    def margins(p: HybridParams) -> list[float]:
+        return [v - best_single[b] for b, v in scores[p].items()]
+
+    best = max(scores, key=lambda p: (min(margins(p)), float(np.mean(margins(p)))))
+    return {
+        "params": best.describe(),
+        "worst_margin": min(margins(best)),
+        "mean_margin": float(np.mean(margins(best))),
+        "ndcg@10": dict(scores[best]),
+        "python": _python(best),
+    }
+
+
+def _python(p: HybridParams) -> str:
+    """The setting as the code that makes it (for ranking.MODEL_SETTINGS)."""
+    return (
+        f"HybridParams(dense_weight={p.dense_weight}, lexical={tuple(p.lexical)!r}, neighbours={p.neighbours}, "
+        f"expansion={p.expansion}, second_hop={p.second_hop}, pool={p.pool})"
+    )
 
 
 def grid() -> list[HybridParams]:
@@ -138,29 +178,44 @@ def run_tuning(
     model: str | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = lambda s: None,
+    cache_only: bool = False,
 ) -> dict:
-    """Score every idea and the paper grid on the suite; write JSON + markdown."""
+    """Score every idea, the paper grid and the short-text grid on the suite, and choose the model's settings (papers
+    and short texts, each by its worst benchmark); write JSON + markdown."""
     started = time.time()
-    encoder = suite_encoder(model, echo)
+    encoder = suite_encoder(model, echo, cache_only)
     benchmarks = [b for b in benchmarks if b.kind != "rerank"]
+    current = settings_for(describe(encoder) if encoder else None)
+    named = {**IDEAS, "this model's settings now (ranking.MODEL_SETTINGS)": current}
     ideas: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     singles: dict[str, dict[str, dict[str, float]]] = defaultdict(dict)
     grid_scores: dict[HybridParams, dict[str, dict[str, float]]] = defaultdict(dict)
+    long_scores: dict[HybridParams, dict[str, float]] = defaultdict(dict)  # the paper grid on long texts (means)
+    short_scores: dict[HybridParams, dict[str, float]] = defaultdict(dict)
     cv = {}
     with tempfile.TemporaryDirectory(prefix="similar-tune-") as tmp:
         for index, group in indexes(benchmarks, encoder, Path(tmp), progress):
             for bench in group:
                 questions, _ = cases(index, bench)
-                echo(f"{bench.name}: {len(questions)} queries, {len(IDEAS)} ideas")
+                echo(f"{bench.name}: {len(questions)} queries, {len(named)} ideas")
                 for method in registry.names(fusions=False):
                     if method in index.methods:
                         singles[method][bench.name] = _scores(index, bench, questions, method)
-                for idea, (paper, short) in IDEAS.items():
+                for idea, (paper, short) in named.items():
                     ideas[idea][bench.name] = _scores(index.with_params(paper, short), bench, questions)
-                if bench.kind == "pmid":
+                if bench.kind in PAPER_KINDS:
                     echo(f"{bench.name}: {len(grid())} grid settings")
                     for p in grid():
-                        grid_scores[p][bench.name] = _scores(index.with_params(p), bench, questions)
+                        scores = _scores(index.with_params(p, current[1]), bench, questions)
+                        if bench.kind == "pmid":
+                            grid_scores[p][bench.name] = scores
+                        else:
+                            long_scores[p][bench.name] = float(np.mean(list(scores.values())))
+                if bench.kind in SHORT_KINDS:
+                    echo(f"{bench.name}: {len(short_grid())} short-text settings")
+                    for p in short_grid():
+                        scores = _scores(index.with_params(current[0], p), bench, questions)
+                        short_scores[p][bench.name] = float(np.mean(list(scores.values())))
     for bench in benchmarks:
         if bench.kind == "pmid" and bench.topics and grid_scores:
             pmid_singles = {m: {b: v[b] for b in next(iter(grid_scores.values()))} for m, v in singles.items()}
@@ -171,6 +226,12 @@ def run_tuning(
         return {"mean": float(np.mean(v)), "ci": list(bootstrap_ci(v))}
 
     names = [b.name for b in benchmarks]
+    best_single = {n: max(float(np.mean(list(v[n].values()))) for v in singles.values() if n in v) for n in names}
+    paper_scores = {
+        p: {**{n: float(np.mean(list(v.values()))) for n, v in by.items()}, **long_scores.get(p, {})}
+        for p, by in grid_scores.items()
+    }
+    chosen = {"paper": choose(paper_scores, best_single), "short_text": choose(short_scores, best_single)}
     results = {
         "name": name,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -182,8 +243,8 @@ def run_tuning(
         "ideas": [
             {
                 "idea": idea,
-                "paper": IDEAS[idea][0].describe(),
-                "short_text": IDEAS[idea][1].describe(),
+                "paper": named[idea][0].describe(),
+                "short_text": named[idea][1].describe(),
                 **{n: cell(v[n]) for n in names},
             }
             for idea, v in ideas.items()
@@ -193,7 +254,10 @@ def run_tuning(
             {"params": p.describe(), **{n: float(np.mean(list(v.values()))) for n, v in b.items()}}
             for p, b in grid_scores.items()
         ],
+        "short_grid": {k: [list(x) if isinstance(x, tuple) else x for x in v] for k, v in SHORT_GRID.items()},
+        "short_grid_results": [{"params": p.describe(), **b} for p, b in short_scores.items()],
         "cross_validation": cv,
+        "chosen": chosen,
         "seconds": round(time.time() - started, 1),
     }
     for entry in results["ideas"]:
@@ -251,6 +315,7 @@ def tuning_markdown(r: dict) -> str:
                 f"| {f['topic']} | {f['seeds']} | {_params(f['chosen'])} | {f['train_worst_margin']:+.3f} | "
                 f"{f['heldout_ndcg@10']:.3f} |"
             )
+    lines += chosen_lines(r)
     if r["grid_results"]:
         pmid = [n for n in names if any(n in g for g in r["grid_results"][:1])]
         lines += [
@@ -263,3 +328,33 @@ def tuning_markdown(r: dict) -> str:
         for g in sorted(r["grid_results"], key=lambda g: -min(g[n] for n in pmid))[:15]:
             lines.append(f"| {_params(g['params'])} | " + " | ".join(f"{g[n]:.3f}" for n in pmid) + " |")
     return "\n".join(lines) + "\n"
+
+
+def chosen_lines(r: dict) -> list[str]:
+    """The settings the tuning chose for its model, each by its worst benchmark, as the row of ranking.MODEL_SETTINGS."""
+    chosen = r.get("chosen") or {}
+    if not chosen.get("paper") and not chosen.get("short_text"):
+        return []
+    model = (r.get("model") or {}).get("name", "none")
+    lines = ["", f"## Chosen for {model} (each setting by its worst benchmark; all dev queries, optimistic)", ""]
+    for part, kinds in (("paper", "by-PMID and long-text"), ("short_text", "short-text")):
+        c = chosen.get(part)
+        if not c:
+            lines.append(f"- {part.replace('_', ' ')}s: no {kinds} benchmark in this suite, nothing chosen")
+            continue
+        figures = ", ".join(f"{n} {v:.3f}" for n, v in c["ndcg@10"].items())
+        lines.append(
+            f"- {part.replace('_', ' ')}s ({kinds} benchmarks): {_params(c['params'])}: worst margin "
+            f"{c['worst_margin']:+.3f}, mean margin {c['mean_margin']:+.3f} ({figures})"
+        )
+    if not chosen.get("paper") or not chosen.get("short_text"):
+        return lines
+    lines += [
+        "",
+        "The row of `ranking.MODEL_SETTINGS`:",
+        "",
+        "```python",
+        f'"{model}": (\n    {chosen["paper"]["python"]},\n    {chosen["short_text"]["python"]},\n),',
+        "```",
+    ]
+    return lines

@@ -9,6 +9,7 @@ import click
 from ..bench.speed import DEFAULT_PARTS, PARTS
 from ..errors import SimilarError
 
+CACHE_ONLY_HELP = "Embed nothing: every vector comes from the embedding cache (a text without one stops the run)."
 OUT_HELP = "Results folder (default: SIMILAR_HOME/results; --out benchmarks/results refreshes the committed figures)."
 
 
@@ -52,14 +53,30 @@ def bench():
 @click.option(
     "--topics", type=click.Path(dir_okay=False), default=None, help="seed<TAB>topic file, for the per-topic spread."
 )
-@click.option("--model", "models", multiple=True, help="Dense model(s) to compare (default: all-MiniLM-L6-v2).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Dense model(s) to compare, the default first (default: the suite's `models:` list, else all-MiniLM-L6-v2).",
+)
 @click.option("--name", default=None, help="Results name (default: suite, or from the corpus and judgments).")
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
+@click.option(
+    "--cost-sample",
+    default=None,
+    type=click.IntRange(0),
+    help="Papers embedded and timed per model for the suite's cost column, also with --cache-only (default: a few "
+    "dozen; 0: not measured).",
+)
+@click.option("--cache-only", is_flag=True, help=CACHE_ONLY_HELP)
 @click.option("--quiet", is_flag=True)
-def bench_quality(suite_file, check_file, corpus, judgments, topics, models, name, out_dir, quiet):
+def bench_quality(
+    suite_file, check_file, corpus, judgments, topics, models, name, out_dir, cost_sample, cache_only, quiet
+):
     """nDCG@10 with 95% intervals for every method: on the whole suite, or on one corpus and its judgments."""
     if suite_file or check_file:
-        from ..bench.suite import check_suite, load_suite, run_suite, suite_markdown
+        from ..bench.suite import load_suite, run_suite, suite_models
+        from ..bench.suite_report import check_suite, expected_figures, suite_markdown
 
         benchmarks, spec = load_suite(suite_file or check_file)
         out_dir = _out(out_dir)
@@ -67,14 +84,17 @@ def bench_quality(suite_file, check_file, corpus, judgments, topics, models, nam
             benchmarks,
             out_dir,
             name=name or "suite",
-            model=models[0] if models else None,
+            models=list(models) or suite_models(spec),
             progress=not quiet,
             echo=lambda line: click.echo(line, err=True),
+            cost_sample=cost_sample,
+            cache_only=cache_only,
         )
         click.echo(suite_markdown(results))
         click.echo(f"wrote {out_dir}/{results['name']}.json, .md ({results['seconds']}s)")
         if check_file:
-            ok = check_suite(results, benchmarks, float(spec.get("tolerance", 0.005)), echo=click.echo)
+            tolerance = float(spec.get("tolerance", 0.005))
+            ok = check_suite(results, expected_figures(benchmarks), tolerance, echo=click.echo)
             sys.exit(0 if ok else 1)
         return
     if not corpus or not judgments:
@@ -129,11 +149,12 @@ def bench_collections(
     show_default=True,
     help="The suite whose benchmarks judge every idea.",
 )
-@click.option("--model", default=None)
+@click.option("--model", default=None, help="The model whose settings are tuned (default: all-MiniLM-L6-v2).")
 @click.option("--name", default="ranking-ideas", show_default=True)
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
+@click.option("--cache-only", is_flag=True, help=CACHE_ONLY_HELP)
 @click.option("--quiet", is_flag=True)
-def bench_tune(suite_file, model, name, out_dir, quiet):
+def bench_tune(suite_file, model, name, out_dir, cache_only, quiet):
     """Every ranking idea on every suite benchmark, and the paper setting cross-validated over topics by its worst benchmark."""
     from ..bench.suite import load_suite
     from ..bench.tuning import run_tuning, tuning_markdown
@@ -146,6 +167,7 @@ def bench_tune(suite_file, model, name, out_dir, quiet):
         model=model,
         progress=not quiet,
         echo=lambda line: click.echo(line, err=True),
+        cache_only=cache_only,
     )
     click.echo(tuning_markdown(results))
 

@@ -130,4 +130,5 @@ def _read(path: Path, mmap: bool, files: Fingerprints | None) -> Opened:
         rows_, scores_, _ = _load(path, store.NEIGHBOURS, lambda: store.load_lists(path, mmap=mmap))
         store.check_count(path, store.NEIGHBOURS, rows_.shape[0], count)
         lists = (manifest.precomputed["method"], rows_, scores_)
-    return Opened(path, manifest, Ranker(dense, lexical, live), rows, table, deleted, db, lists, files)
+    ranker = Ranker.for_model(dense, lexical, live, manifest.model)  # the settings of the index's model
+    return Opened(path, manifest, ranker, rows, table, deleted, db, lists, files)
