@@ -63,7 +63,8 @@ def count_terms(texts: Sequence[str], vocabulary: dict) -> sp.csr_matrix:
 
 
 # above this many rows a search gathers candidates from the postings of its highest-impact terms, then scores them
-# exactly; at or below it, one sparse product over every row (exact, and what every quality figure was measured with)
+# exactly; at or below it, one sparse product over the postings of every query term (exact: the same scores, bit for
+# bit, as the product over every row that every quality figure was measured with)
 EXACT_LIMIT = 200_000
 POSTINGS_BUDGET = 2_000_000  # postings a pruned search reads at most (about 2% of them at 1M papers)
 CANDIDATES = 1000  # rows a pruned search scores exactly
@@ -354,17 +355,13 @@ class LexicalBackend:
         choice = self.exact if exact is None else exact
         return self.count > EXACT_LIMIT if choice is None else not choice
 
-    def score_all(self, method: str, queries: sp.csr_matrix, exact: bool | None = None) -> np.ndarray:
-        """Dense (queries x documents) score matrix, exact either way: one sparse product over every row, or (above
-        EXACT_LIMIT) the sum over the query's terms of their postings, which reads only the rows holding them."""
-        if not self.pruned(exact):
-            return np.asarray((queries @ self.weights(method).T).todense(), dtype=np.float32)
-        queries = sp.csr_matrix(queries)
-        out = np.empty((queries.shape[0], self.count), dtype=np.float32)
-        for i in range(queries.shape[0]):
-            q = queries[i]
-            out[i] = self._accumulate(method, q.indices, q.data)
-        return out
+    def score_all(self, method: str, queries: sp.csr_matrix) -> np.ndarray:
+        """Dense (queries x documents) score matrix, exact at any size: one sparse product of the queries with the
+        postings (the weights by term, whose transpose is a CSR matrix as stored), so it reads only the postings of
+        the query's terms, never every row. Each score sums the same products in the same order (the query's terms,
+        ascending) as `queries @ weights.T`, so the values are identical to it, bit for bit (tests: the oracle)."""
+        product = sp.csr_matrix(queries, dtype=np.float32) @ self.postings(method).T
+        return np.asarray(product.todense(), dtype=np.float32)
 
     def _accumulate(self, method: str, terms: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Scores of every row from the postings of some query terms (term at a time, numpy's bincount)."""
@@ -391,14 +388,14 @@ class LexicalBackend:
         candidates: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query row, like the dense backend's search; `exclude` rows are never returned and
-        short rows are padded with -inf / -1. Exact (one product over every row) up to EXACT_LIMIT rows or with
-        exact=True; else pruned: see pruned_search."""
+        short rows are padded with -inf / -1. Exact (score_all: the postings of every query term) up to EXACT_LIMIT
+        rows or with exact=True; else pruned: see pruned_search."""
         queries = sp.csr_matrix(queries)
         out_s = np.full((queries.shape[0], k), -np.inf, np.float32)
         out_r = np.full((queries.shape[0], k), -1, np.int64)
         exclude = np.asarray([] if exclude is None else exclude, dtype=np.int64)
         pruned = self.pruned(exact)
-        scores = None if pruned else self.score_all(method, queries, exact=True)
+        scores = None if pruned else self.score_all(method, queries)
         for i in range(queries.shape[0]):
             if scores is not None:
                 s, r = top_k(scores[i], k, exclude)
