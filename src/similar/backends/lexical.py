@@ -68,6 +68,7 @@ def count_terms(texts: Sequence[str], vocabulary: dict) -> sp.csr_matrix:
 EXACT_LIMIT = 200_000
 POSTINGS_BUDGET = 2_000_000  # postings a pruned search reads at most (about 2% of them at 1M papers)
 CANDIDATES = 1000  # rows a pruned search scores exactly
+ROW_BLOCK = 65_536  # rows weighed at a time: a build holds one block's temporaries, not the whole matrix's
 LAYOUT = "similar-lexical"
 LAYOUT_VERSION = 1
 SPARSE_PARTS = ("data", "indices", "indptr")
@@ -121,6 +122,21 @@ def write_sparse(folder: Path, name: str, matrix: sp.spmatrix, dtype) -> list[st
         write_array(folder, f"{name}.indices", np.asarray(matrix.indices, dtype=dtype)),
         write_array(folder, f"{name}.indptr", np.asarray(matrix.indptr, dtype=dtype)),
     ]
+
+
+def stack_rows(blocks: list[sp.csr_matrix], shape: tuple[int, int]) -> sp.csr_matrix:
+    """CSR blocks of consecutive rows as one matrix; each block is taken off the list (and freed) once copied."""
+    nnz = sum(b.nnz for b in blocks)
+    dtype = index_dtype(nnz, *shape)
+    data, indices = np.empty(nnz, dtype=np.float32), np.empty(nnz, dtype=dtype)
+    indptr, row, at = np.zeros(shape[0] + 1, dtype=dtype), 0, 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()
+        data[at : at + block.nnz], indices[at : at + block.nnz] = block.data, block.indices
+        indptr[row + 1 : row + 1 + block.shape[0]] = np.asarray(block.indptr[1:]) + at
+        row, at = row + block.shape[0], at + block.nnz
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
 
 
 @dataclass(frozen=True)
@@ -256,26 +272,42 @@ class LexicalBackend:
         return (ready(self.title_counts)[rows] * title_weight + ready(self.abstract_counts)[rows]).tocsr()
 
     def _stats(self, title_weight: float) -> tuple[np.ndarray, int, float]:
+        """Document frequencies, live document count and mean length over the live rows, a block of rows at a time
+        (never the whole weighed count matrix at once: a build's peak memory)."""
         key = ("stats", title_weight)
         if key not in self._cache:  # once per index, not once per text query
-            self._cache[key] = self._count_stats(self.counts(title_weight))
+            df = np.zeros(self.terms, dtype=np.float64)
+            n_docs, total = 0, 0.0
+            for start, stop in self.blocks():
+                block = self.count_block(start, stop, title_weight)
+                if self._live is not None:
+                    block = block[self._live[start:stop]]
+                df += np.bincount(block.indices[block.data > 0], minlength=self.terms)
+                n_docs, total = n_docs + block.shape[0], total + float(np.sum(block.data, dtype=np.float64))
+            self._cache[key] = df, n_docs, total / max(n_docs, 1)
         return self._cache[key]
 
-    def _count_stats(self, counts: sp.csr_matrix) -> tuple[np.ndarray, int, float]:
-        """Document frequencies, live document count and mean length over the live rows."""
-        live = counts if self._live is None else counts[self._live]
-        n_docs = live.shape[0]
-        df = np.asarray((live > 0).sum(axis=0)).ravel().astype(np.float64)
-        avgdl = float(live.sum() / max(n_docs, 1))
-        return df, n_docs, avgdl
+    def blocks(self) -> list[tuple[int, int]]:
+        """[start, stop) row ranges of ROW_BLOCK rows: the unit in which weights are computed."""
+        return [(a, min(a + ROW_BLOCK, self.count)) for a in range(0, self.count, ROW_BLOCK)]
+
+    def count_block(self, start: int, stop: int, title_weight: float = TITLE_WEIGHT) -> sp.csr_matrix:
+        """Counts of rows [start, stop), title words weighed (the same values as counts()[start:stop])."""
+        key = ("counts", title_weight)
+        if key in self._cache:
+            return self._cache[key][start:stop]
+        return (ready(self.title_counts)[start:stop] * title_weight + ready(self.abstract_counts)[start:stop]).tocsr()
 
     def weights(self, method: str) -> sp.csr_matrix:
         """Document-side weight matrix for a method: the saved one, else computed once."""
         w = weighting(method)
         if method in self._stored:
             return ready(self._stored[method].rows)
-        if method not in self._cache:
-            self._cache[method] = self._weigh(method, self.counts(w.title_weight))
+        if method not in self._cache:  # a block of rows at a time (weights are row-local): no whole-matrix temporaries
+            self._cache[method] = stack_rows(
+                [self._weigh(method, self.count_block(a, b, w.title_weight)) for a, b in self.blocks()],
+                (self.count, self.terms),
+            )
         return self._cache[method]
 
     def postings(self, method: str) -> sp.csc_matrix:
@@ -319,10 +351,12 @@ class LexicalBackend:
         if method in self._stored:
             return ready(self._stored[method].self_scores)
         key = ("self", method)
-        if key not in self._cache:
-            w = weighting(method)
-            queries = self.counts(w.title_weight) if w.queries_with_counts else self.weights(method)
-            self._cache[key] = np.asarray(queries.multiply(self.weights(method)).sum(axis=1)).ravel().astype(np.float32)
+        if key not in self._cache:  # a block of rows at a time, as the weights
+            w, weights, parts = weighting(method), self.weights(method), []
+            for a, b in self.blocks():
+                queries = self.count_block(a, b, w.title_weight) if w.queries_with_counts else weights[a:b]
+                parts.append(np.asarray(queries.multiply(weights[a:b]).sum(axis=1)).ravel().astype(np.float32))
+            self._cache[key] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return self._cache[key]
 
     def _text_counts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
