@@ -68,7 +68,7 @@ def count_terms(texts: Sequence[str], vocabulary: dict) -> sp.csr_matrix:
 EXACT_LIMIT = 200_000
 POSTINGS_BUDGET = 2_000_000  # postings a pruned search reads at most (about 2% of them at 1M papers)
 CANDIDATES = 1000  # rows a pruned search scores exactly
-ROW_BLOCK = 65_536  # rows weighed at a time: a build holds one block's temporaries, not the whole matrix's
+ROW_BLOCK = 8_192  # rows weighed at a time: a build holds one block's temporaries, not the whole matrix's
 LAYOUT = "similar-lexical"
 LAYOUT_VERSION = 1
 SPARSE_PARTS = ("data", "indices", "indptr")

@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from .. import methods as registry
+from . import hnsw
 
 DIM = 384  # all-MiniLM-L6-v2's width, so vectors weigh what real ones do
 UPDATE = 30_000  # a daily MEDLINE update file's size
@@ -322,6 +323,7 @@ STAGES = {
     "serve": stage_serve,
     "recall": stage_recall,
     "lists": stage_lists,
+    "hnsw": hnsw.stage_hnsw,
 }
 
 
@@ -371,6 +373,8 @@ def run_scale(
     result["serve"] = _in_child("serve", index=str(index), queries=queries)
     print("recall", file=sys.stderr)
     result["recall"] = _in_child("recall", index=str(index))
+    print("HNSW settings", file=sys.stderr)
+    result["hnsw_settings"] = _in_child("hnsw", index=str(index))
     print(f"update: {update:,} records", file=sys.stderr)
     result["update"] = _in_child("update", update=str(update_file), index=str(index))
     print("lists after the update", file=sys.stderr)
@@ -460,6 +464,7 @@ def scale_markdown(r: dict) -> str:
         lines.append(f"| {method}{' (' + v['index'] + ')' if 'index' in v else ''} | {v['recall@10']} |")
     if r.get("recall_note"):
         lines += ["", f"Note: {r['recall_note']}."]
+    lines += hnsw.hnsw_markdown(r.get("hnsw_settings") or {})
     lists = r.get("lists_after_update", {})
     if "same_top10" in lists:
         lines += [
