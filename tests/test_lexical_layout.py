@@ -8,8 +8,9 @@ import scipy.sparse as sp
 from similar import store
 from similar.backends import lexical as lexical_module
 from similar.backends import top_k
-from similar.backends.lexical import LexicalBackend, pruned_recall
+from similar.backends.lexical import LexicalBackend
 from similar.backends.weightings import METHODS
+from similar.bench.recall import pruned_recall
 
 WORDS = [f"w{i}" for i in range(400)]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fixtures import SHARED
-from similar.bench.hnsw import HNSW_SETTINGS
+from similar.bench.recall import HNSW_SETTINGS
 from similar.bench.scale import Corpus, StandInEncoder, pubmed_arithmetic, read_sources, run_scale, scale_markdown
 from similar.records import Deletion, Paper, read_records
 

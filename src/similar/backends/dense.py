@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import checks
 from ..store import VECTORS
+from . import prefetch
 
 # above this many vectors an exact scan is no longer cheap enough per query; an approximate index takes over
 EXACT_LIMIT = 200_000
@@ -143,7 +144,7 @@ class DenseBackend:
                 raise
             index, flags = faiss.read_index(path), 0
         if flags:  # in the background: the kernel's readahead of a big file can block for a while
-            threading.Thread(target=prefetch, args=(Path(path),), name="similar-prefetch", daemon=True).start()
+            threading.Thread(target=prefetch, args=([Path(path)],), name="similar-prefetch", daemon=True).start()
         return cls(index, kind, spec.get("params", {}), mapped=bool(flags))
 
 
@@ -153,22 +154,6 @@ def mmap_flags(kind: str) -> int:
     if kind == "ivf":
         return faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY
     return getattr(faiss, "IO_FLAG_MMAP_IFC", 0) | faiss.IO_FLAG_READ_ONLY
-
-
-def prefetch(path: Path) -> None:
-    """Ask the kernel to read a mapped file into the page cache ahead of the queries (asynchronous; no memory of ours)."""
-    if not hasattr(os, "posix_fadvise"):
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # a hint only: the queries read the pages themselves
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-    except OSError:
-        pass  # a hint only (a file system without readahead)
-    finally:
-        os.close(fd)
 
 
 def set_threads(n: int | None = None) -> None:

@@ -17,8 +17,8 @@ import scipy.sparse as sp
 from .. import checks
 from ..checks import ready
 from ..store import LEXICAL, LEXICAL_LEGACY, LEXICAL_PREFIX, LEXICAL_VOCABULARY, lexical_array
-from . import top_k
-from .weightings import METHODS, TITLE_WEIGHT, weighting
+from . import prefetch, top_k
+from .weightings import METHODS, TITLE_WEIGHT, stack_rows, weighting
 
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import CountVectorizer
@@ -72,6 +72,13 @@ ROW_BLOCK = 8_192  # rows weighed at a time: a build holds one block's temporari
 LAYOUT = "similar-lexical"
 LAYOUT_VERSION = 1
 SPARSE_PARTS = ("data", "indices", "indptr")
+SMALL_ARRAYS = (
+    "rows.indptr",
+    "postings.indptr",
+    "maxweight",
+    "idf",
+    "self",
+)  # a method's arrays of one value a row or term
 
 
 def index_dtype(nnz: int, *dims: int) -> type:
@@ -124,21 +131,6 @@ def write_sparse(folder: Path, name: str, matrix: sp.spmatrix, dtype) -> list[st
     ]
 
 
-def stack_rows(blocks: list[sp.csr_matrix], shape: tuple[int, int]) -> sp.csr_matrix:
-    """CSR blocks of consecutive rows as one matrix; each block is taken off the list (and freed) once copied."""
-    nnz = sum(b.nnz for b in blocks)
-    dtype = index_dtype(nnz, *shape)
-    data, indices = np.empty(nnz, dtype=np.float32), np.empty(nnz, dtype=dtype)
-    indptr, row, at = np.zeros(shape[0] + 1, dtype=dtype), 0, 0
-    blocks.reverse()
-    while blocks:
-        block = blocks.pop()
-        data[at : at + block.nnz], indices[at : at + block.nnz] = block.data, block.indices
-        indptr[row + 1 : row + 1 + block.shape[0]] = np.asarray(block.indptr[1:]) + at
-        row, at = row + block.shape[0], at + block.nnz
-    return sp.csr_matrix((data, indices, indptr), shape=shape)
-
-
 @dataclass(frozen=True)
 class StoredMethod:
     """One method's weights as saved (memory-mapped): CSR rows, CSC postings, per-term max weight, idf, self scores."""
@@ -177,6 +169,7 @@ class LexicalBackend:
         self._cache: dict = {}
         self._stored: dict[str, StoredMethod] = {}  # a loaded backend's saved weights, memory-mapped
         self._weights_live = live_key(None, self.count)  # the live mask that the saved or cached weights reflect
+        self.folder: Path | None = None  # where a loaded backend's arrays are mapped from
         self.exact: bool | None = None  # None: exact up to EXACT_LIMIT rows, pruned above; True/False force it
         self.budget = POSTINGS_BUDGET
         self.candidates = CANDIDATES
@@ -304,10 +297,9 @@ class LexicalBackend:
         if method in self._stored:
             return ready(self._stored[method].rows)
         if method not in self._cache:  # a block of rows at a time (weights are row-local): no whole-matrix temporaries
-            self._cache[method] = stack_rows(
-                [self._weigh(method, self.count_block(a, b, w.title_weight)) for a, b in self.blocks()],
-                (self.count, self.terms),
-            )
+            blocks = [self._weigh(method, self.count_block(a, b, w.title_weight)) for a, b in self.blocks()]
+            shape = (self.count, self.terms)
+            self._cache[method] = stack_rows(blocks, shape, index_dtype(sum(b.nnz for b in blocks), *shape))
         return self._cache[method]
 
     def postings(self, method: str) -> sp.csc_matrix:
@@ -480,6 +472,16 @@ class LexicalBackend:
         best, order = top_k(self.score_rows(method, query, cands), k)
         return best, cands[order]
 
+    def prefetch(self) -> None:
+        """Have the kernel read ahead the small arrays that every query reads a few values of (row and term pointers,
+        idf, per-term maxima, self scores): a cold query then faults only on the rows and postings it reads."""
+        if self.folder is None:
+            return
+        names = ["title.indptr", "abstract.indptr"] + [
+            f"{method}.{part}" for method in self._stored for part in SMALL_ARRAYS
+        ]
+        prefetch(self.folder / lexical_array(name) for name in names)
+
     # -- disk -------------------------------------------------------------------------------------------
     def describe(self) -> dict:
         return {"vocabulary": self.terms, "title_weight": TITLE_WEIGHT, "methods": list(METHODS)}
@@ -591,27 +593,5 @@ class LexicalBackend:
                 avgdl=avgdl,
             )
         backend._weights_live = live_sha256
+        backend.folder = folder
         return backend
-
-
-def pruned_recall(
-    backend: LexicalBackend,
-    method: str,
-    rows: Sequence[int] | np.ndarray,
-    k: int = 10,
-    budget: int | None = None,
-    candidates: int | None = None,
-) -> float:
-    """Mean recall@k of the pruned search against exact scoring, each row querying for its neighbours (itself left
-    out): how much the postings budget costs, on the same backend. A pruned row scoring as high as the exact k-th
-    counts as found (its score is the exact one), so ties at the cut are not misses."""
-    found = []
-    for row in np.asarray(rows, dtype=np.int64).tolist():
-        query = backend.query_rows(method, [row])
-        itself = np.array([row])
-        want, _ = backend.search(method, query, k, exclude=itself, exact=True)
-        got, _ = backend.search(method, query, k, exclude=itself, exact=False, budget=budget, candidates=candidates)
-        want, got = want[0][np.isfinite(want[0])], got[0][np.isfinite(got[0])]
-        if len(want):
-            found.append(min(int((got >= want[-1]).sum()), len(want)) / len(want))
-    return float(np.mean(found)) if found else 1.0

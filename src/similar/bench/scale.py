@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from .. import methods as registry
-from . import hnsw
+from . import recall
 
 DIM = 384  # all-MiniLM-L6-v2's width, so vectors weigh what real ones do
 UPDATE = 30_000  # a daily MEDLINE update file's size
@@ -285,11 +285,9 @@ def stage_recall(index: str, queries: int = 100, seed: int = 1, lexical_queries:
             hits.append(len(truth & set(got.tolist())) / 10)
         out["dense"] = {"recall@10": round(float(np.mean(hits)), 4), "index": ranker.dense.kind, "queries": len(rows)}
         del everything
-    from ..backends.lexical import pruned_recall
-
     for method in registry.lexical():  # the pruned path at any size: what it would lose against exact scoring
-        recall = pruned_recall(ranker.lexical, method, rows[:lexical_queries], 10)
-        out[method] = {"recall@10": round(recall, 4), "queries": lexical_queries, "path": "postings, pruned"}
+        found = recall.pruned_recall(ranker.lexical, method, rows[:lexical_queries], 10)
+        out[method] = {"recall@10": round(found, 4), "queries": lexical_queries, "path": "postings, pruned"}
     return out
 
 
@@ -323,7 +321,7 @@ STAGES = {
     "serve": stage_serve,
     "recall": stage_recall,
     "lists": stage_lists,
-    "hnsw": hnsw.stage_hnsw,
+    "hnsw": recall.stage_hnsw,
 }
 
 
@@ -464,7 +462,7 @@ def scale_markdown(r: dict) -> str:
         lines.append(f"| {method}{' (' + v['index'] + ')' if 'index' in v else ''} | {v['recall@10']} |")
     if r.get("recall_note"):
         lines += ["", f"Note: {r['recall_note']}."]
-    lines += hnsw.hnsw_markdown(r.get("hnsw_settings") or {})
+    lines += recall.hnsw_markdown(r.get("hnsw_settings") or {})
     lists = r.get("lists_after_update", {})
     if "same_top10" in lists:
         lines += [

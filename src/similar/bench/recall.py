@@ -1,10 +1,15 @@
-"""`similar bench scale`'s HNSW settings: recall@10 against brute force and p99 per M, efConstruction, efSearch."""
+"""Approximate search against exact scoring for `similar bench scale`: HNSW settings (recall@10 and p99 per M,
+efConstruction, efSearch) and the pruned lexical postings path."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..backends.lexical import LexicalBackend
 
 HNSW_SETTINGS = ((32, 80, (96, 128, 192, 256)), (48, 128, (96, 128, 192)))  # (M, efConstruction, efSearch values)
 
@@ -83,3 +88,26 @@ def hnsw_markdown(sweep: dict) -> list[str]:
             f"{v['p99_ms']} | {v['build_seconds']} | {v['index_mb']} | {'yes' if met else '**no**'} |"
         )
     return lines
+
+
+def pruned_recall(
+    backend: "LexicalBackend",
+    method: str,
+    rows: Sequence[int] | np.ndarray,
+    k: int = 10,
+    budget: int | None = None,
+    candidates: int | None = None,
+) -> float:
+    """Mean recall@k of the pruned search against exact scoring, each row querying for its neighbours (itself left
+    out): how much the postings budget costs, on the same backend. A pruned row scoring as high as the exact k-th
+    counts as found (its score is the exact one), so ties at the cut are not misses."""
+    found = []
+    for row in np.asarray(rows, dtype=np.int64).tolist():
+        query = backend.query_rows(method, [row])
+        itself = np.array([row])
+        want, _ = backend.search(method, query, k, exclude=itself, exact=True)
+        got, _ = backend.search(method, query, k, exclude=itself, exact=False, budget=budget, candidates=candidates)
+        want, got = want[0][np.isfinite(want[0])], got[0][np.isfinite(got[0])]
+        if len(want):
+            found.append(min(int((got >= want[-1]).sum()), len(want)) / len(want))
+    return float(np.mean(found)) if found else 1.0
