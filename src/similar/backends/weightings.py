@@ -72,7 +72,8 @@ def stack_rows(blocks: list[sp.csr_matrix], shape: tuple[int, int], dtype: type)
 
     nnz = sum(b.nnz for b in blocks)
     data, indices = np.empty(nnz, dtype=np.float32), np.empty(nnz, dtype=dtype)
-    indptr, row, at = np.zeros(shape[0] + 1, dtype=dtype), 0, 0
+    indptr: np.ndarray = np.zeros(shape[0] + 1, dtype=dtype)
+    row, at = 0, 0
     blocks.reverse()
     while blocks:
         block = blocks.pop()
