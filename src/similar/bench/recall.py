@@ -11,7 +11,8 @@ import numpy as np
 if TYPE_CHECKING:
     from ..backends.lexical import LexicalBackend
 
-HNSW_SETTINGS = ((32, 80, (96, 128, 192, 256)), (48, 128, (96, 128, 192)))  # (M, efConstruction, efSearch values)
+# (M, efConstruction, efSearch values): a graph is built once per (M, efConstruction), efSearch is free to vary
+HNSW_SETTINGS = ((32, 80, (96, 128, 192, 256, 384, 512)), (48, 128, (96, 128, 192, 256, 384)))
 
 
 def stage_hnsw(index: str, queries: int = 200, seed: int = 3, settings=HNSW_SETTINGS) -> dict:
