@@ -58,6 +58,24 @@ def test_dense_roundtrip_and_add(tmp_path):
     np.testing.assert_allclose(loaded.vectors(np.array([10, 0])), x[[10, 0]], atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
+def test_a_mapped_index_answers_as_the_read_one_and_only_a_read_one_grows(tmp_path, kind):
+    """Loaded with mmap (flat and HNSW: views of the file; IVF: on-disk lists), the answers are those of the index
+    read whole; an add to it is refused, not a crash (FAISS aborts the process on a write to a viewed array)."""
+    rng = np.random.default_rng(2)
+    x, q = unit(rng, 1200, 16), unit(rng, 7, 16)
+    DenseBackend.build(x[:1000], kind).save(tmp_path)
+    spec = {"type": kind, "dim": 16, "params": {}}
+    mapped, read = DenseBackend.load(tmp_path, spec, mmap=True), DenseBackend.load(tmp_path, spec, mmap=False)
+    assert mapped.mapped and not read.mapped
+    for a, b in zip(mapped.search(q, 10), read.search(q, 10)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="^a memory-mapped dense index is read-only: load it with mmap=False"):
+        mapped.add(x[1000:])
+    read.add(x[1000:])
+    assert mapped.count == 1000 and read.count == 1200
+
+
 def test_top_k_excludes_and_orders():
     s, r = top_k(np.array([0.1, 0.9, 0.5, 0.9, 0.3]), 3, exclude=np.array([1]))
     assert r.tolist() == [3, 2, 4] and s.tolist() == pytest.approx([0.9, 0.5, 0.3])

@@ -8,7 +8,7 @@ import pytest
 
 from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar import store
-from similar.backends.lexical import make_vectorizer
+from similar.backends.terms import make_vectorizer
 from similar.build import build_index
 from similar.collection import recommend_collection
 from similar.explain import explain_list, sentences

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fixtures import make_corpus
-from similar.backends.lexical import count_terms, make_vectorizer
+from similar.backends.terms import count_terms, make_vectorizer
 
 TEXTS = [
     "",

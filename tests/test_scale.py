@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fixtures import SHARED
+from similar.bench.recall import HNSW_SETTINGS
 from similar.bench.scale import Corpus, StandInEncoder, pubmed_arithmetic, read_sources, run_scale, scale_markdown
 from similar.records import Deletion, Paper, read_records
 
@@ -56,8 +57,13 @@ def test_a_whole_tiny_run_reports_every_stage(tmp_path):
     assert result["lists_after_update"]["same_top10"] >= 0.99
     for kind in ("hybrid, by PMID (stored list)", "bm25, by PMID", "hybrid, title as text"):
         assert result["serve"]["latency"][kind]["p99_ms"] > 0
+    sweep = result["hnsw_settings"]
+    assert sweep["papers"] == 1000 and len(sweep["settings"]) == sum(len(e) for _, _, e in HNSW_SETTINGS)
+    for row in sweep["settings"]:
+        assert 0 < row["recall@10"] <= 1 and row["p99_ms"] >= row["p50_ms"] > 0 and row["index_mb"] > 0
     report = scale_markdown(result)
     assert "| build, excluding encoding |" in report and "all of PubMed" in report
+    assert "| M | efConstruction | efSearch | recall@10 |" in report
     assert not (tmp_path / "index-1000").exists()  # removed unless --keep
 
 

@@ -265,7 +265,7 @@ def save_shard(folder: Path, name: str, **arrays) -> None:
 
 def block_terms(texts: str, start: int, stop: int) -> list[str]:
     """The words of a block of rows, as the local build's vectorizer finds them."""
-    from .backends.lexical import make_vectorizer
+    from .backends.terms import make_vectorizer
 
     titles, abstracts = read_texts(texts, start, stop)
     vec = make_vectorizer()
@@ -278,7 +278,7 @@ def block_terms(texts: str, start: int, stop: int) -> list[str]:
 
 def block_counts(texts: str, vocabulary_file: str, start: int, stop: int, out: str) -> None:
     """Title and abstract term counts of a block of rows under the merged vocabulary, as one shard."""
-    from .backends.lexical import make_vectorizer
+    from .backends.terms import make_vectorizer
 
     terms = Path(vocabulary_file).read_text(encoding="utf-8").splitlines()
     vec = make_vectorizer({t: i for i, t in enumerate(terms)})

@@ -55,8 +55,8 @@ class Method:
 
 @dataclass(frozen=True)
 class Lexical(Method):
-    """One lexical weighting (backends/lexical.py WEIGHTINGS): one sparse product over every row, or (big indexes)
-    candidates from the postings of the query's highest-impact terms, scored exactly."""
+    """One lexical weighting (backends/lexical.py WEIGHTINGS): every row scored exactly from the query terms' postings,
+    or (big indexes) candidates from the postings of the query's highest-impact terms, scored exactly."""
 
     def score(self, ranker, q, rows):
         return ranker.lexical.score_rows(self.name, ranker.terms(self.name, q), rows)

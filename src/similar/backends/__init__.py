@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Iterable
+
 import numpy as np
 
 
@@ -22,3 +26,21 @@ def top_k(scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> tupl
     rows = part[order]
     keep = np.isfinite(scores[rows])
     return scores[rows][keep], rows[keep].astype(np.int64)
+
+
+def prefetch(paths: Iterable[Path]) -> None:
+    """Ask the kernel to read files into the page cache ahead of the queries that map them (asynchronous readahead:
+    no memory of ours; a hint, so a file that cannot be opened or advised is left to the queries' own reads)."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import faiss
@@ -10,6 +11,7 @@ import numpy as np
 
 from .. import checks
 from ..store import VECTORS
+from . import prefetch
 
 # above this many vectors an exact scan is no longer cheap enough per query; an approximate index takes over
 EXACT_LIMIT = 200_000
@@ -38,10 +40,11 @@ class DenseBackend:
 
     filename = VECTORS  # the name is the index format's (store.py)
 
-    def __init__(self, index: faiss.Index, kind: str, params: dict):
+    def __init__(self, index: faiss.Index, kind: str, params: dict, mapped: bool = False):
         self.index = index
         self.kind = kind
         self.params = params
+        self.mapped = mapped  # its arrays are views of the file (load with mmap): read-only, FAISS aborts on a write
         self._apply_search_params()
 
     # -- build ------------------------------------------------------------------------------------------
@@ -100,6 +103,8 @@ class DenseBackend:
         return int(self.index.d)
 
     def add(self, vectors: np.ndarray) -> None:
+        if self.mapped:  # FAISS aborts the process on a write to an array that is a view of the file
+            raise ValueError("a memory-mapped dense index is read-only: load it with mmap=False to add to it")
         self.index.add(_as_matrix(vectors, self.dim))
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,15 +130,30 @@ class DenseBackend:
 
     @classmethod
     def load(cls, folder: Path, spec: dict, mmap: bool = True, count: int | None = None) -> "DenseBackend":
-        """Read the FAISS file once its header agrees with the manifest's dimension and `count` (checks.py)."""
+        """Open the FAISS file once its header agrees with the manifest's dimension and `count` (checks.py). With
+        `mmap`, the big arrays (a flat index's vectors; HNSW's codes and graph) are views of the file, not read: opening
+        costs milliseconds at any size, and a background thread asks the kernel to read the file ahead (prefetch)."""
         checks.faiss_header(folder, cls.filename, spec.get("dim"), count)
         path = str(Path(folder) / cls.filename)
-        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap and spec.get("type") != "flat" else 0
+        kind = spec.get("type", "flat")
+        flags = mmap_flags(kind) if mmap else 0
         try:
             index = faiss.read_index(path, flags)
         except RuntimeError:
-            index = faiss.read_index(path)
-        return cls(index, spec.get("type", "flat"), spec.get("params", {}))
+            if not flags:
+                raise
+            index, flags = faiss.read_index(path), 0
+        if flags:  # in the background: the kernel's readahead of a big file can block for a while
+            threading.Thread(target=prefetch, args=([Path(path)],), name="similar-prefetch", daemon=True).start()
+        return cls(index, kind, spec.get("params", {}), mapped=bool(flags))
+
+
+def mmap_flags(kind: str) -> int:
+    """FAISS read flags that map a kind's big arrays: IVF lists as on-disk lists; flat and HNSW codes and graph as views
+    of the file (IO_FLAG_MMAP_IFC, FAISS 1.11 and later; IO_FLAG_MMAP leaves them read whole)."""
+    if kind == "ivf":
+        return faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY
+    return getattr(faiss, "IO_FLAG_MMAP_IFC", 0) | faiss.IO_FLAG_READ_ONLY
 
 
 def set_threads(n: int | None = None) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -17,59 +15,30 @@ import scipy.sparse as sp
 from .. import checks
 from ..checks import ready
 from ..store import LEXICAL, LEXICAL_LEGACY, LEXICAL_PREFIX, LEXICAL_VOCABULARY, lexical_array
-from . import top_k
-from .weightings import METHODS, TITLE_WEIGHT, weighting
+from . import prefetch, top_k
+from .terms import count_terms, make_vectorizer
+from .weightings import METHODS, TITLE_WEIGHT, stack_rows, weighting
 
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import CountVectorizer
 
-TOKEN_PATTERN = r"(?u)\b\w[\w\-]*\w\b|\b\w\b"  # keeps gene names like il-6, p53, brca1 whole
-
-
-def make_vectorizer(vocabulary: dict | None = None) -> "CountVectorizer":
-    from sklearn.feature_extraction.text import (
-        CountVectorizer,
-    )  # imported on first use: 1 s that opening an index does not need
-
-    return CountVectorizer(
-        lowercase=True,
-        token_pattern=TOKEN_PATTERN,
-        stop_words="english",
-        vocabulary=vocabulary,
-        dtype=np.float32,
-    )
-
-
-_TOKEN = re.compile(TOKEN_PATTERN)
-
-
-def count_terms(texts: Sequence[str], vocabulary: dict) -> sp.csr_matrix:
-    """make_vectorizer(vocabulary).transform(texts) without scikit-learn's 1 s import, for text queries: lowercase,
-    TOKEN_PATTERN, counts of in-vocabulary terms (stop words never enter a vocabulary, so dropping them is implicit)."""
-    indptr: list[int] = [0]
-    indices: list[int] = []
-    data: list[int] = []
-    for text in texts:
-        counts = Counter(j for j in map(vocabulary.get, _TOKEN.findall(text.lower())) if j is not None)
-        indices.extend(counts.keys())
-        data.extend(counts.values())
-        indptr.append(len(indices))
-    matrix = sp.csr_matrix(
-        (np.asarray(data, np.float32), np.asarray(indices, np.int64), np.asarray(indptr, np.int64)),
-        shape=(len(texts), len(vocabulary)),
-    )
-    matrix.sort_indices()
-    return matrix
-
-
 # above this many rows a search gathers candidates from the postings of its highest-impact terms, then scores them
-# exactly; at or below it, one sparse product over every row (exact, and what every quality figure was measured with)
+# exactly; at or below it, one sparse product over the postings of every query term (exact: the same scores, bit for
+# bit, as the product over every row that every quality figure was measured with)
 EXACT_LIMIT = 200_000
 POSTINGS_BUDGET = 2_000_000  # postings a pruned search reads at most (about 2% of them at 1M papers)
 CANDIDATES = 1000  # rows a pruned search scores exactly
+ROW_BLOCK = 8_192  # rows weighed at a time: a build holds one block's temporaries, not the whole matrix's
 LAYOUT = "similar-lexical"
 LAYOUT_VERSION = 1
 SPARSE_PARTS = ("data", "indices", "indptr")
+SMALL_ARRAYS = (
+    "rows.indptr",
+    "postings.indptr",
+    "maxweight",
+    "idf",
+    "self",
+)  # a method's arrays of one value a row or term
 
 
 def index_dtype(nnz: int, *dims: int) -> type:
@@ -160,6 +129,7 @@ class LexicalBackend:
         self._cache: dict = {}
         self._stored: dict[str, StoredMethod] = {}  # a loaded backend's saved weights, memory-mapped
         self._weights_live = live_key(None, self.count)  # the live mask that the saved or cached weights reflect
+        self.folder: Path | None = None  # where a loaded backend's arrays are mapped from
         self.exact: bool | None = None  # None: exact up to EXACT_LIMIT rows, pruned above; True/False force it
         self.budget = POSTINGS_BUDGET
         self.candidates = CANDIDATES
@@ -255,18 +225,31 @@ class LexicalBackend:
         return (ready(self.title_counts)[rows] * title_weight + ready(self.abstract_counts)[rows]).tocsr()
 
     def _stats(self, title_weight: float) -> tuple[np.ndarray, int, float]:
+        """Document frequencies, live document count and mean length over the live rows, a block of rows at a time
+        (never the whole weighed count matrix at once: a build's peak memory)."""
         key = ("stats", title_weight)
         if key not in self._cache:  # once per index, not once per text query
-            self._cache[key] = self._count_stats(self.counts(title_weight))
+            df = np.zeros(self.terms, dtype=np.float64)
+            n_docs, total = 0, 0.0
+            for start, stop in self.blocks():
+                block = self.count_block(start, stop, title_weight)
+                if self._live is not None:
+                    block = block[self._live[start:stop]]
+                df += np.bincount(block.indices[block.data > 0], minlength=self.terms)
+                n_docs, total = n_docs + block.shape[0], total + float(np.sum(block.data, dtype=np.float64))
+            self._cache[key] = df, n_docs, total / max(n_docs, 1)
         return self._cache[key]
 
-    def _count_stats(self, counts: sp.csr_matrix) -> tuple[np.ndarray, int, float]:
-        """Document frequencies, live document count and mean length over the live rows."""
-        live = counts if self._live is None else counts[self._live]
-        n_docs = live.shape[0]
-        df = np.asarray((live > 0).sum(axis=0)).ravel().astype(np.float64)
-        avgdl = float(live.sum() / max(n_docs, 1))
-        return df, n_docs, avgdl
+    def blocks(self) -> list[tuple[int, int]]:
+        """[start, stop) row ranges of ROW_BLOCK rows: the unit in which weights are computed."""
+        return [(a, min(a + ROW_BLOCK, self.count)) for a in range(0, self.count, ROW_BLOCK)]
+
+    def count_block(self, start: int, stop: int, title_weight: float = TITLE_WEIGHT) -> sp.csr_matrix:
+        """Counts of rows [start, stop), title words weighed (the same values as counts()[start:stop])."""
+        key = ("counts", title_weight)
+        if key in self._cache:
+            return self._cache[key][start:stop]
+        return (ready(self.title_counts)[start:stop] * title_weight + ready(self.abstract_counts)[start:stop]).tocsr()
 
     def statistics(self, method: str) -> tuple[np.ndarray, float]:
         """A method's idf and mean document length under the live mask: what weighing any block of rows needs."""
@@ -281,8 +264,10 @@ class LexicalBackend:
         w = weighting(method)
         if method in self._stored:
             return ready(self._stored[method].rows)
-        if method not in self._cache:
-            self._cache[method] = self._weigh(method, self.counts(w.title_weight))
+        if method not in self._cache:  # a block of rows at a time (weights are row-local): no whole-matrix temporaries
+            blocks = [self._weigh(method, self.count_block(a, b, w.title_weight)) for a, b in self.blocks()]
+            shape = (self.count, self.terms)
+            self._cache[method] = stack_rows(blocks, shape, index_dtype(sum(b.nnz for b in blocks), *shape))
         return self._cache[method]
 
     def postings(self, method: str) -> sp.csc_matrix:
@@ -326,10 +311,12 @@ class LexicalBackend:
         if method in self._stored:
             return ready(self._stored[method].self_scores)
         key = ("self", method)
-        if key not in self._cache:
-            w = weighting(method)
-            queries = self.counts(w.title_weight) if w.queries_with_counts else self.weights(method)
-            self._cache[key] = np.asarray(queries.multiply(self.weights(method)).sum(axis=1)).ravel().astype(np.float32)
+        if key not in self._cache:  # a block of rows at a time, as the weights
+            w, weights, parts = weighting(method), self.weights(method), []
+            for a, b in self.blocks():
+                queries = self.count_block(a, b, w.title_weight) if w.queries_with_counts else weights[a:b]
+                parts.append(np.asarray(queries.multiply(weights[a:b]).sum(axis=1)).ravel().astype(np.float32))
+            self._cache[key] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
         return self._cache[key]
 
     def _text_counts(self, method: str, titles: Sequence[str], abstracts: Sequence[str]) -> sp.csr_matrix:
@@ -362,17 +349,13 @@ class LexicalBackend:
         choice = self.exact if exact is None else exact
         return self.count > EXACT_LIMIT if choice is None else not choice
 
-    def score_all(self, method: str, queries: sp.csr_matrix, exact: bool | None = None) -> np.ndarray:
-        """Dense (queries x documents) score matrix, exact either way: one sparse product over every row, or (above
-        EXACT_LIMIT) the sum over the query's terms of their postings, which reads only the rows holding them."""
-        if not self.pruned(exact):
-            return np.asarray((queries @ self.weights(method).T).todense(), dtype=np.float32)
-        queries = sp.csr_matrix(queries)
-        out = np.empty((queries.shape[0], self.count), dtype=np.float32)
-        for i in range(queries.shape[0]):
-            q = queries[i]
-            out[i] = self._accumulate(method, q.indices, q.data)
-        return out
+    def score_all(self, method: str, queries: sp.csr_matrix) -> np.ndarray:
+        """Dense (queries x documents) score matrix, exact at any size: one sparse product of the queries with the
+        postings (the weights by term, whose transpose is a CSR matrix as stored), so it reads only the postings of
+        the query's terms, never every row. Each score sums the same products in the same order (the query's terms,
+        ascending) as `queries @ weights.T`, so the values are identical to it, bit for bit (tests: the oracle)."""
+        product = sp.csr_matrix(queries, dtype=np.float32) @ self.postings(method).T
+        return np.asarray(product.todense(), dtype=np.float32)
 
     def _accumulate(self, method: str, terms: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Scores of every row from the postings of some query terms (term at a time, numpy's bincount)."""
@@ -399,14 +382,14 @@ class LexicalBackend:
         candidates: int | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query row, like the dense backend's search; `exclude` rows are never returned and
-        short rows are padded with -inf / -1. Exact (one product over every row) up to EXACT_LIMIT rows or with
-        exact=True; else pruned: see pruned_search."""
+        short rows are padded with -inf / -1. Exact (score_all: the postings of every query term) up to EXACT_LIMIT
+        rows or with exact=True; else pruned: see pruned_search."""
         queries = sp.csr_matrix(queries)
         out_s = np.full((queries.shape[0], k), -np.inf, np.float32)
         out_r = np.full((queries.shape[0], k), -1, np.int64)
         exclude = np.asarray([] if exclude is None else exclude, dtype=np.int64)
         pruned = self.pruned(exact)
-        scores = None if pruned else self.score_all(method, queries, exact=True)
+        scores = None if pruned else self.score_all(method, queries)
         for i in range(queries.shape[0]):
             if scores is not None:
                 s, r = top_k(scores[i], k, exclude)
@@ -456,6 +439,16 @@ class LexicalBackend:
         cands = np.sort(cands)  # row order: ties break by lower row, as in the exact search
         best, order = top_k(self.score_rows(method, query, cands), k)
         return best, cands[order]
+
+    def prefetch(self) -> None:
+        """Have the kernel read ahead the small arrays that every query reads a few values of (row and term pointers,
+        idf, per-term maxima, self scores): a cold query then faults only on the rows and postings it reads."""
+        if self.folder is None:
+            return
+        names = ["title.indptr", "abstract.indptr"] + [
+            f"{method}.{part}" for method in self._stored for part in SMALL_ARRAYS
+        ]
+        prefetch(self.folder / lexical_array(name) for name in names)
 
     # -- disk -------------------------------------------------------------------------------------------
     def describe(self) -> dict:
@@ -568,27 +561,5 @@ class LexicalBackend:
                 avgdl=avgdl,
             )
         backend._weights_live = live_sha256
+        backend.folder = folder
         return backend
-
-
-def pruned_recall(
-    backend: LexicalBackend,
-    method: str,
-    rows: Sequence[int] | np.ndarray,
-    k: int = 10,
-    budget: int | None = None,
-    candidates: int | None = None,
-) -> float:
-    """Mean recall@k of the pruned search against exact scoring, each row querying for its neighbours (itself left
-    out): how much the postings budget costs, on the same backend. A pruned row scoring as high as the exact k-th
-    counts as found (its score is the exact one), so ties at the cut are not misses."""
-    found = []
-    for row in np.asarray(rows, dtype=np.int64).tolist():
-        query = backend.query_rows(method, [row])
-        itself = np.array([row])
-        want, _ = backend.search(method, query, k, exclude=itself, exact=True)
-        got, _ = backend.search(method, query, k, exclude=itself, exact=False, budget=budget, candidates=candidates)
-        want, got = want[0][np.isfinite(want[0])], got[0][np.isfinite(got[0])]
-        if len(want):
-            found.append(min(int((got >= want[-1]).sum()), len(want)) / len(want))
-    return float(np.mean(found)) if found else 1.0

@@ -66,6 +66,23 @@ def pmra_weights(counts: sp.csr_matrix, sqrt_idf: np.ndarray) -> sp.csr_matrix:
     return w
 
 
+def stack_rows(blocks: list[sp.csr_matrix], shape: tuple[int, int], dtype: type) -> sp.csr_matrix:
+    """CSR blocks of consecutive rows as one matrix; each block is taken off the list (and freed) once copied."""
+    import scipy.sparse as sp
+
+    nnz = sum(b.nnz for b in blocks)
+    data, indices = np.empty(nnz, dtype=np.float32), np.empty(nnz, dtype=dtype)
+    indptr: np.ndarray = np.zeros(shape[0] + 1, dtype=dtype)
+    row, at = 0, 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()
+        data[at : at + block.nnz], indices[at : at + block.nnz] = block.data, block.indices
+        indptr[row + 1 : row + 1 + block.shape[0]] = np.asarray(block.indptr[1:]) + at
+        row, at = row + block.shape[0], at + block.nnz
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+
 class Weighting:
     """One lexical weighting: its title weight, its idf and its document-side weights (a strategy of LexicalBackend).
 

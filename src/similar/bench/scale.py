@@ -16,6 +16,7 @@ from xml.sax.saxutils import escape
 import numpy as np
 
 from .. import methods as registry
+from . import recall
 
 DIM = 384  # all-MiniLM-L6-v2's width, so vectors weigh what real ones do
 UPDATE = 30_000  # a daily MEDLINE update file's size
@@ -210,11 +211,29 @@ def _timed_queries(run, items) -> dict:
     return {**_percentiles(ms), "queries": len(ms)}
 
 
-def stage_serve(index: str, queries: int = QUERIES, seed: int = 0) -> dict:
-    """Open the index, query it by every method and query kind, and measure memory before any recall check."""
+def drop_from_page_cache(folder: Path) -> float:
+    """Have the kernel forget the cached pages of an index's files (written back first), so that opening and the first
+    queries read the disk as after a reboot: MB of files dropped. Only these files, no privilege needed."""
+    total = 0
+    for f in sorted(Path(folder).rglob("*")):
+        if f.is_file() and hasattr(os, "posix_fadvise"):
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+            total += f.stat().st_size
+    return round(total / 2**20, 1)
+
+
+def stage_serve(index: str, queries: int = QUERIES, seed: int = 0, cold: bool = True) -> dict:
+    """Open the index (with `cold`, its files dropped from the page cache first), query it by every method and query
+    kind, and measure memory before any recall check."""
     from .. import checks
     from ..index import Index
 
+    dropped = drop_from_page_cache(Path(index)) if cold else 0.0
     checks.SPENT.update({k: 0.0 for k in checks.SPENT})
     started = time.perf_counter()
     idx = Index.open(index)
@@ -247,6 +266,7 @@ def stage_serve(index: str, queries: int = QUERIES, seed: int = 0) -> dict:
         latency[f"{method}, by PMID"] = _timed_queries(lambda p: idx.similar(p, 10, method=method), pmids[:100])
     serving = memory()
     return {
+        "page_cache_dropped_mb": dropped,
         "open_seconds": round(open_seconds, 3),
         "open_checks_seconds": round(open_checks, 3),
         "first_use_checks_seconds": round(checks.SPENT["first use"], 3),  # O(nnz) checks, once per array, in queries
@@ -284,11 +304,9 @@ def stage_recall(index: str, queries: int = 100, seed: int = 1, lexical_queries:
             hits.append(len(truth & set(got.tolist())) / 10)
         out["dense"] = {"recall@10": round(float(np.mean(hits)), 4), "index": ranker.dense.kind, "queries": len(rows)}
         del everything
-    from ..backends.lexical import pruned_recall
-
     for method in registry.lexical():  # the pruned path at any size: what it would lose against exact scoring
-        recall = pruned_recall(ranker.lexical, method, rows[:lexical_queries], 10)
-        out[method] = {"recall@10": round(recall, 4), "queries": lexical_queries, "path": "postings, pruned"}
+        found = recall.pruned_recall(ranker.lexical, method, rows[:lexical_queries], 10)
+        out[method] = {"recall@10": round(found, 4), "queries": lexical_queries, "path": "postings, pruned"}
     return out
 
 
@@ -322,6 +340,7 @@ STAGES = {
     "serve": stage_serve,
     "recall": stage_recall,
     "lists": stage_lists,
+    "hnsw": recall.stage_hnsw,
 }
 
 
@@ -371,6 +390,8 @@ def run_scale(
     result["serve"] = _in_child("serve", index=str(index), queries=queries)
     print("recall", file=sys.stderr)
     result["recall"] = _in_child("recall", index=str(index))
+    print("HNSW settings", file=sys.stderr)
+    result["hnsw_settings"] = _in_child("hnsw", index=str(index))
     print(f"update: {update:,} records", file=sys.stderr)
     result["update"] = _in_child("update", update=str(update_file), index=str(index))
     print("lists after the update", file=sys.stderr)
@@ -440,7 +461,8 @@ def scale_markdown(r: dict) -> str:
         f"{u['peak_rss_mb'] / 1024:.2f} GB | {u['disk_mb'] / 1024:.2f} GB |",
         *(f"| &nbsp; update: {k} | {v:.1f} s | | |" for k, v in (u.get("stages") or {}).items()),
         "",
-        f"Open: {r['serve']['open_seconds']} s ({r['serve'].get('open_checks_seconds', '-')} s of it structural checks "
+        f"Open{' with a cold page cache (the index files dropped from it first)' if r['serve'].get('page_cache_dropped_mb') else ''}: "
+        f"{r['serve']['open_seconds']} s ({r['serve'].get('open_checks_seconds', '-')} s of it structural checks "
         f"of every file; {r['serve'].get('first_use_checks_seconds', '-')} s more the first query of each method "
         f"pays once, checking the arrays it reads: checks.py), then {r['serve'].get('warm_seconds', '-')} s loading the vocabulary "
         f"(a server does it in the background); RSS after open {r['serve']['rss_after_open_mb']:.0f} MB, "
@@ -460,6 +482,7 @@ def scale_markdown(r: dict) -> str:
         lines.append(f"| {method}{' (' + v['index'] + ')' if 'index' in v else ''} | {v['recall@10']} |")
     if r.get("recall_note"):
         lines += ["", f"Note: {r['recall_note']}."]
+    lines += recall.hnsw_markdown(r.get("hnsw_settings") or {})
     lists = r.get("lists_after_update", {})
     if "same_top10" in lists:
         lines += [

@@ -348,8 +348,10 @@ class Index(Lookups):
         return self._encoder
 
     def warm(self) -> "Index":
-        """Load what the first text query would otherwise wait for: the lexical vocabulary and, when it is here, the
-        model (a server calls it in the background after opening)."""
+        """Load what the first text query would otherwise wait for: the lexical vocabulary, the small lexical arrays
+        every query reads (prefetched) and, when it is here, the model (a server calls it in the background after
+        opening)."""
+        self.ranker.lexical.prefetch()
         _ = self.ranker.lexical.vocabulary
         if self.ranker.dense is not None and self.manifest.model:
             try:
