@@ -14,7 +14,8 @@ from similar.backends.dense import DenseBackend
 from similar.backends.lexical import LexicalBackend
 from similar.build import build_index, save_neighbours
 from similar.index import Index
-from similar.ranking import HybridParams, Ranker, precompute, update_lists
+from similar.lists import precompute, update_lists
+from similar.ranking import HybridParams, Ranker
 from similar.update import add_to_index
 
 pytestmark = pytest.mark.skipif(not (TREC / "corpus.jsonl.gz").exists(), reason="needs ../shared/data/trec2005-d2d")
@@ -49,9 +50,7 @@ def test_incremental_lists_match_a_full_recompute(updated):
     path, _, encoder = updated
     index = Index.open(path, encoder=encoder)
     stored, _, floors = store.load_lists(path)
-    full, _, full_floors = save_neighbours(
-        None, index.ranker.dense, index.ranker.lexical, index.live, "hybrid", progress=False
-    )
+    full, *_ = save_neighbours(None, index.ranker.dense, index.ranker.lexical, index.live, "hybrid", progress=False)
     live = np.flatnonzero(index.live)
     same = np.mean([stored[r, :10].tolist() == full[r, :10].tolist() for r in live])
     assert same >= 0.99
@@ -76,7 +75,7 @@ def test_update_lists_recomputes_what_a_new_paper_enters():
     live[5] = False
     lexical.set_live(live)
     ranker = Ranker(dense, lexical, live, params)
-    (rows, scores, _), made = update_lists(ranker, old, np.arange(280, 300), np.array([5]), progress=False)
+    (rows, scores, *_), made = update_lists(ranker, old, np.arange(280, 300), np.array([5]), progress=False)
     fresh = precompute(ranker, "hybrid", k=20, progress=False, rows=np.flatnonzero(live))
     kept = [r for r in np.flatnonzero(live) if r < 280 and rows[r].tolist() == old[0][r].tolist()]
     assert 20 <= made < 299

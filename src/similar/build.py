@@ -137,24 +137,37 @@ def embed_checkpointed(
 # --- shared writers ----------------------------------------------------------------------------------------------
 
 
-def lists_spec(method: str, k: int) -> dict:
-    """The manifest's record of the stored lists: method, length and the ranking setting they were made with."""
+def lists_spec(method: str, k: int, tops: bool = False) -> dict:
+    """The manifest's record of the stored lists: method, length, the ranking setting they were made with, and the
+    rule their top floors follow (neighbours.tops.npy, where stored: lists.top_floors)."""
+    from .lists import TOP, TOP_MARGIN
     from .ranking import HybridParams
 
-    return {"method": method, "k": k, **({"params": HybridParams().describe()} if method == "hybrid" else {})}
+    spec: dict = {"method": method, "k": k}
+    if method == "hybrid":
+        spec["params"] = HybridParams().describe()
+    if tops:
+        spec["tops"] = {"top": TOP, "margin": TOP_MARGIN}
+    return spec
 
 
 def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progress: bool):
-    """Every live paper's list under the default method (see ranking.precompute); written to `folder` if given.
-    Returns (rows, scores, floors) for every row, tombstones' lists empty."""
-    from .ranking import Ranker, empty_lists, precompute
+    """Every live paper's list under the default method (see lists.precompute), with their top floors
+    (lists.top_floors) when hybrid; written to `folder` if given. Returns (rows, scores, floors, tops or None) for
+    every row, tombstones' lists empty."""
+    from .lists import empty_lists, precompute, top_floors
+    from .ranking import Ranker
 
     lexical.set_live(live)
     seeds = np.flatnonzero(live)
-    made = precompute(Ranker(dense, lexical, live), method, progress=progress, rows=seeds)
-    lists = empty_lists(len(live))
+    ranker = Ranker(dense, lexical, live)
+    made = precompute(ranker, method, progress=progress, rows=seeds)
+    lists = (*empty_lists(len(live)), None)
     for whole, part in zip(lists, made):
         whole[seeds] = part
+    if method == "hybrid" and dense is not None:
+        lists = (*lists[:3], np.full(len(live), -np.inf, dtype=np.float32))
+        lists[3][seeds] = top_floors(ranker, seeds, made[0])
     if folder is not None:
         store.save_lists(Path(folder), *lists)
     return lists
@@ -367,7 +380,11 @@ def _build_index(
             dense=dense.describe() if dense else None,
             lexical=lexical.describe(),
             default_method=default_method,
-            precomputed=lists_spec(default_method, int(neighbours[0].shape[1])) if neighbours is not None else None,
+            precomputed=(
+                lists_spec(default_method, int(neighbours[0].shape[1]), tops=neighbours[3] is not None)
+                if neighbours is not None
+                else None
+            ),
             inputs=inputs_meta,
             records=report.counts(),
             build_seconds=report.seconds,

@@ -238,9 +238,11 @@ def _named(tmp: Path, dest: Path):
 
 
 def _update_lists(tmp: Path, manifest, dense, lexical, live, old_count: int, retire: dict, report, progress: bool):
-    """Stored lists after an add: only the lists that can have changed are recomputed (ranking.update_lists) when the
-    stored ones were made with this code's ranking and recorded their pool floors; otherwise all of them."""
-    from .ranking import PRECOMPUTED, HybridParams, Ranker, update_lists
+    """Stored lists after an add: only the lists that can have changed are recomputed (lists.update_lists) when the
+    stored ones were made with this code's ranking and recorded their pool floors (and, read with them, top floors
+    made by this code's rule); otherwise all of them."""
+    from .lists import PRECOMPUTED, update_lists
+    from .ranking import HybridParams, Ranker
 
     method = manifest.precomputed["method"]
     old = store.load_lists(tmp, mmap=False)
@@ -253,12 +255,19 @@ def _update_lists(tmp: Path, manifest, dense, lexical, live, old_count: int, ret
     )
     if incremental:
         ranker = Ranker(dense, lexical, live)
+        same_rule = manifest.precomputed.get("tops") == lists_spec(method, PRECOMPUTED, tops=True)["tops"]
+        tops = store.load_tops(tmp, old_count) if same_rule else None  # another rule's floors: pool floors alone
         lists, made = update_lists(
-            ranker, old, np.arange(old_count, len(live)), np.asarray(sorted(retire), dtype=np.int64), progress
+            ranker,
+            (*old, tops) if tops is not None else old,
+            np.arange(old_count, len(live)),
+            np.asarray(sorted(retire), dtype=np.int64),
+            progress,
         )
         store.save_lists(tmp, *lists)
     else:
         lists = save_neighbours(tmp, dense, lexical, live, method, progress)
         made = int(live.sum())
     report.lists_recomputed = made
-    return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1])))
+    tops = len(lists) > 3 and lists[3] is not None
+    return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1]), tops=tops))
