@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from fixtures import TREC, FakeEncoder, make_corpus
-from similar.bench.scale import StandInEncoder
 from similar.backends.dense import DenseBackend
 from similar.backends.lexical import LexicalBackend
+from similar.bench.scale import StandInEncoder
 from similar.lists import pair_base, precompute, top_floors
 from similar.ranking import HybridParams, Query, Ranker
 
