@@ -42,7 +42,12 @@ def test_precomputed_lists_equal_live_ranking(built):
 
     index = Index.open(built)
     tops = {"top": TOP, "margin": TOP_MARGIN}  # the rule of the top floors an add reads (lists.top_floors)
-    assert index.manifest.precomputed == {"method": "hybrid", "k": 100, "params": HybridParams().describe(), "tops": tops}
+    assert index.manifest.precomputed == {
+        "method": "hybrid",
+        "k": 100,
+        "params": HybridParams().describe(),
+        "tops": tops,
+    }
     assert index.lists_current
     for pmid in index.pmids:
         looked_up = index.similar(pmid, n=10)
