@@ -162,12 +162,14 @@ def save_neighbours(folder, dense, lexical, live: np.ndarray, method: str, progr
     seeds = np.flatnonzero(live)
     ranker = Ranker(dense, lexical, live)
     made = precompute(ranker, method, progress=progress, rows=seeds)
-    lists = (*empty_lists(len(live)), None)
-    for whole, part in zip(lists, made):
+    stored = empty_lists(len(live))
+    for whole, part in zip(stored, made):
         whole[seeds] = part
+    tops = None
     if method == "hybrid" and dense is not None:
-        lists = (*lists[:3], np.full(len(live), -np.inf, dtype=np.float32))
-        lists[3][seeds] = top_floors(ranker, seeds, made[0])
+        tops = np.full(len(live), -np.inf, dtype=np.float32)
+        tops[seeds] = top_floors(ranker, seeds, made[0])
+    lists = (*stored, tops)
     if folder is not None:
         store.save_lists(Path(folder), *lists)
     return lists

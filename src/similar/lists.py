@@ -8,6 +8,7 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
+from .backends.dense import DenseBackend
 from .ranking import HybridParams, Query, Ranker
 
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
@@ -77,6 +78,7 @@ _JOB: tuple | None = None
 
 
 def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
+    assert _JOB is not None  # set by precompute before the workers fork
     ranker, method, k, seeds = _JOB
     return (at, *seed_lists(ranker, method, k, seeds[at]))
 
@@ -94,8 +96,9 @@ def seed_lists(ranker: Ranker, method: str, k: int, seeds: np.ndarray) -> tuple[
     pools: list[np.ndarray | None] = [None] * len(seeds)
     full = np.zeros(len(seeds), dtype=bool)
     if hybrid:
+        dense = _dense(ranker)
         spare = min(len(ranker.dead), 16)
-        found_scores, found = ranker.dense.search(ranker.dense.vectors(seeds), min(pool_size + 1 + spare, count))
+        found_scores, found = dense.search(dense.vectors(seeds), min(pool_size + 1 + spare, count))
         keep = (found >= 0) & (found != seeds[:, None])
         keep[keep] &= ranker.live[found[keep]]
         rank = np.cumsum(keep, axis=1)
@@ -118,9 +121,16 @@ def seed_lists(ranker: Ranker, method: str, k: int, seeds: np.ndarray) -> tuple[
             scores[at] = np.take_along_axis(final, order, axis=1)
     for i in np.flatnonzero(alone).tolist():
         q = Query(row=int(seeds[i]))
-        s, r = ranker.rank_pool(q, pools[i], k) if pools[i] is not None else ranker.search(method, q, k)
+        candidates = pools[i]
+        s, r = ranker.rank_pool(q, candidates, k) if candidates is not None else ranker.search(method, q, k)
         rows[i, : len(r)], scores[i, : len(s)] = r, s
     return rows, scores, floors
+
+
+def _dense(ranker: Ranker) -> DenseBackend:
+    if ranker.dense is None:
+        raise ValueError("stored hybrid lists need an index with vectors")
+    return ranker.dense
 
 
 def pair_base(ranker: Ranker, seeds: np.ndarray, papers: np.ndarray, chunk: int = 65_536) -> np.ndarray:
@@ -130,7 +140,7 @@ def pair_base(ranker: Ranker, seeds: np.ndarray, papers: np.ndarray, chunk: int 
     out = np.empty(len(seeds), dtype=np.float32)
     for at in range(0, len(seeds), chunk):
         x, c = seeds[at : at + chunk], papers[at : at + chunk]
-        dense = np.einsum("id,id->i", ranker.dense.vectors(x), ranker.dense.vectors(c))
+        dense = np.einsum("id,id->i", _dense(ranker).vectors(x), _dense(ranker).vectors(c))
         lex = np.zeros(len(x), dtype=np.float32)
         for method in p.lexical:
             pair = ranker.lexical.query_rows(method, x).multiply(ranker.lexical.weights(method)[c])
@@ -162,7 +172,7 @@ def batched_hybrid(ranker: Ranker, seeds: np.ndarray, pools: np.ndarray, p: Hybr
     b, n = pools.shape
     m = min(p.neighbours, n - 1)
     block = np.concatenate([seeds[:, None], pools], axis=1)  # (B, 1 + n): each seed's row, then its pool
-    vecs = ranker.dense.vectors(block.ravel()).reshape(b, n + 1, -1)
+    vecs = _dense(ranker).vectors(block.ravel()).reshape(b, n + 1, -1)
     dense = np.matmul(vecs, vecs[:, 1:].transpose(0, 2, 1))
     lex = _lexical_blocks(ranker, block, pools, p.lexical)
     base = (p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)).astype(np.float32)
@@ -253,10 +263,10 @@ def update_lists(
     affected[new] = True
     if len(retired):
         affected[:old_count] |= np.isin(old_rows, retired).any(axis=1)
-    fresh = ranker.dense.vectors(new)
+    fresh = _dense(ranker).vectors(new)
     for start in range(0, old_count, 32_768):  # every stored seed against every new paper, in blocks of BLAS work
         stop = min(start + 32_768, old_count)
-        block = ranker.dense.vectors(np.arange(start, stop))
+        block = _dense(ranker).vectors(np.arange(start, stop))
         for at in range(0, len(fresh), 4096):
             seed, paper = np.nonzero(block @ fresh[at : at + 4096].T > old_floors[start:stop, None])
             if old_tops is not None and len(seed):
