@@ -12,7 +12,7 @@ from fixtures import TREC, FakeEncoder, make_corpus
 from similar.backends.dense import DenseBackend
 from similar.backends.lexical import LexicalBackend
 from similar.bench.scale import StandInEncoder
-from similar.lists import pair_base, precompute, top_floors
+from similar.lists import TOP_MARGIN, pair_base, precompute, top_floors
 from similar.ranking import HybridParams, Query, Ranker
 
 
@@ -102,6 +102,6 @@ def test_top_floors_are_the_weakest_base_score_of_the_top_less_the_margin():
     for seed in (1, 30, 59):
         block = ranker._block(Query(row=seed), np.sort(rows[seed]), ranker.hybrid, seed_only=True)[0]
         base = dict(zip(np.sort(rows[seed]).tolist(), block.tolist()))
-        want = min(base[r] for r in rows[seed, :10].tolist()) - 0.05
+        want = min(base[r] for r in rows[seed, :10].tolist()) - TOP_MARGIN
         assert floors[seed] == pytest.approx(want, abs=1e-6)
         assert pair_base(ranker, np.full(3, seed), rows[seed, :3]) == pytest.approx([base[r] for r in rows[seed, :3]])
