@@ -224,6 +224,7 @@ TABLE = [
         {"verify", "add"},
     ),
     ("neighbours.floors.npy", "values", r"neighbours\.floors\.npy holds NaN or \+inf", {"add", "verify"}),
+    ("neighbours.tops.npy", "values", r"neighbours\.tops\.npy holds NaN or \+inf", {"add", "verify"}),
     ("neighbours.rows.npy", "huge", r"neighbours\.rows\.npy is 16128 bytes, its header says \d+", FACES),
     ("neighbours.floors.npy", "header", r"neighbours\.floors\.npy cannot be read \(ValueError: .+\)", FACES),
     (

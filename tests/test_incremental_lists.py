@@ -14,7 +14,8 @@ from similar.backends.dense import DenseBackend
 from similar.backends.lexical import LexicalBackend
 from similar.build import build_index, save_neighbours
 from similar.index import Index
-from similar.ranking import HybridParams, Ranker, precompute, update_lists
+from similar.lists import pair_base, precompute, top_floors, update_lists
+from similar.ranking import HybridParams, Ranker
 from similar.update import add_to_index
 
 pytestmark = pytest.mark.skipif(not (TREC / "corpus.jsonl.gz").exists(), reason="needs ../shared/data/trec2005-d2d")
@@ -49,9 +50,7 @@ def test_incremental_lists_match_a_full_recompute(updated):
     path, _, encoder = updated
     index = Index.open(path, encoder=encoder)
     stored, _, floors = store.load_lists(path)
-    full, _, full_floors = save_neighbours(
-        None, index.ranker.dense, index.ranker.lexical, index.live, "hybrid", progress=False
-    )
+    full, *_ = save_neighbours(None, index.ranker.dense, index.ranker.lexical, index.live, "hybrid", progress=False)
     live = np.flatnonzero(index.live)
     same = np.mean([stored[r, :10].tolist() == full[r, :10].tolist() for r in live])
     assert same >= 0.99
@@ -76,7 +75,7 @@ def test_update_lists_recomputes_what_a_new_paper_enters():
     live[5] = False
     lexical.set_live(live)
     ranker = Ranker(dense, lexical, live, params)
-    (rows, scores, _), made = update_lists(ranker, old, np.arange(280, 300), np.array([5]), progress=False)
+    (rows, scores, *_), made = update_lists(ranker, old, np.arange(280, 300), np.array([5]), progress=False)
     fresh = precompute(ranker, "hybrid", k=20, progress=False, rows=np.flatnonzero(live))
     kept = [r for r in np.flatnonzero(live) if r < 280 and rows[r].tolist() == old[0][r].tolist()]
     assert 20 <= made < 299
@@ -84,4 +83,42 @@ def test_update_lists_recomputes_what_a_new_paper_enters():
     position = {r: i for i, r in enumerate(np.flatnonzero(live).tolist())}
     for r in recomputed.tolist():
         assert rows[r].tolist() == fresh[0][position[r]].tolist()
+    assert not (rows[np.flatnonzero(live)] == 5).any()
+
+
+def test_with_top_floors_a_list_is_kept_only_when_no_new_paper_reaches_its_top():
+    """Oracle by brute force: with top floors, a kept list is one where every new paper is below the pool floor or
+    its base score with the seed is below the top floor; recomputed lists equal the ones computed from scratch and
+    carry fresh top floors; no list holds the retired paper."""
+    with gzip.open(TREC / "corpus.jsonl.gz", "rt") as f:
+        corpus = [json.loads(line) for line, _ in zip(f, range(300))]
+    encoder = FakeEncoder(dim=32)
+    vectors = encoder.encode([f"{r['title']} {r['abstract']}" for r in corpus])
+    params = HybridParams(pool=60)
+    dense = DenseBackend.build(vectors[:290], "flat")
+    base_lexical = LexicalBackend.build([r["title"] for r in corpus[:290]], [r["abstract"] for r in corpus[:290]])
+    old_ranker = Ranker(dense, base_lexical, np.ones(290, dtype=bool), params)
+    old = precompute(old_ranker, "hybrid", k=60, progress=False)
+    old_tops = top_floors(old_ranker, np.arange(290), old[0])
+    dense.add(vectors[290:])
+    live = np.ones(300, dtype=bool)
+    live[5] = False
+    lexical = LexicalBackend.build([r["title"] for r in corpus], [r["abstract"] for r in corpus])
+    lexical.set_live(live)
+    ranker = Ranker(dense, lexical, live, params)
+    new = np.arange(290, 300)
+    (rows, _, _, tops), made = update_lists(ranker, (*old, old_tops), new, np.array([5]), progress=False)
+    _, pool_only = update_lists(ranker, old, new, np.array([5]), progress=False)
+    assert 10 <= made < pool_only  # the top floors spare lists a new paper enters only below the top
+    fresh = precompute(ranker, "hybrid", k=60, progress=False, rows=np.flatnonzero(live))
+    position = {r: i for i, r in enumerate(np.flatnonzero(live).tolist())}
+    cos = vectors[:290] @ vectors[290:].T
+    for seed in np.flatnonzero(live[:290]).tolist():
+        reach = [c for c in new.tolist() if cos[seed, c - 290] > old[2][seed]]
+        reach = [c for c in reach if pair_base(ranker, np.array([seed]), np.array([c]))[0] > old_tops[seed]]
+        if reach or 5 in old[0][seed]:
+            assert rows[seed].tolist() == fresh[0][position[seed]].tolist()
+            assert tops[seed] == pytest.approx(top_floors(ranker, np.array([seed]), rows[seed : seed + 1])[0])
+        else:
+            assert rows[seed].tolist() == old[0][seed].tolist() and tops[seed] == old_tops[seed]
     assert not (rows[np.flatnonzero(live)] == 5).any()

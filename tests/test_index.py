@@ -37,10 +37,17 @@ def test_every_paper_gets_n_neighbours_never_itself(built, method):
 
 
 def test_precomputed_lists_equal_live_ranking(built):
+    from similar.lists import TOP, TOP_MARGIN
     from similar.ranking import HybridParams, Query
 
     index = Index.open(built)
-    assert index.manifest.precomputed == {"method": "hybrid", "k": 100, "params": HybridParams().describe()}
+    tops = {"top": TOP, "margin": TOP_MARGIN}  # the rule of the top floors an add reads (lists.top_floors)
+    assert index.manifest.precomputed == {
+        "method": "hybrid",
+        "k": 100,
+        "params": HybridParams().describe(),
+        "tops": tops,
+    }
     assert index.lists_current
     for pmid in index.pmids:
         looked_up = index.similar(pmid, n=10)

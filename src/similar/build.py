@@ -137,12 +137,19 @@ def embed_checkpointed(
 # --- shared writers ----------------------------------------------------------------------------------------------
 
 
-def lists_spec(method: str, k: int, model: dict | None) -> dict:
-    """The manifest's record of the stored lists: method, length and the ranking setting they were made with (the
-    hybrid's setting for papers of the index's model: ranking.settings_for)."""
+def lists_spec(method: str, k: int, model: dict | None, tops: bool = False) -> dict:
+    """The manifest's record of the stored lists: method, length, the ranking setting they were made with (the
+    hybrid's setting for papers of the index's model: ranking.settings_for), and the rule their top floors follow
+    (neighbours.tops.npy, where stored: lists.top_floors)."""
+    from .lists import TOP, TOP_MARGIN
     from .ranking import settings_for
 
-    return {"method": method, "k": k, **({"params": settings_for(model)[0].describe()} if method == "hybrid" else {})}
+    spec: dict = {"method": method, "k": k}
+    if method == "hybrid":
+        spec["params"] = settings_for(model)[0].describe()
+    if tops:
+        spec["tops"] = {"top": TOP, "margin": TOP_MARGIN}
+    return spec
 
 
 def stage_engines(engine: str, embedding: bool, lists: bool) -> dict:
@@ -154,17 +161,25 @@ def stage_engines(engine: str, embedding: bool, lists: bool) -> dict:
 def save_neighbours(
     folder, dense, lexical, live: np.ndarray, method: str, progress: bool, make=None, model: dict | None = None
 ):
-    """Every live paper's list under the default method (see ranking.precompute, or `make`, called as it is: Ray's)
-    with the settings of the index's model (none given: the default model's); written to `folder` if given. Returns
-    (rows, scores, floors) for every row, tombstones' lists empty."""
-    from .ranking import Ranker, empty_lists, precompute
+    """Every live paper's list under the default method (see lists.precompute, or `make`, called as it is: Ray's)
+    with the settings of the index's model (none given: the default model's), with their top floors
+    (lists.top_floors) when hybrid; written to `folder` if given. Returns (rows, scores, floors, tops or None) for
+    every row, tombstones' lists empty."""
+    from .lists import empty_lists, precompute, top_floors
+    from .ranking import Ranker
 
     lexical.set_live(live)
     seeds = np.flatnonzero(live)
-    made = (make or precompute)(Ranker.for_model(dense, lexical, live, model), method, progress=progress, rows=seeds)
-    lists = empty_lists(len(live))
-    for whole, part in zip(lists, made):
+    ranker = Ranker.for_model(dense, lexical, live, model)
+    made = (make or precompute)(ranker, method, progress=progress, rows=seeds)
+    stored = empty_lists(len(live))
+    for whole, part in zip(stored, made):
         whole[seeds] = part
+    tops = None
+    if method == "hybrid" and dense is not None:
+        tops = np.full(len(live), -np.inf, dtype=np.float32)
+        tops[seeds] = top_floors(ranker, seeds, made[0])
+    lists = (*stored, tops)
     if folder is not None:
         store.save_lists(Path(folder), *lists)
     return lists
@@ -396,7 +411,9 @@ def _build_index(
             lexical=lexical.describe(),
             default_method=default_method,
             precomputed=(
-                lists_spec(default_method, int(neighbours[0].shape[1]), describe(encoder))
+                lists_spec(
+                    default_method, int(neighbours[0].shape[1]), describe(encoder), tops=neighbours[3] is not None
+                )
                 if neighbours is not None
                 else None
             ),

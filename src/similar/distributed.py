@@ -209,7 +209,7 @@ def embed_with_ray(
 # shares is assumed) and writes its result there as one shard, whole or not at all; the driver assembles the shards
 # into the very files a local build writes.
 
-RAY_BLOCK = 16 * 1024  # rows a task; a multiple of ranking.CHUNK, so a block's lists come from a local build's searches
+RAY_BLOCK = 16 * 1024  # rows a task; a multiple of lists.CHUNK, so a block's lists come from a local build's searches
 TEXTS_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS staged (seq INTEGER PRIMARY KEY, title TEXT NOT NULL, abstract TEXT NOT NULL)"
 )
@@ -412,11 +412,12 @@ def weigh_with_ray(lexical, work: Path, address: str | None) -> None:
 def block_lists(
     dense_dir: str, spec: dict, lexical_dir: str, job: str, method: str, k: int, settings: tuple, a: int, b: int
 ) -> None:
-    """Stored lists of seeds [a, b) of the job (ranking.precompute over a Ranker on the mapped index files, with the
+    """Stored lists of seeds [a, b) of the job (lists.precompute over a Ranker on the mapped index files, with the
     driver's ranker's settings: those of the index's model)."""
     from .backends.dense import DenseBackend
     from .backends.lexical import LexicalBackend
-    from .ranking import Ranker, precompute
+    from .lists import precompute
+    from .ranking import Ranker
 
     folder = Path(job)
     live = np.load(folder / "live.npy")
@@ -429,13 +430,13 @@ def block_lists(
 
 
 def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, address: str | None):
-    """A stand-in for ranking.precompute (same call) whose seeds are ranked in Ray tasks, a block each, every task
+    """A stand-in for lists.precompute (same call) whose seeds are ranked in Ray tasks, a block each, every task
     opening its own Ranker over the saved dense index and lexical arrays. Shards of an interrupted run are kept."""
 
     def make(ranker, method: str, k: int | None = None, progress: bool = True, rows=None, workers=None):
         from tqdm.auto import tqdm
 
-        from .ranking import PRECOMPUTED, empty_lists
+        from .lists import PRECOMPUTED, empty_lists
 
         k = PRECOMPUTED if k is None else k
 

@@ -29,6 +29,7 @@ LEXICAL_LEGACY = "lexical.joblib"  # the one pickled file of indexes built befor
 NEIGHBOURS = "neighbours.rows.npy"  # stored lists of the default method: row i's top k rows (-1 pads), memory-mapped
 NEIGHBOUR_SCORES = "neighbours.scores.npy"  # and their scores
 NEIGHBOUR_FLOORS = "neighbours.floors.npy"  # per row, the dense score a new paper must beat to enter its pool
+NEIGHBOUR_TOPS = "neighbours.tops.npy"  # per row, the base score a new paper must beat to reach its list's top
 ROWTABLE = "rowtable.npy"  # per row: PMID, status, year, version group, retraction marks (rowtable.py)
 LEGACY_NEIGHBOURS = "neighbours.npz"  # both in one zip, as older indexes stored them (read whole on open)
 
@@ -122,7 +123,7 @@ def write_rows(folder: Path, pmids: Iterable[str]) -> None:
             f.write(f"{pmid}\n")
 
 
-def save_lists(folder: Path, rows, scores, floors=None) -> None:
+def save_lists(folder: Path, rows, scores, floors=None, tops=None) -> None:
     """Write stored lists as plain .npy files, so that opening an index maps them instead of reading them."""
     import numpy as np
 
@@ -131,7 +132,26 @@ def save_lists(folder: Path, rows, scores, floors=None) -> None:
     np.save(folder / NEIGHBOUR_SCORES, np.asarray(scores, dtype=np.float32))
     if floors is not None:
         np.save(folder / NEIGHBOUR_FLOORS, np.asarray(floors, dtype=np.float32))
+    if tops is not None:
+        np.save(folder / NEIGHBOUR_TOPS, np.asarray(tops, dtype=np.float32))
+    else:
+        (folder / NEIGHBOUR_TOPS).unlink(missing_ok=True)
     (folder / LEGACY_NEIGHBOURS).unlink(missing_ok=True)
+
+
+def load_tops(folder: Path, count: int):
+    """The stored lists' top floors (see lists.update_lists), read whole and checked; None where none were stored."""
+    import numpy as np
+
+    from . import checks
+
+    folder = Path(folder)
+    if not (folder / NEIGHBOUR_TOPS).exists():
+        return None
+    tops = checks.open_npy(folder, NEIGHBOUR_TOPS, np.float32, (count,), False)
+    if not (tops < np.inf).all():  # -inf is a floor any paper beats
+        raise checks.corrupt(folder, NEIGHBOUR_TOPS, "holds NaN or +inf")
+    return tops
 
 
 def load_lists(folder: Path, mmap: bool = True):
@@ -348,7 +368,12 @@ DENSE_FIELDS = {
     "params": (_DICT, False),
 }
 LEXICAL_FIELDS = {"vocabulary": (_int, False), "title_weight": (_NUMBER, False), "methods": (_LIST, False)}
-PRECOMPUTED_FIELDS = {"method": (_TEXT, True), "k": (lambda v: _int(v, 1), True), "params": (_DICT, False)}
+PRECOMPUTED_FIELDS = {
+    "method": (_TEXT, True),
+    "k": (lambda v: _int(v, 1), True),
+    "params": (_DICT, False),
+    "tops": (_DICT, False),
+}
 INPUT_FIELDS = {"sha256": (_SHA256, True), "name": (_STR, False), "path": (_STR, False), "bytes": (_int, False)}
 FILE_FIELDS = {"bytes": (lambda v: _int(v, 0, 1 << 60), True), "sha256": (_SHA256, True)}
 MANIFEST_FIELDS = {

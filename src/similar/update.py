@@ -270,9 +270,11 @@ def _named(tmp: Path, dest: Path):
 def _update_lists(
     tmp: Path, manifest, dense, lexical, live, old_count: int, retire: dict, report, progress: bool, make=None
 ):
-    """Stored lists after an add: only the lists that can have changed are recomputed (ranking.update_lists) when the
-    stored ones were made with this code's ranking and recorded their pool floors; otherwise all of them."""
-    from .ranking import PRECOMPUTED, Ranker, settings_for, update_lists
+    """Stored lists after an add: only the lists that can have changed are recomputed (lists.update_lists) when the
+    stored ones were made with this code's ranking and recorded their pool floors (and, read with them, top floors
+    made by this code's rule); otherwise all of them."""
+    from .lists import PRECOMPUTED, update_lists
+    from .ranking import Ranker, settings_for
 
     method = manifest.precomputed["method"]
     old = store.load_lists(tmp, mmap=False)
@@ -285,12 +287,20 @@ def _update_lists(
     )
     if incremental:
         ranker = Ranker.for_model(dense, lexical, live, manifest.model)
+        same_rule = manifest.precomputed.get("tops") == lists_spec(method, PRECOMPUTED, None, tops=True)["tops"]
+        tops = store.load_tops(tmp, old_count) if same_rule else None  # another rule's floors: pool floors alone
         lists, made = update_lists(
-            ranker, old, np.arange(old_count, len(live)), np.asarray(sorted(retire), dtype=np.int64), progress, make
+            ranker,
+            (*old, tops) if tops is not None else old,
+            np.arange(old_count, len(live)),
+            np.asarray(sorted(retire), dtype=np.int64),
+            progress,
+            make,
         )
         store.save_lists(tmp, *lists)
     else:
         lists = save_neighbours(tmp, dense, lexical, live, method, progress, make, manifest.model)
         made = int(live.sum())
     report.lists_recomputed = made
-    return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1]), manifest.model))
+    tops = len(lists) > 3 and lists[3] is not None
+    return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1]), manifest.model, tops=tops))

@@ -94,6 +94,7 @@ def verify_index(path: str | Path) -> Verification:
     if index.precomputed is not None:
         try:
             store.load_lists(path, mmap=False)  # read whole: every row, score and floor checked (checks.py)
+            store.load_tops(path, manifest.count)  # and the top floors an add reads
         except SimilarError as exc:
             problems.append(str(exc))
     live = int(index.live.sum())

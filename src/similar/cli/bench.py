@@ -213,6 +213,14 @@ def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
 @click.option(
     "--update", default=30_000, show_default=True, type=click.IntRange(100), help="Records in the update file."
 )
+@click.option(
+    "--daily",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Records in a second, daily-sized update after the first (PubMed's daily files hold about 4000): "
+    "seconds, lists recomputed, and its lists against a full re-ranking. 0: none.",
+)
 @click.option("--queries", default=200, show_default=True, type=click.IntRange(10), help="Sampled papers queried.")
 @click.option(
     "--source",
@@ -224,7 +232,7 @@ def bench_speed(parts, encode_corpus, corpora, sizes, name, out_dir):
 @click.option("--keep", is_flag=True, help="Keep the index after the run.")
 @click.option("--name", default="scale", show_default=True)
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False), help=OUT_HELP)
-def bench_scale(papers, update, queries, sources, work, keep, name, out_dir):
+def bench_scale(papers, update, daily, queries, sources, work, keep, name, out_dir):
     """Build, update, open and query an index of N realistic papers: time, peak memory, disk, latency, recall per stage."""
     from pathlib import Path
 
@@ -237,7 +245,7 @@ def bench_scale(papers, update, queries, sources, work, keep, name, out_dir):
     for s in sources:
         if not s.is_file():
             raise SimilarError(f"no source file {s.resolve()}: give real abstracts with --source")
-    result = run_scale(papers, sources, Path(work) if work else default_work(), update, queries, keep)
+    result = run_scale(papers, sources, Path(work) if work else default_work(), update, queries, keep, daily)
     write_results(result, _out(out_dir), name)
     click.echo(scale_markdown(result))
 

@@ -1,0 +1,291 @@
+"""Stored "Similar Papers" lists: the hybrid top-k of many seeds computed as one batch, and their update after an add."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+
+import numpy as np
+import scipy.sparse as sp
+
+from .backends.dense import DenseBackend
+from .ranking import HybridParams, Query, Ranker
+
+PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
+TOP = 10  # the top of a list: what an update keeps exact (see update_lists)
+TOP_MARGIN = 0.1  # base score below the weakest top entry's from which a new paper may still reach the top (measured)
+CHUNK = 1024  # seeds per batched dense search, and per task of a worker process
+BATCH = 32  # seeds per batched block (dense and lexical products, expansion): measured best of 32 and 128
+PARALLEL_FROM = 20_000  # lists to compute from which worker processes (one per core) pay for their start
+
+
+def empty_lists(count: int, k: int = PRECOMPUTED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stored lists of `count` rows holding nothing yet: rows -1, scores 0, floors -inf (any new paper counts)."""
+    return (
+        np.full((count, k), -1, dtype=np.int32),
+        np.zeros((count, k), dtype=np.float32),
+        np.full(count, -np.inf, dtype=np.float32),
+    )
+
+
+def precompute(
+    ranker: Ranker,
+    method: str,
+    k: int = PRECOMPUTED,
+    progress: bool = True,
+    rows: np.ndarray | None = None,
+    workers: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k lists under `method` of `rows` (default: every live paper) as (rows, scores, floors): arrays of shape
+    (len, k), -1 padding short lists, and per seed its pool floor: the dense score of the last paper of its candidate
+    pool (a paper scoring above it would enter the pool: see `update_lists`). Large jobs run in one forked worker per core, each single-threaded (FAISS
+    and BLAS): idle OpenMP threads spinning between small searches slow everything else."""
+    import faiss
+    from threadpoolctl import threadpool_limits
+    from tqdm.auto import tqdm
+
+    seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
+    out_rows, out_scores, out_floors = empty_lists(len(seeds), k)
+    chunks = [np.arange(i, min(i + CHUNK, len(seeds))) for i in range(0, len(seeds), CHUNK)]
+    workers = workers or (os.cpu_count() or 1)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        with (
+            threadpool_limits(1),
+            tqdm(total=len(seeds), desc="neighbour lists", unit=" paper", disable=not progress, smoothing=0.05) as bar,
+        ):
+            if workers > 1 and len(seeds) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
+                global _JOB
+                _JOB = (ranker, method, k, seeds)  # forked workers inherit it: nothing large is pickled
+                try:
+                    with mp.get_context("fork").Pool(workers) as pool:
+                        for at, r, s, f in pool.imap_unordered(_worker_chunk, chunks):
+                            out_rows[at], out_scores[at], out_floors[at] = r, s, f
+                            bar.update(len(at))
+                finally:
+                    _JOB = None
+            else:
+                for at in chunks:
+                    out_rows[at], out_scores[at], out_floors[at] = seed_lists(ranker, method, k, seeds[at])
+                    bar.update(len(at))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    return out_rows, out_scores, out_floors
+
+
+_JOB: tuple | None = None
+
+
+def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
+    assert _JOB is not None  # set by precompute before the workers fork
+    ranker, method, k, seeds = _JOB
+    return (at, *seed_lists(ranker, method, k, seeds[at]))
+
+
+def seed_lists(ranker: Ranker, method: str, k: int, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lists of some seeds: one batched dense search gives each seed its candidate pool (a few spare candidates
+    stand in for tombstones); seeds with a full pool are ranked together (`batched_hybrid`), a seed short of
+    candidates, or another method, alone."""
+    rows, scores, floors = empty_lists(len(seeds), k)
+    count = len(ranker.live)
+    live_count = int(ranker.live.sum())
+    p = ranker.hybrid
+    pool_size = max(k, p.pool)
+    hybrid = method == "hybrid" and ranker.dense is not None
+    pools: list[np.ndarray | None] = [None] * len(seeds)
+    full = np.zeros(len(seeds), dtype=bool)
+    if hybrid:
+        dense = _dense(ranker)
+        spare = min(len(ranker.dead), 16)
+        found_scores, found = dense.search(dense.vectors(seeds), min(pool_size + 1 + spare, count))
+        keep = (found >= 0) & (found != seeds[:, None])
+        keep[keep] &= ranker.live[found[keep]]
+        rank = np.cumsum(keep, axis=1)
+        full = rank[:, -1] >= pool_size
+        last = np.argmax(rank >= pool_size, axis=1)
+        floors[full] = found_scores[np.flatnonzero(full), last[full]]  # a paper scoring above it enters the pool
+        for i in range(len(seeds)):  # a short pool holds every live paper (a tiny index), else search alone
+            if full[i] or rank[i, -1] >= live_count - 1:
+                pools[i] = found[i][keep[i] & (rank[i] <= pool_size)]
+    alone = np.ones(len(seeds), dtype=bool)
+    if hybrid and p.expands and pool_size > 1:
+        batched = np.flatnonzero(full)
+        alone[batched] = False
+        for start in range(0, len(batched), BATCH):
+            at = batched[start : start + BATCH]
+            pool = np.sort(np.stack([pools[i] for i in at]), axis=1)  # row order: ties break alike everywhere
+            final = batched_hybrid(ranker, seeds[at], pool, p)
+            order = np.argsort(-final, axis=1, kind="stable")[:, :k]
+            rows[at] = np.take_along_axis(pool, order, axis=1)
+            scores[at] = np.take_along_axis(final, order, axis=1)
+    for i in np.flatnonzero(alone).tolist():
+        q = Query(row=int(seeds[i]))
+        candidates = pools[i]
+        s, r = ranker.rank_pool(q, candidates, k) if candidates is not None else ranker.search(method, q, k)
+        rows[i, : len(r)], scores[i, : len(s)] = r, s
+    return rows, scores, floors
+
+
+def _dense(ranker: Ranker) -> DenseBackend:
+    if ranker.dense is None:
+        raise ValueError("stored hybrid lists need an index with vectors")
+    return ranker.dense
+
+
+def pair_base(ranker: Ranker, seeds: np.ndarray, papers: np.ndarray, chunk: int = 65_536) -> np.ndarray:
+    """The hybrid's base score (HybridParams) of each (seed, paper) pair: the fusion of their dense and lexical scores
+    before any expansion, as the ranking's blocks hold it."""
+    p = ranker.hybrid
+    out = np.empty(len(seeds), dtype=np.float32)
+    for at in range(0, len(seeds), chunk):
+        x, c = seeds[at : at + chunk], papers[at : at + chunk]
+        dense = np.einsum("id,id->i", _dense(ranker).vectors(x), _dense(ranker).vectors(c))
+        lex = np.zeros(len(x), dtype=np.float32)
+        for method in p.lexical:
+            pair = ranker.lexical.query_rows(method, x).multiply(ranker.lexical.weights(method)[c])
+            lex += np.asarray(pair.sum(axis=1)).ravel() / np.maximum(ranker.lexical.self_scores(method)[x], 1e-9)
+        out[at : at + chunk] = p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)
+    return out
+
+
+def top_floors(ranker: Ranker, seeds: np.ndarray, lists: np.ndarray) -> np.ndarray:
+    """Per seed, the base score a new paper must beat to be counted as able to reach its list's top (the first TOP
+    entries): the weakest base score among them, less TOP_MARGIN. A measured bound, not a proof (the expansion can
+    lift a paper past a stronger one): `similar bench scale --daily` measures what an update then loses.
+    A list shorter than TOP has the floor -inf (any new paper counts)."""
+    top = np.asarray(lists)[:, :TOP].astype(np.int64)
+    valid = top >= 0
+    floors = np.full(len(seeds), -np.inf, dtype=np.float32)
+    whole = valid.all(axis=1) & (top.shape[1] == TOP)
+    if whole.any():
+        x = np.repeat(np.asarray(seeds, dtype=np.int64)[whole], TOP)
+        base = pair_base(ranker, x, top[whole].ravel()).reshape(-1, TOP)
+        floors[whole] = base.min(axis=1) - TOP_MARGIN
+    return floors
+
+
+def batched_hybrid(ranker: Ranker, seeds: np.ndarray, pools: np.ndarray, p: HybridParams) -> np.ndarray:
+    """Final hybrid scores (HybridParams) of B seeds' pools, shape (B, n), as `Ranker._pool_hybrid` gives them one
+    seed at a time: the (B, 1 + n, n) base blocks from batched dense products and one block-diagonal sparse product
+    per lexical weighting, then the expansion over the batch axis."""
+    b, n = pools.shape
+    m = min(p.neighbours, n - 1)
+    block = np.concatenate([seeds[:, None], pools], axis=1)  # (B, 1 + n): each seed's row, then its pool
+    vecs = _dense(ranker).vectors(block.ravel()).reshape(b, n + 1, -1)
+    dense = np.matmul(vecs, vecs[:, 1:].transpose(0, 2, 1))
+    lex = _lexical_blocks(ranker, block, pools, p.lexical)
+    base = (p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)).astype(np.float32)
+    others = base.copy()
+    others[:, np.arange(1, n + 1), np.arange(n)] = -np.inf  # a paper does not vote for itself
+    voters = np.argpartition(-others, m - 1, axis=2)[:, :, :m]
+    votes = np.zeros_like(base)
+    np.put_along_axis(votes, voters, 1.0 / m, axis=2)
+    hop1 = base + p.expansion * np.matmul(votes, base[:, 1:])
+    seed_voters = np.argpartition(-hop1[:, 0], m - 1, axis=1)[:, :m]
+    second = np.take_along_axis(hop1[:, 1:], seed_voters[:, :, None], axis=1).mean(axis=1)
+    final = hop1[:, 0] + p.second_hop * second
+    return (final / ((1.0 + p.expansion) * (1.0 + p.second_hop))).astype(np.float32)
+
+
+def _lexical_blocks(ranker: Ranker, block: np.ndarray, pools: np.ndarray, methods: tuple[str, ...]) -> np.ndarray:
+    """(B, 1 + n, n) sums over the weightings of score(q, d) / score(q, q), q in each seed's block, d in its pool.
+    Two weightings share one complex product: (a1 - i a2)(w1 + i w2) has a1 w1 + a2 w2 as its real part, and a
+    sparse product's cost is walking the shared term indices, not the arithmetic."""
+    b, n = pools.shape
+    lex = np.zeros((b, n + 1, n), dtype=np.float32)
+    for pair in (methods[i : i + 2] for i in range(0, len(methods), 2)):
+        queries, docs = [], []
+        for method in pair:
+            q = ranker.lexical.query_rows(method, block.ravel()).tocsr()
+            norm = np.maximum(ranker.lexical.self_scores(method)[block.ravel()], 1e-9)
+            q.data = q.data / np.repeat(norm, np.diff(q.indptr))  # score(q, d) / score(q, q)
+            queries.append(q)
+            docs.append(ranker.lexical.weights(method)[pools.ravel()].tocsr())
+        if len(pair) == 2:
+            queries = [_complex(queries[0], -queries[1])]
+            docs = [_complex(docs[0], docs[1])]
+        lex += _block_diagonal(queries[0], docs[0], b, n)
+    return lex
+
+
+def _complex(real: sp.csr_matrix, imag: sp.csr_matrix) -> sp.csr_matrix:
+    """real + i imag as one complex64 matrix: one pass over the data when both use the same entries (the usual
+    case: every weighting keeps the term counts' entries)."""
+    if np.array_equal(real.indptr, imag.indptr) and np.array_equal(real.indices, imag.indices):
+        data = real.data.astype(np.complex64)
+        data.imag = imag.data
+        return sp.csr_matrix((data, real.indices, real.indptr), shape=real.shape)
+    return (real.astype(np.complex64) + 1j * imag.astype(np.complex64)).tocsr()
+
+
+def _block_diagonal(queries: sp.csr_matrix, weights: sp.csr_matrix, b: int, n: int) -> np.ndarray:
+    """(B, 1 + n, n) real parts of query rows (B blocks of 1 + n) against document rows (B blocks of n), each block
+    only against its own, as ONE sparse product: the terms of block j are renumbered into their own range (j times
+    the batch's term count, plus the term's rank among them), so that blocks share no term."""
+    used = np.zeros(weights.shape[1], dtype=bool)
+    used[weights.indices] = True
+    rank = np.cumsum(used) - 1
+    width = int(used.sum())
+
+    def renumber(matrix: sp.csr_matrix, per_block: int) -> sp.csr_matrix:
+        row = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        keep = used[matrix.indices]
+        cols = (row[keep] // per_block) * width + rank[matrix.indices[keep]]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row[keep], minlength=matrix.shape[0]))])
+        return sp.csr_matrix((matrix.data[keep], cols, indptr), shape=(matrix.shape[0], b * width))
+
+    product = (renumber(queries, n + 1) @ renumber(weights, n).T.tocsr()).tocoo()
+    out = np.zeros((b * (n + 1), n), dtype=np.float32)
+    out[product.row, product.col - (product.row // (n + 1)) * n] = product.data.real
+    return out.reshape(b, n + 1, n)
+
+
+def update_lists(
+    ranker: Ranker,
+    lists: tuple,
+    new: np.ndarray,
+    retired: np.ndarray,
+    progress: bool = True,
+    make=None,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None], int]:
+    """Stored hybrid lists (rows, scores, pool floors[, top floors]) after papers were appended (`new` rows) and
+    retired, recomputing the new papers' lists, those that held a retired paper (so no retired or revised paper is
+    ever shown with a stale score), and those whose top a new paper can reach: its dense score with the seed beats
+    the seed's pool floor (every stored vector is scored against every new one, as blocked matrix products) and,
+    where top floors are stored, its base score with the seed beats the top floor too (`top_floors`). Without top
+    floors every list whose pool a new paper enters is recomputed. Every other list is kept as it is: a new paper
+    that entered its pool below the top is missing from its lower entries until the list is next recomputed.
+    Returns the lists for every row (top floors for every row) and how many were made. `make` ranks the chosen seeds
+    in precompute's stead (called as it is: Ray's, distributed.lists_maker)."""
+    old_rows, old_scores, old_floors = lists[:3]
+    old_tops = lists[3] if len(lists) > 3 else None
+    count, old_count, k = len(ranker.live), len(old_rows), old_rows.shape[1]
+    affected = np.zeros(count, dtype=bool)
+    affected[new] = True
+    if len(retired):
+        affected[:old_count] |= np.isin(old_rows, retired).any(axis=1)
+    fresh = _dense(ranker).vectors(new)
+    for start in range(0, old_count, 32_768):  # every stored seed against every new paper, in blocks of BLAS work
+        stop = min(start + 32_768, old_count)
+        block = _dense(ranker).vectors(np.arange(start, stop))
+        for at in range(0, len(fresh), 4096):
+            seed, paper = np.nonzero(block @ fresh[at : at + 4096].T > old_floors[start:stop, None])
+            if old_tops is not None and len(seed):
+                keep = ~affected[start + seed] & ranker.live[start + seed]  # those already recomputed need no test
+                seed, paper = seed[keep], paper[keep]
+                reach = pair_base(ranker, start + seed, new[at + paper]) > old_tops[start + seed]
+                seed = seed[reach]
+            affected[start + seed] = True
+    affected &= ranker.live
+    seeds = np.flatnonzero(affected)
+    rows, scores, floors = empty_lists(count, k)
+    tops = np.full(count, -np.inf, dtype=np.float32)
+    rows[:old_count], scores[:old_count], floors[:old_count] = old_rows, old_scores, old_floors
+    if old_tops is not None:  # lists stored without top floors keep -inf: any new paper in their pool counts
+        tops[:old_count] = old_tops
+    rows[~ranker.live], scores[~ranker.live] = -1, 0.0
+    made = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds)
+    rows[seeds], scores[seeds], floors[seeds] = made
+    tops[seeds] = top_floors(ranker, seeds, made[0])
+    return (rows, scores, floors, tops), len(seeds)

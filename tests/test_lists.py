@@ -1,0 +1,107 @@
+"""Stored lists computed in batches equal the per-seed ranking (Ranker.rank_pool), on fake and real vectors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from fixtures import TREC, FakeEncoder, make_corpus
+from similar.backends.dense import DenseBackend
+from similar.backends.lexical import LexicalBackend
+from similar.bench.scale import StandInEncoder
+from similar.lists import TOP_MARGIN, pair_base, precompute, top_floors
+from similar.ranking import HybridParams, Query, Ranker
+
+
+def per_seed(ranker: Ranker, seeds: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle: each seed's dense pool by brute force, ranked alone by Ranker.rank_pool."""
+    vectors = ranker.dense.vectors(np.arange(ranker.dense.count))
+    pool_size = max(k, ranker.hybrid.pool)
+    rows, scores = np.full((len(seeds), k), -1), np.zeros((len(seeds), k), np.float32)
+    for i, seed in enumerate(seeds.tolist()):
+        dense = vectors @ vectors[seed]
+        dense[seed], dense[~ranker.live] = -np.inf, -np.inf
+        pool = np.argsort(-dense, kind="stable")[:pool_size]
+        s, r = ranker.rank_pool(Query(row=seed), pool, k)
+        rows[i, : len(r)], scores[i, : len(s)] = r, s
+    return rows, scores
+
+
+def assert_same_lists(got: tuple, want: tuple) -> None:
+    """Scores equal to 1e-6; rows equal, but where two neighbouring scores are within 1e-6 (a tie broken by
+    float rounding rather than by row)."""
+    (rows, scores), (want_rows, want_scores) = got, want
+    np.testing.assert_allclose(scores, want_scores, atol=1e-6)
+    near = np.zeros_like(scores, dtype=bool)
+    near[:, 1:] |= np.abs(np.diff(want_scores, axis=1)) < 1e-6
+    near[:, :-1] |= near[:, 1:].copy()
+    assert (rows == want_rows)[~near].all()
+    assert np.mean(rows == want_rows) > 0.999
+    assert (np.sort(rows, axis=1) == np.sort(want_rows, axis=1)).all()
+
+
+pytestmark = pytest.mark.skipif(not (TREC / "corpus.jsonl.gz").exists(), reason="needs ../shared/data/trec2005-d2d")
+
+
+def trec(n: int) -> list[dict]:
+    """Real titles and abstracts: a synthetic corpus (make_corpus) has exact score ties, and which of two tied papers
+    votes in the expansion is arbitrary in the per-seed ranking too."""
+    with gzip.open(TREC / "corpus.jsonl.gz", "rt") as f:
+        return [json.loads(line) for line, _ in zip(f, range(n))]
+
+
+def ranker_of(corpus: list[dict], vectors: np.ndarray, live: np.ndarray, params: HybridParams) -> Ranker:
+    lexical = LexicalBackend.build([r["title"] for r in corpus], [r["abstract"] for r in corpus])
+    lexical.set_live(live)
+    return Ranker(DenseBackend.build(vectors, "flat"), lexical, live, params)
+
+
+@pytest.mark.parametrize(
+    "params,k,dead",
+    [
+        (HybridParams(pool=30), 30, []),  # the default setting, a smaller pool
+        (HybridParams(pool=30), 20, [3, 50, 51]),  # lists shorter than the pool, tombstones
+        (HybridParams(pool=25, neighbours=5, expansion=0.5, second_hop=1.0, lexical=("bm25",)), 25, [7]),
+        (HybridParams(pool=20, lexical=("tfidf", "bm25", "pmra")), 20, []),  # an odd number of weightings
+    ],
+)
+def test_batched_lists_equal_the_per_seed_ranking_on_fake_vectors(params, k, dead):
+    corpus = trec(150)
+    vectors = FakeEncoder(dim=32).encode([f"{r['title']} {r['abstract']}" for r in corpus])
+    live = np.ones(len(corpus), dtype=bool)
+    live[dead] = False
+    ranker = ranker_of(corpus, vectors, live, params)
+    seeds = np.flatnonzero(live)
+    rows, scores, floors = precompute(ranker, "hybrid", k=k, progress=False, rows=seeds)
+    assert_same_lists((rows, scores), per_seed(ranker, seeds, k))
+    assert np.isfinite(floors).all()
+
+
+def test_batched_lists_equal_the_per_seed_ranking_on_a_real_corpus():
+    """1,500 papers of the TREC 2005 corpus with the scale bench's word-vector encoder, the default setting."""
+    corpus = trec(1500)
+    vectors = StandInEncoder().encode([f"{r['title']} {r['abstract']}" for r in corpus])
+    ranker = ranker_of(corpus, vectors, np.ones(len(corpus), dtype=bool), HybridParams())
+    seeds = np.arange(0, len(corpus), 3)
+    rows, scores, _ = precompute(ranker, "hybrid", progress=False, rows=seeds)
+    assert_same_lists((rows, scores), per_seed(ranker, seeds, 100))
+
+
+def test_top_floors_are_the_weakest_base_score_of_the_top_less_the_margin():
+    corpus = make_corpus(60)
+    vectors = FakeEncoder(dim=32).encode([f"{r['title']} {r['abstract']}" for r in corpus])
+    ranker = ranker_of(corpus, vectors, np.ones(60, dtype=bool), HybridParams(pool=20))
+    rows, _, _ = precompute(ranker, "hybrid", k=20, progress=False)
+    short = rows.copy()
+    short[0, 5:] = -1  # a list shorter than the top: any new paper counts
+    floors = top_floors(ranker, np.arange(60), short)
+    assert floors[0] == -np.inf
+    for seed in (1, 30, 59):
+        block = ranker._block(Query(row=seed), np.sort(rows[seed]), ranker.hybrid, seed_only=True)[0]
+        base = dict(zip(np.sort(rows[seed]).tolist(), block.tolist()))
+        want = min(base[r] for r in rows[seed, :10].tolist()) - TOP_MARGIN
+        assert floors[seed] == pytest.approx(want, abs=1e-6)
+        assert pair_base(ranker, np.full(3, seed), rows[seed, :3]) == pytest.approx([base[r] for r in rows[seed, :3]])
