@@ -72,4 +72,6 @@ def test_the_suite_takes_a_model_by_path_or_by_name(tmp_path, own_model, monkeyp
         out = run("bench", "quality", "--suite", suite, "--model", model, "--out", tmp_path / "out", "--quiet")
         assert out.exit_code == 0, out.output
         results = json.loads((tmp_path / "out" / "suite.json").read_text())
-        assert (results["model"]["name"], results["model"]["fingerprint"]) == ("my-minilm", by_path.fingerprint)
+        assert list(results["models"]) == ["my-minilm"]
+        made = results["models"]["my-minilm"]["model"]
+        assert (made["name"], made["fingerprint"]) == ("my-minilm", by_path.fingerprint)
