@@ -51,8 +51,7 @@ def test_search_by_pmid_doi_and_text_lists_what_the_index_answers(app, client):
     assert "Papers similar to your text" in r.text
     filtered = client.get("/search", params={"q": "1000", "exclude_retracted": "on", "min_year": "1995"})
     assert listed(filtered.text) == [
-        n.pmid
-        for n in index.similar("1000", n=10, min_year=1995, filters=Filters.of(exclude_retracted=True)).neighbors
+        n.pmid for n in index.similar("1000", n=10, min_year=1995, filters=Filters.of(exclude_retracted=True)).neighbors
     ]
 
 
