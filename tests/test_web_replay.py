@@ -85,7 +85,7 @@ def test_collection_links_keep_the_filters(client):
     assert hrefs(page, "not like this")[0] == f"/collection?positive=1006&negative=1003%2C1002&{keep}"
     shared = client.get(share.replace("&amp;", "&")).text
     assert listed(shared) == listed(page) and len(listed(page)) == 7
-    typed = client.get(f"/collection?positive=1002&type=journal-article&type=review").text
+    typed = client.get("/collection?positive=1002&type=journal-article&type=review").text
     (share,) = re.findall(r'<a id="share" href="([^"]*)"', typed)
     assert share == "/collection?positive=1002&amp;type=journal-article&amp;type=review"
 
