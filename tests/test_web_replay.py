@@ -117,6 +117,7 @@ def test_embed_snippets_never_echo_an_untrusted_host(app, monkeypatch, host, pub
     assert "evil" not in snippet and "<script>alert" not in page and "https://testserver" not in page
     embed = client.get("/embed/1000", headers=headers).text
     assert f"{base}/widget.js" in embed and "evil" not in embed
+    assert ('id="public-url"' in embed) == (base == web.PLACEHOLDER)
     iframe = client.get("/papers/1000?embed=iframe", headers=headers).text
     assert str(escape(f'<iframe src="{base}/widget/1000?n=5&amp;theme=light"')) in iframe
 

@@ -478,7 +478,8 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             return _page(
                 request, 404, f"PMID {int(pmid)} is not in this index: there are no similar papers to embed yet."
             )
-        return HTMLResponse(pages.embed_page(p, web.public_base(request) or web.PLACEHOLDER))
+        base = web.public_base(request)
+        return HTMLResponse(pages.embed_page(p, base or web.PLACEHOLDER, "" if base else web.REPLACE))
 
     web.install(app, holder, checked)  # the pages for people: search, papers, collections (web.py)
     return app

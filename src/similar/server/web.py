@@ -38,6 +38,7 @@ EXPORTS = (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"), ("csv
 API_PREFIXES = ("/v1", "/admin", "/docs", "/openapi.json", "/widget", "/embed")  # answered as JSON (or widget pages)
 PUBLIC_ENV = "SIMILAR_PUBLIC_URL"
 PLACEHOLDER = "https://YOUR-SIMILAR-SERVER"  # in a snippet when the server's public address is not known
+REPLACE = f"Replace {PLACEHOLDER} with this server's address, or ask its operator to set {PUBLIC_ENV} so the snippet names it."
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
 env.filters["clean"] = clean
@@ -260,7 +261,7 @@ class Embed:
         found = public_base(request)
         self.known = found is not None
         self.base = found or PLACEHOLDER
-        self.setting = PUBLIC_ENV
+        self.replace = REPLACE
 
     @property
     def preview(self) -> str:
