@@ -27,7 +27,7 @@ def main() -> None:
     other = index.similar(pmid, n=1).neighbors[0].pmid
     shots = [  # name, address, width, height, colour scheme
         ("web-search", "/search?" + urlencode({"q": title}), 1100, 1000, "light"),
-        ("web-paper", f"/papers/{pmid}", 1100, 1900, "light"),
+        ("web-paper", f"/papers/{pmid}", 1100, 3300, "light"),  # the map is under the list
         ("web-paper-dark", f"/papers/{pmid}?why=1#similar", 1100, 1100, "dark"),
         ("web-collection", f"/collection?positive={pmid},{other}", 1100, 1000, "light"),
         ("web-phone", f"/papers/{pmid}", 390, 844, "light"),

@@ -708,19 +708,35 @@ def test_admin_token_is_compared_as_bytes(client, monkeypatch, token, header, st
 @pytest.mark.parametrize(
     "method,url,status,error",
     [
-        ("GET", "/nope", 404, "no route /nope: see /docs"),
+        ("GET", "/v1/nope", 404, "no route /v1/nope: see /docs"),
         ("GET", "/v1/papers", 404, "no route /v1/papers: see /docs"),
+        ("GET", "/docs/nope", 404, "no route /docs/nope: see /docs"),
+        ("GET", "/widgets", 404, "no route /widgets: see /docs"),
         ("POST", "/v1/health", 405, "POST is not allowed on /v1/health"),
         ("DELETE", "/v1/papers/1000", 405, "DELETE is not allowed on /v1/papers/1000"),
         ("GET", "/admin/reload", 405, "GET is not allowed on /admin/reload"),
-        ("POST", "/", 405, "POST is not allowed on /"),  # the web pages answer GET (and HEAD) only
-        ("POST", "/collection", 405, "POST is not allowed on /collection"),
-        ("GET", "/papers/1000/x", 404, "no route /papers/1000/x: see /docs"),
+        ("POST", "/widget.js", 405, "POST is not allowed on /widget.js"),
     ],
 )
 def test_every_route_error_is_the_documented_json(client, method, url, status, error):
     r = client.request(method, url)
     assert r.status_code == status and r.json() == {"error": error, "status": status}
+
+
+@pytest.mark.parametrize(
+    "method,url,status,line",
+    [
+        ("GET", "/nope", 404, "There is no page at this address."),  # the pages for people answer with a page
+        ("GET", "/papers/1000/x", 404, "There is no page at this address."),
+        ("POST", "/", 405, "This page answers GET and HEAD, not POST."),
+        ("POST", "/collection", 405, "This page answers GET and HEAD, not POST."),
+    ],
+)
+def test_an_address_or_method_with_no_page_is_a_page(client, method, url, status, line):
+    r = client.request(method, url)
+    assert r.status_code == status and r.headers["content-type"].startswith("text/html")
+    assert re.findall(r'<p class="error" role="alert">(.*?)</p>', r.text) == [line]
+    assert r.headers.get("allow") == ("GET, HEAD" if status == 405 else None)
 
 
 @pytest.mark.parametrize(

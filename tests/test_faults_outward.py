@@ -612,6 +612,43 @@ CONFIG = [
         "SIMILAR_ADMIN_TOKEN has spaces around it or control characters: give the bare token",
     ),
     (
+        "public-url-no-scheme",
+        "SIMILAR_PUBLIC_URL",
+        "similar.example.org",
+        "SIMILAR_PUBLIC_URL='similar.example.org' is not a web address: give http(s)://host[:port][/path], such as "
+        "https://similar.example.org",
+    ),
+    (
+        "public-url-ftp",
+        "SIMILAR_PUBLIC_URL",
+        "ftp://similar.example.org",
+        "SIMILAR_PUBLIC_URL='ftp://similar.example.org' is not a web address: give http(s)://host[:port][/path]",
+    ),
+    (
+        "public-url-query",
+        "SIMILAR_PUBLIC_URL",
+        "https://similar.example.org/?x=1",
+        "SIMILAR_PUBLIC_URL='https://similar.example.org/?x=1' is not a web address",
+    ),
+    (
+        "public-url-user",
+        "SIMILAR_PUBLIC_URL",
+        "https://me:pw@similar.example.org",
+        "SIMILAR_PUBLIC_URL='https://me:pw@similar.example.org' is not a web address",
+    ),
+    (
+        "public-url-port",
+        "SIMILAR_PUBLIC_URL",
+        "https://similar.example.org:http",
+        "SIMILAR_PUBLIC_URL='https://similar.example.org:http' is not a web address",
+    ),
+    (
+        "public-url-quote",
+        "SIMILAR_PUBLIC_URL",
+        'https://similar.example.org/"><script>',
+        "SIMILAR_PUBLIC_URL='https://similar.example.org/\"><script>' is not a web address",
+    ),
+    (
         "no-model-word",
         "SIMILAR_NO_MODEL",
         "maybe",

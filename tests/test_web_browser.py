@@ -21,6 +21,10 @@ try:
 except ImportError:
     missing = "selenium is not installed (pip install -e '.[test]')"
 
+LONG = "1050"  # a paper whose title is one long unbroken token
+LABEL_PX = """var svg = document.querySelector("svg.map"), k = svg.getScreenCTM().a;
+return Array.prototype.map.call(svg.querySelectorAll("text"), function (t) { return parseFloat(getComputedStyle(t).fontSize) * k; });"""
+BASKET = "return JSON.parse(localStorage.getItem('similar-basket') || 'null');"
 AXE_RUN = """var done = arguments[arguments.length - 1];
 axe.run(document, {resultTypes: ["violations"]}).then(function (r) {
   done(r.violations.map(function (v) {
@@ -32,7 +36,8 @@ axe.run(document, {resultTypes: ["violations"]}).then(function (r) {
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     monkeypatch.setattr("similar.index.queries.load_index_model", lambda spec: FakeEncoder())
-    build_index([write_jsonl(tmp_path / "c.jsonl", web_corpus())], tmp_path / "ix", model=FakeEncoder(), progress=False)
+    rows = web_corpus() + [{"pmid": LONG, "title": "Cardiac " + "x" * 200 + " heart", "abstract": "cardiac heart"}]
+    build_index([write_jsonl(tmp_path / "c.jsonl", rows)], tmp_path / "ix", model=FakeEncoder(), progress=False)
     app = create_app(tmp_path / "ix")
     with running_server(app) as url, chromium(tmp_path) as driver:
         driver.set_script_timeout(60)
@@ -175,3 +180,59 @@ def test_axe_finds_no_serious_violation_light_dark_and_phone(site):
     for page in pages[1:3]:
         driver.get(url + page)
         assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), page
+
+
+@pytest.mark.skipif(missing is not None, reason=missing or "")
+def test_without_javascript_script_only_controls_are_not_displayed(site):
+    from selenium.webdriver.common.by import By
+
+    _, url, driver = site
+    css = lambda sel: driver.find_elements(By.CSS_SELECTOR, sel)
+    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    for page in ("/papers/1000", "/search?q=1000", "/collection?positive=1000"):
+        driver.get(url + page)
+        baskets = css(".basket")
+        assert len(baskets) >= 10 and not any(b.is_displayed() for b in baskets), page
+        assert not any(b.is_displayed() for b in css("button[data-basket-add], button[data-copy]")), page
+    driver.get(f"{url}/papers/1000")
+    assert driver.find_element(By.CSS_SELECTOR, "[data-no-js]").is_displayed()  # the embed form's Update button
+    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+
+
+@pytest.mark.skipif(missing is not None, reason=missing or "")
+def test_map_labels_are_readable_and_long_titles_wrap(site):
+    from selenium.webdriver.common.by import By
+
+    _, url, driver = site
+    for width, height in ((900, 900), (375, 812)):
+        driver.set_window_size(width, height)
+        driver.get(f"{url}/papers/1000")
+        nodes = driver.find_elements(By.CSS_SELECTOR, "svg.map a[data-pmid]")
+        sizes = driver.execute_script(LABEL_PX)
+        assert len(sizes) == len(nodes) >= 9 and min(sizes) >= 11, (width, min(sizes))
+        listed = driver.find_elements(By.CSS_SELECTOR, ".map-list a")
+        assert [a.get_attribute("href") for a in listed] == [
+            f"{url}/papers/{a.get_attribute('data-pmid')}" for a in nodes
+        ]
+        for page in (f"/papers/{LONG}", "/search?q=cardiac+heart"):
+            driver.get(url + page)
+            assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"), page
+    driver.set_window_size(900, 900)
+
+
+@pytest.mark.skipif(missing is not None, reason=missing or "")
+def test_a_collection_page_is_the_basket(site):
+    from selenium.webdriver.common.by import By
+
+    _, url, driver = site
+    driver.get(f"{url}/collection?positive=1000,1004&negative=1001")
+    _wait(driver, lambda d: d.execute_script(BASKET) == {"positive": ["1000", "1004"], "negative": ["1001"]})
+    driver.find_element(By.CSS_SELECTOR, ".seeds li[data-pmid='1004']").find_element(By.LINK_TEXT, "remove").click()
+    _wait(driver, lambda d: d.execute_script(BASKET) == {"positive": ["1000"], "negative": ["1001"]})
+    assert driver.find_element(By.CSS_SELECTOR, "[data-basket-count]").text == "2"
+    driver.find_element(By.CSS_SELECTOR, ".seeds li[data-pmid='1000']").find_element(By.LINK_TEXT, "remove").click()
+    _wait(driver, lambda d: d.execute_script(BASKET) == {"positive": [], "negative": ["1001"]})
+    assert (
+        driver.find_element(By.CSS_SELECTOR, "p.notice").text == "Add at least one paper you like; 1 marked not-like."
+    )
+    assert driver.find_element(By.ID, "basket-link").get_attribute("href") == f"{url}/collection?negative=1001"

@@ -21,7 +21,7 @@ class ConfigError(SimilarError):
 @dataclass(frozen=True)
 class Var:
     name: str
-    kind: str  # folder, flag, seconds, bytes, token, hook
+    kind: str  # folder, flag, seconds, bytes, token, url, hook
     help: str
     default: float | int | None = None
     low: float | int | None = None
@@ -41,11 +41,22 @@ VARS = {
         Var("SIMILAR_ADMIN_TOKEN", "token", "bearer token for POST /admin/reload (unset: reload over HTTP is off)"),
         Var("SIMILAR_HEADER_TIMEOUT", "seconds", "seconds a client may take to send its headers", 10.0, 0.1, 3600),
         Var("SIMILAR_MAX_BODY_BYTES", "bytes", "largest request body the server reads", MiB, 1024, 1024 * MiB),
+        Var(
+            "SIMILAR_PUBLIC_URL",
+            "url",
+            "the server's address as other sites reach it, for the embed snippets: http(s)://host[:port][/path] "
+            "(unset: the address a request came in on, when its Host is the server's own)",
+        ),
         Var("SIMILAR_CRASH_AT", "hook", "tests only: kill the process at this publish step"),
     )
 }
 COMMAND_LINE = ("SIMILAR_HOME", "SIMILAR_INDEX_DIR", "SIMILAR_MODELS_DIR", "SIMILAR_CACHE", "SIMILAR_NO_MODEL")
-SERVER = COMMAND_LINE + ("SIMILAR_ADMIN_TOKEN", "SIMILAR_HEADER_TIMEOUT", "SIMILAR_MAX_BODY_BYTES")
+SERVER = COMMAND_LINE + (
+    "SIMILAR_ADMIN_TOKEN",
+    "SIMILAR_HEADER_TIMEOUT",
+    "SIMILAR_MAX_BODY_BYTES",
+    "SIMILAR_PUBLIC_URL",
+)
 _FLAGS = {
     "": False,
     "0": False,
@@ -145,9 +156,37 @@ def token(name: str) -> str | None:
     return value
 
 
+def url(name: str) -> str | None:
+    """A public address: http or https, a host, an optional port and path; no user, query or fragment. Unset or empty
+    is None; the value is returned without its trailing slash."""
+    from urllib.parse import urlsplit
+
+    var, value = VARS[name], _raw(name)
+    if not value:
+        return None
+    allowed = "give http(s)://host[:port][/path], such as https://similar.example.org"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise _bad(var, value, f"is not a web address: {allowed}") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or "?" in value
+        or "#" in value
+        or any(c.isspace() or ord(c) < 32 or c in "\"'<>`\\" for c in value)
+    ):
+        raise _bad(var, value, f"is not a web address: {allowed}")
+    return value.rstrip("/")
+
+
 def check(names=COMMAND_LINE) -> None:
     """Read every named variable once: the first bad one is a ConfigError naming it and what it takes."""
-    read = {"folder": folder, "flag": flag, "seconds": number, "bytes": number, "token": token}
+    read = {"folder": folder, "flag": flag, "seconds": number, "bytes": number, "token": token, "url": url}
     for name in names:
         kind = VARS[name].kind
         if kind in read:

@@ -255,6 +255,8 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
         }
         if exc.status_code == 400 and exc.detail == "There was an error parsing the body":  # FastAPI's, e.g. too deep
             message[400] = "invalid JSON body: it could not be parsed (nested too deeply?)"
+        if exc.status_code in (404, 405) and web.for_people(request.url.path):  # a page, not JSON (web.py)
+            return web.no_route(request.method, exc.status_code)
         if _for_readers(request):
             message[404] = "There is no such page: the address should end in /widget/PMID or /embed/PMID."
             message[405] = f"This page answers GET, not {request.method}."
@@ -476,7 +478,8 @@ def create_app(index_path: str | Path, index: Index | None = None) -> FastAPI:
             return _page(
                 request, 404, f"PMID {int(pmid)} is not in this index: there are no similar papers to embed yet."
             )
-        return HTMLResponse(pages.embed_page(p, str(request.base_url).rstrip("/")))
+        base = web.public_base(request)
+        return HTMLResponse(pages.embed_page(p, base or web.PLACEHOLDER, "" if base else web.REPLACE))
 
     web.install(app, holder, checked)  # the pages for people: search, papers, collections (web.py)
     return app
@@ -527,7 +530,10 @@ def serve(index_path: str | Path, host: str = "127.0.0.1", port: int = 8000, rea
             app.state.holder.try_reload()  # never raises: a bad folder logs one line and the old index serves on
 
         signal.signal(signal.SIGHUP, _hup)
-    uvicorn.run(app, host=host, port=port, log_level="warning", http=_header_timeout_protocol(timeout))
+    # proxy_headers off: X-Forwarded-Proto/For are a client's words unless SIMILAR_PUBLIC_URL says where it is served
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", http=_header_timeout_protocol(timeout), proxy_headers=False
+    )
 
 
 def _header_timeout_protocol(seconds: float):

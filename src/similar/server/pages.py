@@ -163,10 +163,12 @@ WIDGET_JS = r"""/* similar: turns <div data-similar-pmid="..."> into a "Similar 
 DOWNLOADS = (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"), ("csv", "CSV"))
 
 
-def embed_page(paper: PaperInfo, base_url: str) -> str:
+def embed_page(paper: PaperInfo, base_url: str, note: str = "") -> str:
     """What a literature site offers under a paper: both snippets, a copy button each, and a live preview. The base URL
-    comes from the request's Host header: it is escaped wherever it lands in the page."""
+    (SIMILAR_PUBLIC_URL, the server's own address, or a placeholder: never a Host header's word) is in the snippets
+    only, escaped; the preview and downloads are relative."""
     base_url = html.escape(base_url, quote=True)
+    note = f'<p class="meta" id="public-url">{html.escape(note)}</p>' if note else ""
     script_snippet = (
         f'<div data-similar-pmid="{paper.pmid}" data-similar-n="5"></div>\n'
         f'<script src="{base_url}/widget.js" async></script>'
@@ -176,8 +178,7 @@ def embed_page(paper: PaperInfo, base_url: str) -> str:
         f'style="border:0" title="Similar papers"></iframe>'
     )
     downloads = " · ".join(
-        f'<a class="download" href="{base_url}/v1/papers/{paper.pmid}/similar?n=20&amp;format={f}" '
-        f"download>{name}</a>"
+        f'<a class="download" href="/v1/papers/{paper.pmid}/similar?n=20&amp;format={f}" ' f"download>{name}</a>"
         for f, name in DOWNLOADS
     )
     block = lambda name, code: (
@@ -196,10 +197,11 @@ button{{padding:4px 12px;border-radius:6px;border:1px solid #c5ccd6;background:#
 Filters go in attributes: <code>data-similar-type="review"</code>, <code>data-similar-mesh="Humans"</code>,
 <code>data-similar-exclude-retracted</code> (and <code>?type=review&amp;exclude_retracted=true</code> on the iframe's URL).</p>
 <p>Download the list: {downloads}</p>
+{note}
 {block("script", script_snippet)}
 {block("iframe", iframe_snippet)}
 <h3>Preview</h3>
-{iframe_snippet}
+<iframe src="/widget/{paper.pmid}?n=5" width="420" height="480" style="border:0" title="Similar papers"></iframe>
 </main>
 <script>
 document.querySelectorAll("button[data-copy]").forEach(function (b) {{

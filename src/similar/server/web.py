@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import logging
-import re
 import weakref
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 
+from .. import config
 from ..collection import recommend_collection
 from ..errors import CorruptIndex, IndexChanged, NotFound, SimilarError
 from ..explain import explain_list
-from ..filters import Filters
 from ..index import Index
 from ..outward import clean
-from . import webmap
+from . import webform, webmap
+from .webform import Form, asked
 
 log = logging.getLogger("similar.server")
 HERE = Path(__file__).parent
@@ -35,11 +35,10 @@ HEADERS = {
     "Cache-Control": "no-cache",
 }
 EXPORTS = (("ris", "RIS"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"), ("csv", "CSV"))
-PMID_Q = re.compile(r"(?:pmid:?\s*)?([0-9]{1,9})", re.I)
-DOI_Q = re.compile(r"(?:https?://(?:dx\.)?doi\.org/|doi:\s*)?(10\.[0-9]{4,9}/\S+)", re.I)
-PMID_ITEM = re.compile(r"[0-9]{1,9}")
-MAX_QUERY = 20000
-MAX_N = 50
+API_PREFIXES = ("/v1", "/admin", "/docs", "/openapi.json", "/widget", "/embed")  # answered as JSON (or widget pages)
+PUBLIC_ENV = "SIMILAR_PUBLIC_URL"
+PLACEHOLDER = "https://YOUR-SIMILAR-SERVER"  # in a snippet when the server's public address is not known
+REPLACE = f"Replace {PLACEHOLDER} with this server's address, or ask its operator to set {PUBLIC_ENV} so the snippet names it."
 
 env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True, trim_blocks=True, lstrip_blocks=True)
 env.filters["clean"] = clean
@@ -47,70 +46,28 @@ env.filters["lines"] = lambda text: "\n".join(clean(line) for line in str(text).
 _dois: "weakref.WeakKeyDictionary[Index, dict[str, str]]" = weakref.WeakKeyDictionary()
 
 
-class Form:
-    """A page's query parameters, read leniently (empty means not given) and checked into Filters; one line if bad."""
-
-    def __init__(self, request: Request, n: int = 10):
-        params = request.query_params
-        self.q = params.get("q", "")[:MAX_QUERY]
-        self.types = [t for t in params.getlist("type") if t.strip()]
-        self.min_year, self.max_year = self._year(params, "min_year"), self._year(params, "max_year")
-        self.species = params.get("species", "")
-        self.language = params.get("language", "").strip()
-        self.exclude_retracted = params.get("exclude_retracted", "") in ("on", "true", "1")
-        self.n = self._number(params.get("n", ""), n)
-        self.why = params.get("why", "") in ("1", "true", "on")
-        self.filters = Filters.of(
-            self.min_year,
-            self.max_year,
-            self.types,
-            None,
-            None,
-            [self.language] if self.language else None,
-            self.species or None,
-            self.exclude_retracted,
-        )
-
-    @staticmethod
-    def _year(params, name: str) -> int | None:
-        value = params.get(name, "").strip()
-        if not value:
-            return None
-        if not value.isascii() or not value.isdigit() or not 1000 <= int(value) <= 3000:
-            raise SimilarError(f"The {name.replace('_', ' ')} must be a year such as 2010, not {value[:20]!r}.")
-        return int(value)
-
-    @staticmethod
-    def _number(value: str, default: int) -> int:
-        value = value.strip()
-        if not value:
-            return default
-        if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= MAX_N:
-            raise SimilarError(f"The number of papers must be from 1 to {MAX_N}, not {value[:20]!r}.")
-        return int(value)
-
-    def link(self, **changes) -> str:
-        """The query string of these filters, with some parameters changed (None drops one)."""
-        pairs = [("type", t) for t in self.types]
-        for key, value in (
-            ("min_year", self.min_year),
-            ("max_year", self.max_year),
-            ("species", self.species),
-            ("language", self.language),
-            ("exclude_retracted", "on" if self.exclude_retracted else ""),
-        ):
-            if value:
-                pairs.append((key, str(value)))
-        pairs = [(k, v) for k, v in pairs if k not in changes]
-        return urlencode(pairs + [(k, str(v)) for k, v in changes.items() if v is not None])
+def for_people(path: str) -> bool:
+    """Whether a path belongs to the pages for people (an error there is a page), not to the API, its docs or the
+    widget (whose errors stay JSON, or the widget's own page)."""
+    return not path.startswith(API_PREFIXES)
 
 
-def pmid_list(value: str, name: str) -> list[str]:
-    """PMIDs separated by commas (empty items skipped, repeats dropped), or one line saying what a list should be."""
-    items = [p.strip() for p in value.split(",") if p.strip()]
-    if any(not PMID_ITEM.fullmatch(p) for p in items):
-        raise SimilarError(f"The {name} papers must be PMIDs separated by commas, such as 7504954,8011234.")
-    return list(dict.fromkeys(items))
+def public_base(request: Request) -> str | None:
+    """The address other sites reach this server at, for snippets pasted elsewhere: SIMILAR_PUBLIC_URL when set, else
+    the request's own only when its Host names the address the connection came in on (never an arbitrary Host
+    header); None when neither."""
+    configured = config.url(PUBLIC_ENV)
+    if configured:
+        return configured
+    host, server = request.headers.get("host", ""), request.scope.get("server")
+    if not server or not server[0]:
+        return None
+    name, port = server[0], server[1]
+    name = f"[{name}]" if ":" in name else name
+    scheme = request.scope.get("scheme", "http")
+    default = {"http": 80, "https": 443}.get(scheme)
+    own = {f"{name}:{port}"} | ({name} if port == default or port is None else set())
+    return f"{scheme}://{host}" if host.lower() in {o.lower() for o in own} else None
 
 
 def known(index: Index, pmid: str) -> str:
@@ -129,23 +86,25 @@ def doi_rows(index: Index) -> dict[str, str]:
 
 def search(index: Index, form: Form, checked: Callable):
     """What the search box holds, answered: (kind, list) for a PMID, a DOI or a text; None when it is empty."""
-    q = form.q.strip()
-    if not q:
+    what = asked(form.q)
+    if what is None:
         return None
+    kind, value = what
     filters = checked(index, form.filters)
-    pmid, doi = PMID_Q.fullmatch(q), DOI_Q.fullmatch(q)
-    if doi:
-        found = doi_rows(index).get(doi.group(1).lower())
+    if kind == "doi":
+        found = doi_rows(index).get(value.lower())
         if found is None:
-            raise NotFound(f"No paper with DOI {doi.group(1)} is in this index.")
+            raise NotFound(f"No paper with DOI {value} is in this index.")
         return "doi", index.similar(found, n=form.n, filters=filters)
-    if pmid:
-        return "pmid", index.similar(known(index, pmid.group(1)), n=form.n, filters=filters)
-    return "text", index.similar_text(q, n=form.n, filters=filters)
+    if kind == "pmid":
+        return "pmid", index.similar(known(index, value), n=form.n, filters=filters)
+    return "text", index.similar_text(value, n=form.n, filters=filters)
 
 
-def page(name: str, status: int = 200, **context) -> HTMLResponse:
-    return HTMLResponse(env.get_template(name).render(**context), status_code=status, headers=HEADERS)
+def page(name: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
+    return HTMLResponse(
+        env.get_template(name).render(**context), status_code=status, headers={**HEADERS, **(headers or {})}
+    )
 
 
 UNAVAILABLE = "Similar papers are unavailable right now."
@@ -163,7 +122,15 @@ def failed(exc: SimilarError) -> HTMLResponse:
     return page("error.html", status, message=str(exc), title="Not found" if status == 404 else "Cannot answer that")
 
 
-def answered(make: Callable[[], HTMLResponse]) -> HTMLResponse:
+def no_route(method: str, status: int) -> HTMLResponse:
+    """A page for an address with no page (404) or a method pages do not answer (405, Allow: GET, HEAD)."""
+    if status == 405:
+        line = f"This page answers GET and HEAD, not {method}."
+        return page("error.html", 405, {"Allow": "GET, HEAD"}, message=line, title="Not allowed")
+    return page("error.html", 404, message="There is no page at this address.", title="Not found")
+
+
+def answered(make: Callable[[], Response]) -> Response:
     """A page, or the one line saying why there is none."""
     try:
         return make()
@@ -177,15 +144,17 @@ def install(app: FastAPI, holder, checked: Callable) -> None:
 
     def home(request: Request) -> HTMLResponse:
         index = holder.index
-        form = Form(request)
+        form = Form(request.query_params)
         kind, result = search(index, form, checked) or (None, None)
         return page("search.html", form=form, kind=kind, result=result, types=index.facts.types())
 
-    def paper(request: Request, pmid: str) -> HTMLResponse:
+    def paper(request: Request, given: str) -> HTMLResponse | RedirectResponse:
         index = holder.index
-        form = Form(request)
-        if not PMID_Q.fullmatch(pmid):
-            raise SimilarError(f"{pmid[:40]!r} is not a PubMed ID: a PMID is a number, such as 7504954.")
+        form = Form(request.query_params)
+        pmid = webform.pmid(given)
+        if pmid != given:  # leading zeros, full-width digits: the one address of the paper
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/papers/{pmid}{query}", status_code=308)
         row = index.row(known(index, pmid))
         info = index.paper(pmid)
         result = index.similar(pmid, n=form.n, filters=checked(index, form.filters))
@@ -200,25 +169,26 @@ def install(app: FastAPI, holder, checked: Callable) -> None:
             form=form,
             map=webmap.neighbourhood(index, result),
             edge_k=webmap.EDGE_K,
-            exports=[(name, f"/v1/papers/{info.pmid}/similar?n=20&format={fmt}") for fmt, name in EXPORTS],
+            exports=[(name, f"/v1/papers/{info.pmid}/similar?{form.export(fmt)}") for fmt, name in EXPORTS],
             embed=Embed(request, info.pmid),
         )
 
     def collection(request: Request) -> HTMLResponse:
         index = holder.index
-        form = Form(request)
-        pos, neg = (pmid_list(request.query_params.get(name, ""), name) for name in ("positive", "negative"))
+        form = Form(request.query_params)
+        params = request.query_params
+        pos, neg = (webform.pmid_list(params.getlist(name), name) for name in ("positive", "negative"))
         seeds = {p: index.paper(known(index, p)) for p in pos + neg}
         result = recommend_collection(index, pos, neg, n=form.n, filters=checked(index, form.filters)) if pos else None
-        query = urlencode({"positive": ",".join(pos), **({"negative": ",".join(neg)} if neg else {})})
+        links = Seeds(pos, neg, form)
         return page(
             "collection.html",
             form=form,
             result=result,
             positive=[seeds[p] for p in pos],
             negative=[seeds[p] for p in neg],
-            links=Seeds(pos, neg),
-            exports=[(name, f"/v1/recommendations?{query}&n=20&format={fmt}") for fmt, name in EXPORTS],
+            links=links,
+            exports=[(name, f"/v1/recommendations?{links.seeds()}&{form.export(fmt)}") for fmt, name in EXPORTS],
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -241,19 +211,29 @@ def install(app: FastAPI, holder, checked: Callable) -> None:
     def papers_root():
         return RedirectResponse("/", status_code=307)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
 
 class Seeds:
-    """Links that change a collection by one paper (work without JavaScript)."""
+    """Links that change a collection by one paper (work without JavaScript); each keeps the page's filters."""
 
-    def __init__(self, positive: list[str], negative: list[str]):
-        self.positive, self.negative = positive, negative
+    def __init__(self, positive: list[str], negative: list[str], form: Form):
+        self.positive, self.negative, self.form = positive, negative, form
 
-    def _href(self, pos: list[str], neg: list[str]) -> str:
-        if not pos and not neg:
-            return "/collection"
-        return "/collection?" + urlencode(
+    @staticmethod
+    def _seeds(pos: list[str], neg: list[str]) -> str:
+        return urlencode(
             {**({"positive": ",".join(pos)} if pos else {}), **({"negative": ",".join(neg)} if neg else {})}
         )
+
+    def _href(self, pos: list[str], neg: list[str]) -> str:
+        query = "&".join(q for q in (self._seeds(pos, neg), self.form.link()) if q)
+        return f"/collection?{query}" if query else "/collection"
+
+    def seeds(self) -> str:
+        return self._seeds(self.positive, self.negative)
 
     def here(self) -> str:
         return self._href(self.positive, self.negative)
@@ -269,16 +249,19 @@ class Seeds:
 
 
 class Embed:
-    """The "Embed this widget" panel's choices (kind, theme, number of papers) and the snippet they make."""
+    """The "Embed this widget" panel's choices (kind, theme, number of papers) and the snippet they make. Its address is
+    public_base's, else a placeholder the page tells the operator to fill in (SIMILAR_PUBLIC_URL)."""
 
     def __init__(self, request: Request, pmid: str):
         params = request.query_params
         self.pmid = pmid
         self.kind = "iframe" if params.get("embed") == "iframe" else "script"
         self.theme = "dark" if params.get("theme") == "dark" else "light"
-        count = params.get("count", "5")
-        self.count = int(count) if count.isascii() and count.isdigit() and 1 <= int(count) <= 20 else 5
-        self.base = str(request.base_url).rstrip("/")
+        self.count = webform.embed_count(params.get("count", ""))
+        found = public_base(request)
+        self.known = found is not None
+        self.base = found or PLACEHOLDER
+        self.replace = REPLACE
 
     @property
     def preview(self) -> str:

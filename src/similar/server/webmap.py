@@ -1,9 +1,11 @@
-"""The neighbourhood map of a paper page: the paper, its neighbours and theirs (edges from the stored lists), in rings by hop."""
+"""The neighbourhood map of a paper page: the paper, its neighbours and theirs (one node per work, edges from the stored
+lists), in rings by hop, each node with a short label."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..index import Index, SimilarList
 
@@ -14,9 +16,21 @@ EDGE_K, DEPTH = 5, 20  # a line where one paper lists the other in its first EDG
 LIMIT = 30
 
 
+class Found(NamedTuple):
+    """A paper taken onto the map, before it is placed."""
+
+    title: str
+    year: int | None
+    score: float
+    hop: int
+    rank: int
+    parent: str | None
+    author: str  # the first author's family name, or ""
+
+
 @dataclass(frozen=True)
 class Node:
-    """One paper on the map: where it is drawn, how large (score) and how dark (year)."""
+    """One paper on the map: where it is drawn, how large (score), how dark (year), and its short label."""
 
     pmid: str
     title: str
@@ -28,6 +42,7 @@ class Node:
     y: float
     r: float
     fill: str
+    label: str  # hop 1: "rank · year"; else the year (the first author, or the PMID, without one)
 
 
 @dataclass(frozen=True)
@@ -62,70 +77,94 @@ def listed(index: Index, pmid: str, method: str, k: int = EDGE_K) -> list[tuple[
     return list(zip(rows[keep][:k].tolist(), scores[keep][:k].tolist()))
 
 
+def _author(authors) -> str:
+    first = str(authors[0]).split()[0] if authors and str(authors[0]).split() else ""
+    return first[:14]
+
+
 def neighbourhood(index: Index, result: SimilarList, limit: int = LIMIT) -> Map:
-    """The paper of `result`, its first FIRST neighbours, and up to SECOND of each of theirs, at most `limit` papers."""
+    """The paper of `result`, its first FIRST neighbours, and up to SECOND of each of theirs, at most `limit` papers:
+    one node per work (versions.py), so neither a paper's own other versions nor two versions of one work appear."""
     seed = result.seed
     assert seed is not None, "a map needs the list of one paper"
+    work = lambda row: int(index.groups[row])  # noqa: E731
     first = result.neighbors[: min(FIRST, limit - 1)]
-    found: dict[str, tuple] = {seed.pmid: (seed.title, seed.year, 1.0, 0, 0, None)}
+    found = {seed.pmid: Found(seed.title, seed.year, 1.0, 0, 0, None, _author(seed.authors))}
     for n in first:
-        found[n.pmid] = (n.title, n.year, n.score, 1, n.rank, seed.pmid)
+        found[n.pmid] = Found(n.title, n.year, n.score, 1, n.rank, seed.pmid, _author(n.authors))
     lists = {p: listed(index, p, result.method, DEPTH) for p in found}
     second: list[tuple[int, float, str]] = []
-    taken = set(found)
+    taken = {work(index.row(p)) for p in found}
     for n in first:
         added = 0
         for row, score in lists[n.pmid]:
-            pmid = str(index.pmids[row])
             if added == SECOND or len(taken) >= limit:
                 break
-            if pmid not in taken:
-                taken.add(pmid)
+            if work(row) not in taken:
+                taken.add(work(row))
                 second.append((row, score, n.pmid))
                 added += 1
     if second:
         infos = index.neighbors_at([s for _, s, _ in second], [r for r, _, _ in second])
         for info, (_, score, parent) in zip(infos, second):
-            found[info.pmid] = (info.title, info.year, score, 2, 0, parent)
+            found[info.pmid] = Found(info.title, info.year, score, 2, 0, parent, _author(info.authors))
             lists[info.pmid] = listed(index, info.pmid, result.method)
-    return _drawn(index, found, lists)
+    return _drawn(index, found, lists, work)
 
 
-def _drawn(index: Index, found: dict[str, tuple], lists: dict[str, list[tuple[int, float]]]) -> Map:
-    years = [y for (_, y, *_) in found.values() if y]
+def _label(pmid: str, f: Found) -> str:
+    short = str(f.year) if f.year else f.author or f"PMID {pmid}"
+    return f"{f.rank} · {short}" if f.hop == 1 else short
+
+
+def _drawn(index: Index, found: dict[str, Found], lists: dict[str, list[tuple[int, float]]], work) -> Map:
+    years = [f.year for f in found.values() if f.year]
     span = (min(years), max(years)) if years else None
     places = _places(found)
-    top = max((v[2] for v in found.values() if v[3] > 0), default=1.0) or 1.0
+    top = max((f.score for f in found.values() if f.hop > 0), default=1.0) or 1.0
     nodes = {}
-    for pmid, (title, year, score, hop, rank, _) in found.items():
+    for pmid, f in found.items():
         x, y = places[pmid]
-        radius = 15.0 if hop == 0 else 6.0 + 8.0 * max(0.0, min(1.0, score / top))
+        radius = 15.0 if f.hop == 0 else 6.0 + 8.0 * max(0.0, min(1.0, f.score / top))
         nodes[pmid] = Node(
-            pmid, title, year, score, hop, rank, round(x, 1), round(y, 1), round(radius, 1), _shade(year, span)
+            pmid,
+            f.title,
+            f.year,
+            f.score,
+            f.hop,
+            f.rank,
+            round(x, 1),
+            round(y, 1),
+            round(radius, 1),
+            _shade(f.year, span),
+            _label(pmid, f),
         )
+    on_map = {work(index.row(p)): p for p in nodes}  # a listed row stands for its work's node
     edges, seen = [], set()
     for pmid, entries in lists.items():
         for row, _ in entries[:EDGE_K]:
-            other = str(index.pmids[row])
+            other = on_map.get(work(row))
+            if other is None or other == pmid:
+                continue
             pair = tuple(sorted((pmid, other)))
-            if other in nodes and other != pmid and pair not in seen:
+            if pair not in seen:
                 seen.add(pair)
                 edges.append(Edge(nodes[pair[0]], nodes[pair[1]]))
     return Map(list(nodes.values()), edges, span)
 
 
-def _places(found: dict[str, tuple]) -> dict[str, tuple[float, float]]:
+def _places(found: dict[str, Found]) -> dict[str, tuple[float, float]]:
     """Rings by hop: the paper in the middle, hop 1 evenly round it by rank, hop 2 fanned out beside its parent."""
     cx, cy = WIDTH / 2, HEIGHT / 2
-    first = [p for p, v in found.items() if v[3] == 1]
-    out = {p: (cx, cy) for p, v in found.items() if v[3] == 0}
+    first = [p for p, f in found.items() if f.hop == 1]
+    out = {p: (cx, cy) for p, f in found.items() if f.hop == 0}
     angle = {}
     for i, pmid in enumerate(first):
         angle[pmid] = -math.pi / 2 + 2 * math.pi * i / max(1, len(first))
         out[pmid] = (cx + RINGS[1] * math.cos(angle[pmid]), cy + RINGS[1] * math.sin(angle[pmid]))
     sector = 2 * math.pi / max(1, len(first))
     for parent in first:
-        children = [p for p, v in found.items() if v[3] == 2 and v[5] == parent]
+        children = [p for p, f in found.items() if f.hop == 2 and f.parent == parent]
         for j, pmid in enumerate(children):
             a = angle[parent] + sector * 0.8 * ((j + 0.5) / len(children) - 0.5)
             out[pmid] = (cx + RINGS[2] * math.cos(a), cy + RINGS[2] * math.sin(a) * 0.92)

@@ -1,4 +1,4 @@
-/* similar's web pages, enhanced: the basket (localStorage), copy buttons, the embed panel's live preview. The pages work without it. */
+/* similar's web pages, enhanced: the basket (localStorage, taken from a collection page's address), copy buttons, the embed panel's live preview. The pages work without it. */
 (function () {
   "use strict";
   var KEY = "similar-basket";
@@ -12,9 +12,10 @@
   function without(list, pmid) { return list.filter(function (p) { return p !== pmid; }); }
   function href(b) {
     if (!b.positive.length && !b.negative.length) { return "/collection"; }
-    var q = "positive=" + b.positive.join(",");
-    if (b.negative.length) { q += "&negative=" + b.negative.join(","); }
-    return "/collection?" + q;
+    var q = [];
+    if (b.positive.length) { q.push("positive=" + b.positive.join(",")); }
+    if (b.negative.length) { q.push("negative=" + b.negative.join(",")); }
+    return "/collection?" + q.join("&");
   }
   function refresh() {
     var b = load();
@@ -51,15 +52,10 @@
       if (t.hasAttribute("data-basket-add")) { toggle("positive", t.getAttribute("data-basket-add")); }
       if (t.hasAttribute("data-basket-unlike")) { toggle("negative", t.getAttribute("data-basket-unlike")); }
     });
-    var keep = document.getElementById("save-basket");
-    if (keep) {
-      keep.hidden = false;
-      keep.addEventListener("click", function () {
-        var split = function (s) { return s ? s.split(",") : []; };
-        save({ positive: split(keep.getAttribute("data-positive")), negative: split(keep.getAttribute("data-negative")) });
-        keep.textContent = "Kept as your basket";
-        refresh();
-      });
+    var seeds = document.getElementById("collection-seeds");  /* a collection page: its address is the basket now */
+    if (seeds) {
+      var split = function (s) { return s ? s.split(",") : []; };
+      save({ positive: split(seeds.getAttribute("data-positive")), negative: split(seeds.getAttribute("data-negative")) });
     }
     window.addEventListener("storage", refresh);
     refresh();
@@ -68,7 +64,8 @@
     var pmid = form.getAttribute("data-pmid"), base = form.getAttribute("data-base");
     var kind = form.querySelector("input[name=embed]:checked").value;
     var theme = form.querySelector("select[name=theme]").value;
-    var count = Math.max(1, Math.min(20, parseInt(form.querySelector("input[name=count]").value, 10) || 5));
+    var given = parseInt(form.querySelector("input[name=count]").value, 10);  /* as the server reads it: 1..20, else 5 */
+    var count = isNaN(given) ? 5 : Math.max(1, Math.min(20, given));
     var preview = "/widget/" + pmid + "?n=" + count + "&theme=" + theme;
     if (kind === "iframe") {
       return { preview: preview, text: '<iframe src="' + base + "/widget/" + pmid + "?n=" + count + "&amp;theme=" + theme +
