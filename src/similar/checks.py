@@ -271,10 +271,13 @@ def sparse_parts(folder: Path | str, name: str, kind, shape: tuple[int, int], dt
 
 
 def finite_later(folder: Path | str, name: str, array: np.ndarray) -> np.ndarray:
-    """A float array checked for NaN and infinity on first use."""
+    """A float array checked for NaN and infinity on first use. The pending check holds the array weakly: a check
+    that never ran must not keep its memory map (and the descriptor Python's mmap keeps) alive after the index."""
+    held = weakref.ref(array)
 
     def check() -> None:
-        if not finite(array):
+        found = held()
+        if found is not None and not finite(found):
             raise corrupt(folder, name, "holds non-finite values")
 
     return later(array, check)
