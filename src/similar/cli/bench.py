@@ -8,6 +8,7 @@ import click
 
 from ..bench.speed import DEFAULT_PARTS, PARTS
 from ..errors import SimilarError
+from . import options
 
 CACHE_ONLY_HELP = "Embed nothing: every vector comes from the embedding cache (a text without one stops the run)."
 OUT_HELP = "Results folder (default: SIMILAR_HOME/results; --out benchmarks/results refreshes the committed figures)."
@@ -251,12 +252,7 @@ def bench_scale(papers, update, daily, queries, sources, work, keep, name, out_d
 
 
 @bench.command("load")
-@click.option(
-    "--index",
-    "index_dir",
-    default=None,
-    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
-)
+@options.INDEX
 @click.option("--requests", default=5000, show_default=True, type=int)
 @click.option("--concurrency", default=32, show_default=True, type=int)
 @click.option("--name", default="load", show_default=True)

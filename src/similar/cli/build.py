@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from . import options
+
 
 def _notify(message: str) -> None:
     click.echo(f"note: {message}", err=True)
@@ -100,12 +102,7 @@ def build(inputs, index_dir, force, model, method, dense_type, device, engine, a
 
 @click.command()
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False))
-@click.option(
-    "--index",
-    "index_dir",
-    default=None,
-    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
-)
+@options.INDEX
 @click.option(
     "--wait", is_flag=True, help="If another build or add is writing this index, queue behind it (default: exit 75)."
 )

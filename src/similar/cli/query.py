@@ -8,6 +8,7 @@ import click
 
 from ..errors import SimilarError
 from ..methods import names as method_names
+from . import options
 
 METHOD_CHOICE = click.Choice(list(method_names()))
 
@@ -17,12 +18,7 @@ METHOD_CHOICE = click.Choice(list(method_names()))
 @click.option("--text", default=None, help="Query with a text (title and/or abstract) instead of, or besides, PMIDs.")
 @click.option("--not", "negatives", multiple=True, help="A paper the list should be unlike (repeat for several).")
 @click.option("-n", "n", default=10, show_default=True, type=int, help="How many similar papers.")
-@click.option(
-    "--index",
-    "index_dir",
-    default=None,
-    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
-)
+@options.INDEX
 @click.option("--method", type=METHOD_CHOICE, default=None, help="Ranking method for one seed (default: the index's).")
 @click.option(
     "--collection-method",
@@ -142,12 +138,7 @@ def query(
 
 
 @click.command()
-@click.option(
-    "--index",
-    "index_dir",
-    default=None,
-    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
-)
+@options.INDEX
 @click.option("--json", "as_json", is_flag=True, help="With --index: the manifest as JSON, not the summary.")
 def info(index_dir, as_json):
     """Without --index: where data lives and the indexes there. With --index: a summary of that index (papers, model,
@@ -190,7 +181,7 @@ def info(index_dir, as_json):
 
 
 @click.command()
-@click.option("--index", "index_dir", default=None, help="Index folder or name under index/.")
+@options.INDEX
 def verify(index_dir):
     """Check every index file against its SHA-256 in the manifest, and that rows, PMIDs, SQLite and backends agree."""
     from ..verify import verify_index

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import click
 
+from . import options
+
 
 @click.command()
-@click.option(
-    "--index",
-    "index_dir",
-    default=None,
-    help="Index name (under SIMILAR_HOME/index, from any directory) or a path such as ./x.",
-)
+@options.INDEX
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def serve(index_dir, host, port):

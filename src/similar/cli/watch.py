@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from . import options
+
 
 @click.group()
 def watch():
@@ -17,7 +19,7 @@ def watch():
 @click.option(
     "-k", "k", default=20, show_default=True, type=int, help="A new paper is recorded when it ranks this high."
 )
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index) or a path such as ./x.")
+@options.INDEX
 def watch_add(name, pmids, text, k, index_dir):
     """Save a watch NAME on papers like PMID... (and --text)."""
     from ..watch import add_watch, watches_path
@@ -30,7 +32,7 @@ def watch_add(name, pmids, text, k, index_dir):
 
 
 @watch.command("list")
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index) or a path such as ./x.")
+@options.INDEX
 def watch_list(index_dir):
     """The watches of an index, with how many new papers each has recorded."""
     from ..watch import entries, list_watches
@@ -43,7 +45,7 @@ def watch_list(index_dir):
 
 @watch.command("feed")
 @click.argument("name")
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index) or a path such as ./x.")
+@options.INDEX
 @click.option(
     "--base-url", default="", help="Where the server runs, for the feed's self link (e.g. http://127.0.0.1:8000)."
 )
@@ -56,7 +58,7 @@ def watch_feed(name, index_dir, base_url):
 
 @watch.command("remove")
 @click.argument("name")
-@click.option("--index", "index_dir", default=None, help="Index name (under SIMILAR_HOME/index) or a path such as ./x.")
+@options.INDEX
 def watch_remove(name, index_dir):
     """Forget a watch and what it recorded."""
     from ..watch import remove_watch
