@@ -15,6 +15,20 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
 
+def _missing() -> str | None:
+    """Why the browser tests cannot run here (None: they can)."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    if CHROMIUM and CHROMEDRIVER:
+        return None
+    return "Debian's chromium and chromium-driver are not installed (.ci/install-browser installs them)"
+
+
+MISSING = _missing()  # the skip reason of every browser test
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

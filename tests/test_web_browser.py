@@ -3,23 +3,14 @@ CSP violation, a phone's width, and axe-core's check (no serious or critical vio
 
 import pytest
 
-from browser import CHROMEDRIVER, CHROMIUM, axe_core, chromium, running_server
+from browser import MISSING, axe_core, chromium, running_server
 from fixtures import HOSTILE, HOSTILE_TITLE, FakeEncoder, web_corpus, write_jsonl
 from similar.build import build_index
 from similar.server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-try:
-    import selenium  # noqa: F401
-
-    missing = (
-        None
-        if CHROMIUM and CHROMEDRIVER
-        else "Debian's chromium and chromium-driver are not installed (.ci/install-browser installs them)"
-    )
-except ImportError:
-    missing = "selenium is not installed (pip install -e '.[test]')"
+missing = MISSING
 
 LONG = "1050"  # a paper whose title is one long unbroken token
 LABEL_PX = """var svg = document.querySelector("svg.map"), k = svg.getScreenCTM().a;

@@ -2,23 +2,14 @@
 
 import pytest
 
-from browser import CHROMEDRIVER, CHROMIUM, chromium, host_pages, running_server, static_site
+from browser import MISSING, chromium, host_pages, running_server, static_site
 from fixtures import FakeEncoder
 from similar.build import build_index
 from similar.server.app import create_app
 
 pytestmark = pytest.mark.browser
 
-try:
-    import selenium  # noqa: F401
-
-    missing = (
-        None
-        if CHROMIUM and CHROMEDRIVER
-        else "Debian's chromium and chromium-driver are not installed (.ci/install-browser installs them)"
-    )
-except ImportError:
-    missing = "selenium is not installed (pip install -e '.[test]')"
+missing = MISSING
 
 
 @pytest.mark.skipif(missing is not None, reason=missing or "")
