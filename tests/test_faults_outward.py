@@ -36,6 +36,18 @@ XML_ILLEGAL = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010fff
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
+def assert_watches_unavailable(ix, path, reason):
+    """Both watch routes answer 503 with the one line naming the watches file (its name, not the machine's folders)."""
+    client = TestClient(create_app(ix), raise_server_exceptions=False)
+    for url in ("/v1/watches", "/v1/watches/w/feed.atom"):
+        r = client.get(url)
+        assert r.status_code == 503 and r.json() == {
+            "error": f"watches are unavailable: {path.name}: {reason}",
+            "status": 503,
+        }
+        assert str(path.parent) not in r.text
+
+
 def run(*args, env=None):
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False, env=env)
 
@@ -767,14 +779,7 @@ def test_a_damaged_watches_database_is_one_line_everywhere_and_a_rerun_catches_u
     ):
         res = run(*args, "--index", ix)
         assert res.exit_code == 1 and res.output == f"error: cannot {doing} the watches database {path}: {reason}\n"
-    client = TestClient(create_app(ix), raise_server_exceptions=False)
-    for url in ("/v1/watches", "/v1/watches/w/feed.atom"):
-        r = client.get(url)
-        assert r.status_code == 503 and r.json() == {
-            "error": f"watches are unavailable: {path.name}: {reason}",
-            "status": 503,
-        }
-        assert str(path.parent) not in r.text  # the file's name, not the machine's folders
+    assert_watches_unavailable(ix, path, reason)
     # the file restored: the rerun records what the first add could not, and only once
     shutil.rmtree(path) if path.is_dir() else path.unlink()
     path.write_bytes(good)
@@ -912,13 +917,7 @@ def test_a_watch_row_of_the_wrong_type_is_one_line_everywhere(watched, change, r
     for args in (("watch", "list"), ("watch", "feed", "w")):
         res = run(*args, "--index", ix)
         assert res.exit_code == 1 and res.output == f"error: cannot read the watches database {path}: {reason}\n"
-    client = TestClient(create_app(ix), raise_server_exceptions=False)
-    for url in ("/v1/watches", "/v1/watches/w/feed.atom"):
-        r = client.get(url)
-        assert r.status_code == 503 and r.json() == {
-            "error": f"watches are unavailable: {path.name}: {reason}",
-            "status": 503,
-        }
+    assert_watches_unavailable(ix, path, reason)
 
 
 BAD_ENTRY_ROWS = [
