@@ -6,9 +6,9 @@ import multiprocessing as mp
 import os
 
 import numpy as np
-import scipy.sparse as sp
 
 from .backends.dense import DenseBackend
+from .kernels import pool_products
 from .ranking import HybridParams, Query, Ranker
 
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
@@ -189,56 +189,16 @@ def batched_hybrid(ranker: Ranker, seeds: np.ndarray, pools: np.ndarray, p: Hybr
 
 
 def _lexical_blocks(ranker: Ranker, block: np.ndarray, pools: np.ndarray, methods: tuple[str, ...]) -> np.ndarray:
-    """(B, 1 + n, n) sums over the weightings of score(q, d) / score(q, q), q in each seed's block, d in its pool.
-    Two weightings share one complex product: (a1 - i a2)(w1 + i w2) has a1 w1 + a2 w2 as its real part, and a
-    sparse product's cost is walking the shared term indices, not the arithmetic."""
+    """(B, 1 + n, n) sums over the weightings of score(q, d) / score(q, q), q in each seed's block, d in its pool:
+    per weighting, the query rows scaled by their self scores against the pool's weights (kernels.pool_products)."""
     b, n = pools.shape
     lex = np.zeros((b, n + 1, n), dtype=np.float32)
-    for pair in (methods[i : i + 2] for i in range(0, len(methods), 2)):
-        queries, docs = [], []
-        for method in pair:
-            q = ranker.lexical.query_rows(method, block.ravel()).tocsr()
-            norm = np.maximum(ranker.lexical.self_scores(method)[block.ravel()], 1e-9)
-            q.data = q.data / np.repeat(norm, np.diff(q.indptr))  # score(q, d) / score(q, q)
-            queries.append(q)
-            docs.append(ranker.lexical.weights(method)[pools.ravel()].tocsr())
-        if len(pair) == 2:
-            queries = [_complex(queries[0], -queries[1])]
-            docs = [_complex(docs[0], docs[1])]
-        lex += _block_diagonal(queries[0], docs[0], b, n)
+    for method in methods:
+        q = ranker.lexical.query_rows(method, block.ravel()).tocsr()
+        norm = np.maximum(ranker.lexical.self_scores(method)[block.ravel()], 1e-9)
+        q.data = (q.data / np.repeat(norm, np.diff(q.indptr))).astype(np.float32)  # score(q, d) / score(q, q)
+        pool_products(q, ranker.lexical.weights(method)[pools.ravel()].tocsr(), b, n, lex)
     return lex
-
-
-def _complex(real: sp.csr_matrix, imag: sp.csr_matrix) -> sp.csr_matrix:
-    """real + i imag as one complex64 matrix: one pass over the data when both use the same entries (the usual
-    case: every weighting keeps the term counts' entries)."""
-    if np.array_equal(real.indptr, imag.indptr) and np.array_equal(real.indices, imag.indices):
-        data = real.data.astype(np.complex64)
-        data.imag = imag.data
-        return sp.csr_matrix((data, real.indices, real.indptr), shape=real.shape)
-    return (real.astype(np.complex64) + 1j * imag.astype(np.complex64)).tocsr()
-
-
-def _block_diagonal(queries: sp.csr_matrix, weights: sp.csr_matrix, b: int, n: int) -> np.ndarray:
-    """(B, 1 + n, n) real parts of query rows (B blocks of 1 + n) against document rows (B blocks of n), each block
-    only against its own, as ONE sparse product: the terms of block j are renumbered into their own range (j times
-    the batch's term count, plus the term's rank among them), so that blocks share no term."""
-    used = np.zeros(weights.shape[1], dtype=bool)
-    used[weights.indices] = True
-    rank = np.cumsum(used) - 1
-    width = int(used.sum())
-
-    def renumber(matrix: sp.csr_matrix, per_block: int) -> sp.csr_matrix:
-        row = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-        keep = used[matrix.indices]
-        cols = (row[keep] // per_block) * width + rank[matrix.indices[keep]]
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(row[keep], minlength=matrix.shape[0]))])
-        return sp.csr_matrix((matrix.data[keep], cols, indptr), shape=(matrix.shape[0], b * width))
-
-    product = (renumber(queries, n + 1) @ renumber(weights, n).T.tocsr()).tocoo()
-    out = np.zeros((b * (n + 1), n), dtype=np.float32)
-    out[product.row, product.col - (product.row // (n + 1)) * n] = product.data.real
-    return out.reshape(b, n + 1, n)
 
 
 def update_lists(

@@ -1,0 +1,51 @@
+"""The compiled pool products equal scipy's sparse products, block by block; bad shapes are one ValueError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from similar.kernels import pool_products
+
+
+def random_rows(rng: np.random.Generator, rows: int, terms: int, density: float) -> sp.csr_matrix:
+    return sp.random(rows, terms, density=density, format="csr", dtype=np.float32, random_state=rng)
+
+
+@pytest.mark.parametrize(
+    ("b", "n", "terms", "density"), [(1, 1, 5, 0.5), (3, 7, 40, 0.2), (8, 30, 500, 0.05), (2, 5, 3, 0.0)]
+)
+def test_pool_products_equal_each_blocks_sparse_product(b, n, terms, density):
+    rng = np.random.default_rng(b * 100 + n)
+    queries = random_rows(rng, b * (n + 1), terms, density)
+    documents = random_rows(rng, b * n, terms, density)
+    out = np.full((b, n + 1, n), 0.5, dtype=np.float32)  # products are added to what is there
+    pool_products(queries, documents, b, n, out)
+    for s in range(b):
+        want = (queries[s * (n + 1) : (s + 1) * (n + 1)] @ documents[s * n : (s + 1) * n].T).toarray()
+        np.testing.assert_allclose(out[s], want + 0.5, rtol=1e-5, atol=1e-6)
+
+
+def test_pool_products_leave_no_state_between_blocks():
+    """A term used by one block's documents scores nothing in the next block, whose documents lack it."""
+    queries = sp.csr_matrix(np.array([[1, 0], [0, 0], [1, 0], [0, 0]], dtype=np.float32))
+    documents = sp.csr_matrix(np.array([[2, 0], [0, 3]], dtype=np.float32))
+    out = np.zeros((2, 2, 1), dtype=np.float32)
+    pool_products(queries, documents, 2, 1, out)
+    assert out[:, :, 0].tolist() == [[2.0, 0.0], [0.0, 0.0]]
+
+
+@pytest.mark.parametrize(
+    ("queries", "documents", "out"),
+    [((5, 4), (2, 4), (2, 3, 1)), ((6, 4), (3, 4), (2, 3, 1)), ((6, 4), (2, 4), (2, 2, 2))],
+)
+def test_pool_products_refuse_shapes_that_are_not_b_blocks(queries, documents, out):
+    with pytest.raises(ValueError, match="shapes do not match"):
+        pool_products(
+            sp.csr_matrix(queries, dtype=np.float32),
+            sp.csr_matrix(documents, dtype=np.float32),
+            2,
+            1,
+            np.zeros(out, dtype=np.float32),
+        )
