@@ -13,17 +13,32 @@ def random_rows(rng: np.random.Generator, rows: int, terms: int, density: float)
     return sp.random(rows, terms, density=density, format="csr", dtype=np.float32, random_state=rng)
 
 
+def reweighed(matrix: sp.csr_matrix, rng: np.random.Generator) -> sp.csr_matrix:
+    """The same entries, other weights: a second weighting of the same counts."""
+    return sp.csr_matrix((rng.random(matrix.nnz, dtype=np.float32), matrix.indices, matrix.indptr), shape=matrix.shape)
+
+
+@pytest.mark.parametrize("shared", [True, False])  # the weightings share their entries (one pass), or not
 @pytest.mark.parametrize(
     ("b", "n", "terms", "density"), [(1, 1, 5, 0.5), (3, 7, 40, 0.2), (8, 30, 500, 0.05), (2, 5, 3, 0.0)]
 )
-def test_pool_products_equal_each_blocks_sparse_product(b, n, terms, density):
+def test_pool_products_equal_each_blocks_sparse_product(b, n, terms, density, shared):
     rng = np.random.default_rng(b * 100 + n)
-    queries = random_rows(rng, b * (n + 1), terms, density)
-    documents = random_rows(rng, b * n, terms, density)
+    queries = [random_rows(rng, b * (n + 1), terms, density)]
+    documents = [random_rows(rng, b * n, terms, density)]
+    if shared:
+        queries.append(reweighed(queries[0], rng))
+        documents.append(reweighed(documents[0], rng))
+    else:
+        queries.append(random_rows(rng, b * (n + 1), terms, min(1.0, 2 * density)))
+        documents.append(random_rows(rng, b * n, terms, min(1.0, 2 * density)))
     out = np.full((b, n + 1, n), 0.5, dtype=np.float32)  # products are added to what is there
     pool_products(queries, documents, b, n, out)
     for s in range(b):
-        want = (queries[s * (n + 1) : (s + 1) * (n + 1)] @ documents[s * n : (s + 1) * n].T).toarray()
+        want = sum(
+            (q[s * (n + 1) : (s + 1) * (n + 1)] @ d[s * n : (s + 1) * n].T).toarray()
+            for q, d in zip(queries, documents)
+        )
         np.testing.assert_allclose(out[s], want + 0.5, rtol=1e-5, atol=1e-6)
 
 
@@ -32,7 +47,7 @@ def test_pool_products_leave_no_state_between_blocks():
     queries = sp.csr_matrix(np.array([[1, 0], [0, 0], [1, 0], [0, 0]], dtype=np.float32))
     documents = sp.csr_matrix(np.array([[2, 0], [0, 3]], dtype=np.float32))
     out = np.zeros((2, 2, 1), dtype=np.float32)
-    pool_products(queries, documents, 2, 1, out)
+    pool_products([queries], [documents], 2, 1, out)
     assert out[:, :, 0].tolist() == [[2.0, 0.0], [0.0, 0.0]]
 
 
@@ -41,11 +56,12 @@ def test_pool_products_leave_no_state_between_blocks():
     [((5, 4), (2, 4), (2, 3, 1)), ((6, 4), (3, 4), (2, 3, 1)), ((6, 4), (2, 4), (2, 2, 2))],
 )
 def test_pool_products_refuse_shapes_that_are_not_b_blocks(queries, documents, out):
+    q, d = sp.csr_matrix(queries, dtype=np.float32), sp.csr_matrix(documents, dtype=np.float32)
     with pytest.raises(ValueError, match="shapes do not match"):
-        pool_products(
-            sp.csr_matrix(queries, dtype=np.float32),
-            sp.csr_matrix(documents, dtype=np.float32),
-            2,
-            1,
-            np.zeros(out, dtype=np.float32),
-        )
+        pool_products([q], [d], 2, 1, np.zeros(out, dtype=np.float32))
+
+
+def test_pool_products_want_one_document_matrix_per_query_matrix():
+    q, d = sp.csr_matrix((6, 4), dtype=np.float32), sp.csr_matrix((2, 4), dtype=np.float32)
+    with pytest.raises(ValueError, match="one query and one document matrix per weighting"):
+        pool_products([q, q], [d], 2, 1, np.zeros((2, 3, 1), dtype=np.float32))

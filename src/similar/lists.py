@@ -9,7 +9,7 @@ import numpy as np
 
 from .backends.dense import DenseBackend
 from .kernels import pool_products
-from .ranking import HybridParams, Query, Ranker
+from .ranking import HybridParams, Query, Ranker, expand
 
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
 TOP = 10  # the top of a list: what an update keeps exact (see update_lists)
@@ -176,28 +176,23 @@ def batched_hybrid(ranker: Ranker, seeds: np.ndarray, pools: np.ndarray, p: Hybr
     dense = np.matmul(vecs, vecs[:, 1:].transpose(0, 2, 1))
     lex = _lexical_blocks(ranker, block, pools, p.lexical)
     base = (p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)).astype(np.float32)
-    others = base.copy()
-    others[:, np.arange(1, n + 1), np.arange(n)] = -np.inf  # a paper does not vote for itself
-    voters = np.argpartition(-others, m - 1, axis=2)[:, :, :m]
-    votes = np.zeros_like(base)
-    np.put_along_axis(votes, voters, 1.0 / m, axis=2)
-    hop1 = base + p.expansion * np.matmul(votes, base[:, 1:])
-    seed_voters = np.argpartition(-hop1[:, 0], m - 1, axis=1)[:, :m]
-    second = np.take_along_axis(hop1[:, 1:], seed_voters[:, :, None], axis=1).mean(axis=1)
-    final = hop1[:, 0] + p.second_hop * second
-    return (final / ((1.0 + p.expansion) * (1.0 + p.second_hop))).astype(np.float32)
+    return expand(base, p, m)
 
 
 def _lexical_blocks(ranker: Ranker, block: np.ndarray, pools: np.ndarray, methods: tuple[str, ...]) -> np.ndarray:
     """(B, 1 + n, n) sums over the weightings of score(q, d) / score(q, q), q in each seed's block, d in its pool:
-    per weighting, the query rows scaled by their self scores against the pool's weights (kernels.pool_products)."""
+    the query rows scaled by their self scores against the pool's weights, every weighting in one pass
+    (kernels.pool_products)."""
     b, n = pools.shape
     lex = np.zeros((b, n + 1, n), dtype=np.float32)
+    queries, documents = [], []
     for method in methods:
         q = ranker.lexical.query_rows(method, block.ravel()).tocsr()
         norm = np.maximum(ranker.lexical.self_scores(method)[block.ravel()], 1e-9)
         q.data = (q.data / np.repeat(norm, np.diff(q.indptr))).astype(np.float32)  # score(q, d) / score(q, q)
-        pool_products(q, ranker.lexical.weights(method)[pools.ravel()].tocsr(), b, n, lex)
+        queries.append(q)
+        documents.append(ranker.lexical.weights(method)[pools.ravel()].tocsr())
+    pool_products(queries, documents, b, n, lex)
     return lex
 
 

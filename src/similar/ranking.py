@@ -89,6 +89,28 @@ class Query:
         return "short text" if len(f"{self.title} {self.abstract}".split()) < SHORT_TEXT_WORDS else "long text"
 
 
+def expand(base: np.ndarray, p: HybridParams, m: int) -> np.ndarray:
+    """Final hybrid scores (B, n) from B base blocks (B, 1 + n, n): row 0 the seed's base scores of its pool, row
+    1 + j pool paper j's. Each row gains the mean of its m best voters' rows (a paper does not vote for itself:
+    hop one); the seed then gains the mean hop-one row of its m best pool papers (hop two). Only the rows hop two
+    reads are expanded (the seed's and its m voters'), not all 1 + n."""
+    b, _, n = base.shape
+    batch = np.arange(b)[:, None]
+
+    def hop_one(rows: np.ndarray) -> np.ndarray:  # (B, r) block rows -> their hop-one rows (B, r, n)
+        own = base[batch, rows]
+        others = own.copy()
+        at_b, at_r = np.nonzero(rows >= 1)
+        others[at_b, at_r, rows[at_b, at_r] - 1] = -np.inf  # a paper does not vote for itself
+        voters = np.argpartition(-others, m - 1, axis=2)[:, :, :m]
+        return own + p.expansion * base[batch[:, :, None], 1 + voters].mean(axis=2)
+
+    seed = hop_one(np.zeros((b, 1), dtype=np.int64))[:, 0]
+    seed_voters = np.argpartition(-seed, m - 1, axis=1)[:, :m]
+    final = seed + p.second_hop * hop_one(1 + seed_voters).mean(axis=1)
+    return (final / ((1.0 + p.expansion) * (1.0 + p.second_hop))).astype(np.float32)  # back to about 0-1
+
+
 class Ranker:
     """Scores rows for a query under any method; knows rows, never PMIDs."""
 
@@ -167,13 +189,7 @@ class Ranker:
         base = self._block(q, pool, p, seed_only=m <= 0 or not p.expands)
         if base.shape[0] == 1:
             return base[0].astype(np.float32)
-        others = base.copy()
-        others[np.arange(1, len(pool) + 1), np.arange(len(pool))] = -np.inf  # a paper does not vote for itself
-        voters = np.argpartition(-others, m - 1, axis=1)[:, :m]
-        hop1 = base + p.expansion * base[1 + voters].mean(axis=1)
-        seed_voters = np.argpartition(-hop1[0], m - 1)[:m]
-        final = hop1[0] + p.second_hop * hop1[1 + seed_voters].mean(axis=0)
-        return (final / ((1.0 + p.expansion) * (1.0 + p.second_hop))).astype(np.float32)  # back to about 0-1
+        return expand(base[None], p, m)[0]
 
     def hybrid_scores(self, q: Query, rows: np.ndarray) -> np.ndarray:
         """Hybrid scores of chosen rows: the pool is the query's dense pool plus those rows."""
