@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from similar.backends import top_k
-from similar.backends.dense import DenseBackend
+from similar.backends.dense import PAIR_BLOCK, DenseBackend, all_neighbours
 from similar.backends.lexical import LexicalBackend
 from similar.backends.weightings import BM25_B, BM25_K1, PMRA_LAMBDA, PMRA_MU
 
@@ -32,6 +32,21 @@ def test_flat_faiss_equals_brute_force(n, d, k):
         want_s, want_r = brute(x, q[i], min(k, n))
         np.testing.assert_allclose(scores[i][: len(want_s)], want_s, rtol=1e-5, atol=1e-5)
         assert rows[i][: len(want_r)].tolist() == want_r.tolist()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize(("n", "k"), [(1, 1), (5, 9), (PAIR_BLOCK + 37, 12), (2 * PAIR_BLOCK + 5, 30)])
+def test_all_neighbours_equal_each_rows_brute_force(n, k, threads):
+    """Blocks on and off the diagonal, a last short block, heaps split across threads: every row's best k as brute
+    force gives them (itself first), scores to float rounding."""
+    rng = np.random.default_rng(n + k)
+    x = unit(rng, n, 24)
+    scores, rows = all_neighbours(x, k, threads=threads)
+    assert scores.shape == rows.shape == (n, min(k, n))
+    for i in rng.choice(n, min(n, 40), replace=False):
+        want_s, want_r = brute(x, x[i], min(k, n))
+        np.testing.assert_allclose(scores[i], want_s, rtol=1e-5, atol=1e-5)
+        assert rows[i].tolist() == want_r.tolist()
 
 
 @pytest.mark.parametrize("kind", ["hnsw", "ivf"])

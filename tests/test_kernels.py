@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from similar.kernels import pool_products
+from similar.kernels import keep_best, pool_products
 
 
 def random_rows(rng: np.random.Generator, rows: int, terms: int, density: float) -> sp.csr_matrix:
@@ -65,3 +65,24 @@ def test_pool_products_want_one_document_matrix_per_query_matrix():
     q, d = sp.csr_matrix((6, 4), dtype=np.float32), sp.csr_matrix((2, 4), dtype=np.float32)
     with pytest.raises(ValueError, match="one query and one document matrix per weighting"):
         pool_products([q, q], [d], 2, 1, np.zeros((2, 3, 1), dtype=np.float32))
+
+
+@pytest.mark.parametrize("both", [False, True])
+def test_keep_best_folds_blocks_into_each_rows_best_k(both):
+    """Blocks folded in any order leave each row's (and with `both`, each column's) k best, as a sort gives them."""
+    rng = np.random.default_rng(7)
+    n, k = 30, 4
+    scores = rng.random((n, n), dtype=np.float32)
+    if both:
+        scores = np.triu(scores) + np.triu(scores, 1).T  # symmetric: a block serves its rows and its columns
+    best_s, best_r = np.full((n, k), -np.inf, np.float32), np.full((n, k), -1, np.int64)
+    starts = [0, 10, 20]
+    for i in starts[::-1]:
+        for j in starts:
+            if both and j < i:
+                continue
+            keep_best(scores[i : i + 10, j : j + 10], i, j, best_s, best_r, both=both and j != i)
+    for row in range(n):
+        want = np.argsort(-scores[row])[:k]
+        assert sorted(best_r[row].tolist()) == sorted(want.tolist())
+        np.testing.assert_allclose(np.sort(best_s[row]), np.sort(scores[row, want]))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fixtures import TREC, FakeEncoder, make_corpus
+from similar import lists
 from similar.backends.dense import DenseBackend
 from similar.backends.lexical import LexicalBackend
 from similar.bench.scale import StandInEncoder
@@ -88,6 +89,22 @@ def test_batched_lists_equal_the_per_seed_ranking_on_a_real_corpus():
     seeds = np.arange(0, len(corpus), 3)
     rows, scores, _ = precompute(ranker, "hybrid", progress=False, rows=seeds)
     assert_same_lists((rows, scores), per_seed(ranker, seeds, 100))
+
+
+def test_a_builds_pools_from_the_all_pairs_product_give_the_searched_lists(monkeypatch):
+    """A build's lists over a flat index, pools from one all-pairs product (ALL_PAIRS_FROM lowered to reach it),
+    equal those whose pools a search per chunk found; an update (chosen rows) still searches."""
+    corpus = trec(600)
+    vectors = StandInEncoder().encode([f"{r['title']} {r['abstract']}" for r in corpus])
+    live = np.ones(len(corpus), dtype=bool)
+    live[[4, 40]] = False
+    ranker = ranker_of(corpus, vectors, live, HybridParams())
+    searched = precompute(ranker, "hybrid", progress=False)
+    monkeypatch.setattr(lists, "ALL_PAIRS_FROM", 100)
+    assert lists.all_pairs(ranker, "hybrid", None) and not lists.all_pairs(ranker, "hybrid", np.arange(10))
+    paired = precompute(ranker, "hybrid", progress=False)
+    assert_same_lists(paired[:2], searched[:2])
+    np.testing.assert_allclose(paired[2], searched[2], atol=1e-6)
 
 
 def test_top_floors_are_the_weakest_base_score_of_the_top_less_the_margin():

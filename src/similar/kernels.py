@@ -80,3 +80,50 @@ def pool_products(queries: list, documents: list, b: int, n: int, out: np.ndarra
 
 def _same_entries(a, b) -> bool:
     return a.shape == b.shape and np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+
+
+@numba.njit(cache=True, nogil=True)
+def _heap_push(scores, rows, score, row):  # pragma: no cover (compiled)
+    """Replace the smallest of a min-heap (scores[0]) by (score, row) and restore the heap."""
+    k = len(scores)
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= k:
+            break
+        if child + 1 < k and scores[child + 1] < scores[child]:
+            child += 1
+        if scores[child] >= score:
+            break
+        scores[i], rows[i] = scores[child], rows[child]
+        i = child
+    scores[i], rows[i] = score, row
+
+
+@numba.njit(cache=True, nogil=True)
+def _keep_best(block, first_row, first_col, both, best_scores, best_rows):  # pragma: no cover (compiled)
+    column_floor = np.empty(block.shape[1], dtype=np.float32)  # each column's k-th best so far
+    for c in range(block.shape[1]):
+        column_floor[c] = best_scores[first_col + c, 0]
+    for a in range(block.shape[0]):
+        heap_s, heap_r = best_scores[first_row + a], best_rows[first_row + a]
+        row = block[a]
+        floor = heap_s[0]  # the row's k-th best so far: most scores fall below it
+        for c in range(len(row)):
+            score = row[c]
+            if score > floor:
+                _heap_push(heap_s, heap_r, score, first_col + c)
+                floor = heap_s[0]
+            if both and score > column_floor[c]:
+                column = first_col + c
+                _heap_push(best_scores[column], best_rows[column], score, first_row + a)
+                column_floor[c] = best_scores[column, 0]
+
+
+def keep_best(
+    block: np.ndarray, first_row: int, first_col: int, best_scores: np.ndarray, best_rows: np.ndarray, both: bool
+) -> None:
+    """Fold a block of scores (rows first_row.., columns first_col..) into per-row min-heaps of the best k
+    (best_scores, best_rows: (N, k), heap-ordered, -inf where empty); with `both`, into the columns' heaps too (a
+    block of a symmetric product is their scores as well), in the same pass over the block."""
+    _keep_best(block, first_row, first_col, both, best_scores, best_rows)

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from .backends.dense import DenseBackend
+from .backends.dense import DenseBackend, all_neighbours
 from .kernels import pool_products
 from .ranking import HybridParams, Query, Ranker, expand
 
@@ -16,6 +16,7 @@ TOP = 10  # the top of a list: what an update keeps exact (see update_lists)
 TOP_MARGIN = 0.1  # base score below the weakest top entry's from which a new paper may still reach the top (measured)
 CHUNK = 1024  # seeds per batched dense search, and per task of a worker process
 BATCH = 32  # seeds per batched block (dense and lexical products, expansion): measured best of 32 and 128
+ALL_PAIRS_FROM = 20_000  # papers from which a build's pools come from one all-pairs product (half the work)
 PARALLEL_FROM = 20_000  # lists to compute from which worker processes (one per core) pay for their start
 
 
@@ -38,8 +39,9 @@ def precompute(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-k lists under `method` of `rows` (default: every live paper) as (rows, scores, floors): arrays of shape
     (len, k), -1 padding short lists, and per seed its pool floor: the dense score of the last paper of its candidate
-    pool (a paper scoring above it would enter the pool: see `update_lists`). Large jobs run in one forked worker per core, each single-threaded (FAISS
-    and BLAS): idle OpenMP threads spinning between small searches slow everything else."""
+    pool (a paper scoring above it would enter the pool: see `update_lists`). A build's pools over an exact index
+    come from one all-pairs product first (`all_pairs`). Large jobs run in one forked worker per core, each
+    single-threaded (FAISS and BLAS): idle OpenMP threads spinning between small searches slow everything else."""
     import faiss
     from threadpoolctl import threadpool_limits
     from tqdm.auto import tqdm
@@ -55,9 +57,18 @@ def precompute(
             threadpool_limits(1),
             tqdm(total=len(seeds), desc="neighbour lists", unit=" paper", disable=not progress, smoothing=0.05) as bar,
         ):
+            neighbours = None
+            if all_pairs(ranker, method, rows):  # every pool at once, then the lists
+                count = len(ranker.live)
+                with tqdm(total=count, desc="dense pools", unit=" paper", disable=not progress) as pools:
+                    scores, found = all_neighbours(
+                        _dense(ranker).vectors(np.arange(count)), pool_depth(ranker, k), workers, pools.update
+                    )
+                neighbours = scores[seeds], found[seeds]
+                del scores, found
             if workers > 1 and len(seeds) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
                 global _JOB
-                _JOB = (ranker, method, k, seeds)  # forked workers inherit it: nothing large is pickled
+                _JOB = (ranker, method, k, seeds, neighbours)  # forked workers inherit it: nothing large is pickled
                 try:
                     with mp.get_context("fork").Pool(workers) as pool:
                         for at, r, s, f in pool.imap_unordered(_worker_chunk, chunks):
@@ -67,11 +78,26 @@ def precompute(
                     _JOB = None
             else:
                 for at in chunks:
-                    out_rows[at], out_scores[at], out_floors[at] = seed_lists(ranker, method, k, seeds[at])
+                    given = None if neighbours is None else (neighbours[0][at], neighbours[1][at])
+                    out_rows[at], out_scores[at], out_floors[at] = seed_lists(ranker, method, k, seeds[at], given)
                     bar.update(len(at))
     finally:
         faiss.omp_set_num_threads(threads)
     return out_rows, out_scores, out_floors
+
+
+def all_pairs(ranker: Ranker, method: str, rows: np.ndarray | None) -> bool:
+    """Whether a job's pools come from one all-pairs product (dense.all_neighbours) rather than a search per chunk:
+    every live paper's hybrid list from an exact (flat) index of at least ALL_PAIRS_FROM papers. Updates and
+    approximate indexes search."""
+    dense = ranker.dense
+    return (
+        rows is None
+        and method == "hybrid"
+        and dense is not None
+        and dense.kind == "flat"
+        and len(ranker.live) >= ALL_PAIRS_FROM
+    )
 
 
 _JOB: tuple | None = None
@@ -79,16 +105,24 @@ _JOB: tuple | None = None
 
 def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
     assert _JOB is not None  # set by precompute before the workers fork
-    ranker, method, k, seeds = _JOB
-    return (at, *seed_lists(ranker, method, k, seeds[at]))
+    ranker, method, k, seeds, neighbours = _JOB
+    given = None if neighbours is None else (neighbours[0][at], neighbours[1][at])
+    return (at, *seed_lists(ranker, method, k, seeds[at], given))
 
 
-def seed_lists(ranker: Ranker, method: str, k: int, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lists of some seeds: one batched dense search gives each seed its candidate pool (a few spare candidates
-    stand in for tombstones); seeds with a full pool are ranked together (`batched_hybrid`), a seed short of
-    candidates, or another method, alone."""
+def pool_depth(ranker: Ranker, k: int) -> int:
+    """How many dense neighbours a seed's pool is taken from: the pool, the seed itself, and a few spare candidates
+    standing in for tombstones."""
+    return min(max(k, ranker.hybrid.pool) + 1 + min(len(ranker.dead), 16), len(ranker.live))
+
+
+def seed_lists(
+    ranker: Ranker, method: str, k: int, seeds: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lists of some seeds: one batched dense search gives each seed its candidate pool (or `neighbours`: the
+    seeds' (scores, rows) as that search gives them, computed beforehand); seeds with a full pool are ranked
+    together (`batched_hybrid`), a seed short of candidates, or another method, alone."""
     rows, scores, floors = empty_lists(len(seeds), k)
-    count = len(ranker.live)
     live_count = int(ranker.live.sum())
     p = ranker.hybrid
     pool_size = max(k, p.pool)
@@ -96,9 +130,11 @@ def seed_lists(ranker: Ranker, method: str, k: int, seeds: np.ndarray) -> tuple[
     pools: list[np.ndarray | None] = [None] * len(seeds)
     full = np.zeros(len(seeds), dtype=bool)
     if hybrid:
-        dense = _dense(ranker)
-        spare = min(len(ranker.dead), 16)
-        found_scores, found = dense.search(dense.vectors(seeds), min(pool_size + 1 + spare, count))
+        if neighbours is None:
+            dense = _dense(ranker)
+            found_scores, found = dense.search(dense.vectors(seeds), pool_depth(ranker, k))
+        else:
+            found_scores, found = neighbours
         keep = (found >= 0) & (found != seeds[:, None])
         keep[keep] &= ranker.live[found[keep]]
         rank = np.cumsum(keep, axis=1)

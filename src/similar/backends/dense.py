@@ -158,3 +158,40 @@ def mmap_flags(kind: str) -> int:
 
 def set_threads(n: int | None = None) -> None:
     faiss.omp_set_num_threads(n or os.cpu_count() or 1)
+
+
+PAIR_BLOCK = 1024  # rows per side of a block of the all-pairs product: its scores (4 MB) stay in the cache
+
+
+def all_neighbours(vectors: np.ndarray, k: int, threads: int = 1, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's k best inner products among all rows, itself included: (scores, rows), best first, as a flat
+    index's search gives them, at about half its work: the product is symmetric, so each block of it is scored once
+    and serves its rows and its columns. Exact (float32 products, as FAISS's). `threads` threads share the blocks,
+    each folding them into heaps of its own (kernels.keep_best), merged at the end; `progress(rows)` is called as
+    blocks are done (rows' worth of work: n in all)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..kernels import keep_best
+
+    vectors = _as_matrix(vectors)
+    n = len(vectors)
+    k = max(1, min(k, n))
+    starts = list(range(0, n, PAIR_BLOCK))
+    pairs = [(i, j) for i in starts for j in starts if j >= i]
+    threads = max(1, min(threads, len(pairs)))
+    heaps = [(np.full((n, k), -np.inf, np.float32), np.full((n, k), -1, np.int64)) for _ in range(threads)]
+
+    def work(t: int) -> None:
+        best_scores, best_rows = heaps[t]
+        for i, j in pairs[t::threads]:
+            block = vectors[i : i + PAIR_BLOCK] @ vectors[j : j + PAIR_BLOCK].T
+            keep_best(block, i, j, best_scores, best_rows, both=j != i)
+            if progress is not None:
+                progress(n / len(pairs))
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(work, range(threads)))
+    scores = np.concatenate([h[0] for h in heaps], axis=1)
+    rows = np.concatenate([h[1] for h in heaps], axis=1)
+    order = np.lexsort((rows, -scores), axis=1)[:, :k]  # best first, ties by row
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(rows, order, axis=1)
