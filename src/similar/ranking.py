@@ -62,6 +62,9 @@ SHORT_TEXT_WORDS = 60  # a text query with fewer words is short; a longer one (a
 # row is ranked with the default model's settings.
 MODEL_SETTINGS: dict[str, tuple[HybridParams, HybridParams]] = {
     DEFAULT_MODEL: (HybridParams(), SHORT_TEXT_PARAMS),
+    # the tuned row (benchmarks/results/ranking-ideas-all-mpnet-base-v2.md): its sharper neighbourhoods want fewer
+    # voters (12, not 20) and a full first hop; short texts keep MiniLM's fusion (it tuned to the same)
+    "all-mpnet-base-v2": (HybridParams(neighbours=12, expansion=1.0, second_hop=0.5), SHORT_TEXT_PARAMS),
 }
 
 

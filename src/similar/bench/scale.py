@@ -418,12 +418,23 @@ def run_scale(
     return result
 
 
-TARGETS = (  # (label, value getter, limit, unit): issue #13's targets at 1M papers
+def _update_limit(r: dict) -> float:
+    """Issue #22: a daily-sized file (up to 4,000 records) in 60 s, 30,000 records in 5 minutes (excluding encoding)."""
+    return 60.0 if r["update_file"]["records"] <= 4000 else 300.0
+
+
+TARGETS = (  # (label, value getter, limit (a number, or a function of the results), unit): issue #22's, at 1M papers
     ("build, excluding encoding", lambda r: r["build"]["seconds_excluding_encoding"] / 60, 20, "min"),
+    (
+        "stored lists, per paper (wall)",
+        lambda r: r["build"]["stages"]["stored lists"] / r["build"]["papers"] * 1000,
+        0.5,
+        "ms",
+    ),
     ("build, peak RSS", lambda r: r["build"]["peak_rss_mb"] / 1024, 6, "GB"),
-    ("open", lambda r: r["serve"]["open_seconds"], 1, "s"),
+    ("open", lambda r: r["serve"]["open_seconds"], 0.5, "s"),
     ("serving RSS", lambda r: r["serve"]["serving_rss_mb"] / 1024, 2, "GB"),
-    ("by PMID (stored list), p99", lambda r: r["serve"]["latency"]["hybrid, by PMID (stored list)"]["p99_ms"], 1, "ms"),
+    ("by PMID (stored list), p99", lambda r: r["serve"]["latency"]["hybrid, by PMID (stored list)"]["p99_ms"], 2, "ms"),
     (
         "live hybrid, p99 (worst kind)",
         lambda r: max(
@@ -440,7 +451,7 @@ TARGETS = (  # (label, value getter, limit, unit): issue #13's targets at 1M pap
         100,
         "ms",
     ),
-    ("30,000-paper update, lists included", lambda r: r["update"]["seconds"] / 60, 10, "min"),
+    ("update (--update), excluding encoding", lambda r: r["update"]["seconds_excluding_encoding"], _update_limit, "s"),
     ("daily update (--daily), excluding encoding", lambda r: r["daily"]["seconds_excluding_encoding"], 60, "s"),
 )
 
@@ -458,13 +469,15 @@ def scale_markdown(r: dict) -> str:
         "| target | measured | limit | met |",
         "|---|---|---|---|",
     ]
-    for label, get, limit, unit in TARGETS:
+    for label, get, limit_of, unit in TARGETS:
         try:
             value = get(r)
+            limit = limit_of(r) if callable(limit_of) else limit_of
         except (KeyError, TypeError, ValueError):
+            limit = limit_of if not callable(limit_of) else "-"
             lines.append(f"| {label} | n/a | {limit} {unit} | - |")
             continue
-        lines.append(f"| {label} | {value:.3g} {unit} | {limit} {unit} | {'yes' if value <= limit else '**no**'} |")
+        lines.append(f"| {label} | {value:.3g} {unit} | {limit:g} {unit} | {'yes' if value <= limit else '**no**'} |")
     b, u = r["build"], r["update"]
     lines += [
         "",

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import methods as registry
-from ..encoders import describe
+from ..encoders import DEFAULT_MODEL, describe
 from ..index import Index
 from ..ranking import SHORT_TEXT_PARAMS, HybridParams, settings_for
 from .metrics import bootstrap_ci, ndcg_at_k
@@ -279,11 +279,13 @@ def _params(p: dict) -> str:
 
 def tuning_markdown(r: dict) -> str:
     names = list(r["benchmarks"])
+    model = (r["model"] or {}).get("name", "none")
+    command = "similar bench tune" + (f" --model {model}" if model not in ("none", DEFAULT_MODEL) else "")
     lines = [
         f"# Ranking ideas on the quality suite ({r['name']})",
         "",
-        f"Date {r['date']}; model {(r['model'] or {}).get('name', 'none')}; nDCG@10 (full protocol, 95% bootstrap "
-        f"intervals over queries); {r['seconds']} s. Command: `similar bench tune`. Every idea is judged by "
+        f"Date {r['date']}; model {model}; nDCG@10 (full protocol, 95% bootstrap "
+        f"intervals over queries); {r['seconds']} s. Command: `{command}`. Every idea is judged by "
         "its worst margin: over the benchmarks, the lowest of (idea minus the best single method); ties by the mean "
         "margin.",
         "",
