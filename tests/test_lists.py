@@ -93,7 +93,7 @@ def test_batched_lists_equal_the_per_seed_ranking_on_a_real_corpus():
 
 def test_a_builds_pools_from_the_all_pairs_product_give_the_searched_lists(monkeypatch):
     """A build's lists over a flat index, pools from one all-pairs product (ALL_PAIRS_FROM lowered to reach it),
-    equal those whose pools a search per chunk found; an update (chosen rows) still searches."""
+    equal those whose pools a search per chunk found, for every paper and for chosen rows."""
     corpus = trec(600)
     vectors = StandInEncoder().encode([f"{r['title']} {r['abstract']}" for r in corpus])
     live = np.ones(len(corpus), dtype=bool)
@@ -101,10 +101,17 @@ def test_a_builds_pools_from_the_all_pairs_product_give_the_searched_lists(monke
     ranker = ranker_of(corpus, vectors, live, HybridParams())
     searched = precompute(ranker, "hybrid", progress=False)
     monkeypatch.setattr(lists, "ALL_PAIRS_FROM", 100)
-    assert lists.all_pairs(ranker, "hybrid", None) and not lists.all_pairs(ranker, "hybrid", np.arange(10))
+    assert lists.all_pairs(ranker, "hybrid", None) and lists.all_pairs(ranker, "hybrid", np.arange(300))
+    assert not lists.all_pairs(ranker, "hybrid", np.arange(299))  # an update of fewer than half the rows searches
     paired = precompute(ranker, "hybrid", progress=False)
     assert_same_lists(paired[:2], searched[:2])
     np.testing.assert_allclose(paired[2], searched[2], atol=1e-6)
+    chosen = np.flatnonzero(live)[:320]
+    monkeypatch.setattr(lists, "ALL_PAIRS_FROM", 10**9)
+    searched = precompute(ranker, "hybrid", progress=False, rows=chosen)
+    monkeypatch.setattr(lists, "ALL_PAIRS_FROM", 100)
+    assert lists.all_pairs(ranker, "hybrid", chosen)
+    assert_same_lists(precompute(ranker, "hybrid", progress=False, rows=chosen)[:2], searched[:2])
 
 
 def test_top_floors_are_the_weakest_base_score_of_the_top_less_the_margin():

@@ -88,15 +88,16 @@ def precompute(
 
 def all_pairs(ranker: Ranker, method: str, rows: np.ndarray | None) -> bool:
     """Whether a job's pools come from one all-pairs product (dense.all_neighbours) rather than a search per chunk:
-    every live paper's hybrid list from an exact (flat) index of at least ALL_PAIRS_FROM papers. Updates and
-    approximate indexes search."""
-    dense = ranker.dense
+    hybrid lists over an exact (flat) index of at least ALL_PAIRS_FROM papers, for every live paper or at least half
+    of all rows (the symmetric product costs half a search of every row, so it is cheaper from there). Smaller
+    updates and approximate indexes search."""
+    dense, count = ranker.dense, len(ranker.live)
     return (
-        rows is None
+        (rows is None or 2 * len(rows) >= count)
         and method == "hybrid"
         and dense is not None
         and dense.kind == "flat"
-        and len(ranker.live) >= ALL_PAIRS_FROM
+        and count >= ALL_PAIRS_FROM
     )
 
 
