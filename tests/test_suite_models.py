@@ -157,7 +157,7 @@ def test_the_suite_markdown_has_a_section_per_model_the_costs_and_the_verdict():
     results = _results({"a": _diff(0.01, 0.09), "b": _diff(0.001, 0.01)})
     text = suite_markdown(results)
     assert "## Model small" in text and "## Model big" in text
-    assert "| big | 768 | 8.0 | 20.0 | 0.60 |" in text
+    assert "| big | 768 | 8.0 | - | 20.0 | 0.60 |" in text  # no backend recorded: a dash
     assert "| a | +0.050 [+0.010, +0.090] * |" in text
     assert choice_lines(results["model_choice"])[-1] == "Default model: big (replaces small)."
     assert "Default model: big (replaces small)." in text
@@ -356,3 +356,25 @@ def test_a_model_to_compare_that_is_not_here_is_said_and_left_out(tmp_path):
         line.startswith("note: model no-such-model not measured (model 'no-such-model' not found") for line in lines
     )
     assert "Model no-such-model not measured: model 'no-such-model' not found" in suite_markdown(results)
+
+
+def test_the_check_fails_a_model_with_expected_figures_that_was_not_measured(tmp_path):
+    corpus, judgments = _by_topic(tmp_path, 1)
+    results = run_suite(
+        [Benchmark("by-pmid", "pmid", corpus, judgments)],
+        tmp_path / "out",
+        models=[FakeEncoder(), "no-such-model", "other-absent"],
+        progress=False,
+        cost_sample=0,
+    )
+    lines: list[str] = []
+    got = results["models"]["fake-hash"]["benchmarks"]["by-pmid"]["summary"]["hybrid"]["ndcg@10"]["mean"]
+    expected = {"by-pmid": {"fake-hash": {"hybrid": {"ndcg@10": got}}, "no-such-model": {"hybrid": {"ndcg@10": 0.5}}}}
+    assert not check_suite(results, expected, 0.005, echo=lines.append)
+    assert lines[0].startswith("FAIL model no-such-model has expected figures but was not measured: model 'no-such")
+    assert any(
+        line.startswith("OK   by-pmid [fake-hash] hybrid") or line.startswith("OK   by-pmid hybrid") for line in lines
+    )
+    assert not any("other-absent" in line for line in lines)  # asked for, absent, but nothing expected of it
+    del expected["by-pmid"]["no-such-model"]
+    assert check_suite(results, expected, 0.005, echo=lines.append)

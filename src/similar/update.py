@@ -15,7 +15,7 @@ from . import checks, lock, methods, publish, rowtable, store
 from .backends.dense import DenseBackend
 from .backends.lexical import LexicalBackend
 from .build import BuildReport, embed_checkpointed, lists_spec, save_neighbours, stage_engines
-from .encoders import Encoder, ModelUnavailable, load_index_model
+from .encoders import Encoder, ModelUnavailable, fingerprint_matches, load_index_model
 from .errors import CorruptIndex, SimilarError
 from .ingest import Ingest, check_inputs, input_entries, insert_papers, paper_row, restate
 from .medline import Details
@@ -32,7 +32,7 @@ def _index_encoder(manifest: store.Manifest, encoder: Encoder | None) -> Encoder
             raise SimilarError(
                 f"cannot add to {manifest.name}: its model {model['name']} is not available ({exc})"
             ) from exc
-    if encoder.fingerprint != model.get("fingerprint"):
+    if not fingerprint_matches(encoder, model.get("fingerprint")):
         raise SimilarError(
             f"cannot add to {manifest.name}: model {encoder.name} differs from the one that built it "
             f"(fingerprint {encoder.fingerprint} != {model.get('fingerprint')}); rebuild instead"

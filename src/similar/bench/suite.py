@@ -279,6 +279,16 @@ def docs_per_s(encoder, corpus: Path, sample: int) -> float | None:
     return round(len(texts[2:]) / max(time.perf_counter() - started, 1e-9), 2)
 
 
+def _backend(encoder) -> str | None:
+    """How the model ran: torch, or OpenVINO with its precision (the docs/s figure depends on it)."""
+    if encoder is None:
+        return None
+    inner = getattr(encoder, "inner", encoder)
+    backend = describe(inner).get("backend")
+    precision = getattr(inner, "precision", None)
+    return f"{backend} {precision}" if backend and precision else backend
+
+
 def _p50(values: Sequence[float]) -> float | None:
     return round(float(np.median(values)), 3) if len(values) else None
 
@@ -329,6 +339,7 @@ def run_model(
     entry["cost"] = {
         "docs_per_s": rate,
         "docs_per_s_from": f"{cost_sample} papers of {benchmarks[0].corpus.name} embedded, timed" if rate else None,
+        "backend": _backend(encoder),
         "index_bytes": index_bytes,
         "query_p50_ms": {m: _p50(t) for m, t in by_pmid.items()},
     }
@@ -375,10 +386,13 @@ def run_suite(
     echo: Callable[[str], None] = lambda s: None,
     cost_sample: int | None = None,
     cache_only: bool = False,
+    required: bool = False,
 ) -> dict:
     """Every benchmark with every method, for each model (names, folders or Encoder objects; the first is the default
     model): one index per corpus and model (embeddings cached). Methods answered without a model are measured with the
-    first model's indexes and shown once. Writes JSON + markdown; with several models, prints the default-model rule."""
+    first model's indexes and shown once. Writes JSON + markdown; with several models, prints the default-model rule.
+    A model of the suite's list that does not load is said and left out (the default model's absence leaves the
+    lexical methods); with `required` (models named by the user) any model that does not load stops the run."""
     started = time.time()
     cost_sample = COST_SAMPLE if cost_sample is None else cost_sample
     shared = registry.names(vectors=False)
@@ -394,8 +408,10 @@ def run_suite(
     per_query: dict[str, dict] = {}
     for i, model in enumerate(models or (None,)):
         try:
-            encoder = suite_encoder(model, echo, cache_only, fallback=i == 0)
-        except ModelUnavailable as exc:  # a model to compare that is not here: said, and the others measured
+            encoder = suite_encoder(model, echo, cache_only, fallback=i == 0 and not required)
+        except ModelUnavailable as exc:  # a model of the suite's list that is not here: said, the others measured
+            if required:
+                raise
             results["skipped_models"][str(model)] = str(exc)
             echo(f"note: model {model} not measured ({exc})")
             continue

@@ -90,6 +90,7 @@ def bench_quality(
             echo=lambda line: click.echo(line, err=True),
             cost_sample=cost_sample,
             cache_only=cache_only,
+            required=bool(models),  # a model named on the command line must load: no silent lexical-only run
         )
         click.echo(suite_markdown(results))
         click.echo(f"wrote {out_dir}/{results['name']}.json, .md ({results['seconds']}s)")
