@@ -191,9 +191,9 @@ def cost_table(results: dict) -> list[str]:
     if sample:
         lines += [
             "",
-            f"docs/s: {sample}, with the backend `similar models prepare` chose for this CPU (a text query pays one "
-            "such encoding on top of its ranking); by-PMID p50: a stored list read. Every figure is one run's, on a "
-            "machine that may have been shared.",
+            f"docs/s: {sample}, on the backend shown (the one `similar models prepare` chose for this CPU; torch "
+            "for a model not prepared); a text query pays one such encoding on top of its ranking. By-PMID p50: a "
+            "stored list read. Every figure is one run's, on a machine that may have been shared.",
         ]
     return lines
 
