@@ -396,3 +396,16 @@ def test_collections_never_pad_with_papers_that_share_nothing(tmp_path, fake_enc
     index = _histone_index(tmp_path, fake_encoder, method="tfidf")  # fused ranks each example with tfidf here
     result = recommend_collection(index, positive=["7504954"], n=5, method=method, min_year=2000)
     assert [n.pmid for n in result.neighbors] == ["7600001"] and result.neighbors[0].score > 0
+
+
+def test_warming_reads_the_stored_lists_and_metadata_once_and_answers_the_same(built):
+    """warm() reads the stored lists through (every byte) and the metadata tables ahead; lists after it are the same,
+    and a missing file is left to the queries' own reads."""
+    from similar.backends import read_through
+
+    index = Index.open(built)
+    before = index.similar(index.pmids[3], 5)
+    lists = [built / store.NEIGHBOURS, built / store.NEIGHBOUR_SCORES]
+    assert read_through([*lists, built / "no-such-file.npy"]) == sum(p.stat().st_size for p in lists)
+    assert index.warm() is index
+    assert index.similar(index.pmids[3], 5) == before

@@ -239,5 +239,25 @@ class Lookups:
             )
         return out
 
+    def read_ahead(self, chunk: int = 50_000) -> None:
+        """Read the tables every list touches (each paper's title, journal, year; its MEDLINE details) once, so that
+        the first lists after a cold open wait on no disk: in chunks of rows, the lock taken per chunk (queries go
+        on meanwhile), sqlite summing the values' lengths (every page read, no Python object made)."""
+        with self._lock:
+            tables = {t for (t,) in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            last = self._db.execute("SELECT max(row) FROM papers").fetchone()[0]
+        reads = {
+            "papers": "length(pmid) + length(title) + length(journal) + length(text_hash)",
+            "details": "length(data)",
+        }
+        for table, total in reads.items():
+            if table not in tables or last is None:
+                continue
+            for start in range(0, int(last) + 1, chunk):
+                with self._lock:
+                    self._db.execute(
+                        f"SELECT sum({total}) FROM {table} WHERE row >= ? AND row < ?", (start, start + chunk)
+                    )
+
     def close(self) -> None:
         self._db.close()

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import checks, store
 from .. import methods as registry
+from ..backends import read_through
 from ..encoders import Encoder, ModelUnavailable, load_index_model
 from ..errors import IndexChanged, SimilarError
 from ..filters import NONE, Filters
@@ -348,11 +349,14 @@ class Index(Lookups):
         return self._encoder
 
     def warm(self) -> "Index":
-        """Load what the first text query would otherwise wait for: the lexical vocabulary, the small lexical arrays
-        every query reads (prefetched) and, when it is here, the model (a server calls it in the background after
+        """Load what the first queries would otherwise wait for: the stored lists and the metadata every list shows
+        (read once: a cold by-PMID list then waits on no disk), the lexical vocabulary, the small lexical arrays every
+        query reads (prefetched) and, when it is here, the model (a server calls it in the background after
         opening)."""
+        read_through([self.path / store.NEIGHBOURS, self.path / store.NEIGHBOUR_SCORES])  # the stored lists, read once
         self.ranker.lexical.prefetch()
         _ = self.ranker.lexical.vocabulary
+        self.read_ahead()  # the papers' titles and MEDLINE details
         if self.ranker.dense is not None and self.manifest.model:
             try:
                 self.encoder()
