@@ -183,11 +183,12 @@ def all_neighbours(vectors: np.ndarray, k: int, threads: int = 1, progress=None)
 
     def work(t: int) -> None:
         best_scores, best_rows = heaps[t]
-        for i, j in pairs[t::threads]:
+        for at in range(t, len(pairs), threads):
+            i, j = pairs[at]
             block = vectors[i : i + PAIR_BLOCK] @ vectors[j : j + PAIR_BLOCK].T
             keep_best(block, i, j, best_scores, best_rows, both=j != i)
-            if progress is not None:
-                progress(n / len(pairs))
+            if progress is not None:  # whole rows' worth: n in all over the pairs
+                progress(n * (at + 1) // len(pairs) - n * at // len(pairs))
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(work, range(threads)))
