@@ -494,8 +494,8 @@ def scale_markdown(r: dict) -> str:
         f"Open{' with a cold page cache (the index files dropped from it first)' if r['serve'].get('page_cache_dropped_mb') else ''}: "
         f"{r['serve']['open_seconds']} s ({r['serve'].get('open_checks_seconds', '-')} s of it structural checks "
         f"of every file; {r['serve'].get('first_use_checks_seconds', '-')} s more the first query of each method "
-        f"pays once, checking the arrays it reads: checks.py), then {r['serve'].get('warm_seconds', '-')} s loading the vocabulary "
-        f"(a server does it in the background); RSS after open {r['serve']['rss_after_open_mb']:.0f} MB, "
+        f"pays once, checking the arrays it reads: checks.py), then {r['serve'].get('warm_seconds', '-')} s warming: the stored lists and the "
+        f"papers' metadata read once, the vocabulary loaded (a server does it in the background); RSS after open {r['serve']['rss_after_open_mb']:.0f} MB, "
         f"after the queries below {r['serve']['serving_rss_mb']:.0f} MB "
         f"({r['serve'].get('serving_anon_mb', 0):.0f} MB private, {r['serve'].get('serving_file_mb', 0):.0f} MB pages of "
         "memory-mapped index files).",
