@@ -133,12 +133,17 @@ def test_resolve_model_follows_the_recorded_choice(tmp_path, monkeypatch, chosen
     (folder / "openvino").mkdir(parents=True)
     (folder / "modules.json").write_text("[]")
     fingerprint = fingerprint_dir(folder)
+    (folder / "openvino" / "export.json").write_text(
+        json.dumps({"fingerprint": fingerprint})
+    )  # made from these weights
     if chosen:
         write_choice(folder, _content(chosen=chosen, backend=backend, precision=precision, fingerprint=fingerprint))
     assert fingerprint_dir(folder) == fingerprint  # the choice is not part of the model
     spec = resolve_model("mine")
     assert (spec.backend, spec.precision) == (backend, precision)
     assert resolve_model("mine", backend="torch").backend == "torch"  # an explicit backend wins over the record
+    (folder / "openvino" / "export.json").write_text(json.dumps({"fingerprint": "made-from-other"}))
+    assert resolve_model("mine").backend == "torch"  # a stale export is never chosen, whatever the record says
 
 
 def test_models_list_says_which_backend_runs_here(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ from fixtures import make_corpus, write_jsonl
 from similar.bench.suite import suite_encoder
 from similar.cli import main
 from similar.encoder_choice import BACKENDS, read_choice
-from similar.encoders import fingerprint_dir, fingerprint_matches, legacy_fingerprint, resolve_model
+from similar.encoders import ModelUnavailable, fingerprint_dir, fingerprint_matches, legacy_fingerprint, resolve_model
 from similar.index import Index
 
 pytestmark = pytest.mark.model
@@ -132,3 +132,24 @@ def test_a_model_named_for_the_suite_that_does_not_load_stops_it(tmp_path, model
         out.exit_code == 1 and out.output.startswith("error: ") and len(out.output.strip().splitlines()) == 1
     ), out.output
     assert not (tmp_path / "out" / "suite.json").exists()
+
+
+def test_an_export_of_other_weights_is_never_run_and_a_folder_given_by_path_is_prepared_as_a_copy(own_model):
+    """Weights replaced in place in a prepared copy leave its OpenVINO export stale: it is not chosen, cannot be run,
+    and `prepare` makes it again. A folder given by path is prepared under models/, never written to."""
+    from similar import store
+    from similar.encoders import OpenVINOEncoder, export_matches
+    from similar.openvino_export import prepare_openvino
+
+    info = prepare_openvino(str(own_model))
+    copy = store.models_dir() / "my-minilm"
+    assert info["exported"] and info["dest"] == str(copy) and not (own_model / "openvino").exists()
+    assert export_matches(copy) and resolve_model("my-minilm").backend == "openvino"
+    weights = bytearray((copy / "model.safetensors").read_bytes())
+    weights[-4000:] = bytes(b ^ 0x40 for b in weights[-4000:])
+    (copy / "model.safetensors").write_bytes(bytes(weights))
+    assert not export_matches(copy) and resolve_model("my-minilm").backend == "torch"
+    with pytest.raises(ModelUnavailable, match="was not made from the weights there now"):
+        OpenVINOEncoder(resolve_model("my-minilm", backend="openvino"))
+    again = prepare_openvino("my-minilm")
+    assert again["exported"] and export_matches(copy) and again["fingerprint"] == fingerprint_dir(copy)

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import yaml
 
 from fixtures import FakeEncoder, make_corpus, write_jsonl
 from similar import ranking
@@ -267,9 +268,12 @@ def test_expected_figures_are_per_model(tmp_path):
         "FAIL a [big] hybrid ndcg@10: 0.6500 (expected 0.7000 ± 0.005)",
     ]
     lines.clear()
-    only_small = {"models": {"small": {"benchmarks": {"a": _bench(0.6)}}}}  # a model not run is not checked
+    only_small = {"models": {"small": {"benchmarks": {"a": _bench(0.6)}}}}  # a model not run is said, not checked
     assert check_suite(only_small, expected, 0.005, lines.append)
-    assert lines == ["OK   a hybrid ndcg@10: 0.6000 (expected 0.6000 ± 0.005)"]
+    assert lines == [
+        "NOT CHECKED model big: not in this run",
+        "OK   a hybrid ndcg@10: 0.6000 (expected 0.6000 ± 0.005)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -378,3 +382,35 @@ def test_the_check_fails_a_model_with_expected_figures_that_was_not_measured(tmp
     assert not any("other-absent" in line for line in lines)  # asked for, absent, but nothing expected of it
     del expected["by-pmid"]["no-such-model"]
     assert check_suite(results, expected, 0.005, echo=lines.append)
+
+
+def test_expected_figures_are_keyed_by_model_name_and_only_for_listed_models(tmp_path):
+    """A model given by folder has its figures under the folder's name (as its results are); figures of a model the
+    suite does not list are a one-line error, not silently never checked."""
+    corpus, judgments = _by_topic(tmp_path, 1)
+    entry = {"name": "b", "kind": "pmid", "corpus": str(corpus), "judgments": str(judgments)}
+    listed = tmp_path / "listed.yaml"
+    listed.write_text(
+        yaml.safe_dump(
+            {
+                "models": ["all-MiniLM-L6-v2", str(tmp_path / "mine")],
+                "suite": [{**entry, "expected_by_model": {str(tmp_path / "mine"): {"dense": {"ndcg@10": 0.5}}}}],
+            }
+        )
+    )
+    benchmarks, _ = load_suite(listed)
+    assert expected_figures(benchmarks) == {"b": {"mine": {"dense": {"ndcg@10": 0.5}}}}
+    unlisted = tmp_path / "unlisted.yaml"
+    unlisted.write_text(
+        yaml.safe_dump({"suite": [{**entry, "expected_by_model": {"other": {"dense": {"ndcg@10": 0.5}}}}]})
+    )
+    with pytest.raises(SimilarError, match="expects figures of model 'other', which `models:` does not list"):
+        load_suite(unlisted)
+
+
+def test_the_check_says_which_expected_models_this_run_left_out():
+    results = {"models": {"small": {"benchmarks": {"b": {"summary": {"hybrid": {"ndcg@10": {"mean": 0.5}}}}}}}}
+    expected = {"b": {"small": {"hybrid": {"ndcg@10": 0.5}}, "big": {"hybrid": {"ndcg@10": 0.6}}}}
+    lines: list[str] = []
+    assert check_suite(results, expected, 0.005, echo=lines.append)
+    assert "NOT CHECKED model big: not in this run" in lines

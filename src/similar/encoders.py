@@ -72,9 +72,9 @@ def resolve_model(name_or_path: str | None = None, backend: str | None = None, a
     prepared = store.models_dir() / wanted
     if backend is None and (prepared / "modules.json").exists():
         choice = encoder_choice.read_choice(prepared, fingerprint_dir(prepared))
-        if choice is not None:  # `similar models prepare` timed the backends on this CPU: the fastest that agrees
-            return ModelSpec(wanted, prepared.resolve(), choice["backend"], choice["precision"])
-    if backend in (None, "openvino") and (prepared / "openvino").is_dir():
+        if choice is not None and (choice["backend"] == "torch" or export_matches(prepared)):
+            return ModelSpec(wanted, prepared.resolve(), choice["backend"], choice["precision"])  # timed on this CPU
+    if backend in (None, "openvino") and (prepared / "openvino").is_dir() and export_matches(prepared):
         return ModelSpec(name=wanted, path=prepared.resolve(), backend="openvino")
     if prepared.is_dir() and (prepared / "modules.json").exists():
         return ModelSpec(name=wanted, path=prepared.resolve(), backend=backend or "torch")
@@ -136,6 +136,16 @@ def legacy_fingerprint(path: Path) -> str:
         if f.suffix == ".json" and f.stat().st_size < 100_000:
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def export_matches(folder: Path) -> bool:
+    """Whether a prepared folder's OpenVINO export was made from the weights the folder holds now (its export.json
+    records the fingerprint it was made from; weights replaced in place leave a stale export behind)."""
+    try:
+        made_from = json.loads((Path(folder) / "openvino" / "export.json").read_text()).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return made_from == fingerprint_dir(Path(folder))
 
 
 def fingerprint_matches(encoder, recorded: str | None) -> bool:
@@ -245,6 +255,11 @@ class OpenVINOEncoder(_ModelEncoder):
             raise ModelUnavailable(
                 f"OpenVINO cannot be imported ({exc}): pip install openvino, or use the torch backend"
             ) from exc
+        if not export_matches(spec.path):  # never run an export of other weights under this folder's fingerprint
+            raise ModelUnavailable(
+                f"the OpenVINO export in {spec.path} was not made from the weights there now: "
+                f"run `similar models prepare {spec.name} --force`, or use the torch backend"
+            )
         self.spec = spec
         self.name = spec.name
         self.backend = "openvino"

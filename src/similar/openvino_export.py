@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import encoder_choice, publish, store
-from .encoders import DEFAULT_MODEL, ModelUnavailable, fingerprint_dir, resolve_model
+from .encoders import DEFAULT_MODEL, ModelUnavailable, export_matches, fingerprint_dir, resolve_model
 from .errors import SimilarError
 
 OV_DIR = "openvino"
@@ -35,8 +35,12 @@ def prepare_openvino(
     `loaded`: a SentenceTransformerEncoder already in memory, exported instead of loading `name` again.
     Returns the export's facts with `dest` and `exported` (False when an export was already there)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    dest = store.models_dir() / (name or DEFAULT_MODEL)
-    if (dest / OV_DIR / OV_MODEL).exists() and (dest / OV_DIR / "export.json").exists() and not force:
+    wanted = name or DEFAULT_MODEL
+    dest = store.models_dir() / Path(wanted).name  # a folder given by path is prepared as a copy, never in place
+    source = loaded.spec.path if loaded is not None else resolve_model(wanted, backend="torch", advise=False).path
+    # an export made from the weights the copy holds now is kept (even of another model of that name: the caller
+    # compares fingerprints; --force replaces it); a stale one (weights replaced in place) is made again
+    if (dest / OV_DIR / OV_MODEL).exists() and export_matches(dest) and not force:
         info, exported = json.loads((dest / OV_DIR / "export.json").read_text()), False
     else:
         with _quiet():
@@ -45,7 +49,7 @@ def prepare_openvino(
         info["int8"] = quantize_int8(dest, Path(calibration))
         _write_json(dest / OV_DIR / "export.json", info)
         exported = True
-    return {**info, "dest": str(dest), "exported": exported}
+    return {**info, "dest": str(dest), "exported": exported, "source_fingerprint": fingerprint_dir(Path(source))}
 
 
 def backend_candidates(folder: Path, name: str) -> dict:

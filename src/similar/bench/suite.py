@@ -73,8 +73,8 @@ class Benchmark:
             queries=path("queries"),
             topics=path("topics"),
             note=entry.get("note", ""),
-            expected={
-                m: f
+            expected={  # keyed by model name: a folder's model is named after the folder, as the results are
+                Path(m).name: f
                 for m, f in {default_model: entry.get("expected"), **(entry.get("expected_by_model") or {})}.items()
                 if f
             },
@@ -110,8 +110,16 @@ def load_suite(path: str | Path) -> tuple[list[Benchmark], dict]:
     spec = yaml.safe_load(path.read_text()) or {}
     if not spec.get("suite"):
         raise SimilarError(f"{path}: no `suite:` list of benchmarks")
-    default = Path(suite_models(spec)[0]).name  # a folder's model is named after the folder (encoders.resolve_model)
-    return [Benchmark.from_dict(e, Path("."), default) for e in spec["suite"]], spec
+    names = [Path(m).name for m in suite_models(spec)]  # a folder's model is named after the folder (resolve_model)
+    benchmarks = [Benchmark.from_dict(e, Path("."), names[0]) for e in spec["suite"]]
+    for bench in benchmarks:
+        for model in bench.expected:
+            if model not in names:  # figures no run of this suite would ever check
+                raise SimilarError(
+                    f"{path}: benchmark {bench.name!r} expects figures of model {model!r}, which `models:` does not "
+                    f"list ({', '.join(names)})"
+                )
+    return benchmarks, spec
 
 
 def read_text_queries(queries: Path, qrels: Path) -> dict[str, tuple[str, dict[str, int]]]:

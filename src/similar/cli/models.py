@@ -88,8 +88,14 @@ def models_prepare(model, backend, name, force, int8, calibration, texts, no_tim
             q = info["int8"]
             click.echo(f"int8: {q['file']} (NNCF {q['nncf']}, {q['calibration_texts']} texts of {q['calibration']})")
     else:
+        other = info["source_fingerprint"] != info["fingerprint"]
         click.echo(
-            f"already prepared {info['dest']} (fingerprint {info['fingerprint']}): nothing exported; --force exports again"
+            f"already prepared {info['dest']} (fingerprint {info['fingerprint']}): nothing exported; "
+            + (
+                f"{name} now has fingerprint {info['source_fingerprint']}: --force prepares it in its stead"
+                if other
+                else "--force exports again"
+            )
         )
     if no_timing:
         return
