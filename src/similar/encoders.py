@@ -109,12 +109,13 @@ def _model_files(path: Path) -> list[tuple[str, Path]]:
 _FINGERPRINTS: dict[tuple, str] = {}  # per process: (folder, each file's name, size and mtime) -> fingerprint
 
 
-def fingerprint_dir(path: Path) -> str:
+def fingerprint_dir(path: str | Path) -> str:
     """A short hash of a model folder: every file's name and whole content (weights included: two folders with
     same-sized files but other weights differ). Reading the weights costs a fraction of a second per 100 MB, once per
     process (kept while no file's size or mtime changes)."""
+    path = Path(path)
     files = _model_files(path)
-    key = (str(Path(path).resolve()), *((rel, f.stat().st_size, f.stat().st_mtime_ns) for rel, f in files))
+    key = (str(path.resolve()), *((rel, f.stat().st_size, f.stat().st_mtime_ns) for rel, f in files))
     if key not in _FINGERPRINTS:
         h = hashlib.sha256()
         for rel, f in files:
@@ -126,11 +127,11 @@ def fingerprint_dir(path: Path) -> str:
     return _FINGERPRINTS[key]
 
 
-def legacy_fingerprint(path: Path) -> str:
+def legacy_fingerprint(path: str | Path) -> str:
     """The fingerprint indexes recorded before 2026-11-28: file names, sizes and small JSON files only, blind to the
     weights. Accepted for those indexes alone (fingerprint_matches); never written any more."""
     h = hashlib.sha256()
-    for rel, f in _model_files(path):
+    for rel, f in _model_files(Path(path)):
         h.update(rel.encode())
         h.update(str(f.stat().st_size).encode())
         if f.suffix == ".json" and f.stat().st_size < 100_000:
