@@ -152,10 +152,16 @@ def test_models_list_says_which_backend_runs_here(tmp_path, monkeypatch):
     from similar.cli import main
 
     monkeypatch.setenv("SIMILAR_MODELS_DIR", str(tmp_path))
-    for name in ("timed", "exported"):
+    for name in ("timed", "exported", "stale"):
         (tmp_path / name / "openvino").mkdir(parents=True)
         (tmp_path / name / "modules.json").write_text("[]")
+        made_from = fingerprint_dir(tmp_path / name) if name != "stale" else "other-weights"
+        (tmp_path / name / "openvino" / "export.json").write_text(json.dumps({"fingerprint": made_from}))
     folder = tmp_path / "timed"
     write_choice(folder, _content(chosen="torch", backend="torch", precision=None, fingerprint=fingerprint_dir(folder)))
     lines = CliRunner().invoke(main, ["models", "list"]).output.splitlines()
-    assert lines[1:] == [f"exported\topenvino\t{tmp_path / 'exported'}", f"timed\ttorch (timed)\t{folder}"]
+    assert lines[1:] == [
+        f"exported\topenvino\t{tmp_path / 'exported'}",
+        f"stale\ttorch\t{tmp_path / 'stale'}",  # an export of other weights is never run: the list says so
+        f"timed\ttorch (timed)\t{folder}",
+    ]

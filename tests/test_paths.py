@@ -144,11 +144,13 @@ def test_info_without_an_index_lists_the_indexes(tmp_path, monkeypatch):
 
 
 def test_prepared_model_is_found_from_any_directory(tmp_path, elsewhere, monkeypatch):
-    from similar.encoders import resolve_model
+    from similar.encoders import fingerprint_dir, resolve_model
 
     prepared = tmp_path / "models" / "all-MiniLM-L6-v2"
     (prepared / "openvino").mkdir(parents=True)
     (prepared / "modules.json").write_text("[]")
+    made_from = {"fingerprint": fingerprint_dir(prepared)}  # an export of the weights the copy holds
+    (prepared / "openvino" / "export.json").write_text(json.dumps(made_from))
     monkeypatch.chdir(elsewhere[1])
     spec = resolve_model()
     assert (spec.backend, spec.path) == ("openvino", prepared)

@@ -18,22 +18,25 @@ def models_list():
     from ..encoder_choice import read_choice
     from ..encoders import DEFAULT_MODEL, ModelUnavailable, fingerprint_dir, resolve_model
 
-    def how(folder) -> str:
-        choice = read_choice(folder, fingerprint_dir(folder)) if (folder / "modules.json").exists() else None
-        return f"{choice['chosen']} (timed)" if choice else "openvino" if (folder / "openvino").is_dir() else "torch"
+    def how(name: str) -> tuple[str, str]:
+        """(the backend a build or query would run it with here, its folder): resolve_model decides, not this."""
+        try:
+            spec = resolve_model(name)
+        except ModelUnavailable as exc:
+            return "unavailable", str(exc)
+        timed = read_choice(spec.path, fingerprint_dir(spec.path)) if (spec.path / "modules.json").exists() else None
+        if timed and (timed["backend"], timed["precision"]) == (spec.backend, spec.precision):
+            return f"{timed['chosen']} (timed)", str(spec.path)
+        return spec.backend, str(spec.path)
 
-    shown = set()
-    try:
-        spec = resolve_model(DEFAULT_MODEL)
-        click.echo(f"{DEFAULT_MODEL}\t{how(spec.path)}\t{spec.path}")
-        shown.add(spec.path.resolve())
-    except ModelUnavailable as exc:
-        click.echo(f"{DEFAULT_MODEL}\tunavailable\t{exc}")
+    backend, where = how(DEFAULT_MODEL)
+    click.echo(f"{DEFAULT_MODEL}\t{backend}\t{where}")
     root = store.models_dir()
     for folder in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
-        if folder.resolve() in shown:
+        if folder.name == DEFAULT_MODEL:
             continue
-        click.echo(f"{folder.name}\t{how(folder)}\t{folder}")
+        backend, _ = how(folder.name)
+        click.echo(f"{folder.name}\t{backend}\t{folder}")
 
 
 @models.command("prepare")
