@@ -39,6 +39,7 @@ def rates(report, workers: int) -> dict:
 def main(argv: list[str]) -> int:
     out = Path(argv[argv.index("--out") + 1]) if "--out" in argv else None
     corpus = Path(next((a for a in argv if not a.startswith("--") and Path(a).suffix in (".gz", ".jsonl")), CORPUS))
+    load = os.getloadavg()[0]  # recorded: a figure taken while other jobs ran says so
     with tempfile.TemporaryDirectory(prefix="similar-ray-") as tmp:
         os.environ["SIMILAR_HOME"] = str(Path(tmp) / "home")
         local = build_index([corpus], Path(tmp) / "local", model=StandInEncoder(), progress=False)
@@ -57,8 +58,8 @@ def main(argv: list[str]) -> int:
         }
     result = {
         "what": "papers/s of each heavy build stage: local build (one process) vs --engine ray on a 2-node Ray cluster "
-        "started on this machine with `ray start` (1 CPU a node); contended: the machine's 2 cores were shared "
-        "with other jobs while it ran",
+        "started on this machine with `ray start` (1 CPU a node)",
+        "load_average_at_start": round(load, 2),  # 1-minute load average before the builds: other jobs' share
         "command": "PYTHONPATH=src python benchmarks/ray_stages.py --out benchmarks/results",
         "cpu": cpu_info(),
         "corpus": str(corpus.relative_to(ROOT.parent)) if corpus.is_relative_to(ROOT.parent) else str(corpus),

@@ -126,6 +126,14 @@ def encoding() -> str:
     return "\n".join(rows) + "\n"
 
 
+def _load(r: dict) -> str:
+    """Whether a run shared the machine: its recorded load average at start (older runs recorded none: contended)."""
+    load = r.get("load_average_at_start")
+    if load is None:
+        return "contended"
+    return f"{'quiet' if load < 0.5 else 'contended'}: load average {load} at start"
+
+
 def ray_stages() -> str:
     """Papers/s of each heavy stage, local against a 2-node Ray cluster (benchmarks/ray_stages.py)."""
     path = RESULTS / "ray-stages.json"
@@ -133,7 +141,7 @@ def ray_stages() -> str:
         return "*No results yet: run `python benchmarks/ray_stages.py --out benchmarks/results`.*\n"
     r = json.loads(path.read_text())
     rows = [
-        f"Command: `{r['command']}`. CPU: {r['cpu']['model']} ({r['cpu']['cores']} cores), contended. "
+        f"Command: `{r['command']}`. CPU: {r['cpu']['model']} ({r['cpu']['cores']} cores), {_load(r)}. "
         f"Corpus: `{r['corpus']}`, {r['papers']:,} papers; encoder: {r['encoder']}. Starting the cluster took "
         f"{r['cluster_start_seconds']} s; the two builds' files are {'equal' if r['files_equal'] else 'NOT equal'}.",
         "",
@@ -178,7 +186,7 @@ def scaling_plan() -> str:
         f"(`scale.json`: lexical in one process, lists in {cores}), the CPU model rate is `speed.json`'s "
         f"({cpu['backend']}, {speed['encode']['threads']} threads), the GPU's `gpu-encode-h200.json`'s; each is "
         "multiplied by the per-worker efficiency of Ray against a local build measured on a 2-node cluster "
-        f"(`ray-stages.json`, {ray['papers']:,} papers, contended). Embedding keeps its rate on Ray "
+        f"(`ray-stages.json`, {ray['papers']:,} papers, {_load(ray)}). Embedding keeps its rate on Ray "
         "(`ray-vs-local.json`: the same build took the same time with `--engine ray`). Rates per core were measured "
         f"on {scale['cpu']['model']}, Ray's efficiency on {ray['cpu']['model']}; every rate is taken as constant in "
         "the corpus size (a list's dense search grows with log n: an assumption, not measured past 1 M).",
