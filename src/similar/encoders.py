@@ -114,12 +114,12 @@ def fingerprint_dir(path: str | Path) -> str:
     same-sized files but other weights differ). Reading the weights costs a fraction of a second per 100 MB, once per
     process (kept while no file's size or mtime changes)."""
     path = Path(path)
-    files = _model_files(path)
-    key = (str(path.resolve()), *((rel, f.stat().st_size, f.stat().st_mtime_ns) for rel, f in files))
+    files = [(rel, f, f.stat()) for rel, f in _model_files(path)]
+    key = (str(path.resolve()), *((rel, st.st_size, st.st_mtime_ns) for rel, _, st in files))
     if key not in _FINGERPRINTS:
         h = hashlib.sha256()
-        for rel, f in files:
-            h.update(rel.encode() + b"\0" + str(f.stat().st_size).encode() + b"\0")
+        for rel, f, st in files:
+            h.update(rel.encode() + b"\0" + str(st.st_size).encode() + b"\0")
             with f.open("rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     h.update(block)

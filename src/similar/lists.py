@@ -78,7 +78,7 @@ def precompute(
                     _JOB = None
             else:
                 for at in chunks:
-                    given = None if neighbours is None else (neighbours[0][at], neighbours[1][at])
+                    given = _slice(neighbours, at)
                     out_rows[at], out_scores[at], out_floors[at] = seed_lists(ranker, method, k, seeds[at], given)
                     bar.update(len(at))
     finally:
@@ -107,8 +107,12 @@ _JOB: tuple | None = None
 def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
     assert _JOB is not None  # set by precompute before the workers fork
     ranker, method, k, seeds, neighbours = _JOB
-    given = None if neighbours is None else (neighbours[0][at], neighbours[1][at])
-    return (at, *seed_lists(ranker, method, k, seeds[at], given))
+    return (at, *seed_lists(ranker, method, k, seeds[at], _slice(neighbours, at)))
+
+
+def _slice(neighbours: tuple[np.ndarray, np.ndarray] | None, at: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """A chunk's share of pools computed beforehand (scores, rows), or None where each chunk searches its own."""
+    return None if neighbours is None else (neighbours[0][at], neighbours[1][at])
 
 
 def pool_depth(ranker: Ranker, k: int) -> int:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import encoder_choice, publish, store
-from .encoders import DEFAULT_MODEL, ModelUnavailable, export_matches, fingerprint_dir, resolve_model
+from .encoders import DEFAULT_MODEL, ModelSpec, ModelUnavailable, export_matches, fingerprint_dir, resolve_model
 from .errors import SimilarError
 
 OV_DIR = "openvino"
@@ -37,19 +37,20 @@ def prepare_openvino(
     os.environ["HF_HUB_OFFLINE"] = "1"
     wanted = name or DEFAULT_MODEL
     dest = store.models_dir() / Path(wanted).name  # a folder given by path is prepared as a copy, never in place
-    source = loaded.spec.path if loaded is not None else resolve_model(wanted, backend="torch", advise=False).path
+    # the folder to export; a name found nowhere says so without advising this very command
+    source = loaded.spec if loaded is not None else resolve_model(wanted, backend="torch", advise=False)
     # an export made from the weights the copy holds now is kept (even of another model of that name: the caller
     # compares fingerprints; --force replaces it); a stale one (weights replaced in place) is made again
     if (dest / OV_DIR / OV_MODEL).exists() and export_matches(dest) and not force:
         info, exported = json.loads((dest / OV_DIR / "export.json").read_text()), False
     else:
         with _quiet():
-            info, exported = _export(name, dest, loaded), True
+            info, exported = _export(source, dest, loaded), True
     if int8 and (force or exported or not (dest / OV_DIR / OV_INT8).exists() or "int8" not in info):
         info["int8"] = quantize_int8(dest, Path(calibration))
         _write_json(dest / OV_DIR / "export.json", info)
         exported = True
-    return {**info, "dest": str(dest), "exported": exported, "source_fingerprint": fingerprint_dir(Path(source))}
+    return {**info, "dest": str(dest), "exported": exported, "source_fingerprint": fingerprint_dir(source.path)}
 
 
 def backend_candidates(folder: Path, name: str) -> dict:
@@ -201,7 +202,9 @@ def prepare_for_queries(encoder) -> str | None:
     return f"{note}: {time.time() - started:.1f}s"
 
 
-def _export(name: str | None, dest: Path, loaded=None) -> dict:
+def _export(spec: ModelSpec, dest: Path, loaded=None) -> dict:
+    """Export the model at `spec` (or `loaded`, its encoder already in memory) into dest/openvino, through a temp
+    folder: the IR with pooling and normalization built in, and export.json naming the weights it was made from."""
     try:
         import openvino as ov
         import torch
@@ -210,9 +213,8 @@ def _export(name: str | None, dest: Path, loaded=None) -> dict:
         raise SimilarError(f"cannot export to OpenVINO ({exc}): pip install openvino") from exc
     started = time.time()
     if loaded is not None:
-        spec, model = loaded.spec, loaded.model
+        model = loaded.model
     else:
-        spec = resolve_model(name or DEFAULT_MODEL, backend="torch", advise=False)  # preparing it is what failed
         try:
             model = SentenceTransformer(str(spec.path), device="cpu", local_files_only=True)
         except Exception as exc:  # a damaged model folder (truncated weights, bad config): one line, as build says it

@@ -132,7 +132,7 @@ class Lookups:
     def details(self, rows: list[int] | None = None) -> dict[int, Details]:
         """Stored details of some rows (all with None); rows without any, and indexes built before details, have none."""
         with self._lock:
-            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='details'").fetchone():
+            if not self._has_table("details"):
                 return {}
             if rows is None:
                 got = self._db.execute("SELECT row, data FROM details").fetchall()
@@ -193,7 +193,7 @@ class Lookups:
         """Stored abstracts of some rows; None for an index built before abstracts were stored."""
         rows = [int(r) for r in rows]
         with self._lock:
-            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='abstracts'").fetchone():
+            if not self._has_table("abstracts"):
                 return None
             got = self._db.execute(
                 f"SELECT row, abstract FROM abstracts WHERE row IN ({','.join('?' * len(rows))})", rows
@@ -243,21 +243,28 @@ class Lookups:
         """Read the tables every list touches (each paper's title, journal, year; its MEDLINE details) once, so that
         the first lists after a cold open wait on no disk: in chunks of rows, the lock taken per chunk (queries go
         on meanwhile), sqlite summing the values' lengths (every page read, no Python object made)."""
-        with self._lock:
-            tables = {t for (t,) in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            last = self._db.execute("SELECT max(row) FROM papers").fetchone()[0]
         reads = {
             "papers": "length(pmid) + length(title) + length(journal) + length(text_hash)",
             "details": "length(data)",
         }
-        for table, total in reads.items():
-            if table not in tables or last is None:
-                continue
+        with self._lock:
+            last = self._db.execute("SELECT max(row) FROM papers").fetchone()[0]
+            present = [table for table in reads if self._has_table(table)]
+        if last is None:  # no papers
+            return
+        for table in present:
             for start in range(0, int(last) + 1, chunk):
                 with self._lock:
                     self._db.execute(
-                        f"SELECT sum({total}) FROM {table} WHERE row >= ? AND row < ?", (start, start + chunk)
+                        f"SELECT sum({reads[table]}) FROM {table} WHERE row >= ? AND row < ?", (start, start + chunk)
                     )
+
+    def _has_table(self, name: str) -> bool:
+        """Whether the papers database has a table (older indexes lack details and abstracts); the lock held."""
+        return (
+            self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone()
+            is not None
+        )
 
     def close(self) -> None:
         self._db.close()
