@@ -58,6 +58,12 @@ def _packaged_default() -> Path | None:
     return path if (path / "modules.json").exists() else None
 
 
+def model_name(name_or_path: str | Path) -> str:
+    """The name a model goes by (in manifests, results, expected figures, models/): a folder given by path is named
+    after the folder, a name is itself."""
+    return Path(name_or_path).name
+
+
 def resolve_model(name_or_path: str | None = None, backend: str | None = None, advise: bool = True) -> ModelSpec:
     """Find a model folder: an explicit path, a prepared copy under models/, or the packaged default. A name found
     nowhere is one line, advising `similar models prepare NAME` unless `advise` is off (prepare itself asks)."""
@@ -68,7 +74,7 @@ def resolve_model(name_or_path: str | None = None, backend: str | None = None, a
     if as_path.is_dir():
         if not (as_path / "modules.json").exists() and not (as_path / "config.json").exists():
             raise ModelUnavailable(f"{as_path} is not a sentence-transformers model folder (no modules.json)")
-        return ModelSpec(name=as_path.name, path=as_path.resolve(), backend=backend or "torch")
+        return ModelSpec(name=model_name(as_path), path=as_path.resolve(), backend=backend or "torch")
     prepared = store.models_dir() / wanted
     if backend is None and (prepared / "modules.json").exists():
         choice = encoder_choice.read_choice(prepared, fingerprint_dir(prepared))

@@ -10,7 +10,15 @@ import time
 from pathlib import Path
 
 from . import encoder_choice, publish, store
-from .encoders import DEFAULT_MODEL, ModelSpec, ModelUnavailable, export_matches, fingerprint_dir, resolve_model
+from .encoders import (
+    DEFAULT_MODEL,
+    ModelSpec,
+    ModelUnavailable,
+    export_matches,
+    fingerprint_dir,
+    model_name,
+    resolve_model,
+)
 from .errors import SimilarError
 
 OV_DIR = "openvino"
@@ -36,7 +44,7 @@ def prepare_openvino(
     Returns the export's facts with `dest` and `exported` (False when an export was already there)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     wanted = name or DEFAULT_MODEL
-    dest = store.models_dir() / Path(wanted).name  # a folder given by path is prepared as a copy, never in place
+    dest = store.models_dir() / model_name(wanted)  # a folder given by path is prepared as a copy, never in place
     # the folder to export; a name found nowhere says so without advising this very command
     source = loaded.spec if loaded is not None else resolve_model(wanted, backend="torch", advise=False)
     # an export made from the weights the copy holds now is kept (even of another model of that name: the caller

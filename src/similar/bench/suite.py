@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from .. import methods as registry
 from .. import store
 from ..build import build_index
-from ..encoders import DEFAULT_MODEL, CachedEncoder, ModelUnavailable, describe, load_encoder
+from ..encoders import DEFAULT_MODEL, CachedEncoder, ModelUnavailable, describe, load_encoder, model_name
 from ..errors import SimilarError
 from ..fields import document_ids
 from ..index import Index
@@ -73,8 +73,8 @@ class Benchmark:
             queries=path("queries"),
             topics=path("topics"),
             note=entry.get("note", ""),
-            expected={  # keyed by model name: a folder's model is named after the folder, as the results are
-                Path(m).name: f
+            expected={  # keyed by model name (encoders.model_name), as the results are
+                model_name(m): f
                 for m, f in {default_model: entry.get("expected"), **(entry.get("expected_by_model") or {})}.items()
                 if f
             },
@@ -110,7 +110,7 @@ def load_suite(path: str | Path) -> tuple[list[Benchmark], dict]:
     spec = yaml.safe_load(path.read_text()) or {}
     if not spec.get("suite"):
         raise SimilarError(f"{path}: no `suite:` list of benchmarks")
-    names = [Path(m).name for m in suite_models(spec)]  # a folder's model is named after the folder (resolve_model)
+    names = [model_name(m) for m in suite_models(spec)]
     benchmarks = [Benchmark.from_dict(e, Path("."), names[0]) for e in spec["suite"]]
     for bench in benchmarks:
         for model in bench.expected:

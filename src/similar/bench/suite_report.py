@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Sequence
+
+from ..encoders import model_name
 
 # how each kind of benchmark asks its questions
 KINDS = {
@@ -223,10 +224,10 @@ def check_suite(results: dict, expected: dict[str, dict], tolerance: float, echo
     models = models_of(results)
     skipped = results.get("skipped_models") or {}
     for model, why in skipped.items():
-        if any(Path(model).name in by_model for by_model in expected.values()):
+        if any(model_name(model) in by_model for by_model in expected.values()):
             all_ok = False
             echo(f"FAIL model {model} has expected figures but was not measured: {why}")
-    asked = set(models) | {Path(m).name for m in skipped}
+    asked = set(models) | {model_name(m) for m in skipped}
     for model in dict.fromkeys(m for by_model in expected.values() for m in by_model):
         if model not in asked:  # --model chose other models: said, not failed
             echo(f"NOT CHECKED model {model}: not in this run")
