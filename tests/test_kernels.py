@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from similar.kernels import keep_best, pool_products
+from similar.kernels import RowTerms, keep_best, pool_products
 
 
 def random_rows(rng: np.random.Generator, rows: int, terms: int, density: float) -> sp.csr_matrix:
@@ -14,57 +14,74 @@ def random_rows(rng: np.random.Generator, rows: int, terms: int, density: float)
 
 
 def reweighed(matrix: sp.csr_matrix, rng: np.random.Generator) -> sp.csr_matrix:
-    """The same entries, other weights: a second weighting of the same counts."""
+    """The same entries, other weights: another weighting (or the queries) of the same counts."""
     return sp.csr_matrix((rng.random(matrix.nnz, dtype=np.float32), matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
-@pytest.mark.parametrize("shared", [True, False])  # the weightings share their entries (one pass), or not
+def row_terms(documents: list, queries: list, scales: list) -> RowTerms:
+    d = documents[0]
+    return RowTerms(
+        d.indptr.astype(np.int64), d.indices, tuple(x.data for x in documents), tuple(q.data for q in queries),
+        tuple(scales), d.shape[1],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("weightings", [1, 2, 3])  # two share a pass; a third takes one of its own
 @pytest.mark.parametrize(
-    ("b", "n", "terms", "density"), [(1, 1, 5, 0.5), (3, 7, 40, 0.2), (8, 30, 500, 0.05), (2, 5, 3, 0.0)]
+    ("rows", "b", "n", "terms", "density"),
+    [(2, 1, 1, 5, 0.5), (12, 3, 7, 40, 0.2), (80, 8, 30, 500, 0.05), (9, 2, 5, 3, 0.0), (40, 4, 20, 6, 0.9)],
 )
-def test_pool_products_equal_each_blocks_sparse_product(b, n, terms, density, shared):
-    rng = np.random.default_rng(b * 100 + n)
-    queries = [random_rows(rng, b * (n + 1), terms, density)]
-    documents = [random_rows(rng, b * n, terms, density)]
-    if shared:
-        queries.append(reweighed(queries[0], rng))
-        documents.append(reweighed(documents[0], rng))
-    else:
-        queries.append(random_rows(rng, b * (n + 1), terms, min(1.0, 2 * density)))
-        documents.append(random_rows(rng, b * n, terms, min(1.0, 2 * density)))
-    out = np.full((b, n + 1, n), 0.5, dtype=np.float32)  # products are added to what is there
-    pool_products(queries, documents, b, n, out)
+def test_pool_products_equal_each_blocks_sparse_product(rows, b, n, terms, density, weightings):
+    """Each seed's block is (its query rows, scaled) x (its pool's document rows)^T, summed over weightings, added to
+    what `out` holds; pools overlap, and a seed may sit in another seed's pool."""
+    rng = np.random.default_rng(rows * 100 + n + weightings)
+    documents = [random_rows(rng, rows, terms, density)]
+    documents += [reweighed(documents[0], rng) for _ in range(weightings - 1)]
+    queries = [reweighed(documents[0], rng) for _ in range(weightings)]
+    scales = [rng.random(rows, dtype=np.float32) + 0.5 for _ in range(weightings)]
+    seeds = rng.integers(0, rows, b)
+    pools = np.stack([np.sort(rng.choice(np.delete(np.arange(rows), seed), n, replace=False)) for seed in seeds])
+    out = np.full((b, n + 1, n), 0.5, dtype=np.float32)
+    pool_products(row_terms(documents, queries, scales), seeds, pools, out)
     for s in range(b):
+        block = np.concatenate([[seeds[s]], pools[s]])
         want = sum(
-            (q[s * (n + 1) : (s + 1) * (n + 1)] @ d[s * n : (s + 1) * n].T).toarray()
-            for q, d in zip(queries, documents)
+            (q[block].multiply(scale[block, None]) @ d[pools[s]].T).toarray()
+            for q, d, scale in zip(queries, documents, scales)
         )
         np.testing.assert_allclose(out[s], want + 0.5, rtol=1e-5, atol=1e-6)
 
 
-def test_pool_products_leave_no_state_between_blocks():
-    """A term used by one block's documents scores nothing in the next block, whose documents lack it."""
-    queries = sp.csr_matrix(np.array([[1, 0], [0, 0], [1, 0], [0, 0]], dtype=np.float32))
-    documents = sp.csr_matrix(np.array([[2, 0], [0, 3]], dtype=np.float32))
+def test_pool_products_leave_no_state_between_pools():
+    """A term used by one pool's papers scores nothing in the next pool, whose papers lack it."""
+    documents = sp.csr_matrix(np.array([[1, 0], [2, 0], [0, 0], [0, 3]], dtype=np.float32))
+    ones = np.ones(4, dtype=np.float32)
     out = np.zeros((2, 2, 1), dtype=np.float32)
-    pool_products([queries], [documents], 2, 1, out)
-    assert out[:, :, 0].tolist() == [[2.0, 0.0], [0.0, 0.0]]
+    pool_products(row_terms([documents], [documents], [ones]), np.array([0, 2]), np.array([[1], [3]]), out)
+    assert out[:, :, 0].tolist() == [[2.0, 4.0], [0.0, 9.0]]
 
 
 @pytest.mark.parametrize(
-    ("queries", "documents", "out"),
-    [((5, 4), (2, 4), (2, 3, 1)), ((6, 4), (3, 4), (2, 3, 1)), ((6, 4), (2, 4), (2, 2, 2))],
+    ("seeds", "pools", "out", "error"),
+    [
+        ((3,), (2, 1), (2, 2, 1), "shapes do not match"),
+        ((2,), (2, 1), (2, 3, 1), "shapes do not match"),
+        ((2,), (2, 2), (2, 3, 2), "float32"),
+    ],
 )
-def test_pool_products_refuse_shapes_that_are_not_b_blocks(queries, documents, out):
-    q, d = sp.csr_matrix(queries, dtype=np.float32), sp.csr_matrix(documents, dtype=np.float32)
-    with pytest.raises(ValueError, match="shapes do not match"):
-        pool_products([q], [d], 2, 1, np.zeros(out, dtype=np.float32))
+def test_pool_products_refuse_shapes_that_are_not_b_blocks(seeds, pools, out, error):
+    d = sp.csr_matrix(np.ones((4, 3), dtype=np.float32))
+    terms = row_terms([d], [d], [np.ones(4, dtype=np.float32)])
+    dtype = np.float64 if error == "float32" else np.float32
+    with pytest.raises(ValueError, match=error):
+        pool_products(terms, np.zeros(seeds, dtype=np.int64), np.zeros(pools, dtype=np.int64), np.zeros(out, dtype))
 
 
-def test_pool_products_want_one_document_matrix_per_query_matrix():
-    q, d = sp.csr_matrix((6, 4), dtype=np.float32), sp.csr_matrix((2, 4), dtype=np.float32)
-    with pytest.raises(ValueError, match="one query and one document matrix per weighting"):
-        pool_products([q, q], [d], 2, 1, np.zeros((2, 3, 1), dtype=np.float32))
+def test_pool_products_want_one_query_and_scale_array_per_weighting():
+    d = sp.csr_matrix(np.ones((4, 3), dtype=np.float32))
+    terms = RowTerms(d.indptr.astype(np.int64), d.indices, (d.data, d.data), (d.data,), (np.ones(4),), 3)
+    with pytest.raises(ValueError, match="one document, query and scale array per weighting"):
+        pool_products(terms, np.zeros(1, np.int64), np.ones((1, 1), np.int64), np.zeros((1, 2, 1), np.float32))
 
 
 @pytest.mark.parametrize("both", [False, True])

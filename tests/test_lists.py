@@ -91,6 +91,30 @@ def test_batched_lists_equal_the_per_seed_ranking_on_a_real_corpus():
     assert_same_lists((rows, scores), per_seed(ranker, seeds, 100))
 
 
+def test_lists_from_the_row_terms_kernel_equal_the_sparse_products(monkeypatch):
+    """The lexical blocks from kernels.pool_products over row_terms (tfidf's rows unsorted as weighed, bm25 queried by
+    counts) give the lists the per-seed sparse products give; where a weighting's entries differ from the first's,
+    row_terms is None and the sparse products serve."""
+    corpus = trec(400)
+    vectors = StandInEncoder().encode([f"{r['title']} {r['abstract']}" for r in corpus])
+    ranker = ranker_of(corpus, vectors, np.ones(len(corpus), dtype=bool), HybridParams())
+    terms = lists.row_terms(ranker, "hybrid")
+    assert terms is not None and len(terms.documents) == 2 and lists.row_terms(ranker, "bm25") is None
+    seeds = np.arange(0, len(corpus), 4)
+    kernel = precompute(ranker, "hybrid", progress=False, rows=seeds)
+    weights = ranker.lexical.weights
+
+    def one_more_entry(method):  # tfidf holds an entry bm25 lacks
+        matrix = weights(method).tolil() if method == "tfidf" else weights(method)
+        if method == "tfidf":
+            matrix[0, int(np.setdiff1d(np.arange(matrix.shape[1]), matrix.rows[0])[0])] = 1e-12
+        return matrix.tocsr()
+
+    monkeypatch.setattr(ranker.lexical, "weights", one_more_entry)
+    assert lists.row_terms(ranker, "hybrid") is None
+    assert_same_lists(precompute(ranker, "hybrid", progress=False, rows=seeds)[:2], kernel[:2])
+
+
 def test_a_builds_pools_from_the_all_pairs_product_give_the_searched_lists(monkeypatch):
     """A build's lists over a flat index, pools from one all-pairs product (ALL_PAIRS_FROM lowered to reach it),
     equal those whose pools a search per chunk found, for every paper and for chosen rows."""

@@ -1,85 +1,130 @@
-"""Compiled loops (numba) for the stored lists' batches: each seed's query rows against its own pool's documents."""
+"""Compiled loops (numba): each seed's rows against its own pool's lexical terms (the stored lists' batches), and
+the all-pairs product's best-k heaps."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 
+@dataclass(frozen=True)
+class RowTerms:
+    """Every row's terms on one CSR pattern (indptr, indices: sorted within a row) and, per weighting on that pattern,
+    the rows' document weights and their query weights scaled by 1 / the row's score against itself: what a pool's
+    lexical block reads (`pool_products`)."""
+
+    indptr: np.ndarray  # int64
+    indices: np.ndarray
+    documents: tuple[np.ndarray, ...]  # float32, one per weighting, aligned with indices
+    queries: tuple[np.ndarray, ...]
+    scales: tuple[np.ndarray, ...]  # float32 per row
+    terms: int  # the vocabulary's size: every index is below it
+
+
 @numba.njit(cache=True, nogil=True)
-def _pool_products(q_indptr, q_indices, q_data, d_indptr, d_indices, d_data, terms, b, n, out):  # pragma: no cover
+def _pool_products(indptr, indices, d0, d1, q0, q1, s0, s1, two, seeds, pools, slot, out):  # pragma: no cover
     # numba compiles this; the tests run it compiled, where coverage cannot trace it
-    w_count = q_data.shape[0]
-    slot = np.full(terms, -1, dtype=np.int32)  # a term's row in `local`, -1 where no document of the pool uses it
+    b, n = pools.shape
     width = 1
     for s in range(b):
-        width = max(width, d_indptr[(s + 1) * n] - d_indptr[s * n])
-    used = np.empty(width, dtype=np.int64)  # the pool's terms, in order of first use
-    local = np.zeros((width, w_count, n), dtype=np.float32)  # the pool's documents by term, one row per weighting
+        total = indptr[seeds[s] + 1] - indptr[seeds[s]]
+        for j in range(n):
+            total += indptr[pools[s, j] + 1] - indptr[pools[s, j]]
+        width = max(width, total)
+    used = np.empty(width, dtype=np.int32)  # a pool's terms, in order of first use
+    start = np.zeros(width + 1, dtype=np.int64)  # per term, where its entries start (then end)
+    entry_term = np.empty(width, dtype=np.int32)
+    entry_member = np.empty(width, dtype=np.int32)  # 0 the seed (a query only), 1 + j pool paper j (both)
+    entry_values = np.empty((4, width), dtype=np.float32)  # query, document weights; the second weighting's
+    member = np.empty(width, dtype=np.int32)
+    values = np.empty((4, width), dtype=np.float32)
     for s in range(b):
         count = 0
-        for j in range(n):
-            r = s * n + j
-            for p in range(d_indptr[r], d_indptr[r + 1]):
-                t = d_indices[p]
-                if slot[t] < 0:
-                    slot[t] = count
-                    used[count] = t
+        e = 0
+        for i in range(n + 1):  # every entry of the seed's and its pool's rows, the term numbered by first use
+            r = seeds[s] if i == 0 else pools[s, i - 1]
+            a0, a1 = s0[r], s1[r]
+            for p in range(indptr[r], indptr[r + 1]):
+                t = indices[p]
+                c = slot[t]
+                if c < 0:
+                    c = count
+                    slot[t] = c
+                    used[c] = t
+                    start[c + 1] = 0
                     count += 1
-                for w in range(w_count):
-                    local[slot[t], w, j] += d_data[w, p]
-        for i in range(n + 1):
-            r = s * (n + 1) + i
-            row = out[s, i]
-            for p in range(q_indptr[r], q_indptr[r + 1]):
-                c = slot[q_indices[p]]
-                if c >= 0:
-                    block = local[c]
-                    for w in range(w_count):
-                        a = q_data[w, p]
-                        for j in range(n):
-                            row[j] += a * block[w, j]
-        for c in range(count):  # leave `slot` clean for the next pool
-            slot[used[c]] = -1
-        local[:count] = 0.0
+                start[c + 1] += 1
+                entry_term[e] = c
+                entry_member[e] = i
+                entry_values[0, e] = q0[p] * a0
+                entry_values[1, e] = d0[p]
+                if two:
+                    entry_values[2, e] = q1[p] * a1
+                    entry_values[3, e] = d1[p]
+                e += 1
+        start[0] = 0
+        for c in range(count):
+            start[c + 1] += start[c]
+            slot[used[c]] = -1  # leave `slot` clean for the next pool
+        for x in range(e):  # grouped by term, stably: each term's seed entry first
+            c = entry_term[x]
+            y = start[c]
+            start[c] = y + 1
+            member[y] = entry_member[x]
+            for v in range(4 if two else 2):
+                values[v, y] = entry_values[v, x]
+        block = out[s]
+        lo = 0
+        for c in range(count):  # start[c] is now where term c's entries end
+            hi = start[c]
+            first_document = lo + 1 if member[lo] == 0 else lo
+            for x in range(lo, hi):  # each query entry of the term against each document entry of it
+                row = block[member[x]]
+                a0 = values[0, x]
+                if two:
+                    a1 = values[2, x]
+                    for f in range(first_document, hi):
+                        row[member[f] - 1] += a0 * values[1, f] + a1 * values[3, f]
+                else:
+                    for f in range(first_document, hi):
+                        row[member[f] - 1] += a0 * values[1, f]
+            lo = hi
 
 
-def pool_products(queries: list, documents: list, b: int, n: int, out: np.ndarray) -> None:
-    """Add to `out` (B, 1 + n, n) the sums over weightings of the products of B blocks of 1 + n query rows (a seed,
-    then its pool) with B blocks of n document rows (the seed's pool), each block only against its own. `queries`
-    and `documents` hold one CSR matrix per weighting, over one vocabulary; the weightings' matrices share their
-    entries where they can (then one pass serves them all), else each is a pass of its own. Each pool's documents
-    are laid out densely by term (one row of n per weighting), so a query term costs one n-wide multiply-add per
-    weighting, vectorised, and a term no document of the pool uses one lookup. (Postings for the terms few
-    documents use, one multiply-add per document, measured slower: scattered adds cost more than the n-wide
-    ones they save.)"""
-    if len(queries) != len(documents) or not queries:
-        raise ValueError("pool_products: one query and one document matrix per weighting")
-    for q, d in zip(queries, documents):
-        if q.shape[0] != b * (n + 1) or d.shape[0] != b * n or out.shape != (b, n + 1, n):
-            raise ValueError("pool_products: shapes do not match (B blocks of 1 + n queries, B blocks of n documents)")
-    queries = [q if q.has_sorted_indices else q.sorted_indices() for q in queries]
-    documents = [d if d.has_sorted_indices else d.sorted_indices() for d in documents]
-    shared = all(_same_entries(queries[0], q) and _same_entries(documents[0], d) for q, d in zip(queries, documents))
-    groups = [list(range(len(queries)))] if shared else [[i] for i in range(len(queries))]
-    for group in groups:
-        q, d = queries[group[0]], documents[group[0]]
+def pool_products(terms: RowTerms, seeds: np.ndarray, pools: np.ndarray, out: np.ndarray) -> None:
+    """Add to `out` (B, 1 + n, n) each seed's block: the sums over weightings of score(q, d) / score(q, q) for q the
+    seed and then its pool's n papers (pools: (B, n) rows), d its pool's papers. Per pool, the entries of its rows are
+    grouped by term, and each term adds the outer product of its query and document entries: a pool of 100 abstracts
+    costs about a tenth of the n-wide multiply-adds of laying its documents out by term (measured: most of a pool's
+    terms are used by a few of its papers). Two weightings share a pass."""
+    pools = np.ascontiguousarray(pools, dtype=np.int64)
+    seeds = np.ascontiguousarray(seeds, dtype=np.int64)
+    b, n = pools.shape
+    if seeds.shape != (b,) or out.shape != (b, n + 1, n) or out.dtype != np.float32:
+        raise ValueError("pool_products: shapes do not match (B seeds, B pools of n, out (B, 1 + n, n) float32)")
+    if not (len(terms.documents) == len(terms.queries) == len(terms.scales)):
+        raise ValueError("pool_products: one document, query and scale array per weighting")
+    slot = np.full(max(terms.terms, 1), -1, dtype=np.int32)  # a term's number in the pool, -1 where none
+    for w in range(0, len(terms.documents), 2):
+        two = w + 1 < len(terms.documents)
+        second = w + 1 if two else w
         _pool_products(
-            q.indptr.astype(np.int64, copy=False),
-            q.indices,
-            np.stack([queries[i].data.astype(np.float32, copy=False) for i in group]),
-            d.indptr.astype(np.int64, copy=False),
-            d.indices,
-            np.stack([documents[i].data.astype(np.float32, copy=False) for i in group]),
-            max(q.shape[1], d.shape[1]),
-            b,
-            n,
+            terms.indptr,
+            terms.indices,
+            terms.documents[w],
+            terms.documents[second],
+            terms.queries[w],
+            terms.queries[second],
+            terms.scales[w],
+            terms.scales[second],
+            two,
+            seeds,
+            pools,
+            slot,
             out,
         )
-
-
-def _same_entries(a, b) -> bool:
-    return a.shape == b.shape and np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
 
 
 @numba.njit(cache=True, nogil=True)

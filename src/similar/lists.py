@@ -8,7 +8,8 @@ import os
 import numpy as np
 
 from .backends.dense import DenseBackend, all_neighbours
-from .kernels import pool_products
+from .backends.weightings import weighting
+from .kernels import RowTerms, pool_products
 from .ranking import HybridParams, Query, Ranker, expand
 
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
@@ -17,6 +18,9 @@ TOP_MARGIN = 0.1  # base score below the weakest top entry's from which a new pa
 CHUNK = 1024  # seeds per batched dense search, and per task of a worker process
 BATCH = 32  # seeds per batched block (dense and lexical products, expansion): measured best of 32 and 128
 ALL_PAIRS_FROM = 20_000  # papers from which a build's pools come from one all-pairs product (half the work)
+# a job of at least 1 / ROW_TERMS_FROM of the rows lays out every row's terms first (row_terms: about 4 us a row of
+# the index; the kernel then saves about 0.7 ms a seed at 100k, measured); a smaller one takes sparse products
+ROW_TERMS_FROM = 64
 PARALLEL_FROM = 20_000  # lists to compute from which worker processes (one per core) pay for their start
 
 
@@ -58,6 +62,7 @@ def precompute(
             tqdm(total=len(seeds), desc="neighbour lists", unit=" paper", disable=not progress, smoothing=0.05) as bar,
         ):
             neighbours = None
+            terms = row_terms(ranker, method) if ROW_TERMS_FROM * len(seeds) >= len(ranker.live) else None
             if all_pairs(ranker, method, rows):  # every pool at once, then the lists
                 count = len(ranker.live)
                 with tqdm(total=count, desc="dense pools", unit=" paper", disable=not progress) as pools:
@@ -68,7 +73,14 @@ def precompute(
                 del scores, found
             if workers > 1 and len(seeds) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
                 global _JOB
-                _JOB = (ranker, method, k, seeds, neighbours)  # forked workers inherit it: nothing large is pickled
+                _JOB = (
+                    ranker,
+                    method,
+                    k,
+                    seeds,
+                    neighbours,
+                    terms,
+                )  # forked workers inherit it: nothing large is pickled
                 try:
                     with mp.get_context("fork").Pool(workers) as pool:
                         for at, r, s, f in pool.imap_unordered(_worker_chunk, chunks):
@@ -79,7 +91,8 @@ def precompute(
             else:
                 for at in chunks:
                     given = _slice(neighbours, at)
-                    out_rows[at], out_scores[at], out_floors[at] = seed_lists(ranker, method, k, seeds[at], given)
+                    made = seed_lists(ranker, method, k, seeds[at], given, terms)
+                    out_rows[at], out_scores[at], out_floors[at] = made
                     bar.update(len(at))
     finally:
         faiss.omp_set_num_threads(threads)
@@ -106,8 +119,8 @@ _JOB: tuple | None = None
 
 def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
     assert _JOB is not None  # set by precompute before the workers fork
-    ranker, method, k, seeds, neighbours = _JOB
-    return (at, *seed_lists(ranker, method, k, seeds[at], _slice(neighbours, at)))
+    ranker, method, k, seeds, neighbours, terms = _JOB
+    return (at, *seed_lists(ranker, method, k, seeds[at], _slice(neighbours, at), terms))
 
 
 def _slice(neighbours: tuple[np.ndarray, np.ndarray] | None, at: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -122,11 +135,17 @@ def pool_depth(ranker: Ranker, k: int) -> int:
 
 
 def seed_lists(
-    ranker: Ranker, method: str, k: int, seeds: np.ndarray, neighbours: tuple[np.ndarray, np.ndarray] | None = None
+    ranker: Ranker,
+    method: str,
+    k: int,
+    seeds: np.ndarray,
+    neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+    terms: RowTerms | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lists of some seeds: one batched dense search gives each seed its candidate pool (or `neighbours`: the
     seeds' (scores, rows) as that search gives them, computed beforehand); seeds with a full pool are ranked
-    together (`batched_hybrid`), a seed short of candidates, or another method, alone."""
+    together (`batched_hybrid`, over `terms`: the job's `row_terms`, if any), a seed short of candidates, or another
+    method, alone."""
     rows, scores, floors = empty_lists(len(seeds), k)
     live_count = int(ranker.live.sum())
     p = ranker.hybrid
@@ -156,7 +175,7 @@ def seed_lists(
         for start in range(0, len(batched), BATCH):
             at = batched[start : start + BATCH]
             pool = np.sort(np.stack([pools[i] for i in at]), axis=1)  # row order: ties break alike everywhere
-            final = batched_hybrid(ranker, seeds[at], pool, p)
+            final = batched_hybrid(ranker, seeds[at], pool, p, terms)
             order = np.argsort(-final, axis=1, kind="stable")[:, :k]
             rows[at] = np.take_along_axis(pool, order, axis=1)
             scores[at] = np.take_along_axis(final, order, axis=1)
@@ -206,35 +225,68 @@ def top_floors(ranker: Ranker, seeds: np.ndarray, lists: np.ndarray) -> np.ndarr
     return floors
 
 
-def batched_hybrid(ranker: Ranker, seeds: np.ndarray, pools: np.ndarray, p: HybridParams) -> np.ndarray:
+def batched_hybrid(
+    ranker: Ranker, seeds: np.ndarray, pools: np.ndarray, p: HybridParams, terms: RowTerms | None = None
+) -> np.ndarray:
     """Final hybrid scores (HybridParams) of B seeds' pools, shape (B, n), as `Ranker._pool_hybrid` gives them one
-    seed at a time: the (B, 1 + n, n) base blocks from batched dense products and one block-diagonal sparse product
-    per lexical weighting, then the expansion over the batch axis."""
+    seed at a time: the (B, 1 + n, n) base blocks from batched dense products and the lexical blocks (over `terms`,
+    `row_terms`; without them, a sparse product a seed), then the expansion over the batch axis."""
     b, n = pools.shape
     m = min(p.neighbours, n - 1)
     block = np.concatenate([seeds[:, None], pools], axis=1)  # (B, 1 + n): each seed's row, then its pool
     vecs = _dense(ranker).vectors(block.ravel()).reshape(b, n + 1, -1)
     dense = np.matmul(vecs, vecs[:, 1:].transpose(0, 2, 1))
-    lex = _lexical_blocks(ranker, block, pools, p.lexical)
+    lex = np.zeros((b, n + 1, n), dtype=np.float32)
+    if terms is not None:
+        pool_products(terms, seeds, pools, lex)
+    else:
+        for method in p.lexical:
+            norm = np.maximum(ranker.lexical.self_scores(method), 1e-9)
+            weights = ranker.lexical.weights(method)
+            for s in range(b):
+                queries = ranker.lexical.query_rows(method, block[s]).multiply(1.0 / norm[block[s], None])
+                lex[s] += (queries @ weights[pools[s]].T).toarray()
     base = (p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)).astype(np.float32)
     return expand(base, p, m)
 
 
-def _lexical_blocks(ranker: Ranker, block: np.ndarray, pools: np.ndarray, methods: tuple[str, ...]) -> np.ndarray:
-    """(B, 1 + n, n) sums over the weightings of score(q, d) / score(q, q), q in each seed's block, d in its pool:
-    the query rows scaled by their self scores against the pool's weights, every weighting in one pass
-    (kernels.pool_products)."""
-    b, n = pools.shape
-    lex = np.zeros((b, n + 1, n), dtype=np.float32)
-    queries, documents = [], []
-    for method in methods:
-        q = ranker.lexical.query_rows(method, block.ravel()).tocsr()
-        norm = np.maximum(ranker.lexical.self_scores(method)[block.ravel()], 1e-9)
-        q.data = (q.data / np.repeat(norm, np.diff(q.indptr))).astype(np.float32)  # score(q, d) / score(q, q)
-        queries.append(q)
-        documents.append(ranker.lexical.weights(method)[pools.ravel()].tocsr())
-    pool_products(queries, documents, b, n, lex)
-    return lex
+def row_terms(ranker: Ranker, method: str) -> RowTerms | None:
+    """The hybrid's lexical weightings of every row on one pattern (kernels.RowTerms), made once per job: document
+    weights as stored (sorted within rows where they are not), query weights (the counts, for a weighting queried by
+    counts) and 1 / self scores. None where there is nothing to score (another method, no weighting) or where a
+    weighting's entries differ from the first's: those blocks are sparse products."""
+    lexical, methods = ranker.lexical, ranker.hybrid.lexical
+    if method != "hybrid" or not methods:
+        return None
+
+    def sorted_weights(name: str):
+        weights = lexical.weights(name)
+        return weights if weights.has_sorted_indices else weights.sorted_indices()
+
+    first = sorted_weights(methods[0])
+    indptr, indices = first.indptr.astype(np.int64), first.indices
+    documents, queries, scales = [], [], []
+    for name in methods:
+        w = weighting(name)
+        weights = first if name == methods[0] else sorted_weights(name)
+        if not (np.array_equal(weights.indptr, indptr) and np.array_equal(weights.indices, indices)):
+            return None
+        query = np.asarray(weights.data, dtype=np.float32)
+        if w.queries_with_counts:  # the counts on the weights' pattern, a block of rows at a time
+            parts = []
+            for a, b in lexical.blocks():
+                counts = lexical.count_block(a, b, w.title_weight)
+                counts = counts if counts.has_sorted_indices else counts.sorted_indices()
+                if not np.array_equal(counts.indices, indices[indptr[a] : indptr[b]]) or not np.array_equal(
+                    counts.indptr, indptr[a : b + 1] - indptr[a]
+                ):
+                    return None
+                parts.append(counts.data.astype(np.float32))
+            query = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        documents.append(np.asarray(weights.data, dtype=np.float32))
+        queries.append(query)
+        scales.append((1.0 / np.maximum(lexical.self_scores(name), 1e-9)).astype(np.float32))
+    return RowTerms(indptr, indices, tuple(documents), tuple(queries), tuple(scales), lexical.terms)
 
 
 def update_lists(
