@@ -34,6 +34,23 @@ def test_flat_faiss_equals_brute_force(n, d, k):
         assert rows[i][: len(want_r)].tolist() == want_r.tolist()
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_stored_vectors_of_rows_and_rows_outside(kind):
+    """A flat index's vectors are read from FAISS's own array (a copy each call, never a writable view); rows outside
+    it are an IndexError, not another row's vector."""
+    x = unit(np.random.default_rng(3), 50, 16)
+    backend = DenseBackend.build(x, kind)
+    close = 1e-6 if kind == "flat" else 1e-2  # HNSW stores them quantized (SQ8)
+    got = backend.vectors(np.array([49, 0, 7, 7]))
+    np.testing.assert_allclose(got, x[[49, 0, 7, 7]], atol=close)
+    got[:] = 0.0
+    np.testing.assert_allclose(backend.vectors(np.array([0])), x[[0]], atol=close)
+    if kind == "flat":
+        for outside in ([-1], [50]):
+            with pytest.raises(IndexError, match="outside the dense index's 50"):
+                backend.vectors(np.array(outside))
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(("n", "k"), [(1, 1), (5, 9), (PAIR_BLOCK + 37, 12), (2 * PAIR_BLOCK + 5, 30)])
 def test_all_neighbours_equal_each_rows_brute_force(n, k, threads):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from similar.kernels import RowTerms, keep_best, pool_products
+from similar.kernels import RowTerms, keep_best, locality_order, merge_best, pool_products
 
 
 def random_rows(rng: np.random.Generator, rows: int, terms: int, density: float) -> sp.csr_matrix:
@@ -103,3 +103,26 @@ def test_keep_best_folds_blocks_into_each_rows_best_k(both):
         want = np.argsort(-scores[row])[:k]
         assert sorted(best_r[row].tolist()) == sorted(want.tolist())
         np.testing.assert_allclose(np.sort(best_s[row]), np.sort(scores[row, want]))
+
+
+def test_locality_order_is_a_breadth_first_permutation_of_the_seeds():
+    """Every seed once; a seed's neighbours that are seeds follow it before any other component's seeds; rows that
+    are not seeds and empty slots (-1) are passed over."""
+    seeds = np.array([10, 11, 12, 13, 14, 20])
+    neighbours = np.array([[13, 99, -1], [14, -1, -1], [20, -1, -1], [10, 11, -1], [11, -1, -1], [12, -1, -1]])
+    order = locality_order(seeds, neighbours, 100)
+    assert sorted(order.tolist()) == list(range(6))
+    assert seeds[order].tolist() == [10, 13, 11, 14, 12, 20]
+
+
+@pytest.mark.parametrize("heaps", [1, 3])
+def test_merge_best_gives_each_rows_k_best_best_first_ties_by_row(heaps):
+    rng = np.random.default_rng(heaps)
+    scores = rng.integers(0, 5, (40, 6 * heaps)).astype(np.float32)  # many ties
+    scores[0, :] = -np.inf
+    rows = np.stack([rng.permutation(100)[: 6 * heaps] for _ in range(40)])
+    rows[0, :] = -1
+    got_scores, got_rows = merge_best(scores, rows, 4)
+    order = np.lexsort((rows, -scores), axis=1)[:, :4]
+    np.testing.assert_array_equal(got_scores, np.take_along_axis(scores, order, axis=1))
+    np.testing.assert_array_equal(got_rows, np.take_along_axis(rows, order, axis=1))

@@ -9,7 +9,7 @@ import numpy as np
 
 from .backends.dense import DenseBackend, all_neighbours
 from .backends.weightings import weighting
-from .kernels import RowTerms, pool_products
+from .kernels import RowTerms, locality_order, pool_products
 from .ranking import HybridParams, Query, Ranker, expand
 
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
@@ -44,7 +44,8 @@ def precompute(
     """Top-k lists under `method` of `rows` (default: every live paper) as (rows, scores, floors): arrays of shape
     (len, k), -1 padding short lists, and per seed its pool floor: the dense score of the last paper of its candidate
     pool (a paper scoring above it would enter the pool: see `update_lists`). A build's pools over an exact index
-    come from one all-pairs product first (`all_pairs`). Large jobs run in one forked worker per core, each
+    come from one all-pairs product first (`all_pairs`), and the seeds are then taken in chunks of neighbours
+    (kernels.locality_order). Large jobs run in one forked worker per core, each
     single-threaded (FAISS and BLAS): idle OpenMP threads spinning between small searches slow everything else."""
     import faiss
     from threadpoolctl import threadpool_limits
@@ -52,7 +53,7 @@ def precompute(
 
     seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
     out_rows, out_scores, out_floors = empty_lists(len(seeds), k)
-    chunks = [np.arange(i, min(i + CHUNK, len(seeds))) for i in range(0, len(seeds), CHUNK)]
+    order = np.arange(len(seeds))  # the seeds' positions in the order their chunks take them
     workers = workers or (os.cpu_count() or 1)
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
@@ -71,16 +72,12 @@ def precompute(
                     )
                 neighbours = scores[seeds], found[seeds]
                 del scores, found
+                order = locality_order(seeds, neighbours[1], count)
+            chunks = [order[i : i + CHUNK] for i in range(0, len(seeds), CHUNK)]
             if workers > 1 and len(seeds) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
                 global _JOB
-                _JOB = (
-                    ranker,
-                    method,
-                    k,
-                    seeds,
-                    neighbours,
-                    terms,
-                )  # forked workers inherit it: nothing large is pickled
+                # forked workers inherit it: nothing large is pickled
+                _JOB = (ranker, method, k, seeds, neighbours, terms)
                 try:
                     with mp.get_context("fork").Pool(workers) as pool:
                         for at, r, s, f in pool.imap_unordered(_worker_chunk, chunks):

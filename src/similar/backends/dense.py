@@ -119,6 +119,12 @@ class DenseBackend:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return np.empty((0, self.dim), np.float32)
+        if isinstance(self.index, faiss.IndexFlat):  # read from FAISS's own array: no copy through SWIG per call
+            if rows.min() < 0 or rows.max() >= self.count:
+                raise IndexError(f"rows outside the dense index's {self.count}")
+            flat = faiss.rev_swig_ptr(self.index.get_xb(), self.count * self.dim).reshape(self.count, self.dim)
+            flat.setflags(write=False)
+            return flat[rows]
         return self.index.reconstruct_batch(rows)
 
     def describe(self) -> dict:
@@ -171,7 +177,7 @@ def all_neighbours(vectors: np.ndarray, k: int, threads: int = 1, progress=None)
     blocks are done (rows' worth of work: n in all)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..kernels import keep_best
+    from ..kernels import keep_best, merge_best
 
     vectors = _as_matrix(vectors)
     n = len(vectors)
@@ -190,9 +196,14 @@ def all_neighbours(vectors: np.ndarray, k: int, threads: int = 1, progress=None)
             if progress is not None:  # whole rows' worth: n in all over the pairs
                 progress(n * (at + 1) // len(pairs) - n * at // len(pairs))
 
+    out_scores, out_rows = np.empty((n, k), np.float32), np.empty((n, k), np.int64)
+
+    def merge(at: int) -> None:  # best first, ties by row
+        part = slice(at, min(at + PAIR_BLOCK, n))
+        scores = np.concatenate([h[0][part] for h in heaps], axis=1)
+        out_scores[part], out_rows[part] = merge_best(scores, np.concatenate([h[1][part] for h in heaps], axis=1), k)
+
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(work, range(threads)))
-    scores = np.concatenate([h[0] for h in heaps], axis=1)
-    rows = np.concatenate([h[1] for h in heaps], axis=1)
-    order = np.lexsort((rows, -scores), axis=1)[:, :k]  # best first, ties by row
-    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(rows, order, axis=1)
+        list(pool.map(merge, starts))
+    return out_scores, out_rows
