@@ -86,10 +86,13 @@ def test_update_lists_recomputes_what_a_new_paper_enters():
     assert not (rows[np.flatnonzero(live)] == 5).any()
 
 
-def test_with_top_floors_a_list_is_kept_only_when_no_new_paper_reaches_its_top():
+@pytest.mark.parametrize("marked", [False, True])
+def test_with_top_floors_a_list_is_kept_only_when_no_new_paper_reaches_its_top(marked):
     """Oracle by brute force: with top floors, a kept list is one where every new paper is below the pool floor or
     its base score with the seed is below the top floor; recomputed lists equal the ones computed from scratch and
-    carry fresh top floors; no list holds the retired paper."""
+    carry fresh top floors and pool floors; no list holds the retired paper. With exact marks (each stored list holds
+    its whole pool), recomputed lists take their pools from the stored list and the new papers entering it, and give
+    the same lists; a list kept while a new paper entered its pool loses its mark."""
     with gzip.open(TREC / "corpus.jsonl.gz", "rt") as f:
         corpus = [json.loads(line) for line, _ in zip(f, range(300))]
     encoder = FakeEncoder(dim=32)
@@ -107,7 +110,10 @@ def test_with_top_floors_a_list_is_kept_only_when_no_new_paper_reaches_its_top()
     lexical.set_live(live)
     ranker = Ranker(dense, lexical, live, params)
     new = np.arange(290, 300)
-    (rows, _, _, tops), made = update_lists(ranker, (*old, old_tops), new, np.array([5]), progress=False)
+    marks = np.ones(290, dtype=bool) if marked else None
+    (rows, _, floors, tops, exact), made = update_lists(
+        ranker, (*old, old_tops, marks), new, np.array([5]), progress=False
+    )
     _, pool_only = update_lists(ranker, old, new, np.array([5]), progress=False)
     assert 10 <= made < pool_only  # the top floors spare lists a new paper enters only below the top
     fresh = precompute(ranker, "hybrid", k=60, progress=False, rows=np.flatnonzero(live))
@@ -116,9 +122,14 @@ def test_with_top_floors_a_list_is_kept_only_when_no_new_paper_reaches_its_top()
     for seed in np.flatnonzero(live[:290]).tolist():
         reach = [c for c in new.tolist() if cos[seed, c - 290] > old[2][seed]]
         reach = [c for c in reach if pair_base(ranker, np.array([seed]), np.array([c]))[0] > old_tops[seed]]
+        entered = (cos[seed] > old[2][seed]).any()
         if reach or 5 in old[0][seed]:
             assert rows[seed].tolist() == fresh[0][position[seed]].tolist()
+            assert floors[seed] == pytest.approx(fresh[2][position[seed]], abs=1e-6)
             assert tops[seed] == pytest.approx(top_floors(ranker, np.array([seed]), rows[seed : seed + 1])[0])
+            assert exact[seed]
         else:
             assert rows[seed].tolist() == old[0][seed].tolist() and tops[seed] == old_tops[seed]
+            assert exact[seed] == (marked and not entered)
+    assert exact[new].all() and not exact[5]
     assert not (rows[np.flatnonzero(live)] == 5).any()

@@ -163,8 +163,8 @@ def save_neighbours(
 ):
     """Every live paper's list under the default method (see lists.precompute, or `make`, called as it is: Ray's)
     with the settings of the index's model (none given: the default model's), with their top floors
-    (lists.top_floors) when hybrid; written to `folder` if given. Returns (rows, scores, floors, tops or None) for
-    every row, tombstones' lists empty."""
+    (lists.top_floors) and marks that each holds its whole dense pool when hybrid; written to `folder` if given.
+    Returns (rows, scores, floors, tops or None, exact or None) for every row, tombstones' lists empty."""
     from .lists import empty_lists, precompute, top_floors
     from .ranking import Ranker
 
@@ -175,11 +175,12 @@ def save_neighbours(
     stored = empty_lists(len(live))
     for whole, part in zip(stored, made):
         whole[seeds] = part
-    tops = None
+    tops = exact = None
     if method == "hybrid" and dense is not None:
         tops = np.full(len(live), -np.inf, dtype=np.float32)
         tops[seeds] = top_floors(ranker, seeds, made[0])
-    lists = (*stored, tops)
+        exact = live.copy()
+    lists = (*stored, tops, exact)
     if folder is not None:
         store.save_lists(Path(folder), *lists)
     return lists

@@ -413,7 +413,7 @@ def block_lists(
     dense_dir: str, spec: dict, lexical_dir: str, job: str, method: str, k: int, settings: tuple, a: int, b: int
 ) -> None:
     """Stored lists of seeds [a, b) of the job (lists.precompute over a Ranker on the mapped index files, with the
-    driver's ranker's settings: those of the index's model)."""
+    driver's ranker's settings: those of the index's model; their pools from the job's candidates where it has them)."""
     from .backends.dense import DenseBackend
     from .backends.lexical import LexicalBackend
     from .lists import precompute
@@ -422,10 +422,14 @@ def block_lists(
     folder = Path(job)
     live = np.load(folder / "live.npy")
     seeds = np.load(folder / "seeds.npy", mmap_mode="r")[a:b]
+    given = folder / "candidates.npy"
+    candidates = np.asarray(np.load(given, mmap_mode="r")[a:b]) if given.exists() else None
     lexical = LexicalBackend.load(Path(lexical_dir))
     lexical.set_live(live)
     ranker = Ranker(DenseBackend.load(Path(dense_dir), spec, count=len(live)), lexical, live, *settings)
-    rows, scores, floors = precompute(ranker, method, k, progress=False, rows=np.asarray(seeds), workers=1)
+    rows, scores, floors = precompute(
+        ranker, method, k, progress=False, rows=np.asarray(seeds), workers=1, candidates=candidates
+    )
     save_shard(folder, f"lists-{a:012d}-{b:012d}", rows=rows, scores=scores, floors=floors)
 
 
@@ -433,7 +437,9 @@ def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, addr
     """A stand-in for lists.precompute (same call) whose seeds are ranked in Ray tasks, a block each, every task
     opening its own Ranker over the saved dense index and lexical arrays. Shards of an interrupted run are kept."""
 
-    def make(ranker, method: str, k: int | None = None, progress: bool = True, rows=None, workers=None):
+    def make(
+        ranker, method: str, k: int | None = None, progress: bool = True, rows=None, workers=None, candidates=None
+    ):
         from tqdm.auto import tqdm
 
         from .lists import PRECOMPUTED, empty_lists
@@ -443,11 +449,19 @@ def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, addr
         seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
         job = work / "ray-lists"
         job.mkdir(parents=True, exist_ok=True)
-        if not (job / "seeds.npy").exists() or not np.array_equal(np.load(job / "seeds.npy"), seeds):
+        given = (job / "candidates.npy").exists()
+        same = (job / "seeds.npy").exists() and np.array_equal(np.load(job / "seeds.npy"), seeds)
+        if not same or given != (candidates is not None):
+            same = False
+        elif candidates is not None:
+            same = np.array_equal(np.load(job / "candidates.npy"), candidates)
+        if not same:
             shutil.rmtree(job)
             job.mkdir()
             np.save(job / "live.npy", np.asarray(ranker.live, dtype=bool))
             np.save(job / "seeds.npy", seeds)
+            if candidates is not None:  # pools known to the driver (an update's): each task reads its block
+                np.save(job / "candidates.npy", np.asarray(candidates))
         spans = blocks(len(seeds))
         todo = [(a, b) for a, b in spans if not (job / f"lists-{a:012d}-{b:012d}.npz").exists()]
         if todo:

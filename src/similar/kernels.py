@@ -224,7 +224,7 @@ def locality_order(seeds: np.ndarray, neighbours: np.ndarray, count: int) -> np.
     chunk's pools share papers and read them from the cache (measured: 8% faster lists at 100k)."""
     position = np.full(count, -1, dtype=np.int64)
     position[np.asarray(seeds, dtype=np.int64)] = np.arange(len(seeds))
-    return _locality_order(position, np.asarray(neighbours, dtype=np.int64))
+    return _locality_order(position, np.asarray(neighbours))
 
 
 @numba.njit(cache=True, nogil=True)

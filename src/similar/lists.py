@@ -40,12 +40,15 @@ def precompute(
     progress: bool = True,
     rows: np.ndarray | None = None,
     workers: int | None = None,
+    candidates: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-k lists under `method` of `rows` (default: every live paper) as (rows, scores, floors): arrays of shape
     (len, k), -1 padding short lists, and per seed its pool floor: the dense score of the last paper of its candidate
     pool (a paper scoring above it would enter the pool: see `update_lists`). A build's pools over an exact index
-    come from one all-pairs product first (`all_pairs`), and the seeds are then taken in chunks of neighbours
-    (kernels.locality_order). Large jobs run in one forked worker per core, each
+    come from one all-pairs product first (`all_pairs`); given `candidates` (per seed, rows holding its whole pool,
+    -1 padded: an update's old pool and the new papers entering it), each pool is the best of them by dense score
+    instead of a search. Seeds whose pools are known are taken in chunks of neighbours (kernels.locality_order).
+    Large jobs run in one forked worker per core, each
     single-threaded (FAISS and BLAS): idle OpenMP threads spinning between small searches slow everything else."""
     import faiss
     from threadpoolctl import threadpool_limits
@@ -62,17 +65,21 @@ def precompute(
             threadpool_limits(1),
             tqdm(total=len(seeds), desc="neighbour lists", unit=" paper", disable=not progress, smoothing=0.05) as bar,
         ):
-            neighbours = None
+            neighbours: tuple[np.ndarray, np.ndarray] | np.ndarray | None = None
             terms = row_terms(ranker, method) if ROW_TERMS_FROM * len(seeds) >= len(ranker.live) else None
-            if all_pairs(ranker, method, rows):  # every pool at once, then the lists
+            if candidates is not None:
+                neighbours = np.asarray(candidates)
+                order = locality_order(seeds, neighbours, len(ranker.live))
+            elif all_pairs(ranker, method, rows):  # every pool at once, then the lists
                 count = len(ranker.live)
                 with tqdm(total=count, desc="dense pools", unit=" paper", disable=not progress) as pools:
                     scores, found = all_neighbours(
                         _dense(ranker).vectors(np.arange(count)), pool_depth(ranker, k), workers, pools.update
                     )
-                neighbours = scores[seeds], found[seeds]
+                paired = scores[seeds], found[seeds]
                 del scores, found
-                order = locality_order(seeds, neighbours[1], count)
+                order = locality_order(seeds, paired[1], count)
+                neighbours = paired
             chunks = [order[i : i + CHUNK] for i in range(0, len(seeds), CHUNK)]
             if workers > 1 and len(seeds) >= PARALLEL_FROM and "fork" in mp.get_all_start_methods():
                 global _JOB
@@ -120,9 +127,12 @@ def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
     return (at, *seed_lists(ranker, method, k, seeds[at], _slice(neighbours, at), terms))
 
 
-def _slice(neighbours: tuple[np.ndarray, np.ndarray] | None, at: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """A chunk's share of pools computed beforehand (scores, rows), or None where each chunk searches its own."""
-    return None if neighbours is None else (neighbours[0][at], neighbours[1][at])
+def _slice(neighbours, at: np.ndarray):
+    """A chunk's share of pools known beforehand ((scores, rows), or candidate rows), or None where each chunk
+    searches its own."""
+    if neighbours is None or isinstance(neighbours, np.ndarray):
+        return None if neighbours is None else neighbours[at]
+    return neighbours[0][at], neighbours[1][at]
 
 
 def pool_depth(ranker: Ranker, k: int) -> int:
@@ -136,11 +146,12 @@ def seed_lists(
     method: str,
     k: int,
     seeds: np.ndarray,
-    neighbours: tuple[np.ndarray, np.ndarray] | None = None,
+    neighbours: tuple[np.ndarray, np.ndarray] | np.ndarray | None = None,
     terms: RowTerms | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lists of some seeds: one batched dense search gives each seed its candidate pool (or `neighbours`: the
-    seeds' (scores, rows) as that search gives them, computed beforehand); seeds with a full pool are ranked
+    seeds' (scores, rows) as that search gives them, computed beforehand, or candidate rows holding each seed's
+    pool, scored here: `scored`); seeds with a full pool are ranked
     together (`batched_hybrid`, over `terms`: the job's `row_terms`, if any), a seed short of candidates, or another
     method, alone."""
     rows, scores, floors = empty_lists(len(seeds), k)
@@ -154,6 +165,8 @@ def seed_lists(
         if neighbours is None:
             dense = _dense(ranker)
             found_scores, found = dense.search(dense.vectors(seeds), pool_depth(ranker, k))
+        elif isinstance(neighbours, np.ndarray):
+            found_scores, found = scored(ranker, seeds, neighbours)
         else:
             found_scores, found = neighbours
         keep = (found >= 0) & (found != seeds[:, None])
@@ -182,6 +195,22 @@ def seed_lists(
         s, r = ranker.rank_pool(q, candidates, k) if candidates is not None else ranker.search(method, q, k)
         rows[i, : len(r)], scores[i, : len(s)] = r, s
     return rows, scores, floors
+
+
+def scored(ranker: Ranker, seeds: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate rows (per seed, -1 padded) as a search gives them: (dense scores, rows), best first, ties by row,
+    -inf and -1 where padded."""
+    vectors = _dense(ranker).vectors
+    rows = np.asarray(candidates, dtype=np.int64)
+    there = rows >= 0
+    scores = np.full(rows.shape, -np.inf, dtype=np.float32)
+    at = np.flatnonzero(there.any(axis=1))
+    for start in range(0, len(at), BATCH):
+        part = at[start : start + BATCH]
+        block = vectors(np.where(there[part], rows[part], 0).ravel()).reshape(len(part), rows.shape[1], -1)
+        scores[part] = np.where(there[part], np.einsum("bcd,bd->bc", block, vectors(seeds[part])), -np.inf)
+    order = np.lexsort((np.where(there, rows, np.iinfo(np.int64).max), -scores), axis=1)
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(rows, order, axis=1)
 
 
 def _dense(ranker: Ranker) -> DenseBackend:
@@ -293,29 +322,38 @@ def update_lists(
     retired: np.ndarray,
     progress: bool = True,
     make=None,
-) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None], int]:
-    """Stored hybrid lists (rows, scores, pool floors[, top floors]) after papers were appended (`new` rows) and
-    retired, recomputing the new papers' lists, those that held a retired paper (so no retired or revised paper is
-    ever shown with a stale score), and those whose top a new paper can reach: its dense score with the seed beats
-    the seed's pool floor (every stored vector is scored against every new one, as blocked matrix products) and,
-    where top floors are stored, its base score with the seed beats the top floor too (`top_floors`). Without top
-    floors every list whose pool a new paper enters is recomputed. Every other list is kept as it is: a new paper
-    that entered its pool below the top is missing from its lower entries until the list is next recomputed.
-    Returns the lists for every row (top floors for every row) and how many were made. `make` ranks the chosen seeds
-    in precompute's stead (called as it is: Ray's, distributed.lists_maker)."""
+) -> tuple[tuple, int]:
+    """Stored hybrid lists (rows, scores, pool floors[, top floors[, exact marks]]) after papers were appended (`new`
+    rows) and retired, recomputing the new papers' lists, those that held a retired paper (so no retired or revised
+    paper is ever shown with a stale score), and those whose top a new paper can reach: its dense score with the seed
+    beats the seed's pool floor (every stored vector is scored against every new one, as blocked matrix products)
+    and, where top floors are stored, its base score with the seed beats the top floor too (`top_floors`). Without
+    top floors every list whose pool a new paper enters is recomputed. Every other list is kept as it is: a new paper
+    that entered its pool below the top is missing from its lower entries until the list is next recomputed (its
+    exact mark is cleared). A recomputed list whose stored one is marked exact (it holds its whole dense pool) takes
+    as its pool the best of that list and the new papers entering it, instead of a search. Returns the lists for
+    every row (top floors and exact marks for every row) and how many were made. `make` ranks the chosen seeds in
+    precompute's stead (called as it is: Ray's, distributed.lists_maker)."""
     old_rows, old_scores, old_floors = lists[:3]
     old_tops = lists[3] if len(lists) > 3 else None
+    old_exact = lists[4] if len(lists) > 4 and lists[4] is not None else np.zeros(len(old_rows), dtype=bool)
     count, old_count, k = len(ranker.live), len(old_rows), old_rows.shape[1]
     affected = np.zeros(count, dtype=bool)
     affected[new] = True
     if len(retired):
         affected[:old_count] |= np.isin(old_rows, retired).any(axis=1)
+    exact = np.zeros(count, dtype=bool)
+    exact[:old_count] = old_exact & ~affected[:old_count]  # a list holding a retired paper lost a pool member
+    entering: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (seed, new paper, dense score) into exact pools
     fresh = _dense(ranker).vectors(new)
     for start in range(0, old_count, 32_768):  # every stored seed against every new paper, in blocks of BLAS work
         stop = min(start + 32_768, old_count)
         block = _dense(ranker).vectors(np.arange(start, stop))
         for at in range(0, len(fresh), 4096):
-            seed, paper = np.nonzero(block @ fresh[at : at + 4096].T > old_floors[start:stop, None])
+            product = block @ fresh[at : at + 4096].T
+            seed, paper = np.nonzero(product > old_floors[start:stop, None])
+            into = exact[start + seed]
+            entering.append((start + seed[into], new[at + paper[into]], product[seed[into], paper[into]]))
             if old_tops is not None and len(seed):
                 keep = ~affected[start + seed] & ranker.live[start + seed]  # those already recomputed need no test
                 seed, paper = seed[keep], paper[keep]
@@ -330,7 +368,42 @@ def update_lists(
     if old_tops is not None:  # lists stored without top floors keep -inf: any new paper in their pool counts
         tops[:old_count] = old_tops
     rows[~ranker.live], scores[~ranker.live] = -1, 0.0
-    made = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds)
+    entered = np.concatenate([e[0] for e in entering]) if entering else np.zeros(0, np.int64)
+    exact[entered[~affected[entered]]] = False  # kept, though a new paper entered its pool below the top
+    pool_size = max(k, ranker.hybrid.pool)
+    merged = exact[seeds] & np.isfinite(floors[seeds]) & (k >= pool_size)  # its list is its whole pool
+    made = empty_lists(len(seeds), k)
+    for part, candidates in (
+        (merged, pool_candidates(seeds[merged], old_rows, entering, pool_size)),
+        (~merged, None),
+    ):
+        if part.any():
+            got = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds[part], candidates=candidates)
+            for whole, piece in zip(made, got):
+                whole[part] = piece
     rows[seeds], scores[seeds], floors[seeds] = made
     tops[seeds] = top_floors(ranker, seeds, made[0])
-    return (rows, scores, floors, tops), len(seeds)
+    exact[seeds] = True
+    return (rows, scores, floors, tops, exact), len(seeds)
+
+
+def pool_candidates(seeds: np.ndarray, old_rows: np.ndarray, entering: list, pool_size: int) -> np.ndarray:
+    """Per seed, rows holding its whole new pool (-1 padded): its stored list (its old pool) and the new papers that
+    entered it, at most pool_size of them (the best by dense score: no more can be in a pool of pool_size)."""
+    seed = np.concatenate([e[0] for e in entering]) if entering else np.zeros(0, np.int64)
+    paper = np.concatenate([e[1] for e in entering]) if entering else np.zeros(0, np.int64)
+    score = np.concatenate([e[2] for e in entering]) if entering else np.zeros(0, np.float32)
+    position = np.full(len(old_rows), -1)  # seeds and entering seeds are old rows
+    position[seeds] = np.arange(len(seeds))
+    wanted = position[seed] >= 0
+    seed, paper, score = position[seed[wanted]], paper[wanted], score[wanted]
+    order = np.lexsort((-score, seed))  # by seed, best first
+    seed, paper = seed[order], paper[order]
+    first = np.searchsorted(seed, seed)  # each entry's rank within its seed
+    rank = np.arange(len(seed)) - first
+    kept = rank < pool_size
+    width = pool_size + (int(rank[kept].max()) + 1 if kept.any() else 0)
+    out = np.full((len(seeds), width), -1, dtype=np.int32)  # rows fit (stored lists are int32): half the memory
+    out[:, :pool_size] = old_rows[seeds, :pool_size]
+    out[seed[kept], pool_size + rank[kept]] = paper[kept]
+    return out

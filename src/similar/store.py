@@ -30,6 +30,7 @@ NEIGHBOURS = "neighbours.rows.npy"  # stored lists of the default method: row i'
 NEIGHBOUR_SCORES = "neighbours.scores.npy"  # and their scores
 NEIGHBOUR_FLOORS = "neighbours.floors.npy"  # per row, the dense score a new paper must beat to enter its pool
 NEIGHBOUR_TOPS = "neighbours.tops.npy"  # per row, the base score a new paper must beat to reach its list's top
+NEIGHBOUR_EXACT = "neighbours.exact.npy"  # per row, whether its list still holds its whole dense pool
 ROWTABLE = "rowtable.npy"  # per row: PMID, status, year, version group, retraction marks (rowtable.py)
 LEGACY_NEIGHBOURS = "neighbours.npz"  # both in one zip, as older indexes stored them (read whole on open)
 
@@ -123,8 +124,9 @@ def write_rows(folder: Path, pmids: Iterable[str]) -> None:
             f.write(f"{pmid}\n")
 
 
-def save_lists(folder: Path, rows, scores, floors=None, tops=None) -> None:
-    """Write stored lists as plain .npy files, so that opening an index maps them instead of reading them."""
+def save_lists(folder: Path, rows, scores, floors=None, tops=None, exact=None) -> None:
+    """Write stored lists as plain .npy files, so that opening an index maps them instead of reading them. Top floors
+    and exact marks are written where given and removed where not (stale ones would describe other lists)."""
     import numpy as np
 
     folder = Path(folder)
@@ -132,10 +134,11 @@ def save_lists(folder: Path, rows, scores, floors=None, tops=None) -> None:
     np.save(folder / NEIGHBOUR_SCORES, np.asarray(scores, dtype=np.float32))
     if floors is not None:
         np.save(folder / NEIGHBOUR_FLOORS, np.asarray(floors, dtype=np.float32))
-    if tops is not None:
-        np.save(folder / NEIGHBOUR_TOPS, np.asarray(tops, dtype=np.float32))
-    else:
-        (folder / NEIGHBOUR_TOPS).unlink(missing_ok=True)
+    for name, values, dtype in ((NEIGHBOUR_TOPS, tops, np.float32), (NEIGHBOUR_EXACT, exact, np.bool_)):
+        if values is not None:
+            np.save(folder / name, np.asarray(values, dtype=dtype))
+        else:
+            (folder / name).unlink(missing_ok=True)
     (folder / LEGACY_NEIGHBOURS).unlink(missing_ok=True)
 
 
@@ -152,6 +155,19 @@ def load_tops(folder: Path, count: int):
     if not (tops < np.inf).all():  # -inf is a floor any paper beats
         raise checks.corrupt(folder, NEIGHBOUR_TOPS, "holds NaN or +inf")
     return tops
+
+
+def load_exact(folder: Path, count: int):
+    """Per row, whether its stored list holds its whole dense pool (lists.update_lists then takes it as the pool),
+    read whole and checked; None where none were stored (every pool is then searched)."""
+    import numpy as np
+
+    from . import checks
+
+    folder = Path(folder)
+    if not (folder / NEIGHBOUR_EXACT).exists():
+        return None
+    return checks.open_npy(folder, NEIGHBOUR_EXACT, np.bool_, (count,), False)
 
 
 def load_lists(folder: Path, mmap: bool = True):

@@ -291,7 +291,7 @@ def _update_lists(
         tops = store.load_tops(tmp, old_count) if same_rule else None  # another rule's floors: pool floors alone
         lists, made = update_lists(
             ranker,
-            (*old, tops) if tops is not None else old,
+            (*old, tops, store.load_exact(tmp, old_count)),
             np.arange(old_count, len(live)),
             np.asarray(sorted(retire), dtype=np.int64),
             progress,

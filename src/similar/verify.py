@@ -94,7 +94,8 @@ def verify_index(path: str | Path) -> Verification:
     if index.precomputed is not None:
         try:
             store.load_lists(path, mmap=False)  # read whole: every row, score and floor checked (checks.py)
-            store.load_tops(path, manifest.count)  # and the top floors an add reads
+            store.load_tops(path, manifest.count)  # and the top floors and exact marks an add reads
+            store.load_exact(path, manifest.count)
         except SimilarError as exc:
             problems.append(str(exc))
     live = int(index.live.sum())

@@ -21,9 +21,11 @@ TITLE_WEIGHT = 2.0
 
 
 def _row_scale(matrix: sp.csr_matrix, factors: np.ndarray) -> sp.csr_matrix:
-    import scipy.sparse as sp
-
-    return sp.diags(factors.astype(np.float32)) @ matrix
+    """Each row times its factor, in place of the data: the entries keep their order (sorted within rows, as the
+    counts: every weighting of a row then has the counts' pattern, which the stored lists' kernel reads)."""
+    out = matrix.copy()
+    out.data = out.data * np.repeat(factors.astype(np.float32), np.diff(out.indptr))
+    return out
 
 
 def _l2_normalize(matrix: sp.csr_matrix) -> sp.csr_matrix:
