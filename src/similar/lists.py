@@ -9,7 +9,7 @@ import numpy as np
 
 from .backends.dense import DenseBackend, all_neighbours
 from .backends.weightings import weighting
-from .kernels import RowTerms, locality_order, pool_products
+from .kernels import RowTerms, keep_best, locality_order, pool_products
 from .ranking import HybridParams, Query, Ranker, expand
 
 PRECOMPUTED = 100  # list length kept per paper: the HTTP API's largest n
@@ -330,32 +330,41 @@ def update_lists(
     and, where top floors are stored, its base score with the seed beats the top floor too (`top_floors`). Without
     top floors every list whose pool a new paper enters is recomputed. Every other list is kept as it is: a new paper
     that entered its pool below the top is missing from its lower entries until the list is next recomputed (its
-    exact mark is cleared). A recomputed list whose stored one is marked exact (it holds its whole dense pool) takes
-    as its pool the best of that list and the new papers entering it, instead of a search. Returns the lists for
-    every row (top floors and exact marks for every row) and how many were made. `make` ranks the chosen seeds in
-    precompute's stead (called as it is: Ray's, distributed.lists_maker)."""
+    exact mark is cleared). Pools without a search: a new paper's from the same block products (every stored row,
+    then the other new papers); a stored list marked exact (it holds its whole dense pool) takes the best of itself,
+    less the retired papers, and the new papers entering it, when they are enough to fill it (the rows below its
+    old floor are not known). Returns the lists for every row (top floors and exact marks for every row) and how
+    many were made. `make` ranks the chosen seeds in precompute's stead (called as it is: Ray's, distributed.lists_maker)."""
     old_rows, old_scores, old_floors = lists[:3]
     old_tops = lists[3] if len(lists) > 3 else None
-    old_exact = lists[4] if len(lists) > 4 and lists[4] is not None else np.zeros(len(old_rows), dtype=bool)
+    exact = np.zeros(len(ranker.live), dtype=bool)
+    if len(lists) > 4 and lists[4] is not None:
+        exact[: len(old_rows)] = lists[4]
     count, old_count, k = len(ranker.live), len(old_rows), old_rows.shape[1]
+    pool_size = max(k, ranker.hybrid.pool)
     affected = np.zeros(count, dtype=bool)
     affected[new] = True
-    if len(retired):
-        affected[:old_count] |= np.isin(old_rows, retired).any(axis=1)
-    exact = np.zeros(count, dtype=bool)
-    exact[:old_count] = old_exact & ~affected[:old_count]  # a list holding a retired paper lost a pool member
+    held = np.isin(old_rows, retired) if len(retired) else np.zeros(old_rows.shape, dtype=bool)  # retired entries
+    lost = held.sum(axis=1)  # per stored list, the retired papers it held
+    affected[:old_count] |= lost > 0
     entering: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (seed, new paper, dense score) into exact pools
     fresh = _dense(ranker).vectors(new)
-    for start in range(0, old_count, 32_768):  # every stored seed against every new paper, in blocks of BLAS work
-        stop = min(start + 32_768, old_count)
+    depth = pool_depth(ranker, k)
+    news = np.full((len(new), depth), -np.inf, np.float32), np.full((len(new), depth), -1, np.int64)  # their heaps
+    for start in range(0, count, 32_768):  # every row against every new paper, in blocks of BLAS work
+        stop = min(start + 32_768, count)
         block = _dense(ranker).vectors(np.arange(start, stop))
         for at in range(0, len(fresh), 4096):
-            product = block @ fresh[at : at + 4096].T
-            seed, paper = np.nonzero(product > old_floors[start:stop, None])
+            product = fresh[at : at + 4096] @ block.T  # new papers x rows
+            product[:, ~ranker.live[start:stop]] = -np.inf  # no pool holds a retired paper
+            keep_best(product, at, start, *news, both=False)
+            if start >= old_count:
+                continue
+            paper, seed = np.nonzero(product[:, : old_count - start] > old_floors[start:stop][None, :])
             into = exact[start + seed]
-            entering.append((start + seed[into], new[at + paper[into]], product[seed[into], paper[into]]))
+            entering.append((start + seed[into], new[at + paper[into]], product[paper[into], seed[into]]))
             if old_tops is not None and len(seed):
-                keep = ~affected[start + seed] & ranker.live[start + seed]  # those already recomputed need no test
+                keep = ~affected[start + seed]  # those already recomputed need no test
                 seed, paper = seed[keep], paper[keep]
                 reach = pair_base(ranker, start + seed, new[at + paper]) > old_tops[start + seed]
                 seed = seed[reach]
@@ -370,40 +379,56 @@ def update_lists(
     rows[~ranker.live], scores[~ranker.live] = -1, 0.0
     entered = np.concatenate([e[0] for e in entering]) if entering else np.zeros(0, np.int64)
     exact[entered[~affected[entered]]] = False  # kept, though a new paper entered its pool below the top
-    pool_size = max(k, ranker.hybrid.pool)
-    merged = exact[seeds] & np.isfinite(floors[seeds]) & (k >= pool_size)  # its list is its whole pool
+    arrived = np.bincount(entered, minlength=count)
+    old = seeds < old_count
+    known = np.zeros(len(seeds), dtype=bool)  # pools known without a search
+    known[old] = (
+        exact[seeds[old]]
+        & np.isfinite(floors[seeds[old]])
+        & (k >= pool_size)  # the stored list is the whole pool
+        & (pool_size - lost[seeds[old]] + arrived[seeds[old]] >= pool_size)  # and what it lost is made up
+    )
+    known[~old] = True
+    candidates = pool_candidates(seeds[known], old_rows, held, entering, pool_size, news, new)
     made = empty_lists(len(seeds), k)
-    for part, candidates in (
-        (merged, pool_candidates(seeds[merged], old_rows, entering, pool_size)),
-        (~merged, None),
-    ):
+    for part, given in ((known, candidates), (~known, None)):
         if part.any():
-            got = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds[part], candidates=candidates)
+            got = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds[part], candidates=given)
             for whole, piece in zip(made, got):
                 whole[part] = piece
     rows[seeds], scores[seeds], floors[seeds] = made
     tops[seeds] = top_floors(ranker, seeds, made[0])
     exact[seeds] = True
+    exact &= ranker.live
     return (rows, scores, floors, tops, exact), len(seeds)
 
 
-def pool_candidates(seeds: np.ndarray, old_rows: np.ndarray, entering: list, pool_size: int) -> np.ndarray:
-    """Per seed, rows holding its whole new pool (-1 padded): its stored list (its old pool) and the new papers that
-    entered it, at most pool_size of them (the best by dense score: no more can be in a pool of pool_size)."""
+def pool_candidates(
+    seeds: np.ndarray, old_rows: np.ndarray, retired: np.ndarray, entering: list, pool_size: int, news, new
+) -> np.ndarray:
+    """Per seed, rows holding its whole new pool (-1 padded, int32: rows fit, as the stored lists'). A stored seed's:
+    its stored list (its old pool; `retired` marks the entries to leave out) and the new papers that entered it, at
+    most pool_size of them (the best by dense score: no more can be in a pool of pool_size). A new paper's: its heap
+    of the best rows (`news`: scores and rows per paper of `new`)."""
     seed = np.concatenate([e[0] for e in entering]) if entering else np.zeros(0, np.int64)
     paper = np.concatenate([e[1] for e in entering]) if entering else np.zeros(0, np.int64)
     score = np.concatenate([e[2] for e in entering]) if entering else np.zeros(0, np.float32)
-    position = np.full(len(old_rows), -1)  # seeds and entering seeds are old rows
-    position[seeds] = np.arange(len(seeds))
+    old_count = len(old_rows)
+    stored = seeds < old_count
+    position = np.full(old_count, -1)
+    position[seeds[stored]] = np.flatnonzero(stored)
     wanted = position[seed] >= 0
     seed, paper, score = position[seed[wanted]], paper[wanted], score[wanted]
     order = np.lexsort((-score, seed))  # by seed, best first
     seed, paper = seed[order], paper[order]
-    first = np.searchsorted(seed, seed)  # each entry's rank within its seed
-    rank = np.arange(len(seed)) - first
+    rank = np.arange(len(seed)) - np.searchsorted(seed, seed)  # each entry's rank within its seed
     kept = rank < pool_size
-    width = pool_size + (int(rank[kept].max()) + 1 if kept.any() else 0)
-    out = np.full((len(seeds), width), -1, dtype=np.int32)  # rows fit (stored lists are int32): half the memory
-    out[:, :pool_size] = old_rows[seeds, :pool_size]
+    extra = int(rank[kept].max()) + 1 if kept.any() else 0
+    width = max(pool_size + extra, news[1].shape[1] if (~stored).any() else 0)
+    out = np.full((len(seeds), width), -1, dtype=np.int32)
+    out[stored, :pool_size] = np.where(retired[seeds[stored], :pool_size], -1, old_rows[seeds[stored], :pool_size])
     out[seed[kept], pool_size + rank[kept]] = paper[kept]
+    if (~stored).any():  # a new paper's heap, in the order of `new`
+        at = np.searchsorted(new, seeds[~stored])
+        out[~stored, : news[1].shape[1]] = news[1][at]
     return out

@@ -51,11 +51,13 @@ def run_speed(
     if "int8" in parts:
         results["int8"] = bench_int8(encode_corpus)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results["runs"] = {part: {"command": results["command"], "date": results["date"]} for part in parts}
+    made_here = {"command": results["command"], "date": results["date"], "cpu": results["cpu"], "cpus": os.cpu_count()}
+    results["runs"] = {part: made_here for part in parts}
     previous = out_dir / f"{name}.json"
-    if previous.exists():  # parts not rerun keep their last figures, with the command and date that made them
+    if previous.exists():  # parts not rerun keep their last figures, with the command, date and CPU that made them
         old = json.loads(previous.read_text())
-        runs = {**old.get("runs", {}), **results["runs"]}
+        before = {"cpu": old.get("cpu"), "cpus": old.get("cpus")}  # runs recorded before runs named their CPU
+        runs = {**{part: {**before, **run} for part, run in old.get("runs", {}).items()}, **results["runs"]}
         results = {**{k: v for k, v in old.items() if k in PARTS}, **results, "runs": runs}
     (out_dir / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n")
     (out_dir / f"{name}.md").write_text(speed_markdown(results))
@@ -64,22 +66,25 @@ def run_speed(
     return results
 
 
+def _machine(cpu: dict | None, cpus) -> str:
+    return f"{cpu['model']} ({cpu['isa']}; {', '.join(cpu['flags'])}), {cpus} cores" if cpu else f"{cpus} CPUs"
+
+
 def speed_markdown(r: dict) -> str:
-    cpu = r.get("cpu") or {}
-    where = (
-        f"{cpu['model']} ({cpu['isa']}; {', '.join(cpu['flags'])}), {r['cpus']} cores"
-        if cpu
-        else f"{r['cpus']} CPUs (model not recorded)"
-    )
     lines = [
         f"# Speed: {r['name']}",
         "",
-        f"Measured on {where}. Each section names the command and date that measured it.",
+        "Each section names the command, date and machine that measured it (parts are rerun one at a time).",
         "",
     ]
-    made = lambda part: (
-        f"Measured by `{r['runs'][part]['command']}` on {r['runs'][part]['date']}." if part in r.get("runs", {}) else ""
-    )
+
+    def made(part: str) -> str:
+        run = r.get("runs", {}).get(part)
+        if run is None:
+            return ""
+        machine = _machine(run.get("cpu", r.get("cpu")), run.get("cpus", r.get("cpus")))
+        return f"Measured by `{run['command']}` on {run['date']}, on {machine}."
+
     if r.get("startup"):
         lines += [
             "## Start-up (a new process each time)",
@@ -125,7 +130,10 @@ def speed_markdown(r: dict) -> str:
             )
         lines.append("")
     if r.get("int8"):
-        lines += int8_markdown(r["int8"], where, made("int8"))
+        run = r.get("runs", {}).get("int8", {})
+        lines += int8_markdown(
+            r["int8"], _machine(run.get("cpu", r.get("cpu")), run.get("cpus", r.get("cpus"))), made("int8")
+        )
     if r.get("build"):
         lines += [
             "## Build (`similar build`, child process, embedding cache off)",
