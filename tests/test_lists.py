@@ -138,6 +138,19 @@ def test_a_builds_pools_from_the_all_pairs_product_give_the_searched_lists(monke
     assert_same_lists(precompute(ranker, "hybrid", progress=False, rows=chosen)[:2], searched[:2])
 
 
+@pytest.mark.parametrize("k", [100, 5])
+def test_the_lists_top_floors_equal_top_floors_of_their_lists(k):
+    """precompute(tops=True) takes each list's top floor from the base blocks it ranked with: the value
+    top_floors computes from the stored list in a second pass (-inf for a list shorter than the top)."""
+    corpus = trec(300)
+    vectors = StandInEncoder().encode([f"{r['title']} {r['abstract']}" for r in corpus])
+    ranker = ranker_of(corpus, vectors, np.ones(len(corpus), dtype=bool), HybridParams())
+    seeds = np.arange(0, len(corpus), 2)
+    rows, _, _, tops = precompute(ranker, "hybrid", k=k, progress=False, rows=seeds, tops=True)
+    np.testing.assert_allclose(tops, top_floors(ranker, seeds, rows), atol=1e-5)
+    assert np.isfinite(tops).all() == (k >= 10)
+
+
 def test_top_floors_are_the_weakest_base_score_of_the_top_less_the_margin():
     corpus = make_corpus(60)
     vectors = FakeEncoder(dim=32).encode([f"{r['title']} {r['abstract']}" for r in corpus])

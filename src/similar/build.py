@@ -165,20 +165,21 @@ def save_neighbours(
     with the settings of the index's model (none given: the default model's), with their top floors
     (lists.top_floors) and marks that each holds its whole dense pool when hybrid; written to `folder` if given.
     Returns (rows, scores, floors, tops or None, exact or None) for every row, tombstones' lists empty."""
-    from .lists import empty_lists, precompute, top_floors
+    from .lists import empty_lists, precompute
     from .ranking import Ranker
 
     lexical.set_live(live)
     seeds = np.flatnonzero(live)
     ranker = Ranker.for_model(dense, lexical, live, model)
-    made = (make or precompute)(ranker, method, progress=progress, rows=seeds)
+    hybrid = method == "hybrid" and dense is not None
+    made = (make or precompute)(ranker, method, progress=progress, rows=seeds, tops=hybrid)
     stored = empty_lists(len(live))
     for whole, part in zip(stored, made):
         whole[seeds] = part
     tops = exact = None
-    if method == "hybrid" and dense is not None:
+    if hybrid:
         tops = np.full(len(live), -np.inf, dtype=np.float32)
-        tops[seeds] = top_floors(ranker, seeds, made[0])
+        tops[seeds] = made[3]
         exact = live.copy()
     lists = (*stored, tops, exact)
     if folder is not None:

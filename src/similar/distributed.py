@@ -427,10 +427,10 @@ def block_lists(
     lexical = LexicalBackend.load(Path(lexical_dir))
     lexical.set_live(live)
     ranker = Ranker(DenseBackend.load(Path(dense_dir), spec, count=len(live)), lexical, live, *settings)
-    rows, scores, floors = precompute(
-        ranker, method, k, progress=False, rows=np.asarray(seeds), workers=1, candidates=candidates
+    rows, scores, floors, tops = precompute(
+        ranker, method, k, progress=False, rows=np.asarray(seeds), workers=1, candidates=candidates, tops=True
     )
-    save_shard(folder, f"lists-{a:012d}-{b:012d}", rows=rows, scores=scores, floors=floors)
+    save_shard(folder, f"lists-{a:012d}-{b:012d}", rows=rows, scores=scores, floors=floors, tops=tops)
 
 
 def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, address: str | None):
@@ -438,7 +438,7 @@ def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, addr
     opening its own Ranker over the saved dense index and lexical arrays. Shards of an interrupted run are kept."""
 
     def make(
-        ranker, method: str, k: int | None = None, progress: bool = True, rows=None, workers=None, candidates=None
+        ranker, method: str, k: int | None = None, progress=True, rows=None, workers=None, candidates=None, tops=False
     ):
         from tqdm.auto import tqdm
 
@@ -481,11 +481,12 @@ def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, addr
                             f"a Ray task ranking stored lists failed: {str(exc).strip().splitlines()[-1]}"
                         ) from exc
                     bar.update(sizes[done[0]])
-        out = empty_lists(len(seeds), k)
+        out = (*empty_lists(len(seeds), k), np.full(len(seeds), -np.inf, dtype=np.float32))
         for a, b in spans:
             with np.load(job / f"lists-{a:012d}-{b:012d}.npz") as z:
-                for whole, name in zip(out, ("rows", "scores", "floors")):
-                    whole[a:b] = z[name]
-        return out
+                for whole, name in zip(out, ("rows", "scores", "floors", "tops")):
+                    if name in z.files:  # a shard of an interrupted run made before tops were kept: -inf, any counts
+                        whole[a:b] = z[name]
+        return out if tops else out[:3]
 
     return make

@@ -41,10 +41,12 @@ def precompute(
     rows: np.ndarray | None = None,
     workers: int | None = None,
     candidates: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    tops: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Top-k lists under `method` of `rows` (default: every live paper) as (rows, scores, floors): arrays of shape
     (len, k), -1 padding short lists, and per seed its pool floor: the dense score of the last paper of its candidate
-    pool (a paper scoring above it would enter the pool: see `update_lists`). A build's pools over an exact index
+    pool (a paper scoring above it would enter the pool: see `update_lists`); with `tops`, their top floors too
+    (`top_floors`, from the base blocks the ranking computed). A build's pools over an exact index
     come from one all-pairs product first (`all_pairs`); given `candidates` (per seed, rows holding its whole pool,
     -1 padded: an update's old pool and the new papers entering it), each pool is the best of them by dense score
     instead of a search. Seeds whose pools are known are taken in chunks of neighbours (kernels.locality_order).
@@ -55,7 +57,7 @@ def precompute(
     from tqdm.auto import tqdm
 
     seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
-    out_rows, out_scores, out_floors = empty_lists(len(seeds), k)
+    out = (*empty_lists(len(seeds), k), np.full(len(seeds), -np.inf, dtype=np.float32))
     order = np.arange(len(seeds))  # the seeds' positions in the order their chunks take them
     workers = workers or (os.cpu_count() or 1)
     threads = faiss.omp_get_max_threads()
@@ -87,20 +89,21 @@ def precompute(
                 _JOB = (ranker, method, k, seeds, neighbours, terms)
                 try:
                     with mp.get_context("fork").Pool(workers) as pool:
-                        for at, r, s, f in pool.imap_unordered(_worker_chunk, chunks):
-                            out_rows[at], out_scores[at], out_floors[at] = r, s, f
+                        for at, *made in pool.imap_unordered(_worker_chunk, chunks):
+                            for whole, part in zip(out, made):
+                                whole[at] = part
                             bar.update(len(at))
                 finally:
                     _JOB = None
             else:
                 for at in chunks:
                     given = _slice(neighbours, at)
-                    made = seed_lists(ranker, method, k, seeds[at], given, terms)
-                    out_rows[at], out_scores[at], out_floors[at] = made
+                    for whole, part in zip(out, seed_lists(ranker, method, k, seeds[at], given, terms)):
+                        whole[at] = part
                     bar.update(len(at))
     finally:
         faiss.omp_set_num_threads(threads)
-    return out_rows, out_scores, out_floors
+    return out if tops else out[:3]
 
 
 def all_pairs(ranker: Ranker, method: str, rows: np.ndarray | None) -> bool:
@@ -148,13 +151,14 @@ def seed_lists(
     seeds: np.ndarray,
     neighbours: tuple[np.ndarray, np.ndarray] | np.ndarray | None = None,
     terms: RowTerms | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lists of some seeds: one batched dense search gives each seed its candidate pool (or `neighbours`: the
-    seeds' (scores, rows) as that search gives them, computed beforehand, or candidate rows holding each seed's
-    pool, scored here: `scored`); seeds with a full pool are ranked
-    together (`batched_hybrid`, over `terms`: the job's `row_terms`, if any), a seed short of candidates, or another
-    method, alone."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lists of some seeds, with their pool floors and top floors: one batched dense search gives each seed its
+    candidate pool (or `neighbours`: the seeds' (scores, rows) as that search gives them, computed beforehand, or
+    candidate rows holding each seed's pool, scored here: `scored`); seeds with a full pool are ranked together
+    (`batched_hybrid`, over `terms`: the job's `row_terms`, if any; their top floors from the same base blocks), a
+    seed short of candidates, or another method, alone."""
     rows, scores, floors = empty_lists(len(seeds), k)
+    tops = np.full(len(seeds), -np.inf, dtype=np.float32)
     live_count = int(ranker.live.sum())
     p = ranker.hybrid
     pool_size = max(k, p.pool)
@@ -185,16 +189,20 @@ def seed_lists(
         for start in range(0, len(batched), BATCH):
             at = batched[start : start + BATCH]
             pool = np.sort(np.stack([pools[i] for i in at]), axis=1)  # row order: ties break alike everywhere
-            final = batched_hybrid(ranker, seeds[at], pool, p, terms)
+            final, base = batched_hybrid(ranker, seeds[at], pool, p, terms)
             order = np.argsort(-final, axis=1, kind="stable")[:, :k]
             rows[at] = np.take_along_axis(pool, order, axis=1)
             scores[at] = np.take_along_axis(final, order, axis=1)
+            if k >= TOP:  # the weakest base score of the top, less the margin (top_floors, with no second pass)
+                tops[at] = np.take_along_axis(base, order[:, :TOP], axis=1).min(axis=1) - TOP_MARGIN
     for i in np.flatnonzero(alone).tolist():
         q = Query(row=int(seeds[i]))
         candidates = pools[i]
         s, r = ranker.rank_pool(q, candidates, k) if candidates is not None else ranker.search(method, q, k)
         rows[i, : len(r)], scores[i, : len(s)] = r, s
-    return rows, scores, floors
+    if hybrid and alone.any():
+        tops[alone] = top_floors(ranker, seeds[alone], rows[alone])
+    return rows, scores, floors, tops
 
 
 def scored(ranker: Ranker, seeds: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -253,10 +261,11 @@ def top_floors(ranker: Ranker, seeds: np.ndarray, lists: np.ndarray) -> np.ndarr
 
 def batched_hybrid(
     ranker: Ranker, seeds: np.ndarray, pools: np.ndarray, p: HybridParams, terms: RowTerms | None = None
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Final hybrid scores (HybridParams) of B seeds' pools, shape (B, n), as `Ranker._pool_hybrid` gives them one
     seed at a time: the (B, 1 + n, n) base blocks from batched dense products and the lexical blocks (over `terms`,
-    `row_terms`; without them, a sparse product a seed), then the expansion over the batch axis."""
+    `row_terms`; without them, a sparse product a seed), then the expansion over the batch axis; and the seeds' base
+    scores of their pools (B, n)."""
     b, n = pools.shape
     m = min(p.neighbours, n - 1)
     block = np.concatenate([seeds[:, None], pools], axis=1)  # (B, 1 + n): each seed's row, then its pool
@@ -273,7 +282,7 @@ def batched_hybrid(
                 queries = ranker.lexical.query_rows(method, block[s]).multiply(1.0 / norm[block[s], None])
                 lex[s] += (queries @ weights[pools[s]].T).toarray()
     base = (p.dense_weight * dense + (1.0 - p.dense_weight) * lex / max(len(p.lexical), 1)).astype(np.float32)
-    return expand(base, p, m)
+    return expand(base, p, m), base[:, 0]
 
 
 def row_terms(ranker: Ranker, method: str) -> RowTerms | None:
@@ -390,14 +399,13 @@ def update_lists(
     )
     known[~old] = True
     candidates = pool_candidates(seeds[known], old_rows, held, entering, pool_size, news, new)
-    made = empty_lists(len(seeds), k)
+    made = (*empty_lists(len(seeds), k), np.full(len(seeds), -np.inf, dtype=np.float32))
     for part, given in ((known, candidates), (~known, None)):
         if part.any():
-            got = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds[part], candidates=given)
+            got = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds[part], candidates=given, tops=True)
             for whole, piece in zip(made, got):
                 whole[part] = piece
-    rows[seeds], scores[seeds], floors[seeds] = made
-    tops[seeds] = top_floors(ranker, seeds, made[0])
+    rows[seeds], scores[seeds], floors[seeds], tops[seeds] = made
     exact[seeds] = True
     exact &= ranker.live
     return (rows, scores, floors, tops, exact), len(seeds)
