@@ -44,6 +44,35 @@ def test_an_add_recomputes_only_the_lists_that_can_change(updated):
     assert 156 <= report.lists_recomputed < int(live.sum())  # the new papers' lists, and not every list
 
 
+@pytest.mark.parametrize("kept", [True, False])
+def test_an_add_trusts_exact_marks_only_when_the_manifest_says_its_writer_kept_them(tmp_path, monkeypatch, kept):
+    """A build records that it kept the exact marks; an add then takes a stored list as its pool. A manifest without
+    the flag (a writer that did not know the marks, leaving a stale file) has every stored list's pool searched."""
+    with gzip.open(TREC / "corpus.jsonl.gz", "rt") as f:
+        records = [json.loads(line) for line, _ in zip(f, range(700))]
+    (tmp_path / "base.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:600]))
+    (tmp_path / "more.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[600:]))
+    encoder = FakeEncoder(dim=32)
+    build_index([tmp_path / "base.jsonl"], tmp_path / "ix", model=encoder, progress=False)
+    manifest = json.loads((tmp_path / "ix" / store.MANIFEST).read_text())
+    assert manifest["precomputed"]["exact"] is True
+    if not kept:
+        del manifest["precomputed"]["exact"]
+        (tmp_path / "ix" / store.MANIFEST).write_text(json.dumps(manifest))
+    from_pools = []  # stored seeds whose pools came from their stored lists
+    make = lists.precompute
+
+    def spy(*args, candidates=None, **kw):
+        from_pools.extend([] if candidates is None else [r for r in kw["rows"].tolist() if r < 600])
+        return make(*args, candidates=candidates, **kw)
+
+    monkeypatch.setattr(lists, "precompute", spy)
+    report = add_to_index([tmp_path / "more.jsonl"], tmp_path / "ix", encoder=encoder, progress=False)
+    assert report.lists_recomputed > 100
+    assert (len(from_pools) > 0) == kept
+    assert json.loads((tmp_path / "ix" / store.MANIFEST).read_text())["precomputed"]["exact"] is True
+
+
 def test_incremental_lists_match_a_full_recompute(updated):
     """Lists kept as they were differ from a full recompute only where the new papers' words shifted the lexical
     weights (idf and mean length) enough to swap two close papers: at most 1% of top-10 lists here."""

@@ -47,6 +47,7 @@ def test_precomputed_lists_equal_live_ranking(built):
         "k": 100,
         "params": HybridParams().describe(),
         "tops": tops,
+        "exact": True,  # neighbours.exact.npy: every list holds its whole pool (an add takes it as the pool)
     }
     assert index.lists_current
     for pmid in index.pmids:

@@ -126,3 +126,19 @@ def test_merge_best_gives_each_rows_k_best_best_first_ties_by_row(heaps):
     order = np.lexsort((rows, -scores), axis=1)[:, :4]
     np.testing.assert_array_equal(got_scores, np.take_along_axis(scores, order, axis=1))
     np.testing.assert_array_equal(got_rows, np.take_along_axis(rows, order, axis=1))
+
+
+def test_keep_best_of_a_rectangle_keeps_column_ids_beyond_its_heaps():
+    """Heaps for 3 rows over columns numbered from 5,000 (another matrix's rows: an update's new papers against the
+    stored ones): the best 2 ids of each row, and no read of heaps the columns do not have."""
+    block = np.array([[0.1, 0.9, 0.5], [0.7, 0.2, 0.3], [0.0, 0.0, 0.4]], dtype=np.float32)
+    best_s, best_r = np.full((3, 2), -np.inf, np.float32), np.full((3, 2), -1, np.int64)
+    keep_best(block, 0, 5000, best_s, best_r, both=False)
+    assert [sorted(r) for r in best_r.tolist()] == [[5001, 5002], [5000, 5002], [5000, 5002]]  # a tie keeps the first
+
+
+@pytest.mark.parametrize(("first_row", "first_col", "both"), [(2, 0, False), (-1, 0, False), (0, 1, True)])
+def test_keep_best_refuses_blocks_outside_its_heaps(first_row, first_col, both):
+    best_s, best_r = np.full((3, 2), -np.inf, np.float32), np.full((3, 2), -1, np.int64)
+    with pytest.raises(ValueError, match="fall outside the heaps"):
+        keep_best(np.zeros((2, 3), np.float32), first_row, first_col, best_s, best_r, both=both)

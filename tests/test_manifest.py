@@ -51,6 +51,7 @@ def test_updates_are_written_once_there_is_one():
         ({"lexical": {"vocabulary": -1}}, "has no valid 'lexical.vocabulary'"),
         ({"precomputed": {"method": "bm25", "k": 0}}, "has no valid 'precomputed.k'"),
         ({"precomputed": {"method": "bm25", "k": 5, "params": []}}, "has no valid 'precomputed.params'"),
+        ({"precomputed": {"method": "bm25", "k": 5, "exact": "yes"}}, "has no valid 'precomputed.exact'"),
         ({"precomputed": {"k": 5}}, "has no valid 'precomputed.method'"),
         ({"files": {"../x": {"bytes": 1, "sha256": "0" * 64}}}, "has no valid 'files' entry '../x'"),
         ({"files": {"rows.txt": {"bytes": -1, "sha256": "0" * 64}}}, "has no valid 'files' entry 'rows.txt'"),

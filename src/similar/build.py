@@ -137,10 +137,12 @@ def embed_checkpointed(
 # --- shared writers ----------------------------------------------------------------------------------------------
 
 
-def lists_spec(method: str, k: int, model: dict | None, tops: bool = False) -> dict:
+def lists_spec(method: str, k: int, model: dict | None, tops: bool = False, exact: bool = False) -> dict:
     """The manifest's record of the stored lists: method, length, the ranking setting they were made with (the
-    hybrid's setting for papers of the index's model: ranking.settings_for), and the rule their top floors follow
-    (neighbours.tops.npy, where stored: lists.top_floors)."""
+    hybrid's setting for papers of the index's model: ranking.settings_for), the rule their top floors follow
+    (neighbours.tops.npy, where stored: lists.top_floors), and whether their exact marks (neighbours.exact.npy) were
+    kept by this writer: a writer that does not know them leaves the file stale and this flag out, and an add then
+    searches every pool."""
     from .lists import TOP, TOP_MARGIN
     from .ranking import settings_for
 
@@ -149,6 +151,8 @@ def lists_spec(method: str, k: int, model: dict | None, tops: bool = False) -> d
         spec["params"] = settings_for(model)[0].describe()
     if tops:
         spec["tops"] = {"top": TOP, "margin": TOP_MARGIN}
+    if exact:
+        spec["exact"] = True
     return spec
 
 
@@ -414,7 +418,11 @@ def _build_index(
             default_method=default_method,
             precomputed=(
                 lists_spec(
-                    default_method, int(neighbours[0].shape[1]), describe(encoder), tops=neighbours[3] is not None
+                    default_method,
+                    int(neighbours[0].shape[1]),
+                    describe(encoder),
+                    tops=neighbours[3] is not None,
+                    exact=neighbours[4] is not None,
                 )
                 if neighbours is not None
                 else None

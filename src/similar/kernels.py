@@ -166,8 +166,8 @@ def _heap_push(scores, rows, score, row):  # pragma: no cover (compiled)
 
 @numba.njit(cache=True, nogil=True)
 def _keep_best(block, first_row, first_col, both, best_scores, best_rows):  # pragma: no cover (compiled)
-    column_floor = np.empty(block.shape[1], dtype=np.float32)  # each column's k-th best so far
-    for c in range(block.shape[1]):
+    column_floor = np.empty(block.shape[1] if both else 0, dtype=np.float32)  # each column's k-th best so far
+    for c in range(len(column_floor)):  # columns have heaps only with `both`: else they are ids, not rows here
         column_floor[c] = best_scores[first_col + c, 0]
     for a in range(block.shape[0]):
         heap_s, heap_r = best_scores[first_row + a], best_rows[first_row + a]
@@ -189,7 +189,12 @@ def keep_best(
 ) -> None:
     """Fold a block of scores (rows first_row.., columns first_col..) into per-row min-heaps of the best k
     (best_scores, best_rows: (N, k), heap-ordered, -inf where empty); with `both`, into the columns' heaps too (a
-    block of a symmetric product is their scores as well), in the same pass over the block."""
+    block of a symmetric product is their scores as well), in the same pass over the block. Without `both` the
+    columns are only the ids kept (rows of another matrix: the heaps need not reach them)."""
+    if first_row < 0 or first_row + block.shape[0] > len(best_scores) or best_rows.shape != best_scores.shape:
+        raise ValueError("keep_best: the block's rows fall outside the heaps")
+    if both and (first_col < 0 or first_col + block.shape[1] > len(best_scores)):
+        raise ValueError("keep_best: the block's columns fall outside the heaps")
     _keep_best(block, first_row, first_col, both, best_scores, best_rows)
 
 

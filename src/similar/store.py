@@ -389,6 +389,7 @@ PRECOMPUTED_FIELDS = {
     "k": (lambda v: _int(v, 1), True),
     "params": (_DICT, False),
     "tops": (_DICT, False),
+    "exact": (lambda v: v is True, False),  # neighbours.exact.npy kept by the writer (build.lists_spec)
 }
 INPUT_FIELDS = {"sha256": (_SHA256, True), "name": (_STR, False), "path": (_STR, False), "bytes": (_int, False)}
 FILE_FIELDS = {"bytes": (lambda v: _int(v, 0, 1 << 60), True), "sha256": (_SHA256, True)}

@@ -291,7 +291,7 @@ def _update_lists(
         tops = store.load_tops(tmp, old_count) if same_rule else None  # another rule's floors: pool floors alone
         lists, made = update_lists(
             ranker,
-            (*old, tops, store.load_exact(tmp, old_count)),
+            (*old, tops, store.load_exact(tmp, old_count) if manifest.precomputed.get("exact") is True else None),
             np.arange(old_count, len(live)),
             np.asarray(sorted(retire), dtype=np.int64),
             progress,
@@ -302,5 +302,6 @@ def _update_lists(
         lists = save_neighbours(tmp, dense, lexical, live, method, progress, make, manifest.model)
         made = int(live.sum())
     report.lists_recomputed = made
-    tops = len(lists) > 3 and lists[3] is not None
-    return manifest.replace(precomputed=lists_spec(method, int(lists[0].shape[1]), manifest.model, tops=tops))
+    tops, exact = (len(lists) > i and lists[i] is not None for i in (3, 4))
+    spec = lists_spec(method, int(lists[0].shape[1]), manifest.model, tops=tops, exact=exact)
+    return manifest.replace(precomputed=spec)
