@@ -177,15 +177,10 @@ def save_neighbours(
     ranker = Ranker.for_model(dense, lexical, live, model)
     hybrid = method == "hybrid" and dense is not None
     made = (make or precompute)(ranker, method, progress=progress, rows=seeds, tops=hybrid)
-    stored = empty_lists(len(live))
+    stored = empty_lists(len(live), tops=hybrid)
     for whole, part in zip(stored, made):
         whole[seeds] = part
-    tops = exact = None
-    if hybrid:
-        tops = np.full(len(live), -np.inf, dtype=np.float32)
-        tops[seeds] = made[3]
-        exact = live.copy()
-    lists = (*stored, tops, exact)
+    lists = (*stored, live.copy()) if hybrid else (*stored, None, None)  # tops, then exact marks
     if folder is not None:
         store.save_lists(Path(folder), *lists)
     return lists

@@ -449,11 +449,12 @@ def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, addr
         seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
         job = work / "ray-lists"
         job.mkdir(parents=True, exist_ok=True)
-        given = (job / "candidates.npy").exists()
-        same = (job / "seeds.npy").exists() and np.array_equal(np.load(job / "seeds.npy"), seeds)
-        if not same or given != (candidates is not None):
-            same = False
-        elif candidates is not None:
+        same = (
+            (job / "seeds.npy").exists()
+            and np.array_equal(np.load(job / "seeds.npy"), seeds)
+            and (job / "candidates.npy").exists() == (candidates is not None)
+        )
+        if same and candidates is not None:
             same = np.array_equal(np.load(job / "candidates.npy"), candidates)
         if not same:
             shutil.rmtree(job)
@@ -481,7 +482,7 @@ def lists_maker(work: Path, dense_dir: Path, spec: dict, lexical_dir: Path, addr
                             f"a Ray task ranking stored lists failed: {str(exc).strip().splitlines()[-1]}"
                         ) from exc
                     bar.update(sizes[done[0]])
-        out = (*empty_lists(len(seeds), k), np.full(len(seeds), -np.inf, dtype=np.float32))
+        out = empty_lists(len(seeds), k, tops=True)
         for a, b in spans:
             with np.load(job / f"lists-{a:012d}-{b:012d}.npz") as z:
                 for whole, name in zip(out, ("rows", "scores", "floors", "tops")):

@@ -24,13 +24,15 @@ ROW_TERMS_FROM = 64
 PARALLEL_FROM = 20_000  # lists to compute from which worker processes (one per core) pay for their start
 
 
-def empty_lists(count: int, k: int = PRECOMPUTED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stored lists of `count` rows holding nothing yet: rows -1, scores 0, floors -inf (any new paper counts)."""
-    return (
+def empty_lists(count: int, k: int = PRECOMPUTED, tops: bool = False) -> tuple[np.ndarray, ...]:
+    """Stored lists of `count` rows holding nothing yet: rows -1, scores 0, floors -inf (any new paper counts), and
+    with `tops` top floors -inf too."""
+    lists = (
         np.full((count, k), -1, dtype=np.int32),
         np.zeros((count, k), dtype=np.float32),
         np.full(count, -np.inf, dtype=np.float32),
     )
+    return (*lists, np.full(count, -np.inf, dtype=np.float32)) if tops else lists
 
 
 def precompute(
@@ -57,7 +59,7 @@ def precompute(
     from tqdm.auto import tqdm
 
     seeds = np.flatnonzero(ranker.live) if rows is None else np.asarray(rows, dtype=np.int64)
-    out = (*empty_lists(len(seeds), k), np.full(len(seeds), -np.inf, dtype=np.float32))
+    out = empty_lists(len(seeds), k, tops=True)
     order = np.arange(len(seeds))  # the seeds' positions in the order their chunks take them
     workers = workers or (os.cpu_count() or 1)
     threads = faiss.omp_get_max_threads()
@@ -133,8 +135,10 @@ def _worker_chunk(at: np.ndarray) -> tuple[np.ndarray, ...]:
 def _slice(neighbours, at: np.ndarray):
     """A chunk's share of pools known beforehand ((scores, rows), or candidate rows), or None where each chunk
     searches its own."""
-    if neighbours is None or isinstance(neighbours, np.ndarray):
-        return None if neighbours is None else neighbours[at]
+    if neighbours is None:
+        return None
+    if isinstance(neighbours, np.ndarray):
+        return neighbours[at]
     return neighbours[0][at], neighbours[1][at]
 
 
@@ -157,8 +161,7 @@ def seed_lists(
     candidate rows holding each seed's pool, scored here: `scored`); seeds with a full pool are ranked together
     (`batched_hybrid`, over `terms`: the job's `row_terms`, if any; their top floors from the same base blocks), a
     seed short of candidates, or another method, alone."""
-    rows, scores, floors = empty_lists(len(seeds), k)
-    tops = np.full(len(seeds), -np.inf, dtype=np.float32)
+    rows, scores, floors, tops = empty_lists(len(seeds), k, tops=True)
     live_count = int(ranker.live.sum())
     p = ranker.hybrid
     pool_size = max(k, p.pool)
@@ -386,20 +389,23 @@ def update_lists(
     if old_tops is not None:  # lists stored without top floors keep -inf: any new paper in their pool counts
         tops[:old_count] = old_tops
     rows[~ranker.live], scores[~ranker.live] = -1, 0.0
-    entered = np.concatenate([e[0] for e in entering]) if entering else np.zeros(0, np.int64)
-    exact[entered[~affected[entered]]] = False  # kept, though a new paper entered its pool below the top
-    arrived = np.bincount(entered, minlength=count)
+    entered = tuple(  # (seed, new paper, dense score) of each entry, as arrays
+        np.concatenate([e[i] for e in entering]) if entering else np.zeros(0, dtype)
+        for i, dtype in enumerate((np.int64, np.int64, np.float32))
+    )
+    exact[entered[0][~affected[entered[0]]]] = False  # kept, though a new paper entered its pool below the top
+    arrived = np.bincount(entered[0], minlength=count)
     old = seeds < old_count
     known = np.zeros(len(seeds), dtype=bool)  # pools known without a search
     known[old] = (
         exact[seeds[old]]
         & np.isfinite(floors[seeds[old]])
         & (k >= pool_size)  # the stored list is the whole pool
-        & (pool_size - lost[seeds[old]] + arrived[seeds[old]] >= pool_size)  # and what it lost is made up
+        & (arrived[seeds[old]] >= lost[seeds[old]])  # and as many new papers entered it as it lost
     )
     known[~old] = True
-    candidates = pool_candidates(seeds[known], old_rows, held, entering, pool_size, news, new)
-    made = (*empty_lists(len(seeds), k), np.full(len(seeds), -np.inf, dtype=np.float32))
+    candidates = pool_candidates(seeds[known], old_rows, held, entered, pool_size, news, new)
+    made = empty_lists(len(seeds), k, tops=True)
     for part, given in ((known, candidates), (~known, None)):
         if part.any():
             got = (make or precompute)(ranker, "hybrid", k, progress, rows=seeds[part], candidates=given, tops=True)
@@ -412,15 +418,14 @@ def update_lists(
 
 
 def pool_candidates(
-    seeds: np.ndarray, old_rows: np.ndarray, retired: np.ndarray, entering: list, pool_size: int, news, new
+    seeds: np.ndarray, old_rows: np.ndarray, retired: np.ndarray, entered: tuple, pool_size: int, news, new
 ) -> np.ndarray:
     """Per seed, rows holding its whole new pool (-1 padded, int32: rows fit, as the stored lists'). A stored seed's:
-    its stored list (its old pool; `retired` marks the entries to leave out) and the new papers that entered it, at
+    its stored list (its old pool; `retired` marks the entries to leave out) and the new papers that entered it
+    (`entered`: seed, paper and dense score arrays), at
     most pool_size of them (the best by dense score: no more can be in a pool of pool_size). A new paper's: its heap
     of the best rows (`news`: scores and rows per paper of `new`)."""
-    seed = np.concatenate([e[0] for e in entering]) if entering else np.zeros(0, np.int64)
-    paper = np.concatenate([e[1] for e in entering]) if entering else np.zeros(0, np.int64)
-    score = np.concatenate([e[2] for e in entering]) if entering else np.zeros(0, np.float32)
+    seed, paper, score = entered
     old_count = len(old_rows)
     stored = seeds < old_count
     position = np.full(old_count, -1)
