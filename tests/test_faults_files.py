@@ -225,6 +225,20 @@ TABLE = [
     ),
     ("neighbours.floors.npy", "values", r"neighbours\.floors\.npy holds NaN or \+inf", {"add", "verify"}),
     ("neighbours.tops.npy", "values", r"neighbours\.tops\.npy holds NaN or \+inf", {"add", "verify"}),
+    # the exact marks: read by an add (its pools) and verify only, never by a query
+    (
+        "neighbours.exact.npy",
+        "huge",
+        r"neighbours\.exact\.npy holds bool x \(40000000,\), expected bool x \(40,\)",
+        {"add", "verify"},
+    ),
+    (
+        "neighbours.exact.npy",
+        "truncated",  # a 40-byte array: the cut falls inside the header
+        r"neighbours\.exact\.npy cannot be read \(ValueError: EOF: reading array header, expected \d+ bytes got \d+\)",
+        {"add", "verify"},
+    ),
+    ("neighbours.exact.npy", "header", r"neighbours\.exact\.npy cannot be read \(ValueError: .+\)", {"add", "verify"}),
     ("neighbours.rows.npy", "huge", r"neighbours\.rows\.npy is 16128 bytes, its header says \d+", FACES),
     ("neighbours.floors.npy", "header", r"neighbours\.floors\.npy cannot be read \(ValueError: .+\)", FACES),
     (
